@@ -1,0 +1,272 @@
+"""The `tts` command line: each command parses options, loads the recipe and calls one library function.
+
+Imports of torch and friends happen inside the commands so that `tts --help` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    help="tts: a staged, recipe-driven text-to-speech toolkit (prepare -> train -> synthesize -> eval).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plot_app = typer.Typer(help="PNG plots: spectrograms, training curves, code maps.", no_args_is_help=True)
+eval_app = typer.Typer(help="Numbers for intelligibility and fidelity (WER, MCD, mel distance, speaker similarity).",
+                       no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+app.add_typer(eval_app, name="eval")
+
+SET_HELP = "Override a recipe key, e.g. --set ar.train.lr=3e-4 (repeatable; values are YAML)."
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug messages.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _load(recipe: Path, overrides: Optional[List[str]]):
+    from tts.config import load_recipe
+
+    try:
+        return load_recipe(recipe, overrides or [])
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err), 2)
+
+
+@app.command()
+def text(
+    sentence: str = typer.Argument(..., help="Text to normalise and convert to phones."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"normalized": ..., "phones": [...]}.'),
+) -> None:
+    """Show what the text front end makes of a sentence: normalised words and ARPAbet phones."""
+    from tts.text import UnspeakableTextError, text_to_phones
+
+    try:
+        normalized, phones = text_to_phones(sentence)
+    except UnspeakableTextError as err:
+        _fail(str(err), 2)
+    if as_json:
+        typer.echo(json.dumps({"normalized": normalized, "phones": phones}))
+    else:
+        typer.echo(normalized)
+        typer.echo(" ".join(phones))
+
+
+@app.command()
+def prepare(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    workers: int = typer.Option(1, "--workers", "-j", help="Parallel worker processes."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="Prepare one shard i/N only (0-based), "
+                                        "e.g. 3/16 in a cluster job array; then run --merge once."),
+    merge: bool = typer.Option(False, "--merge", help="Only merge finished shards into the manifest."),
+) -> None:
+    """Prepare a corpus: text, phones, audio, codec codes, mels, manifest, split, drop report."""
+    from tts.data.prepare import PrepareError, prepare_corpus
+
+    cfg = _load(recipe, overrides)
+    try:
+        prepare_corpus(cfg, workers=workers, shard=shard, merge_only=merge)
+    except PrepareError as err:
+        _fail(str(err))
+
+
+@app.command()
+def train(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
+    stage: Optional[List[str]] = typer.Option(None, "--stage", "-s",
+                                              help="Stage to train: codec, ar, nar or vocoder "
+                                                   "(repeatable; default: the recipe's stages)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
+    """Train the recipe's stages with checkpoints, exact resume, validation and samples."""
+    from tts.train.stages import train_stages
+
+    cfg = _load(recipe, overrides)
+    try:
+        train_stages(cfg, stages=stage or list(cfg.stages))
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+
+
+@app.command()
+def run(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
+    workers: int = typer.Option(1, "--workers", "-j", help="Parallel workers for prepare."),
+) -> None:
+    """Run a whole recipe: prepare, then every stage; finished steps are skipped."""
+    from tts.pipeline import run_recipe
+
+    cfg = _load(recipe, overrides)
+    try:
+        run_recipe(cfg, workers=workers)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+
+
+@app.command()
+def synthesize(
+    sentence: Optional[str] = typer.Argument(None, help="Text to speak (or use --batch)."),
+    out: Path = typer.Argument(Path("out.wav"), help="Output wav (with --batch: an output folder)."),
+    model: Path = typer.Option(Path("runs/demo"), "--model", "-m", help="Trained run folder."),
+    prompt_wav: Optional[Path] = typer.Option(None, "--prompt-wav", help="Reference clip whose voice to use."),
+    prompt_text: Optional[str] = typer.Option(None, "--prompt-text", help="Transcript of --prompt-wav."),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="Training speaker to use when there is no prompt."),
+    temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
+    seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
+    decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
+    no_kv_cache: bool = typer.Option(False, "--no-kv-cache", help="Recompute the prefix every step (slow; for comparison)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Speak text with a trained model, optionally in the voice of a reference clip; prints the real-time factor."""
+    from tts.synthesize import synthesize_cli
+
+    try:
+        synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
+                       speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                       decoder=decoder, batch=batch, plot=plot, quantize=quantize,
+                       kv_cache=not no_kv_cache, device=device)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+
+
+@app.command()
+def vocode(
+    source: Path = typer.Argument(..., help="A wav (copy-synthesis) or a .npy log-mel (M, T)."),
+    out: Path = typer.Argument(..., help="Output wav."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run folder with a trained vocoder; "
+                                         "without it, Griffin-Lim."),
+    griffin_lim: bool = typer.Option(False, "--griffin-lim", help="Use Griffin-Lim even when a model is given."),
+) -> None:
+    """Turn a log-mel (or a wav's own log-mel) back into waveform with the vocoder or Griffin-Lim."""
+    from tts.vocode import vocode_file
+
+    try:
+        vocode_file(source, out, model=model, griffin_lim=griffin_lim)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+
+
+@plot_app.command("spectrogram")
+def plot_spectrogram(
+    files: List[Path] = typer.Argument(..., help="Audio files, stacked top to bottom for comparison."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    linear: bool = typer.Option(False, "--linear", help="Linear-frequency STFT instead of mel."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Take the mel settings from this recipe."),
+) -> None:
+    """Spectrograms of one or several files, time in seconds, frequency in Hz, with a dB colour bar."""
+    from tts.audio.io import AudioError
+    from tts.config import AudioConfig
+    from tts.plot import plot_spectrogram_files
+
+    audio = _load(recipe, []).audio if recipe else AudioConfig()
+    try:
+        plot_spectrogram_files(files, output, audio=audio, linear=linear)
+    except (AudioError, FileNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@plot_app.command("curves")
+def plot_curves(
+    metrics: List[Path] = typer.Argument(..., help="metrics.jsonl files (or run stage folders holding one)."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    keys: Optional[List[str]] = typer.Option(None, "--key", help="Metric names to plot (default: all losses)."),
+) -> None:
+    """Training and validation curves from one or more runs."""
+    from tts.plot import plot_curves_files
+
+    try:
+        plot_curves_files(metrics, output, keys=keys or None)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@plot_app.command("codes")
+def plot_codes(
+    source: Path = typer.Argument(..., help="A .npy of codes (Q, T), or an utterance id with --prepared."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    prepared: Optional[Path] = typer.Option(None, "--prepared", help="Prepared corpus folder to look the id up in."),
+) -> None:
+    """A code map: codebook index (rows) against time (frames), colour = code."""
+    from tts.plot import plot_codes_file
+
+    try:
+        plot_codes_file(source, output, prepared=prepared)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@eval_app.command("folder")
+def eval_folder(
+    folder: Path = typer.Argument(..., help="Folder of x.wav with x.txt transcripts (or a manifest)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Folder of reference wavs with the same names."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Folder of prompt wavs with the same names "
+                                           "(speaker similarity to the prompt)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
+) -> None:
+    """Score a folder of wavs: WER, and MCD / mel distance / duration ratio / speaker similarity where references exist."""
+    from tts.eval.run import evaluate_folder, print_summary
+
+    try:
+        result = evaluate_folder(folder, reference=reference, prompts=prompts)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    print_summary(result)
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        typer.echo(f"wrote {output}")
+
+
+@eval_app.command("model")
+def eval_model(
+    model: Path = typer.Argument(..., help="Trained run folder."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
+    limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
+    prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
+    what: str = typer.Option("model", "--what", help="model (synthesize), codec (resynthesis), "
+                             "vocoder (copy-synthesis) or original (the recogniser's floor)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+) -> None:
+    """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
+    from tts.eval.run import evaluate_model, print_summary
+
+    try:
+        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+    print_summary(result)
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        typer.echo(f"wrote {output}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
