@@ -77,9 +77,9 @@ def prepare(
     merge: bool = typer.Option(False, "--merge", help="Only merge finished shards into the manifest."),
 ) -> None:
     """Prepare a corpus: text, phones, audio, codec codes, mels, manifest, split, drop report."""
+    cfg = _load(recipe, overrides)
     from tts.data.prepare import PrepareError, prepare_corpus
 
-    cfg = _load(recipe, overrides)
     try:
         prepare_corpus(cfg, workers=workers, shard=shard, merge_only=merge)
     except PrepareError as err:
@@ -95,9 +95,9 @@ def train(
     overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Train the recipe's stages with checkpoints, exact resume, validation and samples."""
+    cfg = _load(recipe, overrides)
     from tts.train.stages import train_stages
 
-    cfg = _load(recipe, overrides)
     try:
         train_stages(cfg, stages=stage or list(cfg.stages))
     except (ValueError, RuntimeError, FileNotFoundError) as err:
@@ -111,9 +111,9 @@ def run(
     workers: int = typer.Option(1, "--workers", "-j", help="Parallel workers for prepare."),
 ) -> None:
     """Run a whole recipe: prepare, then every stage; finished steps are skipped."""
+    cfg = _load(recipe, overrides)
     from tts.pipeline import run_recipe
 
-    cfg = _load(recipe, overrides)
     try:
         run_recipe(cfg, workers=workers)
     except (ValueError, RuntimeError, FileNotFoundError) as err:

@@ -1,0 +1,121 @@
+"""Recipes load into typed config; bad keys, types and values fail with the dotted key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tts.config import (ConfigError, Recipe, load_recipe, parse_override, recipe_from_dict,
+                        save_recipe)
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+
+
+def test_defaults_validate():
+    recipe = recipe_from_dict({})
+    assert isinstance(recipe, Recipe)
+    assert recipe.codec.hop_length == 320
+    assert recipe.codec_frame_rate == 50.0
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
+def test_shipped_recipes_load(path):
+    recipe = load_recipe(path)
+    assert recipe.vocoder.upsampling == recipe.vocoder_hop
+    assert recipe.codec.hop_length % recipe.audio.hop_length == 0
+
+
+def test_shipped_recipes_exist():
+    names = {p.stem for p in RECIPES}
+    assert {"demo", "offline", "ljspeech", "libritts", "vctk"} <= names
+
+
+@pytest.mark.parametrize("data, key, fragment", [
+    ({"audio": {"sample_rte": 16000}}, "audio.sample_rte", "valid keys here are"),
+    ({"bogus": 1}, "bogus", "unknown key"),
+    ({"audio": {"sample_rate": "16k"}}, "audio.sample_rate", "expected int"),
+    ({"audio": {"sample_rate": 16000.5}}, "audio.sample_rate", "expected int"),
+    ({"audio": {"hop_length": 150}}, "audio.hop_length", "divisor of the codec hop"),
+    ({"vocoder": {"upsample_rates": [8, 8, 2]}}, "vocoder.upsample_rates", "equals the hop"),
+    ({"codec": {"kind": "soundstream"}}, "codec.kind", "one of"),
+    ({"codec": {"kind": "encodec_24khz"}}, "audio.sample_rate", "24000"),
+    ({"codec": {"kind": "encodec_24khz", "bandwidth": 5.0}, "audio": {"sample_rate": 24000}},
+     "codec.bandwidth", "1.5, 3, 6, 12, 24"),
+    ({"ar": {"width": 100, "heads": 3}}, "ar.heads", "divisor of width"),
+    ({"ar": {"train": {"lr": -1}}}, "ar.train.lr", "positive"),
+    ({"ar": {"train": {"betas": [0.9]}}}, "ar.train.betas", "list of 2"),
+    ({"nar": {"train": {"precision": "fp16"}}}, "nar.train.precision", "one of"),
+    ({"data": {"max_duration": 0.1}}, "data.max_duration", "min_duration"),
+    ({"stages": ["ar", "diffusion"]}, "stages", "drawn from"),
+    ({"synthesis": {"top_p": 0}}, "synthesis.top_p", "(0, 1]"),
+    ({"audio": "loud"}, "audio", "a mapping"),
+    ({"text": {"keep_punctuation": "yes"}}, "text.keep_punctuation", "bool"),
+])
+def test_bad_values_name_the_key(data, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        recipe_from_dict(data)
+    assert info.value.key == key
+    assert fragment in str(info.value)
+    assert f"'{key}'" in str(info.value)
+
+
+def test_error_names_the_file(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("audio:\n  n_mels: -3\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: recipe key 'audio\.n_mels' = -3"):
+        load_recipe(path)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_recipe(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("audio: [1, 2\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_recipe(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_recipe(scalar)
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("ar.train.lr=3e-4", "ar.train.lr", 3e-4),
+    ("codec.strides=[8, 5, 4, 4]", "codec.strides", [8, 5, 4, 4]),
+    ("audio.f_max=null", "audio.f_max", None),
+    ("name=my run", "name", "my run"),
+    ("text.keep_punctuation=false", "text.keep_punctuation", False),
+])
+def test_parse_override(text, key, value):
+    assert parse_override(text) == (key, value)
+
+
+def test_override_applies_and_validates():
+    recipe = recipe_from_dict({}, ["ar.train.lr=3e-4", "codec.strides=[8,5,4,4]", "audio.hop_length=320",
+                                   "vocoder.upsample_rates=[8,5,4,2]"])
+    assert recipe.ar.train.lr == pytest.approx(3e-4)
+    assert recipe.codec.hop_length == 640 and recipe.codec_frame_rate == 25.0
+    with pytest.raises(ConfigError, match="ar.train.lrr"):
+        recipe_from_dict({}, ["ar.train.lrr=1"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        recipe_from_dict({}, ["lr"])
+
+
+def test_float_strings_from_yaml_become_floats(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("ar:\n  train:\n    lr: 3e-4\n")
+    assert load_recipe(path).ar.train.lr == pytest.approx(3e-4)
+
+
+def test_save_roundtrip(tmp_path):
+    recipe = recipe_from_dict({"name": "x", "codec": {"strides": [8, 5, 4, 4]}}, ["audio.hop_length=320", "vocoder.upsample_rates=[8,5,4,2]"])
+    save_recipe(recipe, tmp_path / "out" / "recipe.yaml")
+    again = load_recipe(tmp_path / "out" / "recipe.yaml")
+    assert again == recipe
+    assert yaml.safe_load((tmp_path / "out" / "recipe.yaml").read_text())["codec"]["strides"] == [8, 5, 4, 4]
+
+
+def test_recipe_is_frozen():
+    recipe = recipe_from_dict({})
+    with pytest.raises(Exception):
+        recipe.audio.sample_rate = 8000  # type: ignore[misc]
