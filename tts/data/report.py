@@ -1,0 +1,135 @@
+"""What `prepare` keeps and drops, and the numbers it prints: limits, drop report, statistics."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from tts.config import Recipe
+from tts.data.readers import Drop, Utterance
+from tts.data.store import write_text
+
+
+def limits_text(recipe: Recipe) -> str:
+    """The recipe limits that decide what is dropped, with their keys."""
+    d = recipe.data
+    return "\n".join([
+        "limits (recipe keys):",
+        f"  duration     {d.min_duration:g} .. {d.max_duration:g} s after trimming   "
+        "(data.min_duration, data.max_duration)",
+        f"  phones       {d.min_phones} .. {d.max_phones} tokens   (data.min_phones, data.max_phones)",
+        f"  sample rate  >= {d.min_sample_rate} Hz as recorded   (data.min_sample_rate)",
+        f"  silence      RMS below {d.silence_db:g} dBFS is dropped   (data.silence_db)",
+        f"  clipping     more than {d.clip_fraction:.2%} of samples at full scale is dropped   "
+        "(data.clip_fraction)",
+        f"  audio        resampled to {recipe.audio.sample_rate} Hz, trimmed at -{recipe.audio.trim_db:g} dB, "
+        f"levelled to {recipe.audio.loudness_db:g} dBFS   (audio.*)",
+    ])
+
+
+def check_utterance(text: dict, audio: dict, recipe: Recipe) -> tuple[str, str] | None:
+    """(reason, detail) if an utterance fails a check, else None; the first failing check wins."""
+    d, rate = recipe.data, recipe.audio.sample_rate
+    if "drop" in audio:
+        return audio["drop"], audio["detail"]
+    if audio["source_sample_rate"] < d.min_sample_rate:
+        return "low_sample_rate", (f"recorded at {audio['source_sample_rate']} Hz, below "
+                                   f"data.min_sample_rate = {d.min_sample_rate} Hz")
+    if "drop" in text:
+        return text["drop"], text["detail"]
+    if audio["rms_db"] < d.silence_db:
+        return "silent", f"RMS {audio['rms_db']:.1f} dBFS < data.silence_db = {d.silence_db:g}"
+    if audio["clipped"] > d.clip_fraction:
+        return "clipped", (f"{audio['clipped']:.2%} of samples at full scale > "
+                           f"data.clip_fraction = {d.clip_fraction:.2%}")
+    if audio["n_samples"] == 0:
+        return "empty_audio", "nothing left after trimming silence"
+    duration = audio["n_samples"] / rate
+    if duration < d.min_duration:
+        return "too_short", f"{duration:.2f} s < data.min_duration = {d.min_duration:g} s"
+    if duration > d.max_duration:
+        return "too_long", f"{duration:.2f} s > data.max_duration = {d.max_duration:g} s"
+    n_phones = len(text["phones"])
+    if n_phones < d.min_phones:
+        return "too_few_phones", f"{n_phones} phone tokens < data.min_phones = {d.min_phones}"
+    if n_phones > d.max_phones:
+        return "too_many_phones", f"{n_phones} phone tokens > data.max_phones = {d.max_phones}"
+    return None
+
+
+def _clean(value: str) -> str:
+    return " ".join(str(value).split())  # no tabs or newlines inside a TSV field
+
+
+def write_drop_report(path: Path, drops: list[Drop]) -> None:
+    """dropped.tsv: id, speaker, audio_path, reason, detail (one line per utterance left out)."""
+    lines = ["id\tspeaker\taudio_path\treason\tdetail"]
+    lines += ["\t".join(_clean(v) for v in (d.id, d.speaker, d.audio_path, d.reason, d.detail))
+              for d in drops]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _split_stats(records: list[dict]) -> dict:
+    seconds = sum(r["duration"] for r in records)
+    return {
+        "utterances": len(records),
+        "hours": round(seconds / 3600, 4),
+        "speakers": len({r["speaker"] for r in records}),
+        "mean_duration": round(seconds / len(records), 3) if records else 0.0,
+        "mean_phones": round(sum(len(r["phones"]) for r in records) / len(records), 1) if records else 0.0,
+    }
+
+
+def corpus_stats(records: list[dict], drops: list[Drop], left_out: int, has_codes: bool) -> dict:
+    """stats.json: totals by split and by speaker, and drop counts by reason and by speaker."""
+    by_speaker: dict[str, dict] = defaultdict(lambda: {"train": 0, "validation": 0, "hours": 0.0})
+    for r in records:
+        entry = by_speaker[r["speaker"]]
+        entry[r["split"]] += 1
+        entry["hours"] += r["duration"] / 3600
+    for entry in by_speaker.values():
+        entry["hours"] = round(entry["hours"], 4)
+    return {
+        "all": _split_stats(records),
+        "train": _split_stats([r for r in records if r["split"] == "train"]),
+        "validation": _split_stats([r for r in records if r["split"] == "validation"]),
+        "has_codes": has_codes,
+        "by_speaker": dict(sorted(by_speaker.items())),
+        "dropped": {
+            "total": len(drops),
+            "by_reason": dict(Counter(d.reason for d in drops).most_common()),
+            "by_speaker": dict(Counter(d.speaker or "?" for d in drops).most_common()),
+        },
+        "left_out_by_data_speakers": left_out,
+    }
+
+
+def _counts(counts: dict[str, int], limit: int = 12) -> str:
+    items = list(counts.items())
+    text = ", ".join(f"{k} {v}" for k, v in items[:limit])
+    return text + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def summary_text(stats: dict, folder: Path) -> str:
+    """The printed summary: a table by split, then drops by reason and by speaker."""
+    lines = [f"prepared corpus in {folder}:",
+             f"  {'split':<11}{'utterances':>11}{'hours':>9}{'speakers':>10}"]
+    for split in ("train", "validation", "all"):
+        s = stats[split]
+        lines.append(f"  {split:<11}{s['utterances']:>11}{s['hours']:>9.3f}{s['speakers']:>10}")
+    if not stats["has_codes"]:
+        lines.append("  no codec codes yet (see the codec stage message above)")
+    dropped = stats["dropped"]
+    if dropped["total"]:
+        lines.append(f"  dropped {dropped['total']} (details in {folder / 'dropped.tsv'}):")
+        lines.append(f"    by reason:  {_counts(dropped['by_reason'])}")
+        lines.append(f"    by speaker: {_counts(dropped['by_speaker'])}")
+    else:
+        lines.append("  dropped nothing")
+    if stats["left_out_by_data_speakers"]:
+        lines.append(f"  left out {stats['left_out_by_data_speakers']} items of speakers not in data.speakers")
+    return "\n".join(lines)
+
+
+def drop_of(utt: Utterance, reason: str, detail: str) -> Drop:
+    return Drop(utt.id, utt.speaker, utt.audio_path, reason, detail)

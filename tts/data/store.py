@@ -1,0 +1,108 @@
+"""Files that preparation stages hand over: written atomically, named by the key of their inputs.
+
+A stage's output in a shard folder is `<stage>.<key>.json` (its per-utterance records), plus
+`<stage>.<key>.npy` for stages with features. The key is a hash of everything the output depends
+on (the stage's recipe keys and its inputs), so an output is either exactly right or absent.
+Every file is written to a temporary name and renamed; the .json is written after the .npy, so
+its presence marks the stage complete and a kill at any moment leaves nothing a later stage trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def fingerprint(value: Any) -> str:
+    """A short stable hash of a JSON-able value."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """Content hash of a file (for checkpoints whose weights decide a stage's output)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    # os.open applies the umask (mkstemp would make the file private to its owner)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda f: f.write(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text(path, json.dumps(value, ensure_ascii=False, indent=1) + "\n")
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    _atomic(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class ShardFolder:
+    """One shard's folder of stage outputs."""
+
+    def __init__(self, root: Path, index: int):
+        self.index = index
+        self.path = root / f"{index:05d}"
+
+    def meta(self, stage: str, key: str) -> Path:
+        return self.path / f"{stage}.{key}.json"
+
+    def array(self, stage: str, key: str) -> Path:
+        return self.path / f"{stage}.{key}.npy"
+
+    def done(self, stage: str, key: str) -> bool:
+        return self.meta(stage, key).is_file()
+
+    def save(self, stage: str, key: str, items: list[dict], array: np.ndarray | None = None) -> None:
+        """Write a stage's output (array first, then the records that mark it complete)."""
+        if array is not None:
+            write_npy(self.array(stage, key), array)
+        write_json(self.meta(stage, key), {"stage": stage, "key": key, "items": items})
+        self.remove_stale(stage, key)
+
+    def load(self, stage: str, key: str) -> list[dict]:
+        return read_json(self.meta(stage, key))["items"]
+
+    def remove_stale(self, stage: str, key: str) -> None:
+        """Delete this stage's outputs for other keys."""
+        for path in self.path.glob(f"{stage}.*"):
+            if path.name.split(".")[1] != key:
+                path.unlink(missing_ok=True)
+
+    def remove_temporary(self) -> None:
+        """Delete temporary files left by a kill (only one process works on a shard at a time)."""
+        for path in self.path.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
