@@ -119,3 +119,10 @@ def test_recipe_is_frozen():
     recipe = recipe_from_dict({})
     with pytest.raises(Exception):
         recipe.audio.sample_rate = 8000  # type: ignore[misc]
+
+
+def test_partial_section_keeps_that_sections_defaults():
+    recipe = recipe_from_dict({"vocoder": {"train": {"lr": 1e-4}}, "codec": {"train": {"max_steps": 5}}})
+    assert recipe.vocoder.train.lr == pytest.approx(1e-4)
+    assert recipe.vocoder.train.schedule == "constant" and recipe.vocoder.train.betas == (0.8, 0.99)
+    assert recipe.codec.train.max_steps == 5 and recipe.codec.train.warmup_steps == 500

@@ -171,6 +171,9 @@ class CodecConfig:
     n_codebooks: int = 4  # trained: residual VQ codebooks (Q)
     codebook_size: int = 1024  # trained: entries per codebook
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
+    adversarial: Literal["hinge", "least_squares", "none"] = "hinge"  # trained: GAN loss (none = off)
+    adversarial_start: int = 0  # trained: generator steps on reconstruction alone before the GAN joins
+    discriminator_channels: int = 16  # trained: MS-STFT discriminator base filters (EnCodec: 32)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-4, warmup_steps=500,
                                                                    max_steps=20000))
 
@@ -199,6 +202,9 @@ class CodecConfig:
         _check(self.n_codebooks >= 1, "n_codebooks", self.n_codebooks, ">= 1")
         _check(self.codebook_size >= 2, "codebook_size", self.codebook_size, ">= 2")
         _check(self.chunk_seconds > 0, "chunk_seconds", self.chunk_seconds, "> 0 seconds")
+        _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
+        _check(self.discriminator_channels >= 1, "discriminator_channels",
+               self.discriminator_channels, ">= 1")
 
 
 @dataclass(frozen=True)
@@ -210,9 +216,13 @@ class TransformerConfig:
     heads: int = 4  # attention heads; must divide width
     dropout: float = 0.1  # dropout in attention and MLP
     max_positions: int = 4096  # longest phones + frames sequence
+    prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
+    guided_attention: float = 0.0  # AR: weight of the diagonal attention loss on phones (0 = off)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
+        _check(self.prompt_seconds >= 0, "prompt_seconds", self.prompt_seconds, ">= 0 seconds")
+        _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -228,16 +238,35 @@ class VocoderConfig:
     input: Literal["mel", "codec_latent"] = "mel"  # features it turns into waveform
     upsample_rates: tuple[int, ...] = (5, 4, 4, 2)  # product must equal the input hop
     initial_channels: int = 128  # channels before the first upsampling layer
-    resblock_kernel_sizes: tuple[int, ...] = (3, 7)  # multi-receptive-field kernels
-    resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3), (1, 3))  # one tuple per kernel
+    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)  # multi-receptive-field kernels (HiFi-GAN V2)
+    resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))  # one per kernel
+    resblock_convs: int = 2  # convolutions per dilation: 2 (HiFi-GAN V1/V2) or 1 (V3)
+    discriminator_channels: int = 4  # first-layer width of each discriminator (HiFi-GAN: 32)
+    discriminator_periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # multi-period discriminator, samples
+    discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
+    mel_loss_weight: float = 45.0  # weight of the log-mel L1 in the generator loss
+    feature_loss_weight: float = 2.0  # weight of discriminator feature matching
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
-                                                                   schedule="constant"))
+                                                                   schedule="constant",
+                                                                   segment_seconds=0.5))
 
     @property
     def upsampling(self) -> int:
         return math.prod(self.upsample_rates)
 
     def validate(self) -> None:
+        _check(self.resblock_convs in (1, 2), "resblock_convs", self.resblock_convs, "1 or 2")
+        _check(all(k % 2 == 1 for k in self.resblock_kernel_sizes), "resblock_kernel_sizes",
+               self.resblock_kernel_sizes, "odd kernel sizes")
+        _check(self.discriminator_channels >= 1, "discriminator_channels",
+               self.discriminator_channels, ">= 1")
+        _check(all(p >= 2 for p in self.discriminator_periods), "discriminator_periods",
+               self.discriminator_periods, "periods >= 2 samples")
+        _check(self.discriminator_scales >= 0 and (self.discriminator_scales or self.discriminator_periods),
+               "discriminator_scales", self.discriminator_scales,
+               ">= 0, and not 0 when discriminator_periods is empty")
+        _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
+        _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(len(self.upsample_rates) >= 1 and all(r >= 1 for r in self.upsample_rates),
                "upsample_rates", self.upsample_rates, "a list of positive integers")
         _check(self.initial_channels >= 2 ** len(self.upsample_rates), "initial_channels",
@@ -349,14 +378,18 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check `value` against the annotation `tp` and convert lists to tuples."""
+def _coerce(value: Any, tp: Any, key: str, base: Any = None) -> Any:
+    """Check `value` against the annotation `tp` and convert lists to tuples.
+
+    `base` is the field's default; a partial mapping for a nested section keeps the rest of it
+    (so `codec.train: {lr: ...}` keeps the codec's own training defaults, not TrainConfig's).
+    """
     origin = typing.get_origin(tp)
     bad = ConfigError(key, value, f"expected {_type_name(tp)}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise bad
-        return _build(tp, value, key)
+        return _build(tp, value, key, base)
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise bad
@@ -403,8 +436,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug in this file
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:
     hints = typing.get_type_hints(cls)
+    defaults = base if base is not None else cls()
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
@@ -414,8 +448,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     for name in names:
         if name in data:
             dotted = f"{prefix}.{name}" if prefix else name
-            kwargs[name] = _coerce(data[name], hints[name], dotted)
-    obj = cls(**kwargs)
+            kwargs[name] = _coerce(data[name], hints[name], dotted, getattr(defaults, name))
+    obj = dataclasses.replace(defaults, **kwargs)
     if hasattr(obj, "validate"):
         try:
             obj.validate()

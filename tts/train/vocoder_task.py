@@ -1,0 +1,282 @@
+"""The vocoder stage: a GAN generator learns features -> waveform on random crops of the corpus.
+
+Each step yields the discriminator's loss (least squares on real vs generated audio), then the
+generator's (least squares + feature matching + log-mel L1), as `tts.train.task` describes.
+Features are the prepared log-mels (input "mel") or the codec's quantised latents of the
+prepared codes (input "codec_latent").
+
+Alignment: a prepared log-mel has T = 1 + S // hop centred frames (frame t is centred on
+sample t x hop). The generator turns frames [t0, t0 + n) into samples [t0 x hop, (t0 + n) x hop):
+a fixed half-hop offset that it learns, and that inference reproduces by feeding the same
+features (the whole utterance from t0 = 0, cut to S samples). Codec frames t cover samples
+[t x hop, (t + 1) x hop) and are cut the same way.
+
+Shapes: B batch, S samples, T frames, M mel bins, Q codebooks, D latent width.
+Batch: {"ids": [B], "features": (B, M, T) float or (B, Q, T) long codes, "audio": (B, 1, T x hop)}.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from tts.audio.spectral import LOG_FLOOR
+from tts.config import Recipe, TrainConfig
+from tts.models.vocoder import (build_discriminator, build_generator, discriminator_loss,
+                                feature_matching_loss, generator_adversarial_loss)
+
+log = logging.getLogger(__name__)
+
+VALIDATION_UTTERANCES = 8  # whole validation utterances scored at each validation pass
+Batch = dict[str, Any]
+
+
+class VocoderTask:
+    """GAN training of the vocoder (see tts/train/task.py for the protocol)."""
+
+    name = "vocoder"
+
+    def __init__(self, recipe: Recipe, corpus: Any | None = None):
+        self.recipe = recipe
+        self.cfg = recipe.vocoder
+        self.hop = recipe.vocoder_hop
+        self.uses_codes = self.cfg.input == "codec_latent"
+        self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
+        self._codec: Any | None = None  # frozen codec for latents, loaded on first use
+        self._mel: nn.Module | None = None
+        self._mel_checked = False
+        self._validation: list[Batch] | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.cfg.train
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus
+
+            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+        if not self._mel_checked:
+            self._check_corpus(self._corpus)
+            self._mel_checked = True
+        return self._corpus
+
+    def _check_corpus(self, corpus: Any) -> None:
+        from tts.vocode import check_mel_settings
+
+        audio = corpus.settings.get("audio")
+        if audio is None:
+            raise ValueError(f"{corpus.folder} does not record its audio settings; prepare it again")
+        check_mel_settings(self.recipe.audio, audio, "the recipe", f"the prepared corpus {corpus.folder}")
+        if self.uses_codes and not corpus.has_codes:
+            raise ValueError(f"vocoder.input is codec_latent but {corpus.folder} has no codec codes; "
+                             "train the codec stage and run `tts prepare` again")
+
+    def build_modules(self) -> dict[str, nn.Module]:
+        return {"generator": build_generator(self.recipe), "discriminator": build_discriminator(self.recipe)}
+
+    def optimizer_groups(self) -> dict[str, list[str]]:
+        return {"discriminator": ["discriminator"], "generator": ["generator"]}
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        from tts.codec import expected_settings
+
+        extras: dict[str, Any] = {"audio": dataclasses.asdict(self.recipe.audio),
+                                  "vocoder_input": self.cfg.input, "hop_length": self.hop}
+        if self.uses_codes:
+            extras["codec"] = expected_settings(self.recipe)
+        return extras
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def segment_frames(self) -> int:
+        """Feature frames per training crop (train.segment_seconds, at least one)."""
+        return max(1, round(self.train_config.segment_seconds * self.recipe.audio.sample_rate / self.hop))
+
+    def _collate(self, records: list[dict], starts: list[int | None], frames: int | None) -> Batch:
+        return CropReader(self.corpus, self.hop, self.uses_codes).collate(records, starts, frames)
+
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> "Crops":
+        """Random crops, deterministic per (seed, epoch); every rank gets the same number of batches."""
+        records = self.corpus.records("train")
+        if not records:
+            raise ValueError(f"{self.corpus.folder} has no training utterances")
+        batch_size, frames = self.train_config.batch_size, self.segment_frames
+        rng = np.random.default_rng([self.recipe.seed, epoch])
+        n_batches = max(1, len(records) // (batch_size * world_size))
+        order = np.resize(rng.permutation(len(records)), n_batches * batch_size * world_size)
+        fractions = rng.random(order.shape[0])  # crop positions, drawn for every rank alike
+        mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
+        chosen = [[records[i] for i in row] for row in mine]
+        starts = [[int(f * max(0, self._n_feature_frames(r) - frames + 1)) for f, r in zip(fs, rs)]
+                  for fs, rs in zip(fractions.reshape(n_batches, world_size, batch_size)[:, rank], chosen)]
+        return Crops(CropReader(self.corpus, self.hop, self.uses_codes), chosen, starts, frames)
+
+    def _n_feature_frames(self, record: dict) -> int:
+        return int(record["n_frames"] if self.uses_codes else record["n_mel_frames"])
+
+    def validation_batches(self) -> Iterable[Batch]:
+        """Whole validation utterances, one per batch (the training set's first ones if none are held out)."""
+        if self._validation is None:
+            records = self.corpus.records("validation")
+            if not records:
+                log.warning("no validation utterances in %s; validating on training utterances",
+                            self.corpus.folder)
+                records = self.corpus.records("train")
+            self._validation = [self._collate([r], [None], None) for r in records[:VALIDATION_UTTERANCES]]
+        return self._validation
+
+    def batch_ids(self, batch: Batch) -> list[str]:
+        return list(batch["ids"])
+
+    def batch_tokens(self, batch: Batch) -> int:
+        return int(batch["audio"].numel())  # samples
+
+    # ------------------------------------------------------------------ steps
+
+    def _inputs(self, batch: Batch, device: torch.device) -> torch.Tensor:
+        """Generator input (B, C, T): the log-mel, or the codec latents of the codes."""
+        features = batch["features"].to(device)
+        if not self.uses_codes:
+            return features
+        if self._codec is None:
+            from tts.codec import load_codec
+
+            self._codec = load_codec(self.recipe, device)
+            if self._codec is None:
+                raise RuntimeError("vocoder.input is codec_latent but the recipe has no trained codec; "
+                                   "train the codec stage first")
+            self._codec.requires_grad_(False)
+        return self._codec.latents(features).to(device).float()  # (B, D, T)
+
+    def _log_mel(self, wav: torch.Tensor) -> torch.Tensor:
+        """Log-mel of the recipe, in float32 even under autocast: (B, 1, S) -> (B, M, T)."""
+        if self._mel is None:
+            from tts.audio.spectral import MelSpectrogram
+
+            self._mel = MelSpectrogram(self.recipe.audio)
+        self._mel = self._mel.to(wav.device)
+        with torch.autocast(wav.device.type, enabled=False):
+            return self._mel(wav.float())
+
+    def train_step(self, modules: dict[str, nn.Module], batch: Batch, step: int,
+                   device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
+        generator, discriminator = modules["generator"], modules["discriminator"]
+        real = batch["audio"].to(device)  # (B, 1, S)
+        fake = generator(self._inputs(batch, device))  # (B, 1, S)
+        n = real.shape[0]
+
+        # one discriminator call on real and generated audio together (one forward per backward)
+        outputs = discriminator(torch.cat([real, fake.detach()]))
+        d_loss = discriminator_loss(*_split(outputs, n))
+        yield "discriminator", d_loss, {"d_loss": d_loss.item()}
+
+        real_out, fake_out = _split(discriminator(torch.cat([real, fake])), n)
+        adversarial = generator_adversarial_loss(fake_out)
+        features = feature_matching_loss(real_out, fake_out)
+        mel = nn.functional.l1_loss(self._log_mel(fake), self._log_mel(real))
+        g_loss = adversarial + self.cfg.feature_loss_weight * features + self.cfg.mel_loss_weight * mel
+        yield "generator", g_loss, {"loss": g_loss.item(), "g_adv": adversarial.item(),
+                                    "feature_match": features.item(), "mel_l1": mel.item()}
+
+    @torch.no_grad()
+    def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:
+        from tts.audio.spectral import multi_resolution_mel_distance
+
+        real = batch["audio"].to(device)
+        fake = modules["generator"](self._inputs(batch, device))
+        mel = nn.functional.l1_loss(self._log_mel(fake), self._log_mel(real))
+        distances = [multi_resolution_mel_distance(f[..., :s], r[..., :s], self.recipe.audio.sample_rate)
+                     for f, r, s in zip(fake, real, batch["n_samples"])]
+        distance = float(np.mean(distances))
+        # "loss" picks best.pt: the multi-resolution distance that eval compares with Griffin-Lim
+        return {"loss": distance, "mel_distance": distance, "mel_l1": float(mel)}
+
+    @torch.no_grad()
+    def write_samples(self, modules: dict[str, nn.Module], folder: Path, step: int,
+                      device: torch.device) -> None:
+        """The first validation utterance, vocoded: wav, plus a PNG of reference over vocoded spectrograms."""
+        from tts.audio.io import save_audio
+        from tts.plot import plot_spectrograms
+
+        batch = next(iter(self.validation_batches()))
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        rate, n = self.recipe.audio.sample_rate, batch["n_samples"][0]
+        fake = modules["generator"](self._inputs(batch, device))[0, 0, :n].float().cpu().numpy()
+        real = batch["audio"][0, 0, :n].numpy()
+        name = f"vocoder-{step:07d}-{batch['ids'][0]}"
+        save_audio(folder / f"{name}.wav", fake, rate)
+        reference = folder / f"reference-{batch['ids'][0]}.wav"
+        if not reference.exists():
+            save_audio(reference, real, rate)
+        plot_spectrograms([(real, rate, f"reference {batch['ids'][0]}"), (fake, rate, f"vocoded, step {step}")],
+                          folder / f"{name}.png", self.recipe.audio)
+
+
+@dataclass(frozen=True)
+class CropReader:
+    """Reads aligned (features, audio) crops from the corpus; small and picklable for loader workers."""
+
+    corpus: Any
+    hop: int
+    uses_codes: bool
+
+    def features(self, record: dict) -> np.ndarray:
+        """(M, T) log-mel float32, or (Q, T) codes int64."""
+        return self.corpus.codes(record) if self.uses_codes else self.corpus.mel(record)
+
+    def crop(self, record: dict, start: int | None, frames: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Features [start, start + frames) and the matching audio, padded at the end if short."""
+        features, wav = self.features(record), self.corpus.audio(record)  # (C, T), (S,)
+        start = start or 0
+        frames = frames or features.shape[-1]
+        features = features[:, start:start + frames]
+        wav = wav[start * self.hop:(start + frames) * self.hop]
+        if features.shape[-1] < frames:  # utterance shorter than a crop: silence after it
+            pad = 0 if self.uses_codes else math.log(LOG_FLOOR)
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[-1])), constant_values=pad)
+        wav = np.pad(wav, (0, frames * self.hop - wav.shape[-1]))
+        return features, wav.astype(np.float32)
+
+    def collate(self, records: list[dict], starts: list[int | None], frames: int | None) -> Batch:
+        pairs = [self.crop(r, s, frames) for r, s in zip(records, starts)]
+        features = torch.from_numpy(np.stack([f for f, _ in pairs]))  # (B, C, T)
+        audio = torch.from_numpy(np.stack([w for _, w in pairs]))[:, None]  # (B, 1, T x hop)
+        return {"ids": [r["id"] for r in records], "features": features, "audio": audio,
+                "n_samples": [int(r["n_samples"]) for r in records]}
+
+
+class Crops:
+    """One epoch's training batches as a sequence: a batch is read only when it is asked for,
+    so resuming in the middle of an epoch skips the batches before it for free."""
+
+    def __init__(self, reader: CropReader, records: list[list[dict]], starts: list[list[int]], frames: int):
+        self.reader, self.records, self.starts, self.frames = reader, records, starts, frames
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Batch:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.reader.collate(self.records[index], self.starts[index], self.frames)
+
+
+def _split(outputs: list, n: int) -> tuple[list, list]:
+    """Discriminator outputs on cat([real, fake]) -> (outputs on real, outputs on fake)."""
+    real = [(logits[:n], [f[:n] for f in maps]) for logits, maps in outputs]
+    fake = [(logits[n:], [f[n:] for f in maps]) for logits, maps in outputs]
+    return real, fake
