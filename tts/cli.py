@@ -123,7 +123,8 @@ def run(
 @app.command()
 def synthesize(
     sentence: Optional[str] = typer.Argument(None, help="Text to speak (or use --batch)."),
-    out: Path = typer.Argument(Path("out.wav"), help="Output wav (with --batch: an output folder)."),
+    out: Path = typer.Argument(Path("out.wav"), help="Output wav (with --batch: an output folder, "
+                               "given as the only argument)."),
     model: Path = typer.Option(Path("runs/demo"), "--model", "-m", help="Trained run folder."),
     prompt_wav: Optional[Path] = typer.Option(None, "--prompt-wav", help="Reference clip whose voice to use."),
     prompt_text: Optional[str] = typer.Option(None, "--prompt-text", help="Transcript of --prompt-wav."),
@@ -142,6 +143,8 @@ def synthesize(
     """Speak text with a trained model, optionally in the voice of a reference clip; prints the real-time factor."""
     from tts.synthesize import synthesize_cli
 
+    if batch is not None and sentence is not None and out == Path("out.wav"):
+        sentence, out = None, Path(sentence)  # `tts synthesize --batch lines.txt OUT_DIR`
     try:
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,

@@ -1,0 +1,250 @@
+"""`tts eval folder` through the CLI, folder and manifest inputs, and `evaluate_model` plumbing."""
+
+import json
+import shutil
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_fixtures import OTHER_SENTENCE, SENTENCE, read
+from typer.testing import CliRunner
+
+from tts.cli import app
+from tts.eval.run import evaluate_model, read_items
+from tts.eval.summary import summary_lines
+
+TEXTS = {"1": SENTENCE, "2": OTHER_SENTENCE}
+
+
+def write_folder(folder: Path, clips: dict, names: list[str], text: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(clips[name], folder / f"{name}.wav")
+        if text:
+            (folder / f"{name}.txt").write_text(TEXTS[name[-1]] + "\n")
+    return folder
+
+
+def test_eval_folder_cli_with_references_and_prompts(clips, tmp_path):
+    # "synthesis" and reference: the same rms clip; prompt: another voice (slt)
+    outputs = write_folder(tmp_path / "out", clips, ["rms_1"])
+    references = write_folder(tmp_path / "ref", clips, ["rms_1"], text=False)
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(clips["slt_1"], prompts / "rms_1.wav")
+    output = tmp_path / "result.json"
+    result = CliRunner().invoke(app, ["eval", "folder", str(outputs), "--reference", str(references),
+                                      "--prompts", str(prompts), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "WER" in result.output and "floor WER" in result.output and "MCD" in result.output
+    data = json.loads(output.read_text())
+    total = data["aggregate"]
+    assert total["utterances"] == 1
+    assert total["wer"] < 0.5
+    assert total["floor_wer"] == pytest.approx(total["wer"])  # same audio as the reference
+    assert total["mcd"] == pytest.approx(0.0, abs=1e-3)
+    assert total["mel_distance"] == pytest.approx(0.0, abs=1e-3)
+    assert total["duration_ratio"] == pytest.approx(1.0)
+    (utterance,) = data["utterances"]
+    assert utterance["hypothesis"] and utterance["reference_hypothesis"] == utterance["hypothesis"]
+    assert utterance["reference_similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert utterance["prompt_similarity"] < 0.9
+
+
+def test_eval_folder_without_reference_uses_phone_count(clips, tmp_path):
+    outputs = write_folder(tmp_path / "out", clips, ["slt_2"])
+    output = tmp_path / "result.json"
+    result = CliRunner().invoke(app, ["eval", "folder", str(outputs), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    utterance = json.loads(output.read_text())["utterances"][0]
+    assert utterance["duration_basis"] == "phones"
+    assert 0.5 < utterance["duration_ratio"] < 2.0
+    assert "mcd" not in utterance
+
+
+def test_eval_folder_cli_errors(tmp_path):
+    result = CliRunner().invoke(app, ["eval", "folder", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "nothing to score" in result.output
+    result = CliRunner().invoke(app, ["eval", "folder", str(tmp_path / "missing")])
+    assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_read_items_from_manifests(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"")
+    rows = [{"audio": "a.wav", "text": "hello", "speaker": "s1", "reference": "ref/a.wav"},
+            {"audio": "b.wav", "text": "world", "id": "bee", "prompt": "p.wav"}]
+    (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    items = read_items(tmp_path)
+    assert [i.id for i in items] == ["a", "bee"]
+    assert items[0].speaker == "s1" and items[0].reference == tmp_path / "ref" / "a.wav"
+    assert items[1].prompt == tmp_path / "p.wav" and items[1].speaker is None
+    tsv = tmp_path / "list.tsv"
+    tsv.write_text("audio\ttext\tspeaker\na.wav\thello there\tx\n")
+    (item,) = read_items(tsv)
+    assert (item.text, item.speaker, item.audio) == ("hello there", "x", tmp_path / "a.wav")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"audio": "a.wav"}) + "\n")
+    with pytest.raises(ValueError, match="text"):
+        read_items(bad)
+
+
+def test_read_items_pairs_and_reference_matching(tmp_path):
+    for name in ("x", "y", "z"):
+        (tmp_path / f"{name}.wav").write_bytes(b"")
+    (tmp_path / "x.txt").write_text("one\n")
+    (tmp_path / "y.txt").write_text("two\n")  # z has no transcript: left out with a warning
+    references = tmp_path / "refs"
+    references.mkdir()
+    (references / "x.flac").write_bytes(b"")
+    items = read_items(tmp_path, reference=references)
+    assert [(i.id, i.text) for i in items] == [("x", "one"), ("y", "two")]
+    assert items[0].reference == references / "x.flac" and items[1].reference is None
+    with pytest.raises(FileNotFoundError, match="prompt"):
+        read_items(tmp_path, prompts=tmp_path / "refs" / "none")
+
+
+# --------------------------------------------------------------------------- evaluate_model
+
+
+class FakeCorpus:
+    """Two speakers (slt, rms), each with two held-out and two training utterances."""
+
+    def __init__(self, clips: dict):
+        self.folder = Path("fake")
+        self.sample_rate = 16000
+        self._audio, self._records = {}, []
+        for speaker in ("slt", "rms"):
+            for split in ("validation", "train"):
+                for number in ("1", "2"):
+                    utt = f"{speaker}_{split}_{number}"
+                    self._audio[utt] = read(clips[f"{speaker}_{number}"])[0]
+                    self._records.append({"id": utt, "speaker": speaker, "text": TEXTS[number], "split": split})
+
+    @property
+    def speakers(self):
+        return ["rms", "slt"]
+
+    def records(self, split="all"):
+        return [r for r in self._records if split == "all" or r["split"] == split]
+
+    def audio(self, record):
+        return self._audio[record["id"]]
+
+
+@pytest.fixture
+def run_dir(tmp_path, clips, monkeypatch):
+    from tts.config import Recipe, save_recipe
+
+    save_recipe(Recipe(output_dir=str(tmp_path)), tmp_path / "recipe.yaml")
+    corpus = FakeCorpus(clips)
+    monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
+    return tmp_path
+
+
+def test_evaluate_model_original_is_the_floor(run_dir):
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="original", seed=0)
+    json.dumps(result)  # serialisable as it is
+    assert result["what"] == "original"
+    assert {u["speaker"] for u in result["utterances"]} == {"slt", "rms"}  # round-robin over speakers
+    assert set(result["per_speaker"]) == {"slt", "rms"}
+    assert result["aggregate"]["wer"] < 0.5
+    assert "floor_wer" not in result["aggregate"]  # the WER is the floor itself
+    for utterance in result["utterances"]:
+        assert utterance["prompt_id"] != utterance["id"] and utterance["prompt_id"].startswith(utterance["speaker"])
+        assert utterance["speaker_identified"]  # real audio is closest to its own speaker
+    scale = result["speaker_scale"]
+    assert scale["same_speaker"] > scale["different_speaker"]
+    assert any("recogniser's floor" in line for line in summary_lines(result))
+
+
+@dataclass
+class FakeResult:
+    wav: np.ndarray
+    sample_rate: int
+    hit_max_length: bool
+    timings: dict = field(default_factory=dict)
+
+
+def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monkeypatch):
+    calls = []
+
+    class FakeSynthesizer:
+        @classmethod
+        def from_run(cls, model_dir, device):
+            assert Path(model_dir) == run_dir and device == "cpu"
+            return cls()
+
+        def options(self, **changes):
+            return changes
+
+        def prompt_from_wav(self, path, text):
+            assert Path(path).is_file() and text
+            return ("wav", text)
+
+        def prompt_from_speaker(self, speaker=None):
+            return ("speaker", speaker)
+
+        def synthesize(self, text, prompt=None, options=None):
+            calls.append((text, prompt, options))
+            wrong = "slt_2" if text == SENTENCE else "slt_1"  # the other sentence, always in slt's voice
+            wav, rate = read(clips[wrong])
+            return FakeResult(wav, rate, hit_max_length=len(calls) == 1)
+
+    monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="model", seed=1, device="cpu")
+    total = result["aggregate"]
+    by_id = {u["id"]: u for u in result["utterances"]}
+    for text, prompt, _ in calls:  # prompted with another utterance (and its transcript) of the speaker
+        assert prompt[0] == "wav" and prompt[1] != text
+    assert all(u["prompt_id"] != u["id"] and u["prompt_similarity"] is not None for u in by_id.values())
+    assert sorted(options["seed"] for _, _, options in calls) == [1, 2]
+    assert total["hit_max_length"] == pytest.approx(0.5) and total["hit_max_length_count"] == 1
+    assert total["floor_wer"] < 0.5  # the original audio is understood ...
+    assert total["wer"] > 0.8  # ... the fake says another sentence
+    per_speaker = result["per_speaker"]
+    assert per_speaker["slt"]["similarity_same_speaker"] > per_speaker["rms"]["similarity_same_speaker"]
+    assert "hit max length" in "\n".join(summary_lines(result))
+
+
+def test_evaluate_model_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="what"):
+        evaluate_model(tmp_path, what="nonsense")
+    with pytest.raises(FileNotFoundError, match="prepare"):
+        evaluate_model(tmp_path, what="original")
+
+
+def test_evaluate_model_codec_resynthesis(run_dir, monkeypatch):
+    class IdentityCodec:  # a perfect codec: resynthesis is the original
+        sample_rate = 16000
+
+        def __call__(self, wav):
+            return wav.clone()
+
+    monkeypatch.setattr("tts.codec.load_codec", lambda recipe, device: IdentityCodec())
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="codec", device="cpu")
+    total = result["aggregate"]
+    assert total["wer"] == pytest.approx(total["floor_wer"])
+    assert total["mcd"] == pytest.approx(0.0, abs=1e-3) and total["mel_distance"] == pytest.approx(0.0, abs=1e-3)
+    assert total["duration_ratio"] == pytest.approx(1.0)
+    assert "synthesis_rtf" in total
+
+
+def test_evaluate_model_vocoder_copy_synthesis_untrained(run_dir, monkeypatch):
+    import torch
+
+    from tts.config import Recipe
+    from tts.models.vocoder import build_generator
+    from tts.vocode import Vocoder
+
+    torch.manual_seed(0)
+    recipe = Recipe()
+    untrained = Vocoder(build_generator(recipe).eval(), recipe, {}, run_dir / "vocoder" / "best.pt", torch.device("cpu"))
+    monkeypatch.setattr("tts.vocode.load_vocoder", lambda folder, device: untrained)
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="vocoder", device="cpu")
+    (utterance,) = result["utterances"]
+    assert utterance["wer"] > 0.8 and utterance["reference_wer"] < 0.5  # noise is not understood
+    assert utterance["mcd"] > 5.0

@@ -1,0 +1,141 @@
+"""The synthesis pipeline on tiny random-weight models: shapes, options, prompts, errors, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tts.codec import Codec, trained_settings
+from tts.config import recipe_from_dict
+from tts.models.ar import ARModel
+from tts.models.codec_model import CodecModel
+from tts.models.layers import TransformerShape
+from tts.models.nar import NARModel
+from tts.synthesize import Prompt, SamplingOptions, Synthesizer
+from tts.text import UnspeakableTextError
+from tts.text.symbols import N_SYMBOLS
+
+RECIPE = {"codec": {"strides": [8, 5, 4, 4], "channels": 4, "dimension": 16, "lstm_layers": 0,
+                    "n_codebooks": 3, "codebook_size": 32},
+          "synthesis": {"max_frames_per_phone": 2.0}}
+
+
+@pytest.fixture(scope="module")
+def synth():
+    torch.manual_seed(0)
+    recipe = recipe_from_dict(RECIPE)
+    settings = trained_settings(recipe)
+    codec = Codec(CodecModel.from_settings(settings), settings)
+    shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
+    ar = ARModel(N_SYMBOLS, 32, shape).eval()
+    nar = NARModel(N_SYMBOLS, 32, 3, shape).eval()
+    return Synthesizer(recipe, ar, nar, codec)
+
+
+def test_speaks_a_sentence_with_the_codec(synth):
+    result = synth.synthesize("Hello there.", options=synth.options(seed=1))
+    assert result.wav.dtype == np.float32 and result.wav.ndim == 1
+    assert result.sample_rate == 16000
+    (codes,) = result.codes
+    assert codes.shape[0] == 3 and codes.shape[1] > 0
+    assert len(result.wav) == codes.shape[1] * 640  # one hop of samples per frame
+    assert np.abs(result.wav).max() <= 0.99 + 1e-6
+    assert set(result.timings) == {"front_end", "ar", "nar", "decoder"}
+    assert result.real_time_factor > 0
+
+
+def test_random_model_hits_the_length_limit_cleanly(synth):
+    # an untrained AR rarely samples end-of-speech: it must stop at phones x max_frames_per_phone
+    result = synth.synthesize("Go now.", options=synth.options(temperature=0.0))
+    from tts.text import text_to_phones
+
+    n_phones = len(text_to_phones("Go now.")[1])
+    assert result.codes[0].shape[1] <= int(np.ceil(n_phones * 2.0))
+    if result.codes[0].shape[1] == int(np.ceil(n_phones * 2.0)):
+        assert result.hit_max_length
+
+
+def test_long_text_is_split_and_joined_with_pauses(synth):
+    options = synth.options(seed=0, sentence_pause=0.5)
+    result = synth.synthesize("First sentence here. Second one follows!", options=options)
+    assert result.sentences == ["First sentence here.", "Second one follows!"]
+    frames = sum(c.shape[1] for c in result.codes)
+    assert len(result.wav) == frames * 640 + 8000
+
+
+def test_same_seed_same_audio_and_cache_changes_nothing(synth):
+    a = synth.synthesize("A test of seeds.", options=synth.options(seed=5))
+    b = synth.synthesize("A test of seeds.", options=synth.options(seed=5))
+    c = synth.synthesize("A test of seeds.", options=synth.options(seed=5, kv_cache=False))
+    np.testing.assert_array_equal(a.codes[0], b.codes[0])
+    np.testing.assert_array_equal(a.codes[0], c.codes[0])
+
+
+def test_batched_and_one_by_one_agree_when_greedy(synth):
+    texts = ["Short.", "A somewhat longer sentence to speak."]
+    batched = synth.synthesize_many(texts, options=synth.options(temperature=0.0))
+    single = synth.synthesize_many(texts, options=synth.options(temperature=0.0, batch=False))
+    for x, y in zip(batched, single):
+        np.testing.assert_array_equal(x.codes[0], y.codes[0])
+
+
+def test_prompt_is_used(synth, tmp_path):
+    from tts.audio.io import save_audio
+
+    t = np.arange(16000) / 16000
+    save_audio(tmp_path / "ref.wav", 0.3 * np.sin(2 * np.pi * 220 * t).astype(np.float32), 16000)
+    prompt = synth.prompt_from_wav(tmp_path / "ref.wav", "a reference clip")
+    assert prompt.phones[-1] == "."  # final punctuation added
+    assert prompt.codes.shape == (3, 25)
+    result = synth.synthesize("With a voice.", prompt=prompt, options=synth.options(seed=0))
+    assert result.codes[0].shape[0] == 3
+    with pytest.raises(ValueError, match="prompt-text"):
+        synth.prompt_from_wav(tmp_path / "ref.wav", "  ")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "!!! ...", "\U0001F600\U0001F389"])
+def test_unspeakable_text_is_a_clear_error(synth, text):
+    with pytest.raises(UnspeakableTextError):
+        synth.synthesize(text)
+
+
+def test_one_word_works(synth):
+    assert synth.synthesize("Yes", options=synth.options(seed=2)).codes[0].shape[0] == 3
+
+
+def test_vocoder_decoder_needs_a_vocoder(synth):
+    with pytest.raises(FileNotFoundError, match="no trained vocoder"):
+        synth.synthesize("Hello.", options=synth.options(decoder="vocoder"))
+
+
+def test_options_from_recipe_with_changes():
+    recipe = recipe_from_dict({"synthesis": {"top_k": 7, "temperature": 0.8}})
+    options = SamplingOptions.from_recipe(recipe.synthesis, temperature=None, seed=9)
+    assert options.top_k == 7 and options.temperature == 0.8 and options.seed == 9
+    generation = options.generation()
+    assert generation.top_k == 7 and generation.use_cache
+
+
+def test_int8_quantisation_keeps_generation_working(synth):
+    from tts.synthesize import _quantize_int8
+
+    shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
+    ar = _quantize_int8(ARModel(N_SYMBOLS, 32, shape).eval())
+    nar = _quantize_int8(NARModel(N_SYMBOLS, 32, 3, shape).eval())
+    quantized = Synthesizer(synth.recipe, ar, nar, synth.codec)
+    assert len(quantized.synthesize("Fast words.").wav) > 0
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Synthesizer.from_run(tmp_path / "nope")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        Synthesizer.from_run(tmp_path / "run")
+
+
+def test_prompt_dataclass_holds_codes():
+    prompt = Prompt(["HH", "AY1", "."], torch.zeros(3, 4, dtype=torch.long), "x")
+    assert prompt.codes.shape == (3, 4)
+    assert json.dumps(prompt.phones)

@@ -1,0 +1,319 @@
+"""`tts eval`: score a folder of wavs, or a trained run on its prepared corpus's held-out sentences.
+
+Both return one JSON-serialisable dict:
+    kind, source, settings     what was scored and how (recogniser, MCD analysis, trim level)
+    aggregate                  corpus-level WER (summed edits / summed words), floor, means
+    per_speaker                the same per speaker (when speakers are known)
+    speaker_scale              similarity of real utterances: same speaker vs different speakers
+    utterances                 one dict per utterance (hypothesis, edit counts, MCD, ...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tts.eval import asr
+from tts.eval.inputs import Item, read_items
+from tts.eval.mcd import MCD_ANALYSIS, DEFAULT_SECONDS_PER_PHONE, count_phones, expected_duration
+from tts.eval.score import TRIM_DB, Audio, add_speaker_scores, aggregate, aggregate_by_speaker, score_utterance
+from tts.eval.speaker import cosine_similarity, embed, similarity_scale
+from tts.eval.summary import print_summary
+
+__all__ = ["evaluate_folder", "evaluate_model", "print_summary", "read_items"]
+
+log = logging.getLogger(__name__)
+
+WHATS = ("model", "codec", "vocoder", "original")
+SPEAKER_REFERENCES = 4  # training utterances per speaker that stand for its voice
+MAX_REFERENCE_SPEAKERS = 20  # speakers compared against (all evaluated ones, then others)
+
+
+# --------------------------------------------------------------------------- folder
+
+
+def evaluate_folder(folder: str | Path, reference: str | Path | None = None,
+                    prompts: str | Path | None = None) -> dict:
+    """Score a folder of wavs with transcripts: WER; with references also the recogniser's
+    floor, MCD, mel distance and duration ratio; with prompts, speaker similarity to them."""
+    from tts.audio.io import load_audio
+
+    start = time.perf_counter()
+    items = read_items(folder, reference, prompts)
+    log.info("scoring %d utterances from %s", len(items), folder)
+    utterances, outputs, real_embeddings = [], [], {}
+    for number, item in enumerate(items, 1):
+        audio = Audio(*load_audio(item.audio))
+        reference_audio = Audio(*load_audio(item.reference)) if item.reference else None
+        expected = None if reference_audio is not None else _expected_seconds(item.text)
+        result = {"id": item.id, "audio": str(item.audio), "speaker": item.speaker,
+                  **score_utterance(audio, item.text, reference_audio, expected)}
+        output, real = _folder_speaker_scores(result, item, audio, reference_audio)
+        if item.speaker is not None and real:
+            real_embeddings.setdefault(item.speaker, []).extend(real)
+        utterances.append(result)
+        outputs.append(output)
+        log.debug("%d/%d %s: wer %.2f", number, len(items), item.id, result["wer"])
+    if len(real_embeddings) >= 2:  # outputs against every speaker's real audio
+        for result, output in zip(utterances, outputs):
+            if output is not None:
+                add_speaker_scores(result, output, speakers=real_embeddings, speaker=result["speaker"])
+    return _result("folder", str(folder), utterances, real_embeddings, time.perf_counter() - start,
+                   references=any(i.reference for i in items), prompts=any(i.prompt for i in items))
+
+
+def _folder_speaker_scores(result: dict, item: Item, audio: Audio,
+                           reference: Audio | None) -> tuple[np.ndarray | None, list[np.ndarray]]:
+    """Similarity to the prompt and to the reference; returns the output's and the real embeddings."""
+    from tts.audio.io import load_audio
+
+    if item.prompt is None and reference is None:
+        return None, []
+    output = embed(audio.wav, audio.sample_rate)
+    prompt = None
+    if item.prompt is not None:
+        prompt = embed(*load_audio(item.prompt))
+        result["prompt_similarity"] = cosine_similarity(output, prompt)
+    real = [prompt] if prompt is not None else []
+    if reference is not None:
+        reference_embedding = embed(reference.wav, reference.sample_rate)
+        result["reference_similarity"] = cosine_similarity(output, reference_embedding)
+        if reference_embedding is not None:
+            real.append(reference_embedding)
+    return output, real
+
+
+def _expected_seconds(text: str) -> float | None:
+    """Duration expected from the phone count at a typical speaking rate (None if unspeakable)."""
+    from tts.text import UnspeakableTextError, text_to_phones
+
+    try:
+        _, phones = text_to_phones(text)
+    except UnspeakableTextError:
+        return None
+    return expected_duration(count_phones(phones)) or None
+
+
+def _result(kind: str, source: str, utterances: list[dict], real_embeddings: dict, seconds: float,
+            **extra) -> dict:
+    scale = similarity_scale(real_embeddings) if real_embeddings else None
+    return {
+        "kind": kind, "source": source, **extra,
+        "settings": {"recognizer": f"pocketsphinx en-us (default model), {asr.SAMPLE_RATE} Hz",
+                     "mcd": MCD_ANALYSIS, "trim_db": TRIM_DB, "seconds_per_phone": DEFAULT_SECONDS_PER_PHONE},
+        "aggregate": aggregate(utterances),
+        "per_speaker": aggregate_by_speaker(utterances),
+        "speaker_scale": scale,
+        "compute_seconds": seconds,
+        "utterances": utterances,
+    }
+
+
+# --------------------------------------------------------------------------- model
+
+
+def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, what: str = "model",
+                   seed: int = 0, device: str = "auto") -> dict:
+    """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
+
+    what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
+    `prompt`), "codec" resynthesizes the original audio through the codec, "vocoder" through the
+    vocoder (copy-synthesis), "original" scores the original audio itself: the recogniser's floor.
+    Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
+    """
+    from tts.data.corpus import PreparedCorpus
+
+    if what not in WHATS:
+        raise ValueError(f"--what {what!r} is not one of {', '.join(WHATS)}")
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    start = time.perf_counter()
+    model_dir = Path(model_dir)
+    corpus = PreparedCorpus(model_dir / "prepared")
+    rng = np.random.default_rng(seed)
+    chosen = _held_out(corpus, limit, rng)
+    speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
+    generate = _generator(what, model_dir, _device(device))
+    log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
+    utterances = []
+    for number, record in enumerate(chosen):
+        prompt_record = _prompt_for(corpus, record, rng) if prompt else None
+        original = Audio(corpus.audio(record), corpus.sample_rate)
+        prompt_audio = Audio(corpus.audio(prompt_record), corpus.sample_rate) if prompt_record else None
+        tick = time.perf_counter()
+        audio, extra = generate(record, original, prompt_record, prompt_audio, seed + number)
+        extra["synthesis_seconds"] = time.perf_counter() - tick
+        result = {"id": record["id"], "speaker": record["speaker"],
+                  "prompt_id": prompt_record["id"] if prompt_record else None,
+                  "prompt_split": prompt_record["split"] if prompt_record else None, **extra,
+                  **score_utterance(audio, record["text"], None if what == "original" else original)}
+        add_speaker_scores(result, embed(audio.wav, audio.sample_rate),
+                           prompt=embed(prompt_audio.wav, prompt_audio.sample_rate) if prompt_audio else None,
+                           speakers=speakers, speaker=record["speaker"])
+        utterances.append(result)
+        log.info("%d/%d %s: wer %.2f", number + 1, len(chosen), record["id"], result["wer"])
+    result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
+                     what=what, limit=limit, prompt=prompt, seed=seed)
+    if what != "original":
+        synthesis = sum(u["synthesis_seconds"] for u in utterances)
+        result["aggregate"]["synthesis_seconds"] = synthesis
+        result["aggregate"]["synthesis_rtf"] = synthesis / max(result["aggregate"]["seconds"], 1e-9)
+    return result
+
+
+def _run_recipe(model_dir: Path):
+    from tts.config import load_recipe
+
+    path = model_dir / "recipe.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir} has no recipe.yaml (written by `tts run` and `tts train`), "
+                                "which codec resynthesis needs")
+    # the run folder may have moved since training: look for its parts where it is now
+    return dataclasses.replace(load_recipe(path), output_dir=str(model_dir))
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _held_out(corpus, limit: int, rng: np.random.Generator) -> list[dict]:
+    """Up to `limit` validation records, round-robin over speakers, each speaker's shuffled."""
+    groups: dict[str, list[dict]] = {}
+    for record in corpus.records("validation"):
+        groups.setdefault(record["speaker"], []).append(record)
+    if not groups:
+        raise ValueError(f"{corpus.folder} has no validation utterances; set data.validation_fraction > 0 "
+                         "and prepare again")
+    queues = [[group[i] for i in rng.permutation(len(group))] for _, group in sorted(groups.items())]
+    chosen = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def _prompt_for(corpus, record: dict, rng: np.random.Generator) -> dict | None:
+    """Another utterance of the same speaker: held-out if there is one, else from training."""
+    for split in ("validation", "train"):
+        candidates = [r for r in corpus.records(split) if r["speaker"] == record["speaker"] and r["id"] != record["id"]]
+        if candidates:
+            return candidates[int(rng.integers(len(candidates)))]
+    return None
+
+
+def _speaker_embeddings(corpus, evaluated: list[str], rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+    """Embeddings of a few training utterances per speaker: the evaluated ones, then others."""
+    others = [s for s in corpus.speakers if s not in evaluated]
+    extra = max(0, MAX_REFERENCE_SPEAKERS - len(evaluated))
+    chosen = evaluated + [others[i] for i in sorted(rng.permutation(len(others))[:extra])]
+    training = corpus.records("train")
+    embeddings = {}
+    for speaker in chosen:
+        records = [r for r in training if r["speaker"] == speaker]
+        picked = [records[i] for i in rng.permutation(len(records))[:SPEAKER_REFERENCES]]
+        vectors = [embed(corpus.audio(r), corpus.sample_rate) for r in picked]
+        vectors = [v for v in vectors if v is not None]
+        if vectors:
+            embeddings[speaker] = vectors
+    return embeddings
+
+
+Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[Audio, dict]"]
+
+
+def _generator(what: str, model_dir: Path, device: str) -> Generator:
+    """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
+    if what == "original":
+        return lambda record, original, *_: (original, {})
+    if what == "codec":
+        return _codec_generator(_run_recipe(model_dir), device)
+    if what == "vocoder":
+        return _vocoder_generator(model_dir, device)
+    return _model_generator(model_dir, device)
+
+
+def _codec_generator(recipe, device: str) -> Generator:
+    import torch
+
+    from tts.audio.io import resample
+    from tts.codec import load_codec
+
+    codec = load_codec(recipe, device)
+    if codec is None:
+        raise RuntimeError(f"the run has no codec to resynthesize with (codec.kind={recipe.codec.kind}, "
+                           "or not trained yet: `tts train <recipe> --stage codec`)")
+
+    def generate(record, original, *_):
+        wav = resample(original.wav, original.sample_rate, codec.sample_rate)
+        with torch.no_grad():
+            out = codec(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))  # (1, 1, S)
+        return Audio(out[0, 0].float().cpu().numpy(), codec.sample_rate), {}
+
+    return generate
+
+
+def _vocoder_generator(model_dir: Path, device: str) -> Generator:
+    import torch
+
+    from tts.audio.io import resample
+    from tts.audio.spectral import log_mel
+    from tts.vocode import load_vocoder
+
+    vocoder = load_vocoder(model_dir, device)
+    codec = None
+    if vocoder.input == "codec_latent":
+        from tts.codec import load_codec
+
+        # the vocoder's checkpoint carries its recipe; its codec is looked for in this run folder
+        codec = load_codec(dataclasses.replace(vocoder.recipe, output_dir=str(model_dir)), device)
+        if codec is None:
+            raise RuntimeError("the vocoder reads codec latents but the run has no codec")
+        vocoder.check_codec(codec.settings())
+
+    def generate(record, original, *_):
+        wav = resample(original.wav, original.sample_rate, vocoder.sample_rate)
+        with torch.no_grad():
+            if codec is None:
+                features = log_mel(wav, vocoder.audio)  # (M, T)
+            else:
+                codes = codec.encode(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))
+                features = codec.latents(codes)  # (1, D, T)
+            out = vocoder(features)[0, 0, : len(wav)]  # (S,)
+        return Audio(out.float().cpu().numpy(), vocoder.sample_rate), {}
+
+    return generate
+
+
+def _model_generator(model_dir: Path, device: str) -> Generator:
+    """Synthesis through the public API: a prompt clip goes in as a wav file, as a user's would."""
+    import tempfile
+
+    from tts.audio.io import save_audio
+    from tts.synthesize import Synthesizer
+
+    synthesizer = Synthesizer.from_run(model_dir, device)
+
+    def generate(record, original, prompt_record, prompt_audio, seed):
+        if prompt_record is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"{prompt_record['id']}.wav"
+                save_audio(path, prompt_audio.wav, prompt_audio.sample_rate)
+                voice = synthesizer.prompt_from_wav(path, prompt_record["text"])
+        else:
+            voice = synthesizer.prompt_from_speaker(record["speaker"])
+        output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed))
+        extra = {"hit_max_length": bool(output.hit_max_length),
+                 "synthesis_timings": {k: float(v) for k, v in output.timings.items()}}
+        return Audio(np.asarray(output.wav, dtype=np.float32).reshape(-1), int(output.sample_rate)), extra
+
+    return generate

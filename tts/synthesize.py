@@ -1,0 +1,414 @@
+"""Text to speech with a trained run: front end -> AR (codebook 1) -> NAR (codebooks 2..Q) -> decoder.
+
+    synth = Synthesizer.from_run("runs/demo")
+    result = synth.synthesize("Hello there.", prompt=synth.prompt_from_wav("ref.wav", "Some words."))
+    save_audio("out.wav", result.wav, result.sample_rate)
+
+A long text is split into sentences, which are decoded together as one batch and joined with short
+pauses. The voice comes from a prompt: a reference clip with its transcript, or a training speaker's
+utterance from the run's prepared corpus. The AR decodes with one thread (batch-1 decoding is
+memory-bound); the NAR and the decoder use every core.
+
+Shapes: Q codebooks, T frames, P prompt frames, S samples, L phones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional
+
+import numpy as np
+import torch
+
+from tts.config import Recipe, SynthesisConfig, recipe_from_dict
+
+log = logging.getLogger(__name__)
+
+PROMPT_SECONDS = 3.0  # a training speaker's prompt: the utterance closest to this length
+MAX_PEAK = 0.99  # decoded audio louder than this is scaled down
+MAX_PROMPT_SECONDS = 10.0  # longer reference clips are cut (and their transcript no longer matches)
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """Decoding controls; defaults come from the recipe's `synthesis` section."""
+
+    temperature: float = 1.0  # AR sampling temperature (0 = greedy)
+    top_k: int = 0  # sample among the k most likely tokens (0 = off)
+    top_p: float = 1.0  # nucleus mass (1 = off)
+    seed: int = 0  # sampling seed
+    max_frames_per_phone: float = 20.0  # AR length limit per phone
+    repetition_window: int = 0  # repetition guard look-back in frames (0 = off)
+    repetition_max: int = 0  # count above which a token is resampled
+    decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
+    sentence_pause: float = 0.25  # seconds between sentences
+    kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
+    batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
+
+    @classmethod
+    def from_recipe(cls, synthesis: SynthesisConfig, **changes: Any) -> "SamplingOptions":
+        base = {f.name: getattr(synthesis, f.name) for f in dataclasses.fields(SynthesisConfig)}
+        return cls(**{**base, **{k: v for k, v in changes.items() if v is not None}})
+
+    def generation(self):
+        from tts.models.ar import GenerationOptions
+
+        return GenerationOptions(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                                 seed=self.seed, max_frames_per_phone=self.max_frames_per_phone,
+                                 repetition_window=self.repetition_window,
+                                 repetition_max=self.repetition_max, use_cache=self.kv_cache)
+
+
+@dataclass
+class Prompt:
+    """A voice prompt: its phones and its codes (Q, P)."""
+
+    phones: list[str]
+    codes: torch.Tensor  # (Q, P) long
+    source: str  # file name or "speaker <name>: <utterance id>"
+
+
+@dataclass
+class SynthesisResult:
+    """One synthesized text."""
+
+    text: str
+    sentences: list[str]
+    wav: np.ndarray  # (S,) float32
+    sample_rate: int
+    codes: list[np.ndarray]  # per sentence (Q, T)
+    hit_max_length: bool  # some sentence ended at the length limit without end-of-speech
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def duration(self) -> float:
+        return len(self.wav) / self.sample_rate
+
+    @property
+    def real_time_factor(self) -> float:
+        """Compute seconds per second of audio (below 1 = faster than real time)."""
+        return sum(self.timings.values()) / max(self.duration, 1e-9)
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class Synthesizer:
+    """A trained run ready to speak: recipe, AR, NAR, codec and (optionally) a vocoder."""
+
+    def __init__(self, recipe: Recipe, ar, nar, codec, vocoder=None, corpus=None,
+                 device: torch.device = torch.device("cpu")):
+        self.recipe, self.ar, self.nar, self.codec = recipe, ar, nar, codec
+        self.vocoder, self.corpus, self.device = vocoder, corpus, device
+        self.sample_rate = codec.sample_rate
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None) -> "Synthesizer":
+        """Load a run folder: ar/ and nar/ checkpoints, the codec they were trained on, a vocoder if any."""
+        from tts.codec import codec_from_checkpoint, load_codec, resolve_device
+        from tts.models.ar import ARModel
+        from tts.models.nar import NARModel
+        from tts.train.checkpoint import load_checkpoint
+
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"run folder {run_dir} does not exist; train one with `tts run <recipe>`")
+        torch_device = resolve_device(device)
+        from tts.text import load_phonemizer
+
+        load_phonemizer()  # G2P loads with the models, not inside the first sentence's timing
+        for stage in ("ar", "nar"):
+            if not (run_dir / stage).is_dir():
+                raise FileNotFoundError(f"{run_dir} has no trained {stage.upper()} ({run_dir / stage} is missing); "
+                                        f"train it first with `tts train <recipe> --stage {stage}` or `tts run <recipe>`")
+        ar_ckpt = load_checkpoint(run_dir / "ar")
+        nar_ckpt = load_checkpoint(run_dir / "nar")
+        _check_symbols(ar_ckpt, run_dir / "ar")
+        recipe = recipe_from_dict(ar_ckpt["recipe"])
+        codec_settings = ar_ckpt.get("codec")
+        if nar_ckpt.get("codec") != codec_settings:
+            raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
+                             f"({codec_settings} vs {nar_ckpt.get('codec')}); retrain one of them")
+        codec_file = run_dir / "codec" / "best.pt"
+        codec = (codec_from_checkpoint(codec_file, torch_device) if recipe.codec.kind == "trained"
+                 and codec_file.is_file() else load_codec(recipe, torch_device))
+        if codec is None:
+            raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
+                                    "train it with `tts train <recipe> --stage codec`")
+        if codec_settings is not None and codec.settings() != codec_settings:
+            raise ValueError(f"{run_dir}: the codec found ({codec.settings()}) differs from the one the "
+                             f"models were trained on ({codec_settings})")
+        ar, nar = ARModel.from_checkpoint(ar_ckpt), NARModel.from_checkpoint(nar_ckpt)
+        if quantize == "int8":
+            ar, nar = _quantize_int8(ar), _quantize_int8(nar)
+        elif quantize not in (None, "none"):
+            raise ValueError(f"--quantize {quantize!r}: only int8 (dynamic, linear layers, CPU) is offered")
+        vocoder = None
+        if (run_dir / "vocoder" / "best.pt").is_file():
+            from tts.vocode import load_vocoder
+
+            vocoder = load_vocoder(run_dir, torch_device)
+        corpus = None
+        if (run_dir / "prepared" / "manifest.jsonl").is_file():
+            from tts.data.corpus import PreparedCorpus
+
+            corpus = PreparedCorpus(run_dir / "prepared")
+        return cls(recipe, ar.to(torch_device), nar.to(torch_device), codec, vocoder, corpus, torch_device)
+
+    def options(self, **changes: Any) -> SamplingOptions:
+        """The recipe's sampling defaults with the given changes (None = keep)."""
+        return SamplingOptions.from_recipe(self.recipe.synthesis, **changes)
+
+    # ------------------------------------------------------------------ prompts
+
+    def prompt_from_wav(self, path: str | Path, text: str) -> Prompt:
+        """A reference clip and its transcript: resampled, trimmed, loudness-normalised, encoded."""
+        from tts.audio.io import load_audio, normalize_loudness, trim_silence
+        from tts.text import text_to_phones
+
+        if not text or not text.strip():
+            raise ValueError("--prompt-wav needs --prompt-text: the transcript of the clip")
+        audio = self.recipe.audio
+        wav, _ = load_audio(path, audio.sample_rate)
+        if audio.trim_db > 0:
+            wav = trim_silence(wav, audio.sample_rate, audio.trim_db)
+        if len(wav) > MAX_PROMPT_SECONDS * audio.sample_rate:
+            log.warning("prompt %s is %.1f s long; only its first %.0f s are used, so its transcript should "
+                        "cover only those", path, len(wav) / audio.sample_rate, MAX_PROMPT_SECONDS)
+            wav = wav[: int(MAX_PROMPT_SECONDS * audio.sample_rate)]
+        wav = normalize_loudness(wav, audio.loudness_db)
+        text = text.strip()
+        if text[-1] not in ".?!":
+            text += "."  # training transcripts end with punctuation; the prompt's should too
+        _, phones = text_to_phones(text)
+        codes = self.codec.encode(torch.as_tensor(wav, dtype=torch.float32).view(1, 1, -1))[0]  # (Q, P)
+        return Prompt(phones, codes.cpu(), str(path))
+
+    def prompt_from_speaker(self, speaker: Optional[str] = None) -> Optional[Prompt]:
+        """A training utterance of `speaker` (default: the first speaker), about PROMPT_SECONDS long."""
+        if self.corpus is None or not self.corpus.has_codes:
+            if speaker:
+                raise FileNotFoundError("--speaker needs the run's prepared corpus (prepared/ with codes)")
+            return None
+        records = self.corpus.records("train") or self.corpus.records("all")
+        speakers = sorted({r["speaker"] for r in records})
+        if speaker is None:
+            speaker = speakers[0]
+        elif speaker not in speakers:
+            raise ValueError(f"speaker {speaker!r} is not in the training set; known: {', '.join(speakers)}")
+        own = [r for r in records if r["speaker"] == speaker]
+        record = min(own, key=lambda r: (abs(r["duration"] - PROMPT_SECONDS), r["id"]))
+        codes = torch.as_tensor(np.asarray(self.corpus.codes(record), dtype=np.int64))
+        return Prompt(list(record["phones"]), codes, f"speaker {speaker}: {record['id']}")
+
+    # ------------------------------------------------------------------ speaking
+
+    def synthesize(self, text: str, prompt: Optional[Prompt] = None,
+                   options: Optional[SamplingOptions] = None) -> SynthesisResult:
+        """Speak one text (split into sentences) in the prompt's voice."""
+        return self.synthesize_many([text], prompt, options)[0]
+
+    def synthesize_many(self, texts: list[str], prompt: Optional[Prompt] = None,
+                        options: Optional[SamplingOptions] = None) -> list[SynthesisResult]:
+        """Speak several texts; all their sentences go through the AR and NAR as one batch."""
+        from tts.text import UnspeakableTextError, split_sentences, text_to_phones
+        from tts.text.symbols import encode
+
+        options = options or self.options()
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        sentences: list[tuple[int, str, list[str]]] = []  # (text index, sentence, phones)
+        for index, text in enumerate(texts):
+            parts = split_sentences(text) if text and text.strip() else []
+            if not parts:
+                raise UnspeakableTextError(f"nothing to say in {text!r}: give some words")
+            for part in parts:
+                _, phones = text_to_phones(part)
+                sentences.append((index, part, phones))
+        phone_ids = [torch.tensor(encode(p), dtype=torch.long) for _, _, p in sentences]
+        timings["front_end"] = time.perf_counter() - start
+
+        codes, truncated = self._generate(phone_ids, prompt, options, timings)
+        start = time.perf_counter()
+        waves = [self._decode(c, options) for c in codes]
+        timings["decoder"] = time.perf_counter() - start
+
+        pause = np.zeros(int(options.sentence_pause * self.sample_rate), dtype=np.float32)
+        results = []
+        for index, text in enumerate(texts):
+            mine = [i for i, (owner, _, _) in enumerate(sentences) if owner == index]
+            pieces = []
+            for n, i in enumerate(mine):
+                pieces.extend([pause, waves[i]] if n else [waves[i]])
+            share = len(mine) / len(sentences)  # stage time split by sentence count
+            results.append(SynthesisResult(
+                text=text, sentences=[sentences[i][1] for i in mine], wav=np.concatenate(pieces),
+                sample_rate=self.sample_rate, codes=[codes[i].numpy() for i in mine],
+                hit_max_length=any(truncated[i] for i in mine),
+                timings={k: v * share for k, v in timings.items()}))
+        return results
+
+    def _generate(self, phone_ids: list[torch.Tensor], prompt: Optional[Prompt], options: SamplingOptions,
+                  timings: dict[str, float]) -> tuple[list[torch.Tensor], list[bool]]:
+        B = len(phone_ids)
+        prompt_phones = prompt_codes = None
+        if prompt is not None:
+            from tts.text.symbols import encode
+
+            prompt_ids = torch.tensor(encode(prompt.phones), dtype=torch.long)
+            prompt_phones, prompt_codes = [prompt_ids] * B, [prompt.codes] * B
+        groups = [list(range(B))] if options.batch else [[i] for i in range(B)]
+        first: list[torch.Tensor] = [torch.empty(0)] * B
+        truncated = [False] * B
+        start = time.perf_counter()
+        with _threads(1):
+            for group in groups:
+                out = self.ar.generate([phone_ids[i] for i in group],
+                                       [prompt_codes[i][0] for i in group] if prompt_codes else None,
+                                       options.generation(),
+                                       prompt_phones=[prompt_phones[i] for i in group] if prompt_phones else None)
+                for i, c, t in zip(group, out.codes, out.truncated):
+                    first[i], truncated[i] = c, t
+        timings["ar"] = time.perf_counter() - start
+        start = time.perf_counter()
+        codes: list[torch.Tensor] = [torch.empty(0)] * B
+        empty = [i for i in range(B) if len(first[i]) == 0]
+        for i in empty:  # the AR ended at once: a frame of silence keeps the pipeline whole
+            log.warning("sentence %d: the AR emitted end-of-speech at once; it is left silent", i)
+        for group in groups:
+            group = [i for i in group if i not in empty]
+            if not group:
+                continue
+            out = self.nar.generate([phone_ids[i] for i in group], [first[i] for i in group],
+                                    [prompt_codes[i] for i in group] if prompt_codes else None,
+                                    [prompt_phones[i] for i in group] if prompt_phones else None)
+            for i, c in zip(group, out):
+                codes[i] = c.cpu()
+        for i in empty:
+            codes[i] = torch.zeros(self.codec.n_codebooks, 0, dtype=torch.long)
+        timings["nar"] = time.perf_counter() - start
+        return codes, truncated
+
+    def _decode(self, codes: torch.Tensor, options: SamplingOptions) -> np.ndarray:
+        """Codes (Q, T) -> waveform (S,)."""
+        if codes.shape[-1] == 0:
+            return np.zeros(0, dtype=np.float32)
+        batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
+        if options.decoder == "vocoder":
+            if self.vocoder is None:
+                raise FileNotFoundError("--decoder vocoder: this run has no trained vocoder (vocoder/best.pt)")
+            if self.vocoder.input != "codec_latent":
+                raise ValueError("--decoder vocoder needs a vocoder trained on codec latents "
+                                 "(vocoder.input: codec_latent); this one reads mels")
+            self.vocoder.check_codec(self.codec.settings())
+            wav = self.vocoder(self.codec.latents(batch))
+        else:
+            wav = self.codec.decode(batch)
+        wav = wav.reshape(-1).float().cpu().numpy()
+        peak = float(np.abs(wav).max())
+        return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
+
+
+def _check_symbols(checkpoint: dict[str, Any], where: Path) -> None:
+    from tts.text.symbols import SYMBOLS
+
+    saved = checkpoint.get("symbols")
+    if saved is not None and list(saved) != list(SYMBOLS):
+        raise ValueError(f"{where}: the checkpoint's phone inventory differs from this version's "
+                         f"({len(saved)} vs {len(SYMBOLS)} symbols); use the version it was trained with")
+
+
+def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of the transformer's linear layers (CPU inference; the heads stay float)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.transformer = quantize_dynamic(model.transformer, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: Optional[Path],
+                   prompt_text: Optional[str], speaker: Optional[str], temperature: Optional[float],
+                   top_k: Optional[int], top_p: Optional[float], seed: Optional[int], decoder: Optional[str],
+                   batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
+                   device: str) -> None:
+    """`tts synthesize`: one text to one wav, or --batch lines to a folder with a manifest."""
+    from tts.audio.io import save_audio
+
+    if (sentence is None) == (batch is None):
+        raise ValueError("give either a text to speak or --batch lines.txt (not both)")
+    if decoder not in (None, "codec", "vocoder"):
+        raise ValueError(f"--decoder {decoder!r}: use codec or vocoder")
+    if prompt_text and not prompt_wav:
+        raise ValueError("--prompt-text goes with --prompt-wav")
+    load_start = time.perf_counter()
+    synth = Synthesizer.from_run(model, device=device, quantize=quantize)
+    load_seconds = time.perf_counter() - load_start
+    options = synth.options(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, decoder=decoder,
+                            kv_cache=kv_cache)
+    prompt = (synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav
+              else synth.prompt_from_speaker(speaker))
+    if batch is not None:
+        lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            raise ValueError(f"{batch} holds no lines of text")
+        results = synth.synthesize_many(lines, prompt, options)
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
+            for n, result in enumerate(results, 1):
+                path = out / f"line-{n:04d}.wav"
+                save_audio(path, result.wav, result.sample_rate)
+                manifest.write(json.dumps({"audio": path.name, "text": result.text,
+                                           "duration": round(result.duration, 3),
+                                           "hit_max_length": result.hit_max_length}) + "\n")
+        _report(results, load_seconds, prompt, f"{len(results)} files and manifest.jsonl in {out}")
+        return
+    result = synth.synthesize(sentence, prompt, options)
+    save_audio(out, result.wav, result.sample_rate)
+    if plot is not None:
+        from tts.plot import plot_spectrograms
+
+        plot_spectrograms([(result.wav, result.sample_rate, f"{out.name}: {sentence[:60]}")], plot,
+                          audio=synth.recipe.audio)
+    _report([result], load_seconds, prompt, f"{out}" + (f" (spectrogram {plot})" if plot else ""))
+
+
+def _report(results: list[SynthesisResult], load_seconds: float, prompt: Optional[Prompt], where: str) -> None:
+    import typer
+
+    audio = sum(r.duration for r in results)
+    stages: dict[str, float] = {}
+    for r in results:
+        for key, value in r.timings.items():
+            stages[key] = stages.get(key, 0.0) + value
+    compute = sum(stages.values())
+    typer.echo(f"wrote {where}")
+    typer.echo(f"voice: {prompt.source if prompt else 'none (no prompt)'}")
+    typer.echo(f"audio {audio:.2f} s, compute {compute:.2f} s (model load {load_seconds:.1f} s): "
+               f"real-time factor {compute / max(audio, 1e-9):.3f}")
+    typer.echo("  " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    hit = sum(r.hit_max_length for r in results)
+    if hit:
+        typer.echo(f"  warning: {hit} text(s) reached the length limit without end-of-speech (cut there)")
