@@ -4,6 +4,14 @@ One engine trains every stage (codec, ar, nar, vocoder). A stage is a `Task`: it
 named modules, says which optimiser owns which modules, feeds batches, and computes losses.
 GAN stages yield one loss per optimiser in order (discriminator, then generator); the engine
 back-propagates and steps that optimiser before asking for the next loss.
+
+What the engine also understands (optional):
+- `train_batches` may return a sequence (`len` and indexing) that builds batch i on access: a
+  restart then jumps to its batch for free, and `train.num_workers` loader processes can build them.
+- `find_unused_parameters: bool` class attribute, passed to DistributedDataParallel.
+- Randomness of a step should come from the global generators (restored exactly on resume) or
+  from generators seeded by the batch's position; `validate` and `write_samples` may draw freely
+  (the engine puts the global random state back afterwards).
 """
 
 from __future__ import annotations

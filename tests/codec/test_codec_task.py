@@ -1,0 +1,132 @@
+"""The codec training stage: data, GAN schedule, losses, a loss that falls, the engine end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from codec_fixtures import FakeCorpus, tiny_recipe
+
+from tts.codec import codec_from_checkpoint, load_codec, trained_settings
+from tts.train.codec_task import (CodecTask, discriminator_loss, feature_matching_loss,
+                                  generator_adversarial_loss)
+
+
+def test_training_crops_are_deterministic_per_epoch_and_sharded(recipe, corpus):
+    task = CodecTask(recipe, corpus=corpus)
+    first, again = task.train_batches(0, 0, 1), task.train_batches(0, 0, 1)
+    assert len(first) == 1 and torch.equal(first[0]["wav"], again[0]["wav"])
+    assert first[0]["wav"].shape == (4, 1, task.segment_samples) and task.segment_samples == 1600
+    assert not torch.equal(task.train_batches(1, 0, 1)[0]["wav"], first[0]["wav"])
+    big = CodecTask(tiny_recipe(recipe.output_dir, train={"batch_size": 2}), corpus=FakeCorpus(corpus.folder, 8))
+    rank0, rank1 = big.train_batches(0, 0, 2), big.train_batches(0, 1, 2)
+    assert len(rank0) == len(rank1) == 2
+    ids0 = {i for b in rank0 for i in b["ids"]}
+    ids1 = {i for b in rank1 for i in b["ids"]}
+    assert not ids0 & ids1 and len(ids0 | ids1) == 8
+
+
+def test_validation_batches_are_fixed_and_padded(recipe, corpus):
+    task = CodecTask(recipe, corpus=corpus)
+    batches = list(task.validation_batches())
+    assert [b["ids"] for b in batches] == [["utt6", "utt7"]]
+    wav = batches[0]["wav"]
+    assert wav.shape[-1] % 64 == 0 and wav.shape[-1] >= max(batches[0]["n_samples"])
+    assert batches[0]["n_samples"] == [len(corpus.audio(r)) for r in corpus.records("validation")]
+    assert task.validation_batches() is task.validation_batches()
+
+
+def test_only_kind_trained_is_trainable(tmp_path):
+    with pytest.raises(ValueError, match="only kind 'trained'"):
+        CodecTask(tiny_recipe(tmp_path, kind="none"))
+    with pytest.raises(ValueError, match="segment_seconds"):
+        CodecTask(tiny_recipe(tmp_path, train={"segment_seconds": 0.05}))
+
+
+@pytest.mark.parametrize("kind", ["hinge", "least_squares"])
+def test_gan_losses(kind):
+    high, low = [torch.full((2, 1, 3, 3), 2.0)], [torch.full((2, 1, 3, 3), -2.0)]
+    one, zero = [torch.ones(2, 1, 3, 3)], [torch.zeros(2, 1, 3, 3)]
+    good_real, good_fake = (high, low) if kind == "hinge" else (one, zero)
+    assert discriminator_loss(good_real, good_fake, kind) == 0
+    assert discriminator_loss(good_fake, good_real, kind) > 1
+    assert generator_adversarial_loss(good_real, kind) == 0 < generator_adversarial_loss(good_fake, kind)
+    features = [[torch.randn(2, 4, 5, 6), torch.randn(2, 4, 3, 3)]]
+    assert feature_matching_loss(features, features) == 0
+    shifted = [[f + 1 for f in features[0]]]
+    assert feature_matching_loss(features, shifted) > 0.5
+
+
+def test_the_discriminator_joins_at_adversarial_start(tmp_path, corpus):
+    task = CodecTask(tiny_recipe(tmp_path, adversarial_start=3), corpus=corpus)
+    modules = task.build_modules()
+    batch = task.train_batches(0, 0, 1)[0]
+    before = [name for name, _, _ in task.train_step(modules, batch, 2, torch.device("cpu"))]
+    after = [(name, sorted(logs)) for name, _, logs in task.train_step(modules, batch, 3, torch.device("cpu"))]
+    assert before == ["generator"]
+    assert [name for name, _ in after] == ["discriminator", "generator"]
+    assert {"g_adv", "feature_match", "mel", "wav_l1", "commit", "loss"} <= set(after[1][1])
+    off = CodecTask(tiny_recipe(tmp_path, adversarial="none"), corpus=corpus)
+    assert [n for n, _, _ in off.train_step(modules, batch, 10 ** 6, torch.device("cpu"))] == ["generator"]
+
+
+def test_generator_loss_reaches_only_the_generator(recipe, corpus):
+    task = CodecTask(recipe, corpus=corpus)
+    modules = task.build_modules()
+    steps = task.train_step(modules, task.train_batches(0, 0, 1)[0], 0, torch.device("cpu"))
+    name, d_loss, _ = next(steps)
+    d_loss.backward()
+    disc_grads = [p.grad.clone() for p in modules["discriminator"].parameters()]
+    name, g_loss, _ = next(steps)
+    g_loss.backward()
+    assert all(torch.equal(p.grad, g) for p, g in zip(modules["discriminator"].parameters(), disc_grads))
+    assert all(p.grad is not None for p in modules["generator"].encoder.parameters())
+
+
+def test_a_short_training_loop_lowers_the_loss(recipe, corpus):
+    """Drive the task with two AdamW optimisers, as the engine does: the reconstruction falls."""
+    torch.manual_seed(0)
+    task = CodecTask(tiny_recipe(recipe.output_dir, adversarial_start=20), corpus=corpus)
+    modules = task.build_modules()
+    optimizers = {name: torch.optim.AdamW(modules[name].parameters(), lr=3e-3)
+                  for name in ("discriminator", "generator")}
+    batch = task.train_batches(0, 0, 1)[0]
+    mel = []
+    for step in range(30):
+        for name, loss, logs in task.train_step(modules, batch, step, torch.device("cpu")):
+            optimizers[name].zero_grad()
+            loss.backward()
+            optimizers[name].step()
+        mel.append(logs["mel"])
+    assert sum(mel[-5:]) / 5 < 0.8 * sum(mel[:3]) / 3, mel
+    validation = task.validate(modules, next(iter(task.validation_batches())), torch.device("cpu"))
+    assert set(validation) == {"loss", "mel_distance", "wav_l1"}
+
+
+def test_the_engine_trains_the_codec_that_load_codec_returns(tmp_path, corpus):
+    from tts.train.engine import train
+
+    recipe = tiny_recipe(tmp_path / "run", adversarial_start=2)
+    task = CodecTask(recipe, corpus=corpus)
+    run_dir = train(task, tmp_path / "run" / "codec")
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"mel", "d_loss", "g_adv"} <= set(lines[-2]) | set(lines[-3])
+    assert any(line["split"] == "validation" and "mel_distance" in line for line in lines)
+    checkpoint = torch.load(run_dir / "best.pt", weights_only=False)
+    assert checkpoint["codec"] == trained_settings(recipe)
+    codec = load_codec(recipe, "cpu")
+    assert codec is not None and codec.settings() == trained_settings(recipe)
+    for name, value in checkpoint["modules"]["generator"].items():
+        assert torch.equal(codec.model.state_dict()[name], value), name
+    last = codec_from_checkpoint(run_dir / "last.pt", "cpu")
+    wav = torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None]
+    assert last.encode(wav).shape == (1, 2, -(-wav.shape[-1] // 64))
+
+
+def test_write_samples_writes_a_wav_and_a_png(recipe, corpus, tmp_path):
+    task = CodecTask(recipe, corpus=corpus)
+    modules = task.build_modules()
+    task.write_samples(modules, tmp_path / "samples", 7, torch.device("cpu"))
+    names = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert names == ["codec-0000007-utt6.png", "codec-0000007-utt6.wav", "reference-utt6.wav"]

@@ -1,0 +1,97 @@
+"""NAR model: what each level may see, level conditioning, greedy filling, one-batch overfit."""
+
+import torch
+
+from tts.models.layers import IGNORE, TransformerShape, token_loss
+from tts.models.nar import NARModel
+
+V, Q = 16, 4
+
+
+def tiny_nar(seed: int = 0) -> NARModel:
+    torch.manual_seed(seed)
+    return NARModel(n_symbols=20, codebook_size=V, n_codebooks=Q, shape=TransformerShape(32, 2, 4, 0.0, 256)).eval()
+
+
+def inputs(batch: int = 2, L: int = 5, T: int = 9):
+    g = torch.Generator().manual_seed(3)
+    phones = torch.randint(1, 20, (batch, L), generator=g)
+    codes = torch.randint(0, V, (batch, Q, T), generator=g)
+    return phones, torch.full((batch,), L), codes, torch.full((batch,), T), torch.full((batch,), 3)
+
+
+def test_target_levels_at_or_above_k_are_hidden():
+    model = tiny_nar()
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs()
+    level = torch.tensor([2, 2])
+    before = model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+    changed = codes.clone()
+    changed[:, 2:, 3:] = (changed[:, 2:, 3:] + 1) % V  # levels >= k of the target
+    torch.testing.assert_close(before, model(phones, phone_lengths, changed, audio_lengths, prompt_lengths, level))
+    changed = codes.clone()
+    changed[:, 1, 3:] = (changed[:, 1, 3:] + 1) % V  # a level below k: seen
+    assert not torch.allclose(before, model(phones, phone_lengths, changed, audio_lengths, prompt_lengths, level))
+    changed = codes.clone()
+    changed[:, 3, :3] = (changed[:, 3, :3] + 1) % V  # the prompt shows every level
+    assert not torch.allclose(before, model(phones, phone_lengths, changed, audio_lengths, prompt_lengths, level))
+
+
+def test_attention_is_bidirectional_and_level_conditions():
+    model = tiny_nar()
+    with torch.no_grad():  # adaptive norms start neutral; give the level embedding a say
+        for module in model.modules():
+            if hasattr(module, "modulation"):
+                module.modulation.weight.normal_(0, 0.05)
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs()
+    level = torch.tensor([1, 1])
+    before = model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+    changed = codes.clone()
+    changed[:, 0, 8] = (changed[:, 0, 8] + 1) % V  # the last frame's codebook 1
+    after = model(phones, phone_lengths, changed, audio_lengths, prompt_lengths, level)
+    assert not torch.allclose(before[:, :8], after[:, :8])  # earlier frames see a later one
+    codes_same_view = codes.clone()
+    codes_same_view[:, 1:, 3:] = 0  # levels 1.. hidden anyway for level 1
+    a = model(phones, phone_lengths, codes_same_view, audio_lengths, prompt_lengths, torch.tensor([1, 1]))
+    b = model(phones, phone_lengths, codes_same_view, audio_lengths, prompt_lengths, torch.tensor([3, 3]))
+    assert not torch.allclose(a, b)  # level enters the network (heads and adaptive norms)
+
+
+def test_generate_fills_every_level_and_keeps_codebook_one():
+    model = tiny_nar()
+    first = [torch.randint(0, V, (7,)), torch.randint(0, V, (4,))]
+    phones = [torch.randint(1, 20, (5,)), torch.randint(1, 20, (3,))]
+    prompt = [torch.randint(0, V, (Q, 6)), torch.randint(0, V, (Q, 2))]
+    prompt_phones = [torch.randint(1, 20, (2,)), torch.randint(1, 20, (4,))]
+    out = model.generate(phones, first, prompt, prompt_phones)
+    assert [tuple(o.shape) for o in out] == [(Q, 7), (Q, 4)]
+    for o, f in zip(out, first):
+        assert torch.equal(o[0], f)
+    alone = model.generate(phones[1:], first[1:], prompt[1:], prompt_phones[1:])
+    assert torch.equal(alone[0], out[1])  # padding does not change the result
+
+
+def test_nar_overfits_one_batch():
+    torch.manual_seed(0)
+    model = NARModel(n_symbols=20, codebook_size=V, n_codebooks=Q, shape=TransformerShape(32, 2, 4, 0.0, 256))
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs(batch=3, T=8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for step in range(60):
+        level = torch.tensor([1 + (step + i) % (Q - 1) for i in range(3)])
+        logits = model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+        targets = codes[torch.arange(3), level].clone()
+        targets[:, :3] = IGNORE
+        loss = token_loss(logits, targets)
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    losses = []
+    with torch.no_grad():
+        for k in range(1, Q):
+            level = torch.full((3,), k)
+            targets = codes[:, k].clone()
+            targets[:, :3] = IGNORE
+            losses.append(token_loss(model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level),
+                                     targets).item())
+    assert first > 2.0 and max(losses) < 0.05

@@ -1,0 +1,129 @@
+"""Training engine: checkpoints, metrics, the non-finite guard, exact resume after SIGKILL, two-process DDP."""
+
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts.train.checkpoint import load_checkpoint
+from tts.train.engine import NonFiniteError, train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_fixtures import ToyTask, toy_recipe  # noqa: E402
+
+
+def test_checkpoints_metrics_and_samples(tmp_path):
+    task = ToyTask(toy_recipe(tmp_path, sample_every=4))
+    train(task, tmp_path / "ar")
+    run = tmp_path / "ar"
+    assert sorted(p.name for p in run.glob("ckpt-*.pt")) == ["ckpt-6.pt", "ckpt-8.pt"]  # keep_last 2
+    assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
+    assert (tmp_path / "recipe.yaml").is_file()
+    checkpoint = load_checkpoint(run / "last.pt")
+    for key in ("stage", "step", "recipe", "modules", "optimizers", "schedulers", "rng", "epoch",
+                "batch_in_epoch", "versions", "best_metric", "symbols", "toy"):
+        assert key in checkpoint, key
+    assert checkpoint["step"] == 8 and checkpoint["stage"] == "ar"
+    assert (checkpoint["epoch"], checkpoint["batch_in_epoch"]) == (2, 2)  # 8 batches of 3 per epoch
+    assert checkpoint["recipe"]["ar"]["train"]["max_steps"] == 8
+    assert checkpoint["schedulers"]["model"]["last_epoch"] == 8
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_records = [r for r in records if r["split"] == "train"]
+    assert [r["step"] for r in train_records] == list(range(1, 9))
+    assert all({"loss", "lr", "tokens_per_second", "time", "grad_norm"} <= set(r) for r in train_records)
+    assert [r["lr"] for r in train_records[:3]] == pytest.approx([0.005, 0.01, 0.01 * (2 / 3) ** 0.5])  # Noam
+    assert [r["step"] for r in records if r["split"] == "validation"] == [4, 8]
+    assert task.samples == [4, 8] and (run / "samples" / "step-8" / "sample.txt").is_file()
+    # the best validation loss is the one in best.pt
+    best = min(r["loss"] for r in records if r["split"] == "validation")
+    assert load_checkpoint(run / "best.pt")["best_metric"] == pytest.approx(best)
+    # a second call finds the stage complete and changes nothing
+    before = (run / "metrics.jsonl").read_text()
+    train(ToyTask(toy_recipe(tmp_path)), run)
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_nonfinite_step_is_skipped_and_logged(tmp_path, caplog):
+    task = ToyTask(toy_recipe(tmp_path, max_steps=3, checkpoint_every=1, keep_last=3), nan_ids=("e0-r0-b1",))
+    train(task, tmp_path / "ar")
+    assert "step 2 skipped" in caplog.text and "e0-r0-b1" in caplog.text  # the batch's utterance ids
+    one = load_checkpoint(tmp_path / "ar" / "ckpt-1.pt")
+    two = load_checkpoint(tmp_path / "ar" / "ckpt-2.pt")
+    assert one["batch_in_epoch"] == 1 and two["batch_in_epoch"] == 3  # the bad batch was consumed
+    assert all(torch.isfinite(p).all() for p in two["modules"]["model"].values())
+    assert int(two["optimizers"]["model"]["state"][0]["step"]) == 2  # no update from the NaN batch
+
+
+def test_too_many_nonfinite_steps_stop_with_a_clear_error(tmp_path):
+    task = ToyTask(toy_recipe(tmp_path, max_nonfinite=3), nan_ids=("*",))
+    with pytest.raises(NonFiniteError, match="3 steps in a row.*max_nonfinite"):
+        train(task, tmp_path / "ar")
+
+
+def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    train(ToyTask(toy_recipe(whole, sample_every=3)), whole / "ar")
+    import multiprocessing
+
+    from train_fixtures import run_toy
+
+    # a forked child process trains and SIGKILLs itself during step 6 (after ckpt-4)
+    child = multiprocessing.get_context("fork").Process(target=run_toy, args=(str(killed), "5"))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == -signal.SIGKILL
+    assert load_checkpoint(killed / "ar" / "last.pt")["step"] == 4  # killed during step 6
+    lines_before = (killed / "ar" / "metrics.jsonl").read_text().splitlines()
+    assert max(json.loads(line)["step"] for line in lines_before) == 5
+    train(ToyTask(toy_recipe(killed, sample_every=3)), killed / "ar")
+    a = load_checkpoint(whole / "ar" / "last.pt")
+    b = load_checkpoint(killed / "ar" / "last.pt")
+    assert b["step"] == 8
+    for name, tensor in a["modules"]["model"].items():
+        assert torch.equal(tensor, b["modules"]["model"][name]), name
+    for (ka, va), (kb, vb) in zip(a["optimizers"]["model"]["state"].items(),
+                                  b["optimizers"]["model"]["state"].items()):
+        assert torch.equal(va["exp_avg_sq"], vb["exp_avg_sq"])
+    assert torch.equal(a["rng"][0]["torch"], b["rng"][0]["torch"])
+    steps = [json.loads(line)["step"] for line in (killed / "ar" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["split"] == "train"]
+    assert steps == list(range(1, 9))  # lines of the lost step 5 were replaced, not repeated
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_gloo_ddp_agrees_on_weights(tmp_path):
+    import torch.multiprocessing as mp
+
+    from train_fixtures import ddp_worker
+
+    import torch._dynamo  # noqa: F401  (what the optimisers import: forked processes inherit it)
+
+    # fork: the processes start with everything imported (spawn would import torch again, ~10 s)
+    mp.start_processes(ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")
+    rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    saved = load_checkpoint(tmp_path / "ar" / "last.pt")
+    assert saved["step"] == 4 and len(saved["rng"]) == 2
+    torch.manual_seed(toy_recipe(tmp_path).seed)
+    initial = ToyTask(toy_recipe(tmp_path)).build_modules()["model"].state_dict()
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+        assert torch.equal(rank0[name], saved["modules"]["model"][name]), name
+    assert not torch.equal(rank0["0.weight"], initial["0.weight"])  # it trained
+    assert not (tmp_path / "ar" / "metrics.jsonl").read_text().count('"step": 1,') > 1  # rank 0 writes alone
+
+
+def test_loader_workers_give_the_same_run(tmp_path):
+    train(ToyTask(toy_recipe(tmp_path / "a", max_steps=4)), tmp_path / "a" / "ar")
+    train(ToyTask(toy_recipe(tmp_path / "b", max_steps=4, num_workers=1)), tmp_path / "b" / "ar")
+    a, b = (load_checkpoint(tmp_path / x / "ar" / "last.pt")["modules"]["model"] for x in "ab")
+    assert all(torch.equal(a[name], b[name]) for name in a)

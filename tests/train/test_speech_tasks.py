@@ -1,0 +1,125 @@
+"""AR and NAR stages over a (fake) prepared corpus: batches, training through the engine, samples, stages."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tts.models.ar import ARModel
+from tts.models.layers import IGNORE
+from tts.models.nar import NARModel
+from tts.train import stages
+from tts.train.ar_task import ARTask
+from tts.train.checkpoint import load_checkpoint
+from tts.train.engine import train
+from tts.train.nar_task import NARTask
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_fixtures import FakeCorpus, tasks_recipe  # noqa: E402
+
+
+def test_ar_batches_hold_bos_codes_eos_and_skip_the_prompt(tmp_path):
+    corpus = FakeCorpus(tmp_path)
+    task = ARTask(tasks_recipe(tmp_path), corpus)
+    batches = task.train_batches(epoch=0, rank=0, world_size=1)
+    assert sum(len(b["ids"]) for b in batches) == 10  # every training utterance once
+    assert [b["ids"] for b in batches] == [b["ids"] for b in task.train_batches(0, 0, 1)]
+    assert [b["ids"] for b in batches] != [b["ids"] for b in task.train_batches(1, 0, 1)]
+    prompts = 0
+    for batch in batches:
+        assert batch["audio"].size(1) * len(batch["ids"]) <= 80 or len(batch["ids"]) == 1
+        for i, utt in enumerate(batch["ids"]):
+            codes = torch.from_numpy(corpus._codes[utt][0])
+            n = len(codes)
+            assert batch["audio"][i, 0] == 16 + 1  # BOS
+            assert torch.equal(batch["audio"][i, 1:n + 1], codes)
+            target = batch["targets"][i, :n + 1]
+            assert target[n] == 16  # EOS
+            prompt = int((target == IGNORE).sum())
+            assert prompt <= min(5, n // 2)  # prompt_seconds 0.2 x 25 frames/s
+            assert torch.equal(target[prompt:n], codes[prompt:])
+            assert (batch["targets"][i, n + 1:] == IGNORE).all()
+            prompts += prompt > 0
+    assert prompts > 0
+    halves = [task.train_batches(0, r, 2) for r in range(2)]
+    assert len(halves[0]) == len(halves[1]) and not set(halves[0][0]["ids"]) & set(halves[1][0]["ids"])
+
+
+def test_nar_batches_draw_levels_two_to_q(tmp_path):
+    task = NARTask(tasks_recipe(tmp_path), FakeCorpus(tmp_path))
+    levels = torch.cat([b["level"] for b in task.train_batches(0, 0, 1)])
+    assert set(levels.tolist()) <= {1, 2} and len(set(levels.tolist())) == 2
+    batch = task.train_batches(0, 0, 1)[0]
+    assert batch["codes"].shape[:2] == (len(batch["ids"]), 3)
+
+
+def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
+    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
+    train(ARTask(recipe, corpus), tmp_path / "ar")
+    checkpoint = load_checkpoint(tmp_path / "ar")
+    assert checkpoint["codec"]["n_codebooks"] == 3 and checkpoint["model_config"]["codebook_size"] == 16
+    assert isinstance(ARModel.from_checkpoint(checkpoint), ARModel)
+    records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
+    assert any("guided_attention" in r for r in records if r["split"] == "train")
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert {"loss", "accuracy", "top10_accuracy"} <= set(validation)
+    sample = tmp_path / "ar" / "samples" / "step-4"
+    assert (sample / "codes.npy").is_file() and (sample / "sample.json").is_file()
+    assert np.load(sample / "codes.npy").shape[0] == 1  # codebook 1 only: no NAR yet
+
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    checkpoint = load_checkpoint(tmp_path / "nar")
+    assert isinstance(NARModel.from_checkpoint(checkpoint), NARModel)
+    records = [json.loads(line) for line in (tmp_path / "nar" / "metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert {"loss", "loss_level2", "loss_level3", "accuracy_level3", "top10_accuracy_level2"} <= set(validation)
+    info = json.loads((tmp_path / "nar" / "samples" / "step-4" / "sample.json").read_text())
+    assert len(info["agreement_per_level"]) == 3 and info["agreement_per_level"][0] == 1.0
+
+    # with a trained NAR, AR samples carry every level
+    task = ARTask(recipe, corpus)
+    model = ARModel.from_checkpoint(load_checkpoint(tmp_path / "ar"))
+    folder = tmp_path / "again"
+    folder.mkdir()
+    task.write_samples({"model": model}, folder, 4, torch.device("cpu"))
+    codes = np.load(folder / "codes.npy")
+    assert codes.shape[0] == 3 and codes.shape[1] > 0
+    assert (folder / "codes.png").is_file() and json.loads((folder / "sample.json").read_text())["levels"] == "all"
+
+
+def test_stages_skip_complete_and_name_missing_ones(tmp_path, monkeypatch):
+    recipe = tasks_recipe(tmp_path)
+    (tmp_path / "ar").mkdir()
+    (tmp_path / "ar" / "ckpt-4.pt").write_bytes(b"")  # the final checkpoint of max_steps 4
+    stages.train_stages(recipe, ["ar"])  # skipped: would fail for want of a prepared corpus otherwise
+    monkeypatch.setitem(stages.TASKS, "vocoder", ("tts.train.no_such_task", "VocoderTask"))
+    with pytest.raises(RuntimeError, match="stage vocoder is not built yet"):
+        stages.train_stages(recipe, ["vocoder"])
+    with pytest.raises(RuntimeError, match="unknown stage"):
+        stages.train_stages(recipe, ["tacotron"])
+
+
+class FakeCodec:
+    n_codebooks, sample_rate, hop_length = 3, 16000, 640
+
+    def decode(self, codes):
+        assert codes.shape[:2] == (1, 3)
+        return torch.randn(1, 1, codes.shape[-1] * self.hop_length) * 0.1
+
+
+def test_samples_through_a_codec_are_wav_and_spectrogram(tmp_path):
+    recipe, corpus = tasks_recipe(tmp_path, max_steps=1, sample_every=0), FakeCorpus(tmp_path)
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    task = NARTask(recipe, corpus)
+    task._codec, task._codec_tried = FakeCodec(), True
+    model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))
+    task.write_samples({"model": model}, tmp_path, 1, torch.device("cpu"))
+    import soundfile
+
+    wav, rate = soundfile.read(tmp_path / "generated.wav")
+    assert rate == 16000 and len(wav) == 14 * 640  # utt00 has 14 frames
+    assert (tmp_path / "spectrogram.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "sample.json").read_text())["wav"] == "generated.wav"

@@ -1,0 +1,285 @@
+"""The codec: waveform <-> discrete codes, the only place that knows EnCodec.
+
+Two kinds share one interface, `Codec`:
+- `encodec_24khz`: the pretrained 24 kHz EnCodec from the `encodec` package (75 frames/s,
+  1024 entries per codebook; 6 kbps = 8 codebooks, as VALL-E uses). Its weights download into
+  the torch hub cache on first use; offline, `CodecUnavailable` says where to put the file.
+- `trained`: an EnCodec model of our own training (`tts.models.codec_model.CodecModel`,
+  `tts train <recipe> --stage codec`), loaded from the run folder's codec/best.pt.
+
+Long audio is encoded and decoded in chunks of `chunk_seconds` with `context_seconds` of extra
+audio (codes) on each side, so the model never sees more than chunk + 2 x context at once and
+memory stays bounded however long the file. Encoding keeps each chunk's central frames;
+decoding cross-fades neighbouring chunks linearly across their boundary.
+
+Glossary: B batch, S samples, T frames, Q codebooks, D latent width.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tts.config import Recipe
+
+log = logging.getLogger(__name__)
+
+ENCODEC_24KHZ_FILE = "encodec_24khz-d7cc33bc.th"  # the file name encodec's model.py asks torch hub for
+ENCODEC_24KHZ = dict(sample_rate=24000, hop_length=320, codebook_size=1024)
+CONTEXT_SECONDS = 1.0  # audio on each side of a chunk; beyond the encoder's reach for our sizes
+
+
+class CodecUnavailable(RuntimeError):
+    """The codec's weights cannot be had (pretrained EnCodec offline, without its file)."""
+
+
+class Codec(nn.Module):
+    """Encode waveform (B, 1, S) to codes (B, Q, T) and back, in bounded memory.
+
+    Wraps any model with EnCodec's `encoder`, `quantizer` and `decoder` (the pretrained
+    `encodec.EncodecModel` or our `CodecModel`). Inputs may live on any device; chunks move to
+    the codec's device and results come back on the input's device.
+    """
+
+    def __init__(self, model: nn.Module, settings: dict[str, Any], chunk_seconds: float = 30.0,
+                 context_seconds: float = CONTEXT_SECONDS):
+        super().__init__()
+        if chunk_seconds <= 0 or context_seconds < 0:
+            raise ValueError(f"chunk_seconds must be > 0 and context_seconds >= 0, got "
+                             f"{chunk_seconds} and {context_seconds}")
+        self.model = model.eval()
+        self._settings = dict(settings)
+        self.kind: str = settings["kind"]
+        self.sample_rate: int = settings["sample_rate"]
+        self.hop_length: int = settings["hop_length"]
+        self.n_codebooks: int = settings["n_codebooks"]
+        self.codebook_size: int = settings["codebook_size"]
+        self.bandwidth: float | None = settings.get("bandwidth")  # kbps; pretrained only
+        self.input_gain: float = settings.get("input_gain", 1.0)  # trained only (see CodecModel)
+        self.chunk_frames = max(1, round(chunk_seconds * self.frame_rate))
+        self.context_frames = min(math.ceil(context_seconds * self.frame_rate), self.chunk_frames)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second of the codes."""
+        return self.frame_rate * self.n_codebooks * math.log2(self.codebook_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def settings(self) -> dict[str, Any]:
+        """What identifies the codes: saved with every model and prepared corpus that uses them."""
+        return dict(self._settings)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """Resynthesis: decode(encode(wav)) cut to the input length."""
+        return self.decode(self.encode(wav))[..., : wav.shape[-1]]
+
+    # ------------------------------------------------------------------ encode
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """Waveform (B, 1, S) in [-1, 1] at `sample_rate` -> codes (B, Q, ceil(S / hop)) long."""
+        if wav.dim() != 3 or wav.shape[1] != 1 or wav.shape[-1] == 0:
+            raise ValueError(f"encode expects a waveform of shape (batch, 1, samples > 0), got "
+                             f"{tuple(wav.shape)}")
+        hop, n_frames = self.hop_length, math.ceil(wav.shape[-1] / self.hop_length)
+        codes = torch.empty(wav.shape[0], self.n_codebooks, n_frames, dtype=torch.long,
+                            device=wav.device)
+        for start, end, left, right in self._chunks(n_frames):
+            piece = wav[..., left * hop: right * hop].to(self.device, torch.float32)
+            piece_codes = self._encode_piece(piece)  # (B, Q, right - left)
+            codes[..., start:end] = piece_codes[..., start - left: end - left].to(wav.device)
+        return codes
+
+    def _encode_piece(self, wav: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(wav.device.type, enabled=False):  # codes from float32, always
+            latent = self.model.encoder(wav * self.input_gain)  # (B, D, T)
+            codes = self.model.quantizer.encode(latent, math.ceil(self.frame_rate), self.bandwidth)
+        return codes.transpose(0, 1)  # (B, Q, T)
+
+    # ------------------------------------------------------------------ decode
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (B, Q, T) -> waveform (B, 1, T x hop), float32 on the codes' device."""
+        self._check_codes(codes)
+        hop, n_frames = self.hop_length, codes.shape[-1]
+        half = self.context_frames * hop // 2  # cross-fade half-width in samples
+        wav = torch.zeros(codes.shape[0], 1, n_frames * hop, device=codes.device)
+        for start, end, left, right in self._chunks(n_frames):
+            piece = self._decode_piece(codes[..., left:right].to(self.device))  # (B, 1, (right-left) x hop)
+            fade_in, fade_out = start * hop - half, end * hop + half  # ramp ends, in samples
+            first = fade_in if start > 0 else 0
+            last = min(fade_out, n_frames * hop) if end < n_frames else n_frames * hop
+            positions = torch.arange(first, last, device=self.device, dtype=torch.float32) + 0.5
+            weight = torch.ones_like(positions)
+            if start > 0:  # rises across [start*hop - half, start*hop + half)
+                weight = weight.minimum(((positions - fade_in) / (2 * half)).clamp(max=1.0))
+            if end < n_frames:  # falls across [end*hop - half, end*hop + half): sums to 1
+                weight = weight.minimum(((fade_out - positions) / (2 * half)).clamp(max=1.0))
+            part = piece[..., first - left * hop: last - left * hop] * weight
+            wav[..., first:last] += part.to(codes.device)
+        return wav
+
+    def _decode_piece(self, codes: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(codes.device.type, enabled=False):
+            return self.model.decoder(self.latents(codes)) / self.input_gain
+
+    @torch.no_grad()
+    def latents(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (B, Q, T) -> quantised latents (B, D, T): the sum of each codebook's entry."""
+        self._check_codes(codes)
+        return self.model.quantizer.decode(codes.to(self.device).transpose(0, 1))  # (B, D, T)
+
+    def _check_codes(self, codes: torch.Tensor) -> None:
+        if codes.dim() != 3 or codes.shape[1] != self.n_codebooks or codes.shape[-1] == 0:
+            raise ValueError(f"codes must have shape (batch, {self.n_codebooks} codebooks, frames > 0), "
+                             f"got {tuple(codes.shape)}")
+        if codes.dtype.is_floating_point:
+            raise ValueError(f"codes must be integers, got {codes.dtype}")
+        low, high = int(codes.min()), int(codes.max())
+        if low < 0 or high >= self.codebook_size:
+            raise ValueError(f"codes must lie in [0, {self.codebook_size}), got values in [{low}, {high}]")
+
+    def _chunks(self, n_frames: int):
+        """(start, end, left, right) frames: each chunk [start, end) and its context [left, right)."""
+        for start in range(0, n_frames, self.chunk_frames):
+            end = min(start + self.chunk_frames, n_frames)
+            yield (start, end, max(0, start - self.context_frames),
+                   min(n_frames, end + self.context_frames))
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def trained_settings(recipe: Recipe) -> dict[str, Any]:
+    """Settings of the recipe's trained codec (what its checkpoint must match)."""
+    codec = recipe.codec
+    return dict(kind="trained", sample_rate=recipe.audio.sample_rate, hop_length=codec.hop_length,
+                frame_rate=recipe.codec_frame_rate, n_codebooks=codec.n_codebooks,
+                codebook_size=codec.codebook_size, strides=list(codec.strides),
+                channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers,
+                input_gain=round(10 ** (-recipe.audio.loudness_db / 20), 6))  # loudness -> unit RMS
+
+
+def encodec_settings(bandwidth: float) -> dict[str, Any]:
+    n_codebooks = int(round(bandwidth * 1000 / 750))  # 75 frames/s x 10 bits per codebook
+    return dict(kind="encodec_24khz", bandwidth=float(bandwidth), n_codebooks=n_codebooks,
+                frame_rate=ENCODEC_24KHZ["sample_rate"] / ENCODEC_24KHZ["hop_length"], **ENCODEC_24KHZ)
+
+
+def expected_settings(recipe: Recipe) -> dict[str, Any] | None:
+    """The settings `load_codec(recipe)` would report, without loading anything (None: no codec)."""
+    if recipe.codec.kind == "none":
+        return None
+    if recipe.codec.kind == "encodec_24khz":
+        return encodec_settings(recipe.codec.bandwidth)
+    return trained_settings(recipe)
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
+    """The recipe's codec on `device`, or None (kind none, or a trained codec not trained yet)."""
+    codec, device = recipe.codec, resolve_device(device)
+    if codec.kind == "none":
+        return None
+    if codec.kind == "encodec_24khz":
+        model = load_encodec_24khz(codec.checkpoint)
+        return Codec(model, encodec_settings(codec.bandwidth), codec.chunk_seconds).to(device)
+    path = Path(codec.checkpoint) if codec.checkpoint else Path(recipe.output_dir) / "codec" / "best.pt"
+    if not path.is_file():
+        if codec.checkpoint:
+            raise FileNotFoundError(f"codec.checkpoint {path} does not exist")
+        log.info("no trained codec at %s yet (train it with `tts train <recipe> --stage codec`)", path)
+        return None
+    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds)
+    expected = trained_settings(recipe)
+    differences = {k: (loaded.settings().get(k), v) for k, v in expected.items()
+                   if loaded.settings().get(k) != v}
+    if differences:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs recipe {b!r}" for k, (a, b) in differences.items())
+        raise ValueError(f"the codec in {path} does not match the recipe ({detail}); retrain it "
+                         "(`tts train <recipe> --stage codec`) or restore the recipe's codec keys")
+    return loaded
+
+
+def codec_from_checkpoint(path: str | Path, device: str | torch.device,
+                          chunk_seconds: float = 30.0) -> Codec:
+    """A trained codec from a checkpoint of the codec stage (its 'codec' settings + generator)."""
+    from tts.models.codec_model import CodecModel
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"codec checkpoint {path} does not exist")
+    # Checkpoints of our engine hold RNG states and the recipe besides tensors, so the full
+    # unpickler is needed; only load checkpoints you trust.
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(checkpoint, dict) or "codec" not in checkpoint or "modules" not in checkpoint:
+        raise ValueError(f"{path} is not a codec checkpoint: expected the keys 'codec' and 'modules' "
+                         "that `tts train <recipe> --stage codec` writes")
+    settings = checkpoint["codec"]
+    if settings.get("kind") != "trained":
+        raise ValueError(f"{path} holds settings of a {settings.get('kind')!r} codec, not a trained one")
+    model = CodecModel.from_settings(settings)
+    model.load_state_dict(checkpoint["modules"]["generator"])
+    return Codec(model, settings, chunk_seconds).to(resolve_device(device))
+
+
+def encodec_24khz_cache_path() -> Path:
+    """Where torch hub looks for (and downloads) the pretrained EnCodec 24 kHz weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_24KHZ_FILE
+
+
+def load_encodec_24khz(checkpoint: str | None = None) -> nn.Module:
+    """The pretrained 24 kHz EnCodec on CPU, as the encodec package builds it.
+
+    Without `checkpoint`, the package fetches its weights through the torch hub cache (a
+    download the first time). Offline and without the file, raises one CodecUnavailable.
+    """
+    from encodec import EncodecModel
+
+    from tts.models.codec_model import quiet_weight_norm
+
+    with quiet_weight_norm():
+        if checkpoint is None:
+            try:
+                return EncodecModel.encodec_model_24khz()
+            except OSError as err:  # URLError, socket timeouts, DNS failures are OSErrors
+                raise CodecUnavailable(_offline_message(err)) from None
+        model = EncodecModel.encodec_model_24khz(pretrained=False)
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"codec.checkpoint {path} does not exist; it should be the EnCodec "
+                                f"24 kHz weights file ({ENCODEC_24KHZ_FILE})")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _offline_message(err: OSError) -> str:
+    from encodec.model import ROOT_URL
+
+    reason = getattr(err, "reason", err)
+    return (f"the pretrained EnCodec 24 kHz weights could not be downloaded ({reason}). "
+            f"Fetch {ROOT_URL}{ENCODEC_24KHZ_FILE} on a machine with internet and put it at "
+            f"{encodec_24khz_cache_path()} (the torch hub cache; TORCH_HOME moves it), or set "
+            f"codec.checkpoint to the file's path, or use codec.kind: trained to train a codec here")

@@ -1,0 +1,301 @@
+"""The autoregressive (AR) model: a decoder-only transformer that speaks the first codebook.
+
+Sequence: [phones of prompt and target ; BOS, codes of the prompt, codes of the target], one
+token per frame of codebook 1, then EOS. Phones attend to each other both ways (a prefix LM: the
+text is known in full before the first frame, so each phone sees its context, like an encoder,
+at no cost when decoding); audio attends to every phone and causally to earlier audio. The loss
+(tts.models.layers.token_loss) covers the target frames and EOS only.
+
+Decoding keeps a KVCache: the prefix is run once, then each new frame costs one step over one
+position. `use_cache=False` recomputes the whole sequence every step (for comparison and tests).
+
+Shapes: B batch, L phones, T frames, N = L + T, D width, V codebook size (+ EOS, BOS).
+phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, init_weights, length_mask,
+                               pad_left, pad_right)
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Controls of AR decoding (the recipe's `synthesis` section, plus test/benchmark switches)."""
+
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int = 0  # keep the k most likely tokens (0 = off)
+    top_p: float = 1.0  # nucleus mass (1 = off)
+    seed: int = 0  # seeds the sampling torch.Generator
+    max_frames_per_phone: float = 20.0  # stop (warning, truncated flag) after phones x this frames
+    repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
+    repetition_max: int = 0  # a token already seen this often in the window is resampled
+    use_cache: bool = True  # False: recompute the prefix every step
+    min_frames: int = 0  # EOS is not allowed before this many frames (benchmarks)
+
+    @classmethod
+    def from_synthesis(cls, synthesis: Any, **changes: Any) -> "GenerationOptions":
+        """Options from a recipe's SynthesisConfig, with keyword changes."""
+        base = {k: getattr(synthesis, k) for k in ("temperature", "top_k", "top_p", "seed",
+                                                   "max_frames_per_phone", "repetition_window",
+                                                   "repetition_max")}
+        return cls(**{**base, **changes})
+
+
+@dataclass
+class ARGeneration:
+    """What generate() returns: codebook-1 codes per sentence (EOS removed) and how each ended."""
+
+    codes: list[torch.Tensor]  # each (T_i,) long
+    truncated: list[bool]  # True: hit the length limit without EOS (output trimmed there)
+    logits: list[torch.Tensor] = field(default_factory=list)  # each (T_i + 1, V + 1) if asked
+
+
+class ARModel(nn.Module):
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape):
+        super().__init__()
+        self.n_symbols, self.codebook_size, self.shape = n_symbols, codebook_size, shape
+        self.eos, self.bos = codebook_size, codebook_size + 1
+        D = shape.width
+        self.phone_embedding = nn.Embedding(n_symbols, D)
+        self.code_embedding = nn.Embedding(codebook_size + 2, D)  # codes, EOS, BOS
+        self.phone_positions = SinusoidalPositions(D)
+        self.audio_positions = SinusoidalPositions(D)
+        self.transformer = Transformer(shape)
+        self.head = nn.Linear(D, codebook_size + 1, bias=False)  # codes and EOS
+        init_weights(self, shape.layers)
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model (saved in checkpoints)."""
+        s = self.shape
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "width": s.width,
+                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ARModel":
+        shape = TransformerShape(config["width"], config["layers"], config["heads"], config["dropout"],
+                                 config["max_positions"])
+        return cls(config["n_symbols"], config["codebook_size"], shape)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
+        """The model of a checkpoint dict of its training stage (tts.train.checkpoint.load_checkpoint)."""
+        if "model_config" not in checkpoint or "model" not in checkpoint.get("modules", {}):
+            raise ValueError(f"not a checkpoint of this model's stage (stage {checkpoint.get('stage')!r})")
+        model = cls.from_config(checkpoint["model_config"])
+        model.load_state_dict(checkpoint["modules"]["model"])
+        return model.eval()
+
+    # ------------------------------------------------------------------ training
+
+    def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, audio: torch.Tensor,
+                audio_lengths: torch.Tensor,
+                weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V + 1) over the audio positions of right-padded inputs (audio starts with BOS).
+
+        With `weights_layer`, also that layer's attention weights (B, H, N, N) (for guided attention).
+        """
+        L, T = phones.size(1), audio.size(1)
+        if L + T > self.shape.max_positions:
+            raise ValueError(f"sequence of {L} phones + {T} frames is longer than max_positions = "
+                             f"{self.shape.max_positions}; raise it in the recipe or drop long utterances")
+        phone_valid = length_mask(phone_lengths, L)
+        audio_valid = length_mask(audio_lengths, T)
+        positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
+        x = self.embed(phones, positions[:, :L], audio, positions[:, :T])  # (B, N, D)
+        h, weights = self.transformer(x, prefix_lm_mask(phone_valid, audio_valid), weights_layer=weights_layer)
+        return self.head(h[:, L:]), weights  # (B, T, V + 1)
+
+    def embed(self, phones: torch.Tensor, phone_positions: torch.Tensor, audio: torch.Tensor,
+              audio_positions: torch.Tensor) -> torch.Tensor:
+        """Token + position embeddings of [phones ; audio] -> (B, L + T, D)."""
+        p = self.phone_embedding(phones) + self.phone_positions(phone_positions)  # (B, L, D)
+        a = self.code_embedding(audio) + self.audio_positions(audio_positions)  # (B, T, D)
+        return torch.cat([p, a], dim=1)
+
+    # ------------------------------------------------------------------ decoding
+
+    @torch.no_grad()
+    def generate(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
+                 options: GenerationOptions = GenerationOptions(),
+                 prompt_phones: Sequence[torch.Tensor] | None = None,
+                 keep_logits: bool = False) -> ARGeneration:
+        """Sample codebook-1 codes for a batch of sentences until EOS or the length limit.
+
+        phones[i] (L_i,): the phones to speak; prompt_phones[i] (Lp_i,) and prompt_codes[i] (P_i,):
+        the transcript and codebook-1 codes of a voice prompt (optional). Sentences are padded
+        (phones on the right, audio on the left, so every sentence's next frame is the same column).
+        The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence that
+        reaches it ends there with a warning and truncated[i] = True.
+        """
+        device = self.head.weight.device
+        B = len(phones)
+        if B == 0 or any(len(p) == 0 for p in phones):
+            raise ValueError(f"every sentence needs at least one phone; got phone counts {[len(p) for p in phones]}")
+        prompt_phones = prompt_phones or [phones[0].new_zeros(0)] * B
+        prompt_codes = prompt_codes or [phones[0].new_zeros(0)] * B
+        text = [torch.cat([p.to(device), t.to(device)]) for p, t in zip(prompt_phones, phones)]
+        starts = [torch.cat([torch.tensor([self.bos], device=device), c.to(device)]) for c in prompt_codes]
+        phone_lengths = torch.tensor([len(t) for t in text], device=device)
+        start_lengths = torch.tensor([len(s) for s in starts], device=device)
+        L, A = int(phone_lengths.max()), int(start_lengths.max())
+        limits = torch.tensor([min(math.ceil(len(t) * options.max_frames_per_phone),
+                                   self.shape.max_positions - L - A) for t in phones], device=device)
+        if int(limits.min()) < 1:
+            raise ValueError(f"no room to generate: {L} phones + {A} prompt frames fill "
+                             f"max_positions = {self.shape.max_positions}; use a shorter prompt or text")
+        phones_padded = pad_right(text, L)  # (B, L)
+        left = A - start_lengths  # (B,) left padding of the audio segment
+        audio = pad_left(starts, A)  # (B, A)
+        state = _DecodeState(self, phones_padded, phone_lengths, audio, left, options, int(limits.max()))
+        generator = torch.Generator(device=device).manual_seed(options.seed)
+        history = torch.zeros(B, 0, dtype=torch.long, device=device)  # (B, S) generated so far
+        done = torch.zeros(B, dtype=torch.bool, device=device)
+        ended = torch.zeros(B, dtype=torch.bool, device=device)  # emitted EOS
+        all_logits = []
+        for step in range(int(limits.max())):
+            logits = state.next_logits()  # (B, V + 1)
+            if keep_logits:
+                all_logits.append(logits.float())
+            token = sample_next(logits, options, generator, history, self.eos, step)  # (B,)
+            eos = (token == self.eos) & ~done
+            ended |= eos
+            done |= eos | (step + 1 >= limits)
+            history = torch.cat([history, token.unsqueeze(1)], dim=1)
+            if bool(done.all()):
+                break
+            state.append(token)
+        return self._finish(history, ended, limits, all_logits)
+
+    def _finish(self, history: torch.Tensor, ended: torch.Tensor, limits: torch.Tensor,
+                all_logits: list[torch.Tensor]) -> ARGeneration:
+        codes, truncated, logits = [], [], []
+        stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1)
+        for i in range(history.size(0)):
+            row = history[i, :int(limits[i])]
+            stop = (row == self.eos).nonzero()
+            n = int(stop[0]) if len(stop) else len(row)
+            codes.append(row[:n].clone())
+            truncated.append(not bool(ended[i]))
+            if stacked is not None:
+                logits.append(stacked[i, :n + int(bool(ended[i]))])  # one row per token, EOS included
+        if any(truncated):
+            log.warning("%d of %d sentences reached the length limit without end-of-speech; their "
+                        "audio is cut there", sum(truncated), len(truncated))
+        return ARGeneration(codes, truncated, logits)
+
+
+class _DecodeState:
+    """The growing batch during decoding: next-frame logits with a KV cache or by recomputation."""
+
+    def __init__(self, model: ARModel, phones: torch.Tensor, phone_lengths: torch.Tensor,
+                 audio: torch.Tensor, left: torch.Tensor, options: GenerationOptions, max_new: int):
+        self.model, self.use_cache = model, options.use_cache
+        self.phones, self.audio, self.left = phones, audio, left
+        B, L = phones.shape
+        self.phone_valid = length_mask(phone_lengths, L)  # (B, L)
+        columns = torch.arange(audio.size(1), device=audio.device).unsqueeze(0)
+        self.audio_valid = columns >= left.unsqueeze(1)  # (B, A)
+        self.cache = None
+        if self.use_cache:
+            weight = model.head.weight
+            self.cache = model.transformer.new_cache(B, L + audio.size(1) + max_new, weight.device, weight.dtype)
+        self.pending = None  # logits for the next frame when already computed
+
+    def _positions(self, start: int, n: int) -> torch.Tensor:
+        columns = torch.arange(start, start + n, device=self.audio.device).unsqueeze(0)  # (1, n)
+        return (columns - self.left.unsqueeze(1)).clamp(min=0)  # (B, n)
+
+    def _full(self, cache) -> torch.Tensor:
+        m = self.model
+        L, A = self.phones.size(1), self.audio.size(1)
+        phone_positions = torch.arange(L, device=self.phones.device).unsqueeze(0)
+        x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A))  # (B, L + A, D)
+        h, _ = m.transformer(x, prefix_lm_mask(self.phone_valid, self.audio_valid), cache=cache)
+        return m.head(h[:, -1])  # (B, V + 1)
+
+    def next_logits(self) -> torch.Tensor:
+        if self.pending is None:  # first step, or every step without a cache
+            self.pending = self._full(self.cache)
+        logits, self.pending = self.pending, None
+        return logits
+
+    def append(self, token: torch.Tensor) -> None:
+        m = self.model
+        self.audio = torch.cat([self.audio, token.unsqueeze(1)], dim=1)  # (B, A + 1)
+        self.audio_valid = F.pad(self.audio_valid, (0, 1), value=True)
+        if not self.use_cache:
+            return
+        n = self.audio.size(1) - 1
+        x = m.code_embedding(token.unsqueeze(1)) + m.audio_positions(self._positions(n, 1))  # (B, 1, D)
+        keys_valid = torch.cat([self.phone_valid, self.audio_valid], dim=1)  # (B, K)
+        mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
+        h, _ = m.transformer(x, mask, cache=self.cache)
+        self.pending = m.head(h[:, -1])  # (B, V + 1)
+
+
+def sample_next(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator,
+                history: torch.Tensor, eos: int, step: int) -> torch.Tensor:
+    """One token per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p."""
+    logits = logits.float().clone()
+    if options.repetition_window > 0 and history.size(1) > 0:
+        # a token already seen repetition_max times in the window may not come again: drawing from
+        # the rest is what resampling until another token comes up would give, in one draw
+        window = history[:, -options.repetition_window:]  # (B, W)
+        counts = torch.zeros_like(logits).scatter_add_(1, window, torch.ones_like(window, dtype=logits.dtype))
+        banned = counts >= max(options.repetition_max, 1)
+        banned[:, eos] = False
+        logits[banned] = float("-inf")
+    if step < options.min_frames:
+        logits[:, eos] = float("-inf")
+    if options.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / options.temperature
+    if 0 < options.top_k < logits.size(-1):
+        kth = logits.topk(options.top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits[logits < kth] = float("-inf")
+    if options.top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative - sorted_logits.softmax(dim=-1) >= options.top_p  # keeps the first always
+        logits[remove.scatter(1, order, remove)] = float("-inf")
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
+
+
+def prefix_lm_mask(phone_valid: torch.Tensor, audio_valid: torch.Tensor) -> torch.Tensor:
+    """(B, 1, N, N) bool: every position sees all valid phones; audio also sees valid earlier audio."""
+    L, N = phone_valid.size(1), phone_valid.size(1) + audio_valid.size(1)
+    index = torch.arange(N, device=phone_valid.device)
+    allowed = (index.unsqueeze(0) < L) | (index.unsqueeze(0) <= index.unsqueeze(1))  # (N, N) [query, key]
+    keys_valid = torch.cat([phone_valid, audio_valid], dim=1)  # (B, N)
+    return (allowed.unsqueeze(0) & keys_valid.unsqueeze(1)).unsqueeze(1)  # (B, 1, N, N)
+
+
+def guided_attention_loss(weights: torch.Tensor, phone_lengths: torch.Tensor, audio_lengths: torch.Tensor,
+                          n_phones: int, width: float = 0.2) -> torch.Tensor:
+    """Attention of audio on phones pushed toward the diagonal (Tachibana et al. 2017).
+
+    weights (B, H, N, N) over [phones (L = n_phones, right-padded) ; audio (T = N - L)]. Each valid frame t of utterance b pays
+    sum_l a[t, l] * (1 - exp(-(l/L_b - t/T_b)^2 / (2 width^2))) for its head-averaged attention a
+    on the phones; the loss is the mean over valid frames.
+    """
+    L = n_phones
+    T = weights.size(-1) - L
+    attention = weights[:, :, L:, :L].float().mean(dim=1)  # (B, T, L)
+    t = torch.arange(T, device=weights.device).unsqueeze(0) / audio_lengths.unsqueeze(1)  # (B, T)
+    l = torch.arange(L, device=weights.device).unsqueeze(0) / phone_lengths.unsqueeze(1)  # (B, L)
+    penalty = 1 - torch.exp(-(l.unsqueeze(1) - t.unsqueeze(2)) ** 2 / (2 * width ** 2))  # (B, T, L)
+    frames = length_mask(audio_lengths, T)  # (B, T)
+    pairs = frames.unsqueeze(2) & length_mask(phone_lengths, L).unsqueeze(1)  # (B, T, L)
+    return (attention * penalty * pairs).sum() / frames.sum().clamp(min=1)

@@ -1,0 +1,122 @@
+"""The non-autoregressive (NAR) model: codebooks 2..Q, one level at a time, all frames at once.
+
+It differs from the AR model (tts/models/ar.py) in four places:
+- each audio frame embeds the sum of several codebooks: every level of the prompt's frames, and
+  the levels below the one being predicted of the target's frames;
+- attention is bidirectional everywhere (only padding is masked);
+- the level being predicted conditions every norm (adaptive layer norm on a level embedding);
+- there is one output head per predicted level, no EOS, and decoding is greedy.
+
+Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
+
+Shapes: B batch, L phones, T frames (prompt + target), Q codebooks, D width, V codebook size.
+phones (B, L) long right-padded; codes (B, Q, T) long right-padded; logits (B, T, V).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, init_weights, length_mask,
+                               pad_right)
+
+
+class NARModel(nn.Module):
+    def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape):
+        super().__init__()
+        if n_codebooks < 2:
+            raise ValueError(f"the NAR predicts codebooks 2..Q, but the codec has Q = {n_codebooks}")
+        self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
+        D, V, Q = shape.width, codebook_size, n_codebooks
+        self.phone_embedding = nn.Embedding(n_symbols, D)
+        self.code_embedding = nn.Embedding(Q * V, D)  # level q's code c is row q * V + c
+        self.level_embedding = nn.Embedding(Q, D)
+        self.phone_positions = SinusoidalPositions(D)
+        self.audio_positions = SinusoidalPositions(D)
+        self.transformer = Transformer(shape, adaptive=True)
+        self.heads = nn.Parameter(torch.randn(Q - 1, V, D) * 0.02)  # output projection of levels 1..Q-1
+        init_weights(self, shape.layers)
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model (saved in checkpoints)."""
+        s = self.shape
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size,
+                "n_codebooks": self.n_codebooks, "width": s.width, "layers": s.layers, "heads": s.heads,
+                "dropout": s.dropout, "max_positions": s.max_positions}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "NARModel":
+        shape = TransformerShape(config["width"], config["layers"], config["heads"], config["dropout"],
+                                 config["max_positions"])
+        return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"], shape)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "NARModel":
+        """The model of a checkpoint dict of its training stage (tts.train.checkpoint.load_checkpoint)."""
+        if "model_config" not in checkpoint or "model" not in checkpoint.get("modules", {}):
+            raise ValueError(f"not a checkpoint of this model's stage (stage {checkpoint.get('stage')!r})")
+        model = cls.from_config(checkpoint["model_config"])
+        model.load_state_dict(checkpoint["modules"]["model"])
+        return model.eval()
+
+    def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+                audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) of codebook level[b] at every audio position of right-padded inputs.
+
+        Frames t < prompt_lengths[b] show all Q levels; later frames show levels < level[b].
+        """
+        L, Q, T = phones.size(1), codes.size(1), codes.size(2)
+        if L + T > self.shape.max_positions:
+            raise ValueError(f"sequence of {L} phones + {T} frames is longer than max_positions = "
+                             f"{self.shape.max_positions}; raise it in the recipe or drop long utterances")
+        frames = torch.arange(T, device=codes.device)
+        levels = torch.arange(Q, device=codes.device)
+        shown = ((levels.view(1, Q, 1) < level.view(-1, 1, 1))
+                 | (frames.view(1, 1, T) < prompt_lengths.view(-1, 1, 1)))  # (B, Q, T)
+        offsets = (levels * self.codebook_size).view(1, Q, 1)
+        a = (self.code_embedding(codes + offsets) * shown.unsqueeze(-1)).sum(dim=1)  # (B, T, D)
+        p = self.phone_embedding(phones)  # (B, L, D)
+        positions = torch.arange(max(L, T), device=codes.device).unsqueeze(0)  # (1, max(L, T))
+        x = torch.cat([p + self.phone_positions(positions[:, :L]),
+                       a + self.audio_positions(positions[:, :T])], dim=1)  # (B, L + T, D)
+        keys_valid = torch.cat([length_mask(phone_lengths, L), length_mask(audio_lengths, T)], dim=1)  # (B, N)
+        h, _ = self.transformer(x, keys_valid[:, None, None, :], condition=self.level_embedding(level))
+        head = self.heads[level - 1]  # (B, V, D)
+        return torch.einsum("btd,bvd->btv", h[:, L:], head)  # (B, T, V)
+
+    @torch.no_grad()
+    def generate(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
+                 prompt_codes: Sequence[torch.Tensor] | None = None,
+                 prompt_phones: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Fill in levels 1..Q-1 greedily for a batch of sentences.
+
+        phones[i] (L_i,) and first_level[i] (T_i,): the text and the AR's codebook-1 codes;
+        prompt_phones[i] (Lp_i,) and prompt_codes[i] (Q, P_i): the voice prompt (optional).
+        Returns the target codes (Q, T_i) of each sentence, prompt excluded.
+        """
+        device = self.heads.device
+        B, Q = len(phones), self.n_codebooks
+        prompt_phones = prompt_phones or [phones[0].new_zeros(0)] * B
+        prompt_codes = prompt_codes or [first_level[0].new_zeros(Q, 0)] * B
+        text = [torch.cat([p, t]).to(device) for p, t in zip(prompt_phones, phones)]
+        audio = []
+        for prompt, first in zip(prompt_codes, first_level):
+            target = F.pad(first.view(1, -1).to(device), (0, 0, 0, Q - 1))  # (Q, T_i): levels > 0 unknown
+            audio.append(torch.cat([prompt.to(device), target], dim=1))  # (Q, P_i + T_i)
+        phone_lengths = torch.tensor([len(t) for t in text], device=device)
+        audio_lengths = torch.tensor([a.size(1) for a in audio], device=device)
+        prompt_lengths = torch.tensor([p.size(1) for p in prompt_codes], device=device)
+        phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
+        codes = pad_right(audio, int(audio_lengths.max()))  # (B, Q, T)
+        for k in range(1, Q):
+            level = torch.full((B,), k, device=device)
+            logits = self(phones_padded, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+            predicted = logits.argmax(dim=-1)  # (B, T)
+            target = length_mask(audio_lengths, codes.size(2)) & ~length_mask(prompt_lengths, codes.size(2))
+            codes[:, k] = torch.where(target, predicted, codes[:, k])
+        return [codes[i, :, int(prompt_lengths[i]):int(audio_lengths[i])].clone() for i in range(B)]
+

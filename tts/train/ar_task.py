@@ -1,0 +1,269 @@
+"""The AR training stage: codebook 1 of each utterance, spoken after its phones and a voice prompt.
+
+The voice prompt is a prefix of the same utterance, as in VALL-E: its codes are given and only
+the frames after it (and EOS) count in the loss. The prefix is 0 to min(prompt_seconds, half the
+utterance) long, drawn per utterance. A prefix needs no alignment: its phones are simply the
+first phones of the sequence, which holds every phone of the utterance. (At synthesis the prompt
+is another recording of the speaker with its transcript: [prompt phones ; text phones],
+[prompt codes ; new codes], the same layout.)
+
+With `ar.guided_attention` > 0, the head-averaged attention of the middle layer from each frame
+to the phones is also pushed toward the diagonal (tts.models.ar.guided_attention_loss), a help
+for learning the alignment on little data; 0 turns it off.
+
+Batches are dicts of CPU tensors (moved to the device in train_step):
+    ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
+    targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tts.config import Recipe, TrainConfig
+from tts.models.ar import ARModel, GenerationOptions, guided_attention_loss
+from tts.models.layers import IGNORE, pad_right, token_accuracy, token_loss
+from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches
+
+log = logging.getLogger(__name__)
+
+VALIDATION_EPOCH = -1  # batch_rng epoch of the (fixed) validation batches
+
+
+class ARTask:
+    """Training stage "ar" (see tts/train/task.py for the protocol)."""
+
+    name = "ar"
+
+    def __init__(self, recipe: Recipe, corpus: Any = None):
+        self.recipe = recipe
+        self.section = getattr(recipe, self.name)  # TransformerConfig
+        self._corpus = corpus
+        self._datasets: dict[str, CodesDataset] = {}
+        self._validation: list[dict] | None = None
+        self._codec: Any = None
+        self._codec_tried = False
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.section.train
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus
+
+            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+        return self._corpus
+
+    @property
+    def codec_settings(self) -> dict[str, Any]:
+        """Settings of the codec that made the corpus's codes (from the corpus, else the recipe)."""
+        settings = (self.corpus.settings or {}).get("codec")
+        if settings:
+            return dict(settings)
+        codec = self.recipe.codec
+        return {"kind": codec.kind, "n_codebooks": codec.codebooks,
+                "codebook_size": 1024 if codec.kind == "encodec_24khz" else codec.codebook_size,
+                "frame_rate": self.recipe.codec_frame_rate}
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.codec_settings["codebook_size"])
+
+    @property
+    def n_codebooks(self) -> int:
+        return int(self.codec_settings["n_codebooks"])
+
+    def dataset(self, split: str) -> CodesDataset:
+        if split not in self._datasets:
+            from tts.text.symbols import encode
+
+            if not self.corpus.has_codes:
+                raise RuntimeError(f"the prepared corpus in {self.corpus.folder} has no codec codes; train the "
+                                   "codec (`tts train <recipe> --stage codec`) and run `tts prepare` again")
+            self._datasets[split] = CodesDataset(self.corpus, split, encode, self.section.max_positions,
+                                                 self.codebook_size)
+        return self._datasets[split]
+
+    def _prompt_frames(self) -> int:
+        return int(round(self.section.prompt_seconds * float(self.codec_settings.get(
+            "frame_rate", self.recipe.codec_frame_rate))))
+
+    def prompt_length(self, n_frames: int, rng: np.random.Generator) -> int:
+        """Frames of the prompt prefix of an utterance: uniform in 0..min(prompt frames, T // 2)."""
+        return int(rng.integers(0, min(self._prompt_frames(), n_frames // 2) + 1))
+
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> BatchList:
+        data = self.dataset("train")
+        seed = self.recipe.seed
+        batches = bucket_batches(data.lengths(), self.train_config.batch_tokens,
+                                 np.random.default_rng([seed, epoch + 1]))
+        mine = shard_batches(batches, rank, world_size)
+        return BatchList(mine, lambda i, items: self.collate(
+            data, items, batch_rng(seed, epoch, i * world_size + rank)))
+
+    def validation_batches(self) -> list[dict]:
+        if self._validation is None:
+            data = self.dataset("validation")
+            if not len(data):
+                log.warning("%s: no validation utterances with codes; no validation loss and no best.pt "
+                            "(raise data.validation_fraction)", self.name)
+            seed = self.recipe.seed
+            batches = bucket_batches(data.lengths(), self.train_config.batch_tokens,
+                                     np.random.default_rng([seed, 0]))
+            self._validation = [self.collate(data, items, batch_rng(seed, VALIDATION_EPOCH, i))
+                                for i, items in enumerate(batches)]
+        return self._validation
+
+    def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
+        """A training batch of utterances `items` (prompt lengths drawn from `rng`)."""
+        phones, audio, targets = [], [], []
+        bos, eos = self.codebook_size + 1, self.codebook_size
+        for index in items:
+            codes = data.codes(index)[0]  # (T,) codebook 1
+            prompt = self.prompt_length(len(codes), rng)
+            target = torch.cat([codes, torch.tensor([eos])])  # (T + 1,)
+            target[:prompt] = IGNORE
+            phones.append(data.items[index].phones)
+            audio.append(torch.cat([torch.tensor([bos]), codes]))  # (T + 1,)
+            targets.append(target)
+        phone_lengths = torch.tensor([len(p) for p in phones])
+        audio_lengths = torch.tensor([len(a) for a in audio])
+        return {"ids": [data.items[i].id for i in items],
+                "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
+                "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
+                "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
+                "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+
+    def batch_ids(self, batch: dict) -> list[str]:
+        return batch["ids"]
+
+    def batch_tokens(self, batch: dict) -> int:
+        return batch["tokens"]
+
+    # ------------------------------------------------------------------ model
+
+    def model_config(self) -> dict[str, Any]:
+        from tts.text.symbols import N_SYMBOLS
+
+        s = self.section
+        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, "width": s.width,
+                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions}
+
+    def build_modules(self) -> dict[str, nn.Module]:
+        return {"model": ARModel.from_config(self.model_config())}
+
+    def optimizer_groups(self) -> dict[str, list[str]]:
+        return {"model": ["model"]}
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"model_config": self.model_config(), "codec": self.codec_settings,
+                "corpus_settings": dict(self.corpus.settings or {})}
+
+    # ------------------------------------------------------------------ steps
+
+    def _forward(self, model: nn.Module, batch: dict, device: torch.device, weights: bool):
+        b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        layer = self.section.layers // 2 if weights else None
+        logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
+                                  weights_layer=layer)
+        return b, logits, attention
+
+    def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
+        weight = self.section.guided_attention
+        b, logits, attention = self._forward(modules["model"], batch, device, weights=weight > 0)
+        loss = token_loss(logits, b["targets"])
+        logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
+        if weight > 0:
+            guide = guided_attention_loss(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
+            logs["guided_attention"] = guide.item()
+            loss = loss + weight * guide
+        yield "model", loss, logs
+
+    @torch.no_grad()
+    def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
+        b, logits, _ = self._forward(modules["model"], batch, device, weights=False)
+        return {"loss": token_loss(logits, b["targets"]).item(),
+                "accuracy": token_accuracy(logits, b["targets"]),
+                "top10_accuracy": token_accuracy(logits, b["targets"], k=10)}
+
+    # ------------------------------------------------------------------ samples
+
+    def sample_pair(self) -> tuple[Any, Any]:
+        """(utterance to speak, another utterance of its speaker as prompt or None) for samples."""
+        validation, train = self.dataset("validation"), self.dataset("train")
+        source = validation if len(validation) else train
+        target = source.items[0]
+        prompts = [i for i in train.by_speaker.get(target.speaker, []) if train.items[i].id != target.id]
+        return (source, 0), ((train, prompts[0]) if prompts else None)
+
+    @torch.no_grad()
+    def write_samples(self, modules: dict[str, nn.Module], folder: Path, step: int, device: torch.device) -> None:
+        (data, index), prompt = self.sample_pair()
+        item = data.items[index]
+        prompt_phones = [prompt[0].items[prompt[1]].phones] if prompt else None
+        prompt_codes = prompt[0].codes(prompt[1]) if prompt else None  # (Q, P)
+        options = GenerationOptions.from_synthesis(self.recipe.synthesis)
+        generated = modules["model"].generate([item.phones], [prompt_codes[0]] if prompt else None,
+                                              options, prompt_phones)
+        codes = generated.codes[0].view(1, -1).cpu()  # (1, T)
+        nar = self._trained_nar(device)
+        if nar is not None and len(codes[0]):
+            codes = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,
+                                 prompt_phones)[0].cpu()  # (Q, T)
+        info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
+                "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
+                "reference_frames": item.n_frames, "truncated": generated.truncated[0],
+                "levels": "all" if nar is not None else "codebook 1 only (no trained NAR yet)"}
+        self.render(folder, codes, item, info, device)
+
+    def _trained_nar(self, device: torch.device):
+        from tts.models.nar import NARModel
+        from tts.train.checkpoint import load_checkpoint
+
+        folder = Path(self.recipe.output_dir) / "nar"
+        if not ((folder / "best.pt").is_file() or (folder / "last.pt").is_file()):
+            return None
+        return NARModel.from_checkpoint(load_checkpoint(folder)).to(device)
+
+    def render(self, folder: Path, codes: torch.Tensor, item: Any, info: dict, device: torch.device) -> None:
+        """codes.npy and sample.json; then generated.wav + spectrogram.png through the codec, or codes.png."""
+        from tts import plot
+
+        np.save(folder / "codes.npy", codes.numpy())
+        codec = self._load_codec(device)
+        if codec is not None and codes.size(0) == codec.n_codebooks and codes.size(1) > 0:
+            from tts.audio.io import save_audio
+
+            wav = codec.decode(codes.unsqueeze(0).to(device))[0, 0].float().cpu().numpy()  # (S,)
+            save_audio(folder / "generated.wav", wav, codec.sample_rate)
+            reference = self.corpus.audio(item.record)
+            plot.plot_spectrograms([(wav, codec.sample_rate, f"generated ({info['id']})"),
+                                    (reference, self.corpus.sample_rate, "reference")],
+                                   folder / "spectrogram.png", self.recipe.audio)
+            info["wav"] = "generated.wav"
+        elif codes.size(1) > 0:
+            plot.plot_codes(codes.numpy(), folder / "codes.png", title=f"{self.name} sample {info['id']}")
+        (folder / "sample.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+    def _load_codec(self, device: torch.device):
+        if not self._codec_tried:
+            self._codec_tried = True
+            try:
+                from tts.codec import load_codec
+
+                self._codec = load_codec(self.recipe, device)
+            except (ImportError, RuntimeError, ValueError, OSError) as err:
+                log.warning("samples are saved as codes: the codec cannot be loaded (%s)", err)
+        return self._codec
+

@@ -1,0 +1,284 @@
+"""The codec stage: our EnCodec model learns to resynthesise random crops of the prepared corpus.
+
+Generator loss (EnCodec's recipe, weights below): waveform L1 + multi-resolution log-mel L1 +
+VQ commitment, and once the GAN is on (step >= codec.adversarial_start, codec.adversarial not
+"none") the MS-STFT discriminator's adversarial loss (hinge or least squares) + relative feature
+matching. Each step yields the discriminator's loss (when the GAN is on), then the generator's,
+as `tts.train.task` describes. Codebooks are not trained by the optimiser: they follow the
+encoder by exponential moving average, are k-means initialised on the first batch, and dead
+entries are replaced from the batch (encodec's quantiser does all three).
+
+Shapes: B batch, S samples, T frames, Q codebooks.
+Batch: {"ids": [B], "wav": (B, 1, S) float32, "n_samples": [B] real samples before padding}.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tts.codec import trained_settings
+from tts.config import Recipe, TrainConfig
+from tts.models.codec_model import (DISCRIMINATOR_FFTS, CodecModel, build_discriminator,
+                                    dead_code_threshold)
+
+log = logging.getLogger(__name__)
+
+WAV_WEIGHT = 1.0  # waveform L1 (EnCodec: 0.1 against a larger spectral loss than ours)
+MEL_WEIGHT = 1.0  # multi-resolution log-mel L1 (mean over resolutions, nats)
+COMMIT_WEIGHT = 1.0  # VQ commitment: encoder output to its quantised value, MSE
+ADVERSARIAL_WEIGHT = 1.0  # generator's adversarial loss, mean over discriminator scales
+FEATURE_WEIGHT = 1.0  # relative feature matching, mean over scales and layers (EnCodec: 3 and 3)
+VALIDATION_SECONDS = 4.0  # validation crops: up to this long, from the start of each utterance
+VALIDATION_UTTERANCES = 16  # validation utterances scored at each validation pass
+
+Batch = dict[str, Any]
+
+
+class CodecTask:
+    """GAN training of our EnCodec model (see tts/train/task.py for the protocol)."""
+
+    name = "codec"
+
+    def __init__(self, recipe: Recipe, corpus: Any | None = None):
+        if recipe.codec.kind != "trained":
+            raise ValueError(f"codec.kind is {recipe.codec.kind!r}: only kind 'trained' has a codec to "
+                             "train (encodec_24khz is pretrained; none needs no codec)")
+        self.recipe = recipe
+        self.cfg = recipe.codec
+        self.sample_rate = recipe.audio.sample_rate
+        self.hop = self.cfg.hop_length
+        self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
+        self._mel_loss: nn.Module | None = None
+        self._validation: list[Batch] | None = None
+        if self.segment_samples < max(DISCRIMINATOR_FFTS):
+            raise ValueError(f"codec.train.segment_seconds = {self.cfg.train.segment_seconds} gives "
+                             f"{self.segment_samples} samples, fewer than the discriminator's largest "
+                             f"window ({max(DISCRIMINATOR_FFTS)}); use a longer segment")
+
+    # ------------------------------------------------------------------ setup
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.cfg.train
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus
+
+            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+            rate = self._corpus.sample_rate
+            if rate != self.sample_rate:
+                raise ValueError(f"the prepared corpus is at {rate} Hz but audio.sample_rate is "
+                                 f"{self.sample_rate}; prepare it again")
+        return self._corpus
+
+    @property
+    def segment_samples(self) -> int:
+        """Training crop length: train.segment_seconds rounded up to whole codec frames."""
+        frames = math.ceil(self.cfg.train.segment_seconds * self.sample_rate / self.hop)
+        return frames * self.hop
+
+    def build_modules(self) -> dict[str, nn.Module]:
+        vectors = self.cfg.train.batch_size * self.segment_samples // self.hop  # latent frames per batch
+        threshold = dead_code_threshold(vectors, self.cfg.codebook_size)
+        return {"generator": CodecModel.from_settings(trained_settings(self.recipe), threshold),
+                "discriminator": build_discriminator(self.cfg)}
+
+    def optimizer_groups(self) -> dict[str, list[str]]:
+        return {"discriminator": ["discriminator"], "generator": ["generator"]}
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"codec": trained_settings(self.recipe)}
+
+    def adversarial_on(self, step: int) -> bool:
+        return self.cfg.adversarial != "none" and step >= self.cfg.adversarial_start
+
+    # ------------------------------------------------------------------ data
+
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> "Crops":
+        """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
+        records = self.corpus.records("train")
+        if not records:
+            raise ValueError(f"{self.corpus.folder} has no training utterances")
+        batch_size = self.cfg.train.batch_size
+        rng = np.random.default_rng([self.recipe.seed, epoch])
+        n_batches = max(1, len(records) // (batch_size * world_size))
+        order = np.resize(rng.permutation(len(records)), n_batches * world_size * batch_size)
+        fractions = rng.random(order.shape[0])  # crop positions, drawn alike on every rank
+        mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
+        where = fractions.reshape(n_batches, world_size, batch_size)[:, rank]
+        chosen = [[records[i] for i in row] for row in mine]
+        starts = [[int(f * max(0, int(r["n_samples"]) - self.segment_samples + 1)) for f, r in zip(fs, rs)]
+                  for fs, rs in zip(where, chosen)]
+        return Crops(self, chosen, starts, self.segment_samples)
+
+    def validation_batches(self) -> Iterable[Batch]:
+        """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
+        if self._validation is None:
+            records = self.corpus.records("validation")
+            if not records:
+                log.warning("no validation utterances in %s; validating on training utterances",
+                            self.corpus.folder)
+                records = self.corpus.records("train")
+            records = records[:VALIDATION_UTTERANCES]
+            longest = max(int(r["n_samples"]) for r in records)
+            frames = math.ceil(min(longest, VALIDATION_SECONDS * self.sample_rate) / self.hop)
+            size = self.cfg.train.batch_size
+            self._validation = [self.collate(records[i:i + size], [0] * len(records[i:i + size]),
+                                             frames * self.hop)
+                                for i in range(0, len(records), size)]
+        return self._validation
+
+    def collate(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:
+        """Crops [start, start + length) of each utterance, zero-padded at the end when short."""
+        wavs, n_samples = [], []
+        for record, start in zip(records, starts):
+            wav = self.corpus.audio(record)[start:start + length]  # (<= length,)
+            n_samples.append(int(wav.shape[0]))
+            wavs.append(np.pad(wav, (0, length - wav.shape[0])))
+        wav = torch.from_numpy(np.stack(wavs).astype(np.float32))[:, None]  # (B, 1, S)
+        return {"ids": [r["id"] for r in records], "wav": wav, "n_samples": n_samples}
+
+    def batch_ids(self, batch: Batch) -> list[str]:
+        return list(batch["ids"])
+
+    def batch_tokens(self, batch: Batch) -> int:
+        return int(batch["wav"].numel())  # samples
+
+    # ------------------------------------------------------------------ steps
+
+    def mel_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Multi-resolution log-mel L1 in float32 (also under autocast)."""
+        if self._mel_loss is None:
+            from tts.audio.spectral import MultiResolutionMelLoss
+
+            self._mel_loss = MultiResolutionMelLoss(self.sample_rate)
+        self._mel_loss = self._mel_loss.to(target.device)
+        with torch.autocast(target.device.type, enabled=False):
+            return self._mel_loss(prediction.float(), target.float())
+
+    def train_step(self, modules: dict[str, nn.Module], batch: Batch, step: int,
+                   device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
+        generator, discriminator = modules["generator"], modules["discriminator"]
+        real = batch["wav"].to(device)  # (B, 1, S)
+        fake, _, commit = generator(real)  # (B, 1, S), codes, scalar
+        fake = fake.float()
+        adversarial = self.adversarial_on(step)
+        logs: dict[str, float] = {}
+        if adversarial:
+            real_logits, real_features = discriminator(real)
+            fake_logits, _ = discriminator(fake.detach())
+            d_loss = discriminator_loss(real_logits, fake_logits, self.cfg.adversarial)
+            yield "discriminator", d_loss, {"d_loss": d_loss.item()}
+
+        wav_l1 = F.l1_loss(fake, real)
+        mel = self.mel_loss(fake, real)
+        loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * commit
+        logs.update(wav_l1=wav_l1.item(), mel=mel.item(), commit=commit.item())
+        if adversarial:
+            # the discriminator's current weights as constants: gradients reach the generator only
+            plain = getattr(discriminator, "module", discriminator)  # unwrap DDP
+            frozen = {name: p.detach() for name, p in plain.named_parameters()}
+            fake_logits, fake_features = torch.func.functional_call(plain, frozen, (fake,))
+            g_adv = generator_adversarial_loss(fake_logits, self.cfg.adversarial)
+            matching = feature_matching_loss([[f.detach() for f in fs] for fs in real_features],
+                                             fake_features)
+            loss = loss + ADVERSARIAL_WEIGHT * g_adv + FEATURE_WEIGHT * matching
+            logs.update(g_adv=g_adv.item(), feature_match=matching.item())
+        logs["loss"] = loss.item()
+        yield "generator", loss, logs
+
+    @torch.no_grad()
+    def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:
+        """Mel distance and waveform L1 of resynthesised validation crops (codes as inference makes them)."""
+        from tts.audio.spectral import multi_resolution_mel_distance
+
+        real = batch["wav"].to(device)
+        fake = modules["generator"](real)[0].float()
+        distances, l1s = [], []
+        for f, r, n in zip(fake, real, batch["n_samples"]):
+            distances.append(multi_resolution_mel_distance(f[..., :n], r[..., :n], self.sample_rate))
+            l1s.append(float((f[..., :n] - r[..., :n]).abs().mean()))
+        distance, wav_l1 = float(np.mean(distances)), float(np.mean(l1s))
+        # "loss" picks best.pt: the reconstruction part of the generator loss
+        return {"loss": MEL_WEIGHT * distance + WAV_WEIGHT * wav_l1, "mel_distance": distance,
+                "wav_l1": wav_l1}
+
+    @torch.no_grad()
+    def write_samples(self, modules: dict[str, nn.Module], folder: Path, step: int,
+                      device: torch.device) -> None:
+        """The first validation utterance resynthesised (wav), plus a PNG: reference over decoded."""
+        from tts.audio.io import save_audio
+        from tts.codec import Codec
+        from tts.plot import plot_spectrograms
+
+        record = self.corpus.records("validation")[:1] or self.corpus.records("train")[:1]
+        real = self.corpus.audio(record[0])  # (S,)
+        codec = Codec(getattr(modules["generator"], "module", modules["generator"]),
+                      trained_settings(self.recipe), self.cfg.chunk_seconds)
+        wav = torch.from_numpy(real)[None, None].to(device)  # (1, 1, S)
+        fake = codec(wav)[0, 0].float().cpu().numpy()  # (S,)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        utt = record[0]["id"]
+        save_audio(folder / f"codec-{step:07d}-{utt}.wav", fake, self.sample_rate)
+        reference = folder / f"reference-{utt}.wav"
+        if not reference.exists():
+            save_audio(reference, real, self.sample_rate)
+        plot_spectrograms([(real, self.sample_rate, f"reference {utt}"),
+                           (fake, self.sample_rate, f"codec resynthesis, step {step}")],
+                          folder / f"codec-{step:07d}-{utt}.png", self.recipe.audio)
+
+
+class Crops:
+    """One epoch's batches as a sequence: a batch's audio is read only when it is asked for."""
+
+    def __init__(self, task: CodecTask, records: list[list[dict]], starts: list[list[int]], length: int):
+        self.task, self.records, self.starts, self.length = task, records, starts, length
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Batch:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.task.collate(self.records[index], self.starts[index], self.length)
+
+
+# ---------------------------------------------------------------------- GAN losses
+# logits: one (B, 1, T', F') map per discriminator scale; features: per scale, per layer.
+
+
+def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor], kind: str) -> torch.Tensor:
+    """Hinge: relu(1 - D(x)) + relu(1 + D(G(z))); least squares: (1 - D(x))^2 + D(G(z))^2."""
+    if kind == "hinge":
+        losses = [F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)]
+    else:
+        losses = [(1 - r).pow(2).mean() + f.pow(2).mean() for r, f in zip(real, fake)]
+    return torch.stack(losses).mean()
+
+
+def generator_adversarial_loss(fake: list[torch.Tensor], kind: str) -> torch.Tensor:
+    """Hinge: relu(1 - D(G(z))); least squares: (1 - D(G(z)))^2; mean over scales."""
+    if kind == "hinge":
+        losses = [F.relu(1 - f).mean() for f in fake]
+    else:
+        losses = [(1 - f).pow(2).mean() for f in fake]
+    return torch.stack(losses).mean()
+
+
+def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Tensor]]) -> torch.Tensor:
+    """L1 between discriminator features of real and generated audio, relative to the real
+    features' mean magnitude (EnCodec's form: every layer counts alike whatever its scale)."""
+    losses = [F.l1_loss(f, r) / (r.abs().mean() + 1e-8)
+              for rs, fs in zip(real, fake) for r, f in zip(rs, fs)]
+    return torch.stack(losses).mean()

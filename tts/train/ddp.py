@@ -1,0 +1,126 @@
+"""Multi-process training through torchrun: process group, device, DDP wrapping, small collectives.
+
+torchrun sets WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT in each process; with
+WORLD_SIZE > 1 we join the process group (nccl on CUDA, gloo on CPU). One process is the same
+code with every collective a no-op. Rank 0 writes files; every rank runs the same steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+    owns_group: bool = False  # this object started the process group and ends it
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when `flag` is True on any rank."""
+        if not self.active:
+            return flag
+        value = torch.tensor([float(flag)], device=self._collective_device())
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
+    def min(self, number: int) -> int:
+        """The smallest `number` over ranks."""
+        if not self.active:
+            return number
+        value = torch.tensor([number], dtype=torch.long, device=self._collective_device())
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return int(value.item())
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every rank's `obj`, in rank order (on every rank)."""
+        if not self.active:
+            return [obj]
+        result: list[Any] = [None] * self.world_size
+        dist.all_gather_object(result, obj)
+        return result
+
+    def close(self) -> None:
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+    def _collective_device(self) -> torch.device:
+        return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def resolve_device(setting: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cpu', 'cuda', 'cuda:N' as given."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"recipe device {setting!r} asks for CUDA, but torch sees no GPU; set device: cpu")
+    return device
+
+
+def setup_distributed(device_setting: str) -> Distributed:
+    """Join the torchrun process group when WORLD_SIZE > 1 and pick this process's device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed(device=resolve_device(device_setting))
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    device = resolve_device(device_setting)
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    log.info("process %d of %d on %s", rank, world_size, device)
+    return Distributed(rank, world_size, device, owns)
+
+
+def wrap_modules(modules: dict[str, nn.Module], env: Distributed,
+                 find_unused_parameters: bool = False) -> dict[str, nn.Module]:
+    """DDP around every module with trainable parameters (unchanged in a single process)."""
+    if not env.active:
+        return dict(modules)
+    wrapped = {}
+    for name, module in modules.items():
+        if any(p.requires_grad for p in module.parameters()):
+            device_ids = [env.device.index] if env.device.type == "cuda" else None
+            module = DistributedDataParallel(module, device_ids=device_ids,
+                                             find_unused_parameters=find_unused_parameters)
+        wrapped[name] = module
+    return wrapped
+
+
+@contextlib.contextmanager
+def no_sync(modules: dict[str, nn.Module], skip: bool) -> Iterator[None]:
+    """Accumulate gradients locally (no all-reduce) in every DDP module when `skip` is True."""
+    with contextlib.ExitStack() as stack:
+        if skip:
+            for module in modules.values():
+                if isinstance(module, DistributedDataParallel):
+                    stack.enter_context(module.no_sync())
+        yield

@@ -1,0 +1,482 @@
+"""The training engine shared by every stage: `train(task, run_dir)`.
+
+For a Task (tts/train/task.py) it builds the modules, one AdamW + schedule per optimiser group,
+and runs optimiser steps until `max_steps`: gradient accumulation over `grad_accum` micro-batches,
+bf16 autocast on CUDA, gradient clipping, and a guard that skips a step whose loss or gradient is
+not finite (logging the utterances in it) and stops after `max_nonfinite` such steps in a row.
+
+Every `checkpoint_every` steps and at the end it writes ckpt-<step>.pt and last.pt (keeping the
+last `keep_last`), and best.pt whenever the validation loss improves. A checkpoint holds:
+    stage, step, recipe, modules, optimizers, schedulers, rng (one state per process), epoch,
+    batch_in_epoch (micro-batches of that epoch consumed), versions, best_metric, elapsed,
+    symbols, plus task.checkpoint_extras().
+A restarted run loads last.pt and continues with the same weights, optimiser and schedule state,
+random states and data position, so it reaches the same weights as a run that was never killed.
+
+metrics.jsonl gets one JSON object per line: {"step", "split": "train"|"validation", "time", ...}.
+With torchrun (WORLD_SIZE > 1) every process trains on its shard of the batches under DDP and
+only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from tts.config import TrainConfig, save_recipe
+from tts.train.checkpoint import (copy_checkpoint, load_checkpoint, remove_old_checkpoints, rng_state,
+                                  save_checkpoint, set_rng_state, versions)
+from tts.train.ddp import Distributed, no_sync, setup_distributed, wrap_modules
+from tts.train.schedule import build_scheduler
+from tts.train.task import Task
+
+log = logging.getLogger(__name__)
+
+VALIDATION_METRIC = "loss"  # best.pt keeps the lowest validation value of this key
+
+
+class NonFiniteError(RuntimeError):
+    """Too many optimiser steps in a row had a non-finite loss or gradient."""
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of `epoch` consumed
+    best_metric: float = math.inf
+    elapsed: float = 0.0  # seconds of training before this process started
+    nonfinite_in_a_row: int = 0
+
+
+@dataclass
+class Trainer:
+    """Everything one training process holds."""
+
+    task: Task
+    config: TrainConfig
+    run_dir: Path
+    env: Distributed
+    modules: dict[str, nn.Module]  # plain modules (validation, samples, checkpoints)
+    wrapped: dict[str, nn.Module]  # what train_step sees (DDP-wrapped with several processes)
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR]
+    groups: dict[str, list[str]]
+    progress: Progress
+
+
+def train(task: Task, run_dir: str | Path) -> Path:
+    """Train `task` into `run_dir` (resuming from run_dir/last.pt if present); returns run_dir."""
+    run_dir = Path(run_dir)
+    env = setup_distributed(task.recipe.device)
+    try:
+        trainer = _setup(task, run_dir, env)
+        if trainer.progress.step >= trainer.config.max_steps:
+            log.info("%s: already trained to step %d (max_steps %d)", task.name, trainer.progress.step,
+                     trainer.config.max_steps)
+        else:
+            _loop(trainer)
+        env.barrier()
+    finally:
+        env.close()
+    return run_dir
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
+    config, recipe = task.train_config, task.recipe
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_recipe(recipe, run_dir.parent / "recipe.yaml")
+    torch.manual_seed(recipe.seed)  # the same initial weights in every process
+    modules = {name: m.to(env.device) for name, m in task.build_modules().items()}
+    groups = task.optimizer_groups()
+    _check_groups(groups, modules)
+    optimizers = {name: _adamw([modules[m] for m in names], config) for name, names in groups.items()}
+    schedulers = {name: build_scheduler(opt, config.schedule, config.warmup_steps)
+                  for name, opt in optimizers.items()}
+    progress = Progress()
+    last = run_dir / "last.pt"
+    if last.is_file():
+        _resume(load_checkpoint(last), modules, optimizers, schedulers, progress, env)
+        log.info("%s: resuming from %s at step %d", task.name, last, progress.step)
+        if env.is_main:
+            _forget_metrics_after(run_dir / "metrics.jsonl", progress.step)
+    else:
+        _seed_process(recipe.seed, env.rank)
+    for module in modules.values():
+        module.train()
+    wrapped = wrap_modules(modules, env, getattr(task, "find_unused_parameters", False))
+    return Trainer(task, config, run_dir, env, modules, wrapped, optimizers, schedulers, groups, progress)
+
+
+def _forget_metrics_after(path: Path, step: int) -> None:
+    """Drop metric lines of steps after the checkpoint we resume from (they will be redone)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _check_groups(groups: dict[str, list[str]], modules: dict[str, nn.Module]) -> None:
+    owned = [m for names in groups.values() for m in names]
+    unknown = sorted(set(owned) - set(modules))
+    twice = sorted({m for m in owned if owned.count(m) > 1})
+    if unknown or twice:
+        raise ValueError(f"optimizer groups {groups} name unknown modules {unknown} or a module twice "
+                         f"{twice}; modules are {sorted(modules)}")
+
+
+def _adamw(modules: list[nn.Module], config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms and scales)."""
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    rest = [p for p in params if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                              {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=config.betas)
+
+
+def _seed_process(seed: int, rank: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed + rank)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)  # dropout differs between processes, as it should
+
+
+def _resume(checkpoint: dict[str, Any], modules, optimizers, schedulers, progress: Progress,
+            env: Distributed) -> None:
+    missing = sorted(set(modules) - set(checkpoint["modules"]))
+    if missing:
+        raise ValueError(f"last.pt has no weights for modules {missing}; it belongs to another stage or "
+                         "version: move the stage folder away to start afresh")
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint["modules"][name])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(checkpoint["optimizers"][name])
+    for name, scheduler in schedulers.items():
+        scheduler.load_state_dict(checkpoint["schedulers"][name])
+    progress.step, progress.epoch = checkpoint["step"], checkpoint["epoch"]
+    progress.batch_in_epoch, progress.best_metric = checkpoint["batch_in_epoch"], checkpoint["best_metric"]
+    progress.elapsed = checkpoint.get("elapsed", 0.0)
+    states = checkpoint["rng"]
+    if len(states) != env.world_size:
+        log.warning("checkpoint has random states of %d processes, this run has %d: data order is kept "
+                    "but dropout differs from an uninterrupted run", len(states), env.world_size)
+        _seed_process(checkpoint["step"], env.rank)
+    else:
+        set_rng_state(states[env.rank])
+
+
+# ---------------------------------------------------------------------------- loop
+
+
+def _loop(t: Trainer) -> None:
+    config, progress = t.config, t.progress
+    stream = _batch_stream(t.task, progress.epoch, progress.batch_in_epoch, t.env, config.num_workers)
+    writer = MetricsWriter(t.run_dir, t.env.is_main, progress.elapsed)
+    window: dict[str, list[float]] = defaultdict(list)
+    window_seconds, window_tokens, window_steps = 0.0, 0, 0  # training time only, not validation
+    while progress.step < config.max_steps:
+        start = time.perf_counter()
+        micro_batches = [next(stream) for _ in range(config.grad_accum)]
+        progress.epoch, progress.batch_in_epoch = micro_batches[-1][0], micro_batches[-1][1] + 1
+        logs, stepped = _optimizer_step(t, [b for _, _, b in micro_batches])
+        window_tokens += sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size
+        window_seconds += time.perf_counter() - start
+        if not stepped:
+            _count_nonfinite(t, [b for _, _, b in micro_batches])
+            continue
+        progress.nonfinite_in_a_row = 0
+        progress.step += 1
+        window_steps += 1
+        for key, value in logs.items():
+            window[key].append(value)
+        step, final = progress.step, progress.step == config.max_steps
+        if step % config.log_every == 0 or final:
+            record = {key: sum(v) / len(v) for key, v in window.items()}
+            record["tokens_per_second"] = window_tokens / max(window_seconds, 1e-9)
+            writer.write(step, "train", record)
+            eta = window_seconds / max(window_steps, 1) * (config.max_steps - step)
+            lr = next((v for k, v in record.items() if k.startswith("lr")), math.nan)
+            if t.env.is_main:  # rank 0's own loss; the others train alike
+                log.info("%s step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", t.task.name, step,
+                         config.max_steps, record.get("loss", math.nan), lr, record["tokens_per_second"],
+                         _duration(eta))
+            window.clear()
+            window_seconds, window_tokens, window_steps = 0.0, 0, 0
+        improved = False
+        if step % config.validate_every == 0 or final:
+            improved = _validate(t, writer)
+        if step % config.checkpoint_every == 0 or final or improved:
+            progress.elapsed = writer.elapsed()
+            _save(t, periodic=step % config.checkpoint_every == 0 or final, best=improved)
+        if config.sample_every and (step % config.sample_every == 0 or final) and t.env.is_main:
+            _write_samples(t)
+    writer.close()
+
+
+def _batch_stream(task: Task, epoch: int, start: int, env: Distributed,
+                  workers: int = 0) -> Iterator[tuple[int, int, Any]]:
+    """(epoch, index, batch) from micro-batch `start` of `epoch` on, across epochs, without end.
+
+    Batches that can be indexed are fetched by index (from `workers` loader processes if > 0).
+    """
+    while True:
+        batches = task.train_batches(epoch, env.rank, env.world_size)
+        if hasattr(batches, "__len__") and hasattr(batches, "__getitem__"):
+            n = env.min(len(batches))  # every process must run the same number of steps
+            indices = list(range(start, n))
+            if workers > 0 and indices:
+                # its own generator: the loader's worker seeds must not draw from the global
+                # random state, or a resumed run would diverge from an uninterrupted one
+                loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=indices,
+                                                     num_workers=workers, generator=torch.Generator())
+                items: Iterator[tuple[int, Any]] = zip(indices, loader)
+            else:
+                items = ((i, batches[i]) for i in indices)
+        else:
+            items = itertools.islice(enumerate(batches), start, None)
+        produced = 0
+        for index, batch in items:
+            produced += 1
+            yield epoch, index, batch
+        if produced == 0 and start == 0:
+            raise RuntimeError(f"stage {task.name} made no training batches in epoch {epoch} (process "
+                               f"{env.rank} of {env.world_size}); is the training split empty, or "
+                               f"smaller than one batch per process?")
+        epoch, start = epoch + 1, 0
+
+
+def _optimizer_step(t: Trainer, batches: list[Any]) -> tuple[dict[str, float], bool]:
+    """Forward and backward over the micro-batches, then step each optimiser; (logs, all stepped)."""
+    for optimizer in t.optimizers.values():
+        optimizer.zero_grad(set_to_none=True)
+    params = {name: [p for m in names for p in t.modules[m].parameters() if p.requires_grad]
+              for name, names in t.groups.items()}
+    logs: dict[str, list[float]] = defaultdict(list)
+    finite = {name: True for name in t.optimizers}
+    all_stepped = True
+    scale = 1.0 / len(batches)
+    for j, batch in enumerate(batches):
+        last = j == len(batches) - 1
+        with no_sync(t.wrapped, skip=not last):
+            steps = t.task.train_step(t.wrapped, batch, t.progress.step, t.env.device)
+            while True:
+                with _autocast(t.env.device, t.config.precision):
+                    item = next(steps, None)
+                if item is None:
+                    break
+                name, loss, scalars = item
+                for key, value in scalars.items():
+                    logs[key].append(float(value))
+                finite[name] &= bool(torch.isfinite(loss.detach()).all())
+                _backward(loss * scale, params, name)
+                if last:
+                    all_stepped &= _step_optimizer(t, name, params[name], finite[name], logs)
+    return {key: sum(v) / len(v) for key, v in logs.items()}, all_stepped
+
+
+def _backward(loss: torch.Tensor, params: dict[str, list[torch.Tensor]], name: str) -> None:
+    """loss.backward() that leaves the gradients of other optimisers' parameters as they were
+    (a generator loss reaches the discriminator's weights; those gradients must not count)."""
+    others = [p for other, ps in params.items() if other != name for p in ps]
+    saved = [p.grad for p in others]
+    for p in others:
+        p.grad = None
+    loss.backward()
+    for p, grad in zip(others, saved):
+        p.grad = grad
+
+
+def _step_optimizer(t: Trainer, name: str, params: list[torch.Tensor], loss_finite: bool,
+                    logs: dict[str, list[float]]) -> bool:
+    """Clip, check and step one optimiser; False (and no step) when anything was not finite."""
+    max_norm = t.config.grad_clip if t.config.grad_clip > 0 else math.inf
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.tensor(0.0)
+    bad = t.env.any(not loss_finite or not bool(torch.isfinite(norm)))
+    if bad:
+        t.optimizers[name].zero_grad(set_to_none=True)
+        return False
+    suffix = f"_{name}" if len(t.optimizers) > 1 else ""
+    logs["grad_norm" + suffix].append(float(norm))
+    logs["lr" + suffix].append(t.optimizers[name].param_groups[0]["lr"])  # the rate of this update
+    t.optimizers[name].step()
+    t.schedulers[name].step()
+    return True
+
+
+def _count_nonfinite(t: Trainer, batches: list[Any]) -> None:
+    t.progress.nonfinite_in_a_row += 1
+    ids = [i for b in batches for i in t.task.batch_ids(b)]
+    log.warning("%s: step %d skipped: non-finite loss or gradient (%d in a row); utterances: %s",
+                t.task.name, t.progress.step + 1, t.progress.nonfinite_in_a_row, " ".join(ids))
+    if t.progress.nonfinite_in_a_row >= t.config.max_nonfinite:
+        raise NonFiniteError(
+            f"{t.task.name}: {t.progress.nonfinite_in_a_row} steps in a row had a non-finite loss or "
+            f"gradient (train.max_nonfinite = {t.config.max_nonfinite}); stopped at step {t.progress.step}. "
+            f"Last utterances: {' '.join(ids)}. Try a lower train.lr, a longer train.warmup_steps, "
+            f"train.precision=fp32, or drop those utterances; a restart resumes from last.pt")
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (precision auto or bf16) or when asked for on CPU; else nothing."""
+    use = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use)
+
+
+# ---------------------------------------------------------------------------- validation, saving
+
+
+@contextlib.contextmanager
+def _evaluating(modules: dict[str, nn.Module]) -> Iterator[None]:
+    """Eval mode, no gradients, and the global random state untouched (so that validating or
+    writing samples does not change what an uninterrupted run would do next)."""
+    state = rng_state()
+    for module in modules.values():
+        module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module in modules.values():
+            module.train()
+        set_rng_state(state)
+
+
+def _validate(t: Trainer, writer: "MetricsWriter") -> bool:
+    """Validation on rank 0; returns (on every rank) whether the validation loss improved."""
+    improved = False
+    if t.env.is_main:
+        sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        with _evaluating(t.modules):
+            for batch in t.task.validation_batches():
+                with _autocast(t.env.device, t.config.precision):
+                    metrics = t.task.validate(t.modules, batch, t.env.device)
+                for key, value in metrics.items():
+                    sums[key] += float(value)
+                    counts[key] += 1
+        record = {key: sums[key] / counts[key] for key in sums}
+        if record:
+            writer.write(t.progress.step, "validation", record)
+            log.info("%s validation at step %d: %s", t.task.name, t.progress.step,
+                     "  ".join(f"{k} {v:.4f}" for k, v in sorted(record.items())))
+        value = record.get(VALIDATION_METRIC, math.nan)
+        improved = math.isfinite(value) and value < t.progress.best_metric
+        if improved:
+            t.progress.best_metric = value
+    if t.env.active:
+        improved, best = t.env.gather((improved, t.progress.best_metric))[0]
+        t.progress.best_metric = best
+    return improved
+
+
+def checkpoint_state(t: Trainer, rng_states: list[Any]) -> dict[str, Any]:
+    """The dict written to ckpt-<step>.pt, last.pt and best.pt."""
+    p = t.progress
+    state = {
+        "stage": t.task.name, "step": p.step, "recipe": t.task.recipe.to_dict(),
+        "modules": {name: m.state_dict() for name, m in t.modules.items()},
+        "optimizers": {name: o.state_dict() for name, o in t.optimizers.items()},
+        "schedulers": {name: s.state_dict() for name, s in t.schedulers.items()},
+        "rng": rng_states, "epoch": p.epoch, "batch_in_epoch": p.batch_in_epoch,
+        "versions": versions(), "best_metric": p.best_metric, "elapsed": p.elapsed,
+    }
+    try:
+        from tts.text.symbols import SYMBOLS
+
+        state["symbols"] = list(SYMBOLS)
+    except ImportError:
+        log.warning("tts.text.symbols is missing: checkpoint written without the phone inventory")
+    state.update(t.task.checkpoint_extras())
+    return state
+
+
+def _save(t: Trainer, periodic: bool, best: bool) -> None:
+    rng_states = t.env.gather(rng_state())  # collective: every process takes part
+    if not t.env.is_main:
+        return
+    state = checkpoint_state(t, rng_states)
+    if periodic:
+        path = t.run_dir / f"ckpt-{t.progress.step}.pt"
+        save_checkpoint(state, path)
+        copy_checkpoint(path, t.run_dir / "last.pt")
+        remove_old_checkpoints(t.run_dir, t.config.keep_last)
+        if best:
+            copy_checkpoint(path, t.run_dir / "best.pt")
+    elif best:
+        save_checkpoint(state, t.run_dir / "best.pt")
+
+
+def _write_samples(t: Trainer) -> None:
+    folder = t.run_dir / "samples" / f"step-{t.progress.step}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with _evaluating(t.modules):
+            t.task.write_samples(t.modules, folder, t.progress.step, t.env.device)
+    except Exception:  # a failed sample must not end a long run; the traceback says why
+        log.exception("%s: writing samples at step %d failed", t.task.name, t.progress.step)
+
+
+class MetricsWriter:
+    """metrics.jsonl lines (and TensorBoard scalars when tensorboard is installed), rank 0 only."""
+
+    def __init__(self, run_dir: Path, enabled: bool, elapsed: float):
+        self.path, self.enabled = run_dir / "metrics.jsonl", enabled
+        self.start, self.before = time.perf_counter(), elapsed
+        self.board = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.board = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                pass  # tensorboard is optional
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def write(self, step: int, split: str, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        record = {"step": step, "split": split, "time": round(self.elapsed(), 3), **values}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            for key, value in values.items():
+                self.board.add_scalar(f"{split}/{key}", value, step)
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

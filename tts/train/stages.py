@@ -1,0 +1,61 @@
+"""`train_stages(recipe, stages)`: find each stage's Task by name and train it into its run folder.
+
+Task modules are imported only when their stage runs, so a stage whose module is not there
+does not stop the others from training.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from tts.config import STAGES, Recipe
+from tts.train.checkpoint import is_complete
+
+log = logging.getLogger(__name__)
+
+TASKS = {  # stage -> (module, class)
+    "codec": ("tts.train.codec_task", "CodecTask"),
+    "ar": ("tts.train.ar_task", "ARTask"),
+    "nar": ("tts.train.nar_task", "NARTask"),
+    "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
+}
+
+
+def load_task(recipe: Recipe, stage: str):
+    """The Task object of a stage; RuntimeError when the stage is unknown or not built yet."""
+    if stage not in TASKS:
+        raise RuntimeError(f"unknown stage {stage!r}; the stages are {', '.join(STAGES)}")
+    module_name, class_name = TASKS[stage]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        raise RuntimeError(f"stage {stage} is not built yet ({module_name} is missing)") from None
+    if not hasattr(module, class_name):
+        raise RuntimeError(f"stage {stage} is not built yet ({module_name} has no {class_name})")
+    return getattr(module, class_name)(recipe)
+
+
+def stage_config(recipe: Recipe, stage: str):
+    """The TrainConfig of a stage (recipe.<stage>.train)."""
+    return getattr(recipe, stage).train
+
+
+def train_stages(recipe: Recipe, stages: list[str]) -> None:
+    """Train each stage in order; a stage whose final checkpoint exists is skipped."""
+    from tts.train.engine import train
+
+    for stage in stages:
+        if stage not in TASKS:
+            raise RuntimeError(f"unknown stage {stage!r}; the stages are {', '.join(STAGES)}")
+        run_dir = Path(recipe.output_dir) / stage
+        max_steps = stage_config(recipe, stage).max_steps
+        if is_complete(run_dir, max_steps):
+            log.info("%s: already complete (%s exists); skipped", stage, run_dir / f"ckpt-{max_steps}.pt")
+            continue
+        task = load_task(recipe, stage)
+        log.info("training %s into %s", stage, run_dir)
+        train(task, run_dir)
