@@ -251,7 +251,7 @@ def eval_model(
     limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
     prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
     what: str = typer.Option("model", "--what", help="model (synthesize), codec (resynthesis), "
-                             "vocoder (copy-synthesis) or original (the recogniser's floor)."),
+                             "vocoder (copy-synthesis), griffin_lim (its baseline) or original (the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""

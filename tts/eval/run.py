@@ -29,7 +29,7 @@ __all__ = ["evaluate_folder", "evaluate_model", "print_summary", "read_items"]
 
 log = logging.getLogger(__name__)
 
-WHATS = ("model", "codec", "vocoder", "original")
+WHATS = ("model", "codec", "vocoder", "griffin_lim", "original")
 SPEAKER_REFERENCES = 4  # training utterances per speaker that stand for its voice
 MAX_REFERENCE_SPEAKERS = 20  # speakers compared against (all evaluated ones, then others)
 
@@ -123,7 +123,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
     `prompt`), "codec" resynthesizes the original audio through the codec, "vocoder" through the
-    vocoder (copy-synthesis), "original" scores the original audio itself: the recogniser's floor.
+    vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained baseline), "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     """
     from tts.data.corpus import PreparedCorpus
@@ -239,7 +239,24 @@ def _generator(what: str, model_dir: Path, device: str) -> Generator:
         return _codec_generator(_run_recipe(model_dir), device)
     if what == "vocoder":
         return _vocoder_generator(model_dir, device)
+    if what == "griffin_lim":
+        return _griffin_lim_generator(_run_recipe(model_dir))
     return _model_generator(model_dir, device)
+
+
+def _griffin_lim_generator(recipe) -> Generator:
+    """Copy-synthesis with no training: log-mel (the recipe's settings) -> Griffin-Lim; the vocoder's baseline."""
+    from tts.audio.io import resample
+    from tts.audio.spectral import griffin_lim_from_log_mel, log_mel
+
+    audio = recipe.audio
+
+    def generate(record, original, *_):
+        wav = resample(original.wav, original.sample_rate, audio.sample_rate)
+        out = griffin_lim_from_log_mel(log_mel(wav, audio), audio, length=len(wav))  # (S,)
+        return Audio(out.float().cpu().numpy(), audio.sample_rate), {}
+
+    return generate
 
 
 def _codec_generator(recipe, device: str) -> Generator:
