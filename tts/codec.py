@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from tts.config import Recipe
+from tts.device import resolve_device  # noqa: F401 (also used by callers of tts.codec)
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +190,6 @@ def expected_settings(recipe: Recipe) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------- loading
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:

@@ -26,6 +26,7 @@ from tts.audio.spectral import MelSpectrogram
 from tts.config import Recipe
 from tts.data.readers import Utterance
 from tts.data.store import ShardFolder
+from tts.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +175,6 @@ def mel_items(audio_records: list[dict], audio: np.ndarray, recipe: Recipe) -> t
 
 
 # --------------------------------------------------------------------------- codec codes
-
-
-def resolve_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def code_items(audio_records: list[dict], audio: np.ndarray, codec: Any,

@@ -18,6 +18,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from tts.device import resolve_device
+
 log = logging.getLogger(__name__)
 
 
@@ -70,16 +72,6 @@ class Distributed:
 
     def _collective_device(self) -> torch.device:
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
-
-
-def resolve_device(setting: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cpu', 'cuda', 'cuda:N' as given."""
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(setting)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"recipe device {setting!r} asks for CUDA, but torch sees no GPU; set device: cpu")
-    return device
 
 
 def setup_distributed(device_setting: str) -> Distributed:
