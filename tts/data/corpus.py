@@ -25,6 +25,11 @@ MANIFEST_FILE = "manifest.jsonl"
 SPLITS = ("train", "validation", "all")
 
 
+def prepared_folder(recipe: Any) -> Path:
+    """Where `tts prepare` writes a recipe's corpus: {output_dir}/prepared."""
+    return Path(recipe.output_dir) / "prepared"
+
+
 class PreparedCorpus:
     """A prepared corpus folder; feature arrays are opened with np.load(mmap_mode='r') on first use."""
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tts.config import Recipe
-from tts.data.corpus import CORPUS_FILE, MANIFEST_FILE
+from tts.data.corpus import CORPUS_FILE, MANIFEST_FILE, prepared_folder
 from tts.data.readers import Drop, Utterance, read_corpus
 from tts.data.report import (check_utterance, corpus_stats, drop_of, limits_text, summary_text,
                              write_drop_report)
@@ -49,7 +49,7 @@ def prepare_corpus(recipe: Recipe, workers: int = 1, shard: str | tuple[int, int
     shard="i/N" prepares only shards whose index is i modulo N (a cluster job array) and does
     not merge; merge_only=True builds the manifest, split and statistics from finished shards.
     """
-    folder = Path(recipe.output_dir) / "prepared"
+    folder = prepared_folder(recipe)
     selected = parse_shard(shard) if shard is not None and not merge_only else None
     log.info("%s", limits_text(recipe))
     start = time.perf_counter()
@@ -287,7 +287,7 @@ def _merge_key(recipe: Recipe, jobs: list[ShardJob], codec_id: dict | None) -> s
 def merge(recipe: Recipe, jobs: list[ShardJob], read_drops: list[Drop], left_out: int,
           codec_id: dict | None, codec: Any) -> dict:
     """Build manifest, split, drop report and statistics from finished shards."""
-    folder = Path(recipe.output_dir) / "prepared"
+    folder = prepared_folder(recipe)
     problem = _missing_report(jobs)
     if problem:
         raise PrepareError(problem)

@@ -152,9 +152,13 @@ def audio_items(utterances: tuple[Utterance, ...], recipe: Recipe) -> tuple[list
 # --------------------------------------------------------------------------- mel
 
 
-def mel_items(audio_records: list[dict], audio: np.ndarray, recipe: Recipe) -> tuple[list[dict], np.ndarray]:
-    """Log-mel of each stored utterance: records with offsets, and (T_total, M) float16."""
-    transform = MelSpectrogram(recipe.audio)
+def _frame_items(audio_records: list[dict], audio: np.ndarray, analyse: Any, count_key: str,
+                 width: int, dtype: Any) -> tuple[list[dict], np.ndarray]:
+    """Run `analyse(wav (S,) float32 tensor) -> (T, C) array` on each stored utterance.
+
+    Reads the stored int16 samples, so features are exactly those of PreparedCorpus.audio.
+    Returns records with offsets and counts under `count_key`, and the (T_total, width) array.
+    """
     items, pieces, offset = [], [], 0
     with torch.inference_mode():
         for rec in audio_records:
@@ -162,41 +166,35 @@ def mel_items(audio_records: list[dict], audio: np.ndarray, recipe: Recipe) -> t
                 continue
             pcm = audio[rec["offset"]:rec["offset"] + rec["n_samples"]]  # (S,) int16
             if pcm.shape[0] == 0:  # dropped at merge (empty_audio); nothing to analyse
-                items.append({"id": rec["id"], "offset": offset, "n_mel_frames": 0})
+                items.append({"id": rec["id"], "offset": offset, count_key: 0})
                 continue
-            # from the stored int16 samples, so that the mel is exactly that of PreparedCorpus.audio
-            wav = torch.from_numpy(pcm.astype(np.float32) / INT16_SCALE)
-            mel = transform(wav)  # (M, T)
-            items.append({"id": rec["id"], "offset": offset, "n_mel_frames": int(mel.shape[-1])})
-            offset += mel.shape[-1]
-            pieces.append(mel.T.numpy().astype(np.float16))  # (T, M)
-    array = np.concatenate(pieces) if pieces else np.zeros((0, recipe.audio.n_mels), np.float16)
+            frames = analyse(torch.from_numpy(pcm.astype(np.float32) / INT16_SCALE)).astype(dtype)  # (T, C)
+            items.append({"id": rec["id"], "offset": offset, count_key: int(frames.shape[0])})
+            offset += frames.shape[0]
+            pieces.append(frames)
+    array = np.concatenate(pieces) if pieces else np.zeros((0, width), dtype)
     return items, array
+
+
+def mel_items(audio_records: list[dict], audio: np.ndarray, recipe: Recipe) -> tuple[list[dict], np.ndarray]:
+    """Log-mel of each stored utterance: records with offsets, and (T_total, M) float16."""
+    transform = MelSpectrogram(recipe.audio)
+    return _frame_items(audio_records, audio, lambda wav: transform(wav).T.numpy(),  # (T, M)
+                        "n_mel_frames", recipe.audio.n_mels, np.float16)
 
 
 # --------------------------------------------------------------------------- codec codes
 
 
 def code_items(audio_records: list[dict], audio: np.ndarray, codec: Any,
-               device: str) -> tuple[list[dict], np.ndarray]:
+               device: Any) -> tuple[list[dict], np.ndarray]:
     """Codec codes of each stored utterance: records with offsets, and (T_total, Q) int16."""
-    items, pieces, offset = [], [], 0
-    with torch.inference_mode():
-        for rec in audio_records:
-            if "offset" not in rec:
-                continue
-            pcm = audio[rec["offset"]:rec["offset"] + rec["n_samples"]]  # (S,) int16
-            if pcm.shape[0] == 0:
-                items.append({"id": rec["id"], "offset": offset, "n_frames": 0})
-                continue
-            wav = torch.from_numpy(pcm.astype(np.float32) / INT16_SCALE).to(device)[None, None]  # (1, 1, S)
-            codes = codec.encode(wav)[0]  # (Q, T)
-            items.append({"id": rec["id"], "offset": offset, "n_frames": int(codes.shape[-1])})
-            offset += codes.shape[-1]
-            pieces.append(codes.T.cpu().numpy().astype(np.int16))  # (T, Q)
-    n_codebooks = int(getattr(codec, "n_codebooks", 0))
-    array = np.concatenate(pieces) if pieces else np.zeros((0, n_codebooks), np.int16)
-    return items, array
+    def encode(wav: torch.Tensor) -> np.ndarray:
+        codes = codec.encode(wav.to(device)[None, None])[0]  # (1, 1, S) -> (Q, T)
+        return codes.T.cpu().numpy()  # (T, Q)
+
+    return _frame_items(audio_records, audio, encode, "n_frames",
+                        int(getattr(codec, "n_codebooks", 0)), np.int16)
 
 
 # --------------------------------------------------------------------------- one shard

@@ -60,9 +60,9 @@ class ARTask:
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus
+            from tts.data.corpus import PreparedCorpus, prepared_folder
 
-            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
         return self._corpus
 
     @property

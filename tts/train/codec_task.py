@@ -72,9 +72,9 @@ class CodecTask:
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus
+            from tts.data.corpus import PreparedCorpus, prepared_folder
 
-            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
             rate = self._corpus.sample_rate
             if rate != self.sample_rate:
                 raise ValueError(f"the prepared corpus is at {rate} Hz but audio.sample_rate is "

@@ -64,9 +64,9 @@ class VocoderTask:
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus
+            from tts.data.corpus import PreparedCorpus, prepared_folder
 
-            self._corpus = PreparedCorpus(Path(self.recipe.output_dir) / "prepared")
+            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
         if not self._mel_checked:
             self._check_corpus(self._corpus)
             self._mel_checked = True
