@@ -1,7 +1,9 @@
 """The vocoder stage: a GAN generator learns features -> waveform on random crops of the corpus.
 
 Each step yields the discriminator's loss (least squares on real vs generated audio), then the
-generator's (least squares + feature matching + log-mel L1), as `tts.train.task` describes.
+generator's (least squares + feature matching + multi-resolution log-mel L1), as `tts.train.task`
+describes. For the first vocoder.adversarial_start steps the generator learns from the mel loss
+alone and the discriminators are not run (a cheap warm-up that gets the spectrum right first).
 Features are the prepared log-mels (input "mel") or the codec's quantised latents of the
 prepared codes (input "codec_latent").
 
@@ -52,6 +54,7 @@ class VocoderTask:
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._codec: Any | None = None  # frozen codec for latents, loaded on first use
         self._mel: nn.Module | None = None
+        self._mel_loss: nn.Module | None = None
         self._mel_checked = False
         self._validation: list[Batch] | None = None
 
@@ -171,11 +174,29 @@ class VocoderTask:
         with torch.autocast(wav.device.type, enabled=False):
             return self._mel(wav.float())
 
+    def mel_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Multi-resolution log-mel L1 in float32 (also under autocast): the distance eval reports."""
+        if self._mel_loss is None:
+            from tts.audio.spectral import MultiResolutionMelLoss
+
+            self._mel_loss = MultiResolutionMelLoss(self.recipe.audio.sample_rate)
+        self._mel_loss = self._mel_loss.to(target.device)
+        with torch.autocast(target.device.type, enabled=False):
+            return self._mel_loss(prediction.float(), target.float())
+
+    def adversarial_on(self, step: int) -> bool:
+        return step >= self.cfg.adversarial_start
+
     def train_step(self, modules: dict[str, nn.Module], batch: Batch, step: int,
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
         generator, discriminator = modules["generator"], modules["discriminator"]
         real = batch["audio"].to(device)  # (B, 1, S)
         fake = generator(self._inputs(batch, device))  # (B, 1, S)
+        mel = self.mel_loss(fake, real)
+        if not self.adversarial_on(step):  # reconstruction warm-up: no discriminator pass at all
+            loss = self.cfg.mel_loss_weight * mel
+            yield "generator", loss, {"loss": loss.item(), "mel_l1": mel.item()}
+            return
         n = real.shape[0]
 
         # one discriminator call on real and generated audio together (one forward per backward)
@@ -186,7 +207,6 @@ class VocoderTask:
         real_out, fake_out = _split(discriminator(torch.cat([real, fake])), n)
         adversarial = generator_adversarial_loss(fake_out)
         features = feature_matching_loss(real_out, fake_out)
-        mel = nn.functional.l1_loss(self._log_mel(fake), self._log_mel(real))
         g_loss = adversarial + self.cfg.feature_loss_weight * features + self.cfg.mel_loss_weight * mel
         yield "generator", g_loss, {"loss": g_loss.item(), "g_adv": adversarial.item(),
                                     "feature_match": features.item(), "mel_l1": mel.item()}
