@@ -253,12 +253,14 @@ def eval_model(
     what: str = typer.Option("model", "--what", help="model (synthesize), codec (resynthesis), "
                              "vocoder (copy-synthesis), griffin_lim (its baseline) or original (the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
+                                              "score this checkpoint file instead of the run's best.pt."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
 
     try:
-        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed)
+        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)

@@ -259,3 +259,36 @@ def test_evaluate_model_griffin_lim_baseline(run_dir):
     # Griffin-Lim keeps the magnitude: far closer to the reference than noise, though not identical
     assert 0.0 < utterance["mcd"] < 20.0  # an untrained vocoder scores ~66 dB here
     assert utterance["wer"] <= 0.5
+
+
+def test_evaluate_model_scores_a_chosen_checkpoint(run_dir, monkeypatch, tmp_path):
+    seen = {}
+
+    class IdentityCodec:
+        sample_rate = 16000
+
+        def __call__(self, wav):
+            return wav.clone()
+
+    def fake_load_codec(recipe, device):
+        seen["codec"] = recipe.codec.checkpoint
+        return IdentityCodec()
+
+    chosen = tmp_path / "ckpt-1500.pt"
+    chosen.write_bytes(b"")
+    monkeypatch.setattr("tts.codec.load_codec", fake_load_codec)
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="codec", device="cpu", checkpoint=chosen)
+    assert seen["codec"] == str(chosen) and result["checkpoint"] == str(chosen)
+
+    def fake_load_vocoder(source, device):
+        seen["vocoder"] = source
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("tts.vocode.load_vocoder", fake_load_vocoder)
+    with pytest.raises(RuntimeError, match="stop here"):
+        evaluate_model(run_dir, limit=1, prompt=False, what="vocoder", device="cpu", checkpoint=chosen)
+    assert seen["vocoder"] == chosen
+    with pytest.raises(ValueError, match="--checkpoint applies"):
+        evaluate_model(run_dir, what="model", checkpoint=chosen)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate_model(run_dir, what="codec", checkpoint=tmp_path / "missing.pt")

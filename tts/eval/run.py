@@ -118,13 +118,14 @@ def _result(kind: str, source: str, utterances: list[dict], real_embeddings: dic
 
 
 def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, what: str = "model",
-                   seed: int = 0, device: str = "auto") -> dict:
+                   seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None) -> dict:
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
     `prompt`), "codec" resynthesizes the original audio through the codec, "vocoder" through the
     vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained baseline), "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
+    `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     """
     from tts.data.corpus import PreparedCorpus
 
@@ -132,13 +133,18 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         raise ValueError(f"--what {what!r} is not one of {', '.join(WHATS)}")
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
+    if checkpoint is not None:
+        if what not in ("codec", "vocoder"):
+            raise ValueError(f"--checkpoint applies to --what codec or vocoder, not {what}")
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     start = time.perf_counter()
     model_dir = Path(model_dir)
     corpus = PreparedCorpus(model_dir / "prepared")
     rng = np.random.default_rng(seed)
     chosen = _held_out(corpus, limit, rng)
     speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
-    generate = _generator(what, model_dir, _device(device))
+    generate = _generator(what, model_dir, _device(device), checkpoint)
     log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
     utterances = []
     for number, record in enumerate(chosen):
@@ -158,7 +164,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         utterances.append(result)
         log.info("%d/%d %s: wer %.2f", number + 1, len(chosen), record["id"], result["wer"])
     result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
-                     what=what, limit=limit, prompt=prompt, seed=seed)
+                     what=what, limit=limit, prompt=prompt, seed=seed,
+                     checkpoint=str(checkpoint) if checkpoint else None)
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
@@ -231,14 +238,17 @@ def _speaker_embeddings(corpus, evaluated: list[str], rng: np.random.Generator) 
 Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[Audio, dict]"]
 
 
-def _generator(what: str, model_dir: Path, device: str) -> Generator:
+def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None) -> Generator:
     """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
     if what == "original":
         return lambda record, original, *_: (original, {})
     if what == "codec":
-        return _codec_generator(_run_recipe(model_dir), device)
+        recipe = _run_recipe(model_dir)
+        if checkpoint is not None:
+            recipe = dataclasses.replace(recipe, codec=dataclasses.replace(recipe.codec, checkpoint=str(checkpoint)))
+        return _codec_generator(recipe, device)
     if what == "vocoder":
-        return _vocoder_generator(model_dir, device)
+        return _vocoder_generator(model_dir, device, checkpoint)
     if what == "griffin_lim":
         return _griffin_lim_generator(_run_recipe(model_dir))
     return _model_generator(model_dir, device)
@@ -279,14 +289,14 @@ def _codec_generator(recipe, device: str) -> Generator:
     return generate
 
 
-def _vocoder_generator(model_dir: Path, device: str) -> Generator:
+def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | None = None) -> Generator:
     import torch
 
     from tts.audio.io import resample
     from tts.audio.spectral import log_mel
     from tts.vocode import load_vocoder
 
-    vocoder = load_vocoder(model_dir, device)
+    vocoder = load_vocoder(checkpoint or model_dir, device)
     codec = None
     if vocoder.input == "codec_latent":
         from tts.codec import load_codec
