@@ -218,11 +218,13 @@ class TransformerConfig:
     max_positions: int = 4096  # longest phones + frames sequence
     prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
     guided_attention: float = 0.0  # AR: weight of the diagonal attention loss on phones (0 = off)
+    short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
         _check(self.prompt_seconds >= 0, "prompt_seconds", self.prompt_seconds, ">= 0 seconds")
         _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
+        _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,

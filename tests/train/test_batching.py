@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tts.train.batching import BatchList, batch_rng, bucket_batches, shard_batches
+from tts.train.batching import BatchList, batch_rng, bucket_batches, shard_batches, short_first
 
 
 def test_batches_respect_the_token_budget_and_cover_every_item_once():
@@ -42,3 +42,12 @@ def test_batch_list_builds_on_access():
     assert batches[1] == [2] and built == [1]
     with pytest.raises(IndexError):
         batches[2]
+
+
+def test_short_first_widens_to_every_item_after_its_epochs():
+    lengths = [50, 10, 40, 20, 30, 60, 10]
+    kept = [sorted(short_first(lengths, epoch, 2).tolist()) for epoch in range(4)]
+    assert kept[0] == [1, 3, 6]  # up to the 1/3 quantile (20)
+    assert kept[1] == [1, 2, 3, 4, 6]  # up to the 2/3 quantile (40)
+    assert kept[2] == kept[3] == list(range(7))
+    assert short_first(lengths, 0, 0).tolist() == list(range(7))  # off

@@ -48,6 +48,26 @@ def test_ar_batches_hold_bos_codes_eos_and_skip_the_prompt(tmp_path):
     assert len(halves[0]) == len(halves[1]) and not set(halves[0][0]["ids"]) & set(halves[1][0]["ids"])
 
 
+@pytest.mark.parametrize("task_class", [ARTask, NARTask])
+def test_short_first_epochs_start_with_the_shorter_utterances(tmp_path, task_class):
+    import dataclasses
+
+    corpus = FakeCorpus(tmp_path)
+    recipe = tasks_recipe(tmp_path)
+    section = task_class.name
+    recipe = dataclasses.replace(recipe, **{section: dataclasses.replace(getattr(recipe, section),
+                                                                          short_first_epochs=2)})
+    task = task_class(recipe, corpus)
+    data = task.dataset("train")
+    length = {item.id: length for item, length in zip(data.items, data.lengths())}
+    seen = [sorted(u for b in task.train_batches(e, 0, 1) for u in b["ids"]) for e in range(4)]
+    assert len(seen[0]) < len(seen[1]) < len(seen[2]) == len(seen[3]) == 10
+    assert set(seen[0]) <= set(seen[1])
+    assert max(length[u] for u in seen[0]) <= min(length[u] for u in set(seen[2]) - set(seen[0]))
+    plain = task_class(tasks_recipe(tmp_path), corpus)  # after the curriculum: the batches of a run without one
+    assert [b["ids"] for b in plain.train_batches(2, 0, 1)] == [b["ids"] for b in task.train_batches(2, 0, 1)]
+
+
 def test_nar_batches_draw_levels_two_to_q(tmp_path):
     task = NARTask(tasks_recipe(tmp_path), FakeCorpus(tmp_path))
     levels = torch.cat([b["level"] for b in task.train_batches(0, 0, 1)])

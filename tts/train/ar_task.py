@@ -30,7 +30,7 @@ from torch import nn
 from tts.config import Recipe, TrainConfig
 from tts.models.ar import ARModel, GenerationOptions, guided_attention_loss
 from tts.models.layers import IGNORE, pad_right, token_accuracy, token_loss
-from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches
+from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,11 @@ class ARTask:
     def train_batches(self, epoch: int, rank: int, world_size: int) -> BatchList:
         data = self.dataset("train")
         seed = self.recipe.seed
-        batches = bucket_batches(data.lengths(), self.train_config.batch_tokens,
+        lengths = np.asarray(data.lengths())
+        chosen = short_first(lengths, epoch, self.section.short_first_epochs)  # all, after the curriculum
+        batches = bucket_batches(lengths[chosen], self.train_config.batch_tokens,
                                  np.random.default_rng([seed, epoch + 1]))
+        batches = [[int(chosen[i]) for i in batch] for batch in batches]
         mine = shard_batches(batches, rank, world_size)
         return BatchList(mine, lambda i, items: self.collate(
             data, items, batch_rng(seed, epoch, i * world_size + rank)))

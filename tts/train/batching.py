@@ -98,6 +98,16 @@ def bucket_batches(lengths: Sequence[int], batch_tokens: int, rng: np.random.Gen
     return batches
 
 
+def short_first(lengths: Sequence[int], epoch: int, epochs: int) -> np.ndarray:
+    """Indices a curriculum epoch trains on: for epoch e < `epochs`, the utterances no longer than the
+    (e + 1) / (epochs + 1) quantile of `lengths` (short sentences first); afterwards all of them."""
+    lengths = np.asarray(lengths)
+    if epoch >= epochs or len(lengths) == 0:
+        return np.arange(len(lengths))
+    limit = np.quantile(lengths, (epoch + 1) / (epochs + 1), method="higher")
+    return np.flatnonzero(lengths <= limit)
+
+
 def shard_batches(batches: list[list[int]], rank: int, world_size: int) -> list[list[int]]:
     """Process `rank`'s share; every process gets the same number (the remainder is dropped)."""
     if world_size == 1:
