@@ -322,6 +322,9 @@ class FakeCodec:
     def __init__(self, n_codebooks=2, size=16, dimension=16):
         self.tables = torch.randn(n_codebooks, size, dimension, generator=torch.Generator().manual_seed(0))
 
+    def requires_grad_(self, flag):
+        return self
+
     def latents(self, codes):
         return sum(self.tables[q][codes[:, q]] for q in range(codes.shape[1])).transpose(1, 2)  # (B, D, T)
 
@@ -336,6 +339,22 @@ def test_codec_latent_input_trains_on_codes():
     history = run_steps(task, 2)
     assert all(np.isfinite(h["loss"]) for h in history)
     assert task.checkpoint_extras()["codec"]["hop_length"] == 64
+
+
+def test_loading_the_codec_leaves_the_training_rng_alone(monkeypatch):
+    def load_codec(recipe, device):
+        torch.randn(1000)  # as building a real model's initial weights would
+        return FakeCodec()
+
+    monkeypatch.setattr("tts.codec.load_codec", load_codec)
+    recipe = small_recipe(input="codec_latent")
+    task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
+    batch = next(iter(task.train_batches(0, 0, 1)))
+    torch.manual_seed(3)
+    task._inputs(batch, torch.device("cpu"))
+    after_load = torch.rand(4)
+    torch.manual_seed(3)
+    assert torch.equal(after_load, torch.rand(4))
 
 
 # --------------------------------------------------------------------------- end to end

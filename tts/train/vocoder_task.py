@@ -157,7 +157,10 @@ class VocoderTask:
         if self._codec is None:
             from tts.codec import load_codec
 
-            self._codec = load_codec(self.recipe, device)
+            # building the codec draws initial weights from the global RNG; keep that out of the
+            # training stream so that a resumed run (which loads it at another step) stays exact
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                self._codec = load_codec(self.recipe, device)
             if self._codec is None:
                 raise RuntimeError("vocoder.input is codec_latent but the recipe has no trained codec; "
                                    "train the codec stage first")
