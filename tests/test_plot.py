@@ -179,3 +179,15 @@ def test_codes_from_a_prepared_corpus(tmp_path, monkeypatch):
     _png_size(out)
     with pytest.raises(KeyError, match="nobody"):
         plot_codes_file("nobody", tmp_path / "c.png", prepared=tmp_path)
+
+
+def test_curves_against_hours_of_training(tmp_path):
+    records = [{"step": s, "split": "train", "time": 36.0 * s, "loss": 1.0 / s} for s in (10, 20, 30)]
+    records.append({"step": 40, "split": "train", "loss": 0.1})  # no time: left out of the time axis
+    (axis,) = [ax for ax in curves_figure([("a", records)], x="time").axes if ax.get_visible()]
+    assert list(axis.lines[0].get_xdata()) == pytest.approx([0.1, 0.2, 0.3])  # hours
+    assert axis.get_xlabel() == "hours of training"
+    (axis,) = [ax for ax in curves_figure([("a", records)]).axes if ax.get_visible()]
+    assert list(axis.lines[0].get_xdata()) == [10, 20, 30, 40]
+    with pytest.raises(ValueError, match="step or time"):
+        curves_figure([("a", records)], x="epoch")

@@ -196,12 +196,14 @@ def plot_curves(
     metrics: List[Path] = typer.Argument(..., help="metrics.jsonl files (or run stage folders holding one)."),
     output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
     keys: Optional[List[str]] = typer.Option(None, "--key", help="Metric names to plot (default: all losses)."),
+    x: str = typer.Option("step", "--x", help="Horizontal axis: step, or time (hours of training, "
+                          "to compare runs of different speed at equal cost)."),
 ) -> None:
     """Training and validation curves from one or more runs."""
     from tts.plot import plot_curves_files
 
     try:
-        plot_curves_files(metrics, output, keys=keys or None)
+        plot_curves_files(metrics, output, keys=keys or None, x=x)
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     typer.echo(f"wrote {output}")

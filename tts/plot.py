@@ -156,19 +156,25 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def plot_curves_files(paths: Sequence[str | Path], output: str | Path,
-                      keys: Sequence[str] | None = None) -> Path:
-    """Training (solid) and validation (dashed) curves, one subplot per metric, runs overlaid."""
+                      keys: Sequence[str] | None = None, x: str = "step") -> Path:
+    """Training (solid) and validation (dashed) curves, one subplot per metric, runs overlaid;
+    against the optimiser step, or (x="time") the hours of training (to compare runs of
+    different speed at equal cost)."""
     if not paths:
         raise ValueError("give at least one metrics.jsonl or stage folder")
     runs = [(_run_label(Path(p)), read_metrics(p)) for p in paths]
-    figure = curves_figure(runs, keys)
+    figure = curves_figure(runs, keys, x)
     return _save(figure, output)
 
 
-def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | None = None) -> Any:
+def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | None = None,
+                  x: str = "step") -> Any:
     """The Figure behind `plot_curves_files`; runs are (label, records)."""
     from matplotlib.figure import Figure
 
+    if x not in ("step", "time"):
+        raise ValueError(f"x must be step or time, not {x!r}")
+    scale = 1.0 if x == "step" else 1 / 3600
     available = sorted({k for _, records in runs for r in records for k, v in r.items()
                         if k not in BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool)})
     if keys:
@@ -190,8 +196,9 @@ def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | 
         values = []
         for colour, (label, records) in zip(colours, runs):
             for split, style in (("train", "-"), ("validation", "--")):
-                points = sorted((r["step"], float(r[name])) for r in records
-                                if r.get("split", "train") == split and _finite(r.get(name)))
+                points = sorted((r[x] * scale, float(r[name])) for r in records
+                                if r.get("split", "train") == split and _finite(r.get(name))
+                                and _finite(r.get(x)))
                 if points:
                     steps, ys = zip(*points)
                     values.extend(ys)
@@ -199,7 +206,7 @@ def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | 
                             marker="o" if split == "validation" else None, markersize=3,
                             label=f"{label} {split}" if len(runs) > 1 else split)
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("step")
+        ax.set_xlabel("step" if x == "step" else "hours of training")
         ax.grid(alpha=0.3)
         if values and min(values) > 0 and max(values) / min(values) > 100:
             ax.set_yscale("log")
