@@ -248,6 +248,7 @@ class VocoderConfig:
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
     mel_loss_weight: float = 45.0  # weight of the multi-resolution log-mel L1 in the generator loss
     feature_loss_weight: float = 2.0  # weight of discriminator feature matching
+    stft_loss_weight: float = 0.0  # weight of a multi-resolution linear STFT loss (resolves harmonics)
     adversarial_start: int = 0  # generator steps on the mel loss alone before the discriminators join
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
                                                                    schedule="constant",
@@ -271,6 +272,7 @@ class VocoderConfig:
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
+        _check(self.stft_loss_weight >= 0, "stft_loss_weight", self.stft_loss_weight, ">= 0 (0 = off)")
         _check(len(self.upsample_rates) >= 1 and all(r >= 1 for r in self.upsample_rates),
                "upsample_rates", self.upsample_rates, "a list of positive integers")
         _check(self.initial_channels >= 2 ** len(self.upsample_rates), "initial_channels",

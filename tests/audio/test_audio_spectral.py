@@ -9,8 +9,8 @@ import pytest
 import torch
 from audio_fixtures import harmonic
 
-from tts.audio.spectral import (LOG_FLOOR, MelSpectrogram, MultiResolutionMelLoss, griffin_lim,
-                                griffin_lim_from_log_mel, hz_to_mel, istft, log_mel, magnitude,
+from tts.audio.spectral import (LOG_FLOOR, MelSpectrogram, MultiResolutionMelLoss, MultiResolutionSTFTLoss,
+                                griffin_lim, griffin_lim_from_log_mel, hz_to_mel, istft, log_mel, magnitude,
                                 mel_filterbank, mel_filterbank_for, mel_frames, mel_resolutions, mel_to_hz,
                                 mel_to_linear, multi_resolution_mel_distance, phase, power, stft)
 from tts.config import AudioConfig
@@ -246,6 +246,25 @@ def test_multi_resolution_loss_properties(rng):
     assert torch.isfinite(prediction.grad).all() and prediction.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="same shape"):
         loss(clean, clean[..., :-1])
+
+
+def test_stft_loss_weighs_a_wrong_pitch_more_than_the_mel_loss():
+    stft_loss, mel_loss = MultiResolutionSTFTLoss(16000), MultiResolutionMelLoss(16000)
+    assert stft_loss.sizes == [512, 1024, 2048]
+    t = torch.arange(16000) / 16000
+
+    def voice(f0):  # harmonics up to 4 kHz under a fixed envelope: the same mel shape, another pitch
+        return sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, int(4000 / f0)))[None, None]
+
+    real, off_pitch = voice(200.0), voice(210.0)
+    assert float(stft_loss(real, real)) == 0.0
+    # relative to the same comparison at the coarse mel resolution, a 5 % pitch error costs far more
+    assert float(stft_loss(off_pitch, real)) > 2.5 * float(mel_loss(off_pitch, real))  # 2.58 vs 0.78
+    prediction = off_pitch.clone().requires_grad_()
+    stft_loss(prediction, real).backward()
+    assert torch.isfinite(prediction.grad).all() and prediction.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="same shape"):
+        stft_loss(real, real[..., :-1])
 
 
 def test_multi_resolution_distance(rng):

@@ -289,6 +289,17 @@ def test_mel_warm_up_runs_no_discriminator_then_the_gan_joins():
     assert history[19]["mel_l1"] < 0.6 * history[0]["mel_l1"], [h["mel_l1"] for h in history]
 
 
+def test_stft_loss_joins_the_reconstruction_when_weighted():
+    recipe = small_recipe(adversarial_start=3, stft_loss_weight=2.0)
+    task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
+    history = run_steps(task, 4)
+    assert set(history[0]) == {"loss", "mel_l1", "stft"}
+    assert history[0]["loss"] == pytest.approx(45.0 * history[0]["mel_l1"] + 2.0 * history[0]["stft"], rel=1e-5)
+    assert "stft" in history[-1] and "g_adv" in history[-1]
+    plain = VocoderTask(small_recipe(), corpus=FakeCorpus(recipe))
+    assert "stft" not in run_steps(plain, 1)[0]
+
+
 def test_task_validates_and_stores_mel_settings():
     recipe = small_recipe()
     task = VocoderTask(recipe, corpus=FakeCorpus(recipe))

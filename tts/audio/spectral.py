@@ -276,6 +276,31 @@ class MultiResolutionMelLoss(nn.Module):
         return torch.stack(losses).mean()
 
 
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1 of linear STFTs at several FFT sizes (the Parallel
+    WaveGAN loss): (B, 1, S) or (..., S) pairs -> scalar. Unlike a log-mel, a 1024- or 2048-point
+    linear spectrum resolves the harmonics of the voice, so a wrong pitch costs what it should."""
+
+    def __init__(self, sample_rate: int, window_seconds: Sequence[float] = (0.032, 0.064, 0.128)):
+        super().__init__()
+        self.sizes = [2 ** int(round(math.log2(seconds * sample_rate))) for seconds in window_seconds]
+        for n_fft in self.sizes:
+            self.register_buffer(f"window_{n_fft}", hann_window(n_fft), persistent=False)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if prediction.shape != target.shape:
+            raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} "
+                             "must have the same shape; crop them to the same length first")
+        losses = []
+        for n_fft in self.sizes:
+            window = getattr(self, f"window_{n_fft}")
+            fake = stft(prediction, n_fft, n_fft // 4, window=window).abs().clamp(min=LOG_FLOOR)
+            real = stft(target, n_fft, n_fft // 4, window=window).abs().clamp(min=LOG_FLOOR)
+            convergence = torch.linalg.vector_norm(real - fake) / torch.linalg.vector_norm(real).clamp(min=LOG_FLOOR)
+            losses.append(convergence + torch.nn.functional.l1_loss(fake.log(), real.log()))
+        return torch.stack(losses).mean()
+
+
 def multi_resolution_mel_distance(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
                                   sample_rate: int) -> float:
     """Multi-resolution log-mel L1 distance between two waveforms (nats; 0 = identical).

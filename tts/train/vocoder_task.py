@@ -55,6 +55,7 @@ class VocoderTask:
         self._codec: Any | None = None  # frozen codec for latents, loaded on first use
         self._mel: nn.Module | None = None
         self._mel_loss: nn.Module | None = None
+        self._stft_loss: nn.Module | None = None
         self._mel_checked = False
         self._validation: list[Batch] | None = None
 
@@ -187,6 +188,26 @@ class VocoderTask:
         with torch.autocast(target.device.type, enabled=False):
             return self._mel_loss(prediction.float(), target.float())
 
+    def stft_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Multi-resolution linear STFT loss in float32 (vocoder.stft_loss_weight > 0)."""
+        if self._stft_loss is None:
+            from tts.audio.spectral import MultiResolutionSTFTLoss
+
+            self._stft_loss = MultiResolutionSTFTLoss(self.recipe.audio.sample_rate)
+        self._stft_loss = self._stft_loss.to(target.device)
+        with torch.autocast(target.device.type, enabled=False):
+            return self._stft_loss(prediction.float(), target.float())
+
+    def reconstruction(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted mel (+ STFT) loss of generated vs real audio, and its parts for the log."""
+        mel = self.mel_loss(fake, real)
+        loss, logs = self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
+        if self.cfg.stft_loss_weight > 0:
+            spectral = self.stft_loss(fake, real)
+            loss = loss + self.cfg.stft_loss_weight * spectral
+            logs["stft"] = spectral.item()
+        return loss, logs
+
     def adversarial_on(self, step: int) -> bool:
         return step >= self.cfg.adversarial_start
 
@@ -195,10 +216,9 @@ class VocoderTask:
         generator, discriminator = modules["generator"], modules["discriminator"]
         real = batch["audio"].to(device)  # (B, 1, S)
         fake = generator(self._inputs(batch, device))  # (B, 1, S)
-        mel = self.mel_loss(fake, real)
+        reconstruction, parts = self.reconstruction(fake, real)
         if not self.adversarial_on(step):  # reconstruction warm-up: no discriminator pass at all
-            loss = self.cfg.mel_loss_weight * mel
-            yield "generator", loss, {"loss": loss.item(), "mel_l1": mel.item()}
+            yield "generator", reconstruction, {"loss": reconstruction.item(), **parts}
             return
         n = real.shape[0]
 
@@ -210,9 +230,9 @@ class VocoderTask:
         real_out, fake_out = _split(discriminator(torch.cat([real, fake])), n)
         adversarial = generator_adversarial_loss(fake_out)
         features = feature_matching_loss(real_out, fake_out)
-        g_loss = adversarial + self.cfg.feature_loss_weight * features + self.cfg.mel_loss_weight * mel
+        g_loss = adversarial + self.cfg.feature_loss_weight * features + reconstruction
         yield "generator", g_loss, {"loss": g_loss.item(), "g_adv": adversarial.item(),
-                                    "feature_match": features.item(), "mel_l1": mel.item()}
+                                    "feature_match": features.item(), **parts}
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:
