@@ -2,8 +2,9 @@
 
 Random weights (speed does not depend on training), weight norm folded away as at inference,
 one thread unless --threads says otherwise. Compares the shipped generator (VocoderConfig
-defaults) with HiFi-GAN V1/V2/V3-sized and MelGAN-sized generators at 22.05 kHz (hop 256), and
-the shipped generator at the project's 16 kHz (hop 160).
+defaults) with HiFi-GAN V1/V2/V3-sized, iSTFTNet-sized (V1 channels, two upsampling layers and
+a 16-point inverse STFT) and MelGAN-sized generators at 22.05 kHz (hop 256), and the shipped
+generator and its inverse-STFT variant at the project's 16 kHz (hop 160).
 
 Columns: GMAC/s = 10^9 multiply-accumulates per second of audio (machine-independent);
 median / best = audio seconds per wall-clock second over the timed runs; cpu = audio seconds
@@ -58,15 +59,22 @@ V3 = VocoderConfig(upsample_rates=(8, 8, 4), initial_channels=256, resblock_kern
                    resblock_dilations=((1, 2), (2, 6), (3, 12)), resblock_convs=1)
 
 
+ISTFT_16K = dict(upsample_rates=(5, 4), istft_n_fft=32)  # 5 x 4 x 32 / 4 = 160
+
+
 def cases() -> list[Case]:
     shipped, v1, v3 = VocoderConfig(), V1, V3
     return [
-        Case("shipped", 22050, replace(shipped, upsample_rates=shipped_rates(256, shipped.upsample_rates))),
+        Case("shipped", 22050, replace(shipped, upsample_rates=shipped_rates(256, shipped.upsample_rates),
+                                       istft_n_fft=0)),
         Case("hifigan-v1", 22050, v1),
         Case("hifigan-v2", 22050, replace(v1, initial_channels=128)),
         Case("hifigan-v3", 22050, v3),
+        Case("istftnet", 22050, replace(v1, upsample_rates=(8, 8), istft_n_fft=16)),
         Case("melgan", 22050, None),
-        Case("shipped", 16000, replace(shipped, upsample_rates=shipped_rates(160, shipped.upsample_rates))),
+        Case("shipped", 16000, replace(shipped, upsample_rates=shipped_rates(160, shipped.upsample_rates),
+                                       istft_n_fft=0)),
+        Case("v2-istft", 16000, replace(shipped, **ISTFT_16K)),
     ]
 
 
@@ -82,6 +90,8 @@ def candidates() -> list[Case]:
         Case("v2-16k-8522", 16000, replace(V1, upsample_rates=(8, 5, 2, 2), initial_channels=128)),
         Case("192-v2", 16000, replace(V1, upsample_rates=rates, initial_channels=192)),
         Case("v3-16k", 16000, replace(V3, upsample_rates=(8, 5, 4))),
+        Case("v2-istft", 16000, replace(V1, initial_channels=128, **ISTFT_16K)),
+        Case("256-istft", 16000, replace(V1, initial_channels=256, **ISTFT_16K)),
     ]
 
 
@@ -124,13 +134,16 @@ class MelGANResidual(nn.Module):
         return self.shortcut(x) + self.block(x)
 
 
+def generator(c: VocoderConfig) -> Generator:
+    return Generator(N_MELS, c.upsample_rates, c.initial_channels, c.resblock_kernel_sizes,
+                     c.resblock_dilations, c.resblock_convs, c.istft_n_fft)
+
+
 def build(case: Case) -> nn.Module:
     if case.config is None:
         model = MelGANGenerator()
     else:
-        c = case.config
-        model = Generator(N_MELS, c.upsample_rates, c.initial_channels, c.resblock_kernel_sizes,
-                          c.resblock_dilations, c.resblock_convs)
+        model = generator(case.config)
     model.remove_weight_norm()
     return model.eval()
 
@@ -179,10 +192,8 @@ def gmacs_per_second(model: nn.Module, hop: int, sample_rate: int) -> float:
 
 def train_step_seconds(case: Case, batch: int = 8, seconds: float = 1.0) -> float:
     """Wall seconds of one generator forward + backward on batch x seconds of audio (weight norm on)."""
-    c = case.config
-    model = Generator(N_MELS, c.upsample_rates, c.initial_channels, c.resblock_kernel_sizes,
-                      c.resblock_dilations, c.resblock_convs)
-    hop = math.prod(c.upsample_rates)
+    model = generator(case.config)
+    hop = model.hop_length
     mel = torch.randn(batch, N_MELS, int(seconds * case.sample_rate / hop))
     model(mel[..., :8]).sum().backward()  # warm-up
     start = time.perf_counter()
@@ -197,7 +208,8 @@ def describe(case: Case) -> str:
     return (f"{c.initial_channels} ch, rates {','.join(map(str, c.upsample_rates))}, "
             f"kernels {','.join(map(str, c.resblock_kernel_sizes))}, "
             f"dilations {'/'.join(','.join(map(str, d)) for d in c.resblock_dilations)}, "
-            f"{c.resblock_convs} conv/unit")
+            f"{c.resblock_convs} conv/unit"
+            f"{f', {c.istft_n_fft}-point iSTFT' if c.istft_n_fft else ''}")
 
 
 def main() -> None:
@@ -218,7 +230,7 @@ def main() -> None:
           f"{'  train step' if args.candidates else ''}  shape")
     rows = []
     for case in candidates() if args.candidates else cases():
-        hop = 256 if case.config is None else math.prod(case.config.upsample_rates)
+        hop = 256 if case.config is None else case.config.upsampling
         model = build(case)
         speeds, cpu_speeds = measure(model, hop, case.sample_rate, args.seconds, args.repeats)
         row = {"model": case.name, "sample_rate": case.sample_rate, "hop": hop,

@@ -243,6 +243,7 @@ class VocoderConfig:
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)  # multi-receptive-field kernels (HiFi-GAN V2)
     resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))  # one per kernel
     resblock_convs: int = 2  # convolutions per dilation: 2 (HiFi-GAN V1/V2) or 1 (V3)
+    istft_n_fft: int = 0  # 0 = the last layer writes samples; N = it writes an N-point spectrum, hop N / 4 (iSTFTNet)
     discriminator_channels: int = 4  # first-layer width of each discriminator (HiFi-GAN: 32)
     discriminator_periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # multi-period discriminator, samples
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
@@ -255,11 +256,19 @@ class VocoderConfig:
                                                                    segment_seconds=0.5))
 
     @property
+    def istft_hop(self) -> int:
+        """Samples per frame of the inverse-STFT head (1 without one)."""
+        return self.istft_n_fft // 4 if self.istft_n_fft else 1
+
+    @property
     def upsampling(self) -> int:
-        return math.prod(self.upsample_rates)
+        """Samples per input frame: the product of the strides, times the iSTFT hop."""
+        return math.prod(self.upsample_rates) * self.istft_hop
 
     def validate(self) -> None:
         _check(self.resblock_convs in (1, 2), "resblock_convs", self.resblock_convs, "1 or 2")
+        _check(self.istft_n_fft == 0 or (self.istft_n_fft >= 8 and self.istft_n_fft % 4 == 0),
+               "istft_n_fft", self.istft_n_fft, "0 (off) or a multiple of 4, at least 8")
         _check(all(k % 2 == 1 for k in self.resblock_kernel_sizes), "resblock_kernel_sizes",
                self.resblock_kernel_sizes, "odd kernel sizes")
         _check(self.discriminator_channels >= 1, "discriminator_channels",
@@ -318,6 +327,7 @@ class Recipe:
     output_dir: str = "runs/recipe"  # run folder: prepared data, checkpoints, samples
     seed: int = 1234  # global seed (data split, initialisation, data order)
     device: str = "auto"  # auto, cpu, cuda, cuda:N
+    threads: int = 0  # CPU threads per training process (0 = torch's default: one per core)
     stages: tuple[str, ...] = ("codec", "ar", "nar")  # stages `tts train` runs, in order
     audio: AudioConfig = field(default_factory=AudioConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -341,6 +351,7 @@ class Recipe:
                self.stages, f"a non-empty list drawn from {list(STAGES)}")
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                "device", self.device, "auto, cpu, cuda or cuda:N")
+        _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
         if self.codec.kind == "encodec_24khz":
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")
@@ -348,9 +359,10 @@ class Recipe:
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec.hop_length} samples) so that mel "
                "frames line up with codec frames")
+        istft = f" times the iSTFT hop {self.vocoder.istft_hop}" if self.vocoder.istft_n_fft else ""
         _check(self.vocoder.upsampling == self.vocoder_hop, "vocoder.upsample_rates",
                self.vocoder.upsample_rates,
-               f"rates whose product ({self.vocoder.upsampling}) equals the hop of the "
+               f"rates whose product{istft} ({self.vocoder.upsampling}) equals the hop of the "
                f"vocoder input '{self.vocoder.input}' ({self.vocoder_hop} samples)")
 
     def to_dict(self) -> dict[str, Any]:

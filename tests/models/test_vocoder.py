@@ -101,13 +101,41 @@ def test_generator_output_length_is_frames_times_hop(rates):
         assert wav.abs().max() <= 1
 
 
+ISTFT_CASES = [((5, 4), 32), ((5, 4, 2), 16), ((10,), 64), ((4, 4), 16), ((3,), 8), ((8, 5), 8)]
+
+
+@pytest.mark.parametrize("rates,n_fft", ISTFT_CASES)
+def test_istft_head_output_length_is_frames_times_hop(rates, n_fft):
+    generator = Generator(8, rates, 2 ** (len(rates) + 1), (3,), ((1, 2),), istft_n_fft=n_fft)
+    assert generator.hop_length == math.prod(rates) * n_fft // 4
+    for frames in (1, 3, 10):
+        wav = generator(torch.randn(2, 8, frames))
+        assert wav.shape == (2, 1, frames * generator.hop_length)
+        assert torch.isfinite(wav).all()
+
+
+@pytest.mark.parametrize("n_fft", [6, 10, -4])
+def test_istft_head_refuses_sizes_that_are_not_multiples_of_four(n_fft):
+    with pytest.raises(ValueError, match="istft_n_fft"):
+        Generator(8, (4,), 8, (3,), ((1,),), istft_n_fft=n_fft)
+
+
+def test_recipe_checks_strides_times_istft_hop_against_the_mel_hop():
+    recipe = small_recipe(upsample_rates=[4, 4], istft_n_fft=16)  # 4 x 4 x 16 / 4 = 64
+    assert recipe.vocoder.upsampling == 64
+    assert build_generator(recipe)(torch.randn(1, 32, 3)).shape == (1, 1, 3 * 64)
+    with pytest.raises(ValueError, match="iSTFT hop 4"):
+        small_recipe(istft_n_fft=16)  # 4 x 4 x 4 x 4 = 256 is not the hop
+
+
 @pytest.mark.parametrize("recipe_file", RECIPE_FILES, ids=lambda p: p.name)
 def test_every_shipped_recipe_builds_a_generator_of_exact_length(recipe_file):
     recipe = load_recipe(recipe_file)
-    rates = recipe.vocoder.upsample_rates
-    assert math.prod(rates) == recipe.vocoder_hop
-    channels = recipe.audio.n_mels if recipe.vocoder.input == "mel" else 8
-    generator = tiny_generator(rates, channels)
+    cfg = recipe.vocoder
+    assert math.prod(cfg.upsample_rates) * cfg.istft_hop == recipe.vocoder_hop
+    channels = recipe.audio.n_mels if cfg.input == "mel" else 8
+    generator = Generator(channels, cfg.upsample_rates, 2 ** (len(cfg.upsample_rates) + 1), (3,), ((1, 2),),
+                          istft_n_fft=cfg.istft_n_fft)
     assert generator(torch.randn(1, channels, 5)).shape[-1] == 5 * recipe.vocoder_hop
 
 
@@ -134,9 +162,10 @@ def test_generator_reads_codec_latents_when_asked():
     assert generator(torch.randn(1, 16, 4)).shape == (1, 1, 4 * 64)
 
 
-def test_removing_weight_norm_keeps_outputs_equal():
+@pytest.mark.parametrize("rates,n_fft", [((5, 4, 2), 0), ((5, 2), 16)])
+def test_removing_weight_norm_keeps_outputs_equal(rates, n_fft):
     torch.manual_seed(0)
-    generator = Generator(8, (5, 4, 2), 32, (3, 5), ((1, 3), (1, 2)))
+    generator = Generator(8, rates, 32, (3, 5), ((1, 3), (1, 2)), istft_n_fft=n_fft)
     # move every weight norm magnitude off its initial value so that folding it is a real change
     with torch.no_grad():
         for name, p in generator.named_parameters():
@@ -152,14 +181,15 @@ def test_removing_weight_norm_keeps_outputs_equal():
     torch.testing.assert_close(after, before, atol=1e-6, rtol=1e-5)
 
 
-def test_one_batch_overfit_on_mel_l1():
-    """A tiny generator fits one crop: its log-mel L1 falls by more than half in 40 steps."""
+@pytest.mark.parametrize("rates,n_fft", [((4, 4, 4), 0), ((4, 4), 16)])
+def test_one_batch_overfit_on_mel_l1(rates, n_fft):
+    """A tiny generator (either head) fits one crop: its log-mel L1 falls by more than half in 40 steps."""
     torch.manual_seed(0)
     audio = AudioConfig(sample_rate=8000, n_fft=256, win_length=256, hop_length=64, n_mels=32)
     mel = MelSpectrogram(audio)
     wav = torch.from_numpy(voiced(4096, 8000))[None, None]  # (1, 1, 4096)
     features = mel(wav)[..., :64]  # (1, 32, 64): 64 frames x hop 64 = 4096 samples
-    generator = Generator(32, (4, 4, 4), 32, (3,), ((1, 3),))
+    generator = Generator(32, rates, 32, (3,), ((1, 3),), istft_n_fft=n_fft)
     optimizer = torch.optim.Adam(generator.parameters(), 2e-3, betas=(0.8, 0.99))
     losses = []
     for _ in range(40):

@@ -1,5 +1,6 @@
 """Training engine: checkpoints, metrics, the non-finite guard, exact resume after SIGKILL, two-process DDP."""
 
+import dataclasses
 import json
 import signal
 import socket
@@ -127,3 +128,14 @@ def test_loader_workers_give_the_same_run(tmp_path):
     train(ToyTask(toy_recipe(tmp_path / "b", max_steps=4, num_workers=1)), tmp_path / "b" / "ar")
     a, b = (load_checkpoint(tmp_path / x / "ar" / "last.pt")["modules"]["model"] for x in "ab")
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_recipe_threads_key_sets_the_cpu_threads_of_training(tmp_path):
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    recipe = dataclasses.replace(toy_recipe(tmp_path, max_steps=1), threads=target)
+    try:
+        train(ToyTask(recipe), tmp_path / "ar")
+        assert torch.get_num_threads() == target
+    finally:
+        torch.set_num_threads(before)

@@ -6,6 +6,11 @@ followed by a multi-receptive-field block (the mean of residual blocks with diff
 sizes and dilations); leaky ReLU between layers, tanh at the output. The product of the
 strides is the hop of the input features, so T frames become T x hop samples, no more, no less.
 
+With `istft_n_fft` = N the last layer writes, instead of samples, an N-point spectrum (log
+magnitude and phase) at 4 / N of the sample rate, and an inverse STFT (hop N / 4) turns it into
+samples, as iSTFTNet does: the strides then multiply to hop / (N / 4), and the costly layers at
+the full sample rate are skipped.
+
 Two discriminators judge the waveform: multi-period (the signal folded into 2-D by each
 period) and multi-scale (the signal at 1, 1/2, 1/4 of the rate). Losses are least-squares
 adversarial, feature matching and (in the training task) L1 on log-mel.
@@ -25,9 +30,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
+from tts.audio.spectral import hann_window
 from tts.config import Recipe, VocoderConfig
 
 LRELU_SLOPE = 0.1  # HiFi-GAN's slope between layers
+MAX_LOG_MAGNITUDE = math.log(100.0)  # the iSTFT head's magnitudes are clipped at 100 (40 dB over full scale)
 
 # (logits, feature maps) of one sub-discriminator
 DiscriminatorOutput = tuple[torch.Tensor, list[torch.Tensor]]
@@ -74,11 +81,12 @@ class ResidualBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """Features (B, in_channels, T) -> waveform (B, 1, T * prod(upsample_rates)) in [-1, 1]."""
+    """Features (B, in_channels, T) -> waveform (B, 1, T * hop_length), hop_length = prod(upsample_rates)
+    (in [-1, 1]), or prod(upsample_rates) * istft_n_fft / 4 with the inverse-STFT head."""
 
     def __init__(self, in_channels: int, upsample_rates: Sequence[int], initial_channels: int,
                  resblock_kernel_sizes: Sequence[int], resblock_dilations: Sequence[Sequence[int]],
-                 resblock_convs: int = 2):
+                 resblock_convs: int = 2, istft_n_fft: int = 0):
         super().__init__()
         if any(k % 2 == 0 for k in resblock_kernel_sizes):
             raise ValueError(f"resblock kernel sizes must be odd (same-length padding), "
@@ -89,8 +97,12 @@ class Generator(nn.Module):
         if initial_channels < 2 ** len(upsample_rates):
             raise ValueError(f"initial_channels={initial_channels} is too small to halve "
                              f"{len(upsample_rates)} times")
+        if istft_n_fft and (istft_n_fft < 8 or istft_n_fft % 4):
+            raise ValueError(f"istft_n_fft must be 0 (off) or a multiple of 4, at least 8; got {istft_n_fft}")
         self.upsample_rates = tuple(upsample_rates)
-        self.hop_length = math.prod(self.upsample_rates)
+        self.istft_n_fft = istft_n_fft
+        self.istft_hop = istft_n_fft // 4 if istft_n_fft else 1
+        self.hop_length = math.prod(self.upsample_rates) * self.istft_hop
         self.in_channels = in_channels
         self.pre = nn.Conv1d(in_channels, initial_channels, 7, padding=3)
         self.ups = nn.ModuleList()
@@ -104,7 +116,10 @@ class Generator(nn.Module):
             self.blocks.append(nn.ModuleList(
                 ResidualBlock(channels, k, d, resblock_convs)
                 for k, d in zip(resblock_kernel_sizes, resblock_dilations)))
-        self.post = nn.Conv1d(channels, 1, 7, padding=3)
+        # the iSTFT head writes N / 2 + 1 log magnitudes and as many phases per frame
+        self.post = nn.Conv1d(channels, istft_n_fft + 2 if istft_n_fft else 1, 7, padding=3)
+        if istft_n_fft:
+            self.register_buffer("window", hann_window(istft_n_fft), persistent=False)
         self._weight_norm = False
         self.apply_weight_norm()
 
@@ -113,8 +128,21 @@ class Generator(nn.Module):
         for up, blocks in zip(self.ups, self.blocks):
             x = up(F.leaky_relu(x, LRELU_SLOPE))  # (B, C/2, T * rate)
             x = sum(block(x) for block in blocks) / len(blocks)  # multi-receptive-field fusion
-        x = self.post(F.leaky_relu(x))  # (B, 1, S); default slope at the output, as HiFi-GAN
-        return torch.tanh(x)
+        x = self.post(F.leaky_relu(x))  # (B, 1, S) or (B, 2F, S / istft_hop); default slope, as HiFi-GAN
+        if not self.istft_n_fft:
+            return torch.tanh(x)
+        return self._inverse_stft(x)
+
+    def _inverse_stft(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 2F, T') log magnitudes and phases -> (B, 1, T' x istft_hop) samples."""
+        log_magnitude, phase = x.float().chunk(2, dim=1)  # (B, F, T') each
+        magnitude = log_magnitude.clamp(max=MAX_LOG_MAGNITUDE).exp()
+        spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))  # (B, F, T')
+        wav = torch.istft(spec, self.istft_n_fft, self.istft_hop, self.istft_n_fft, self.window,
+                          center=True, length=x.shape[-1] * self.istft_hop)  # (B, S)
+        if not self.training:  # full scale at inference; training keeps the gradient of every sample
+            wav = wav.clamp(-1.0, 1.0)
+        return wav[:, None]  # (B, 1, S)
 
     def _convs(self) -> list[nn.Module]:
         return [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
@@ -148,11 +176,13 @@ def build_generator(recipe: Recipe) -> Generator:
     """The recipe's generator (weight norm on); checks that its strides multiply to the input hop."""
     cfg: VocoderConfig = recipe.vocoder
     if cfg.upsampling != recipe.vocoder_hop:
-        raise ValueError(f"vocoder.upsample_rates {list(cfg.upsample_rates)} multiply to {cfg.upsampling}, "
+        raise ValueError(f"vocoder.upsample_rates {list(cfg.upsample_rates)} (with the iSTFT hop "
+                         f"{cfg.istft_hop}) multiply to {cfg.upsampling}, "
                          f"but the '{cfg.input}' input has a hop of {recipe.vocoder_hop} samples; "
                          "choose rates whose product is the hop")
     return Generator(input_channels(recipe), cfg.upsample_rates, cfg.initial_channels,
-                     cfg.resblock_kernel_sizes, cfg.resblock_dilations, cfg.resblock_convs)
+                     cfg.resblock_kernel_sizes, cfg.resblock_dilations, cfg.resblock_convs,
+                     cfg.istft_n_fft)
 
 
 # --------------------------------------------------------------------------- discriminators
