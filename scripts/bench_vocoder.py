@@ -4,7 +4,8 @@ Random weights (speed does not depend on training), weight norm folded away as a
 one thread unless --threads says otherwise. Compares the shipped generator (VocoderConfig
 defaults) with HiFi-GAN V1/V2/V3-sized, iSTFTNet-sized (V1 channels, two upsampling layers and
 a 16-point inverse STFT) and MelGAN-sized generators at 22.05 kHz (hop 256), and the shipped
-generator and its inverse-STFT variant at the project's 16 kHz (hop 160).
+generator and the offline recipe's generator (recipes/offline.yaml: an inverse-STFT head) at the
+project's 16 kHz (hop 160).
 
 Columns: GMAC/s = 10^9 multiply-accumulates per second of audio (machine-independent);
 median / best = audio seconds per wall-clock second over the timed runs; cpu = audio seconds
@@ -24,13 +25,14 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
-from tts.config import VocoderConfig
+from tts.config import VocoderConfig, load_recipe
 from tts.models.vocoder import Generator, count_parameters
 
 N_MELS = 80
@@ -59,7 +61,8 @@ V3 = VocoderConfig(upsample_rates=(8, 8, 4), initial_channels=256, resblock_kern
                    resblock_dilations=((1, 2), (2, 6), (3, 12)), resblock_convs=1)
 
 
-ISTFT_16K = dict(upsample_rates=(5, 4), istft_n_fft=32)  # 5 x 4 x 32 / 4 = 160
+OFFLINE_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "offline.yaml"
+ISTFT_16K = dict(upsample_rates=(2,), istft_n_fft=320, initial_channels=256)  # 2 x 320 / 4 = 160
 
 
 def cases() -> list[Case]:
@@ -74,7 +77,7 @@ def cases() -> list[Case]:
         Case("melgan", 22050, None),
         Case("shipped", 16000, replace(shipped, upsample_rates=shipped_rates(160, shipped.upsample_rates),
                                        istft_n_fft=0)),
-        Case("v2-istft", 16000, replace(shipped, **ISTFT_16K)),
+        Case("offline", 16000, load_recipe(OFFLINE_RECIPE).vocoder),
     ]
 
 
@@ -90,8 +93,8 @@ def candidates() -> list[Case]:
         Case("v2-16k-8522", 16000, replace(V1, upsample_rates=(8, 5, 2, 2), initial_channels=128)),
         Case("192-v2", 16000, replace(V1, upsample_rates=rates, initial_channels=192)),
         Case("v3-16k", 16000, replace(V3, upsample_rates=(8, 5, 4))),
-        Case("v2-istft", 16000, replace(V1, initial_channels=128, **ISTFT_16K)),
-        Case("256-istft", 16000, replace(V1, initial_channels=256, **ISTFT_16K)),
+        Case("istft-54-32", 16000, replace(V1, upsample_rates=(5, 4), istft_n_fft=32, initial_channels=128)),
+        Case("istft-2-320", 16000, replace(V1, **ISTFT_16K)),
     ]
 
 
