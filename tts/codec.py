@@ -167,11 +167,15 @@ class Codec(nn.Module):
 def trained_settings(recipe: Recipe) -> dict[str, Any]:
     """Settings of the recipe's trained codec (what its checkpoint must match)."""
     codec = recipe.codec
-    return dict(kind="trained", sample_rate=recipe.audio.sample_rate, hop_length=codec.hop_length,
-                frame_rate=recipe.codec_frame_rate, n_codebooks=codec.n_codebooks,
-                codebook_size=codec.codebook_size, strides=list(codec.strides),
-                channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers,
-                input_gain=round(10 ** (-recipe.audio.loudness_db / 20), 6))  # loudness -> unit RMS
+    settings = dict(kind="trained", sample_rate=recipe.audio.sample_rate, hop_length=codec.hop_length,
+                    frame_rate=recipe.codec_frame_rate, n_codebooks=codec.n_codebooks,
+                    codebook_size=codec.codebook_size, strides=list(codec.strides),
+                    channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers,
+                    input_gain=round(10 ** (-recipe.audio.loudness_db / 20), 6))  # loudness -> unit RMS
+    if codec.decoder != "seanet":  # absent for SEANet, so that earlier checkpoints still match
+        settings.update(decoder=codec.decoder, decoder_upsample_rates=list(codec.decoder_upsample_rates),
+                        decoder_istft_n_fft=codec.decoder_istft_n_fft, decoder_channels=codec.decoder_channels)
+    return settings
 
 
 def encodec_settings(bandwidth: float) -> dict[str, Any]:

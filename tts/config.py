@@ -171,6 +171,11 @@ class CodecConfig:
     n_codebooks: int = 4  # trained: residual VQ codebooks (Q)
     codebook_size: int = 1024  # trained: entries per codebook
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
+    decoder: Literal["seanet", "istft"] = "seanet"  # trained: SEANet mirror of the encoder, or the
+    # vocoder's generator with an inverse-STFT head reading the latents (faster to train on a CPU)
+    decoder_upsample_rates: tuple[int, ...] = (8,)  # decoder istft: strides; x iSTFT hop = codec hop
+    decoder_istft_n_fft: int = 320  # decoder istft: FFT size of the head (hop = a quarter)
+    decoder_channels: int = 256  # decoder istft: channels before the first upsampling layer
     adversarial: Literal["hinge", "least_squares", "none"] = "hinge"  # trained: GAN loss (none = off)
     adversarial_start: int = 0  # trained: generator steps on reconstruction alone before the GAN joins
     discriminator_channels: int = 16  # trained: MS-STFT discriminator base filters (EnCodec: 32)
@@ -205,6 +210,15 @@ class CodecConfig:
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.discriminator_channels >= 1, "discriminator_channels",
                self.discriminator_channels, ">= 1")
+        if self.decoder == "istft" and self.kind == "trained":
+            _check(self.decoder_istft_n_fft >= 8 and self.decoder_istft_n_fft % 4 == 0, "decoder_istft_n_fft",
+                   self.decoder_istft_n_fft, "a multiple of 4, at least 8")
+            _check(self.decoder_channels >= 2 ** len(self.decoder_upsample_rates), "decoder_channels",
+                   self.decoder_channels, f">= 2 ** len(decoder_upsample_rates)")
+            upsampling = math.prod(self.decoder_upsample_rates) * (self.decoder_istft_n_fft // 4)
+            _check(upsampling == self.hop_length, "decoder_upsample_rates", self.decoder_upsample_rates,
+                   f"strides whose product times the iSTFT hop {self.decoder_istft_n_fft // 4} "
+                   f"({upsampling}) equals the codec hop ({self.hop_length} samples)")
 
 
 @dataclass(frozen=True)

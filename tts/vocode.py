@@ -95,7 +95,7 @@ class Vocoder:
             what = "mel bins" if self.input == "mel" else "latent channels"
             raise ValueError(f"the vocoder {self.source} expects {channels} {what} as (M, T) or (B, M, T), "
                              f"got features of shape {tuple(x.shape)}")
-        return self.generator(x)  # (B, 1, T * hop)
+        return self.generator(x).clamp(-1.0, 1.0)  # (B, 1, T * hop); the iSTFT head is not bounded by tanh
 
 
 def find_checkpoint(run_dir_or_ckpt: str | Path) -> Path:

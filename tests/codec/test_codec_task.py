@@ -104,10 +104,12 @@ def test_a_short_training_loop_lowers_the_loss(recipe, corpus):
     assert set(validation) == {"loss", "mel_distance", "wav_l1"}
 
 
-def test_the_engine_trains_the_codec_that_load_codec_returns(tmp_path, corpus):
+@pytest.mark.parametrize("decoder", [{}, dict(decoder="istft", decoder_upsample_rates=[4], decoder_istft_n_fft=64,
+                                              decoder_channels=16)], ids=["seanet", "istft"])
+def test_the_engine_trains_the_codec_that_load_codec_returns(tmp_path, corpus, decoder):
     from tts.train.engine import train
 
-    recipe = tiny_recipe(tmp_path / "run", adversarial_start=2)
+    recipe = tiny_recipe(tmp_path / "run", adversarial_start=2, **decoder)
     task = CodecTask(recipe, corpus=corpus)
     run_dir = train(task, tmp_path / "run" / "codec")
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -2,7 +2,9 @@
 
 The generator is EnCodec's: a SEANet convolutional encoder (optionally ending in an LSTM), a
 residual vector quantiser with EMA codebooks (k-means initialised on the first training batch,
-dead codes replaced from the batch), and the mirror SEANet decoder. The discriminator is
+dead codes replaced from the batch), and the mirror SEANet decoder, or (decoder "istft") the
+vocoder's ConvTranspose1d generator with an inverse-STFT head reading the quantised latents,
+which trains several times faster on a CPU (see the README). The discriminator is
 EnCodec's multi-scale STFT discriminator. Only sizes come from the recipe; the layers are the
 package's own, so a pretrained EnCodec and ours behave alike in `tts.codec.Codec`.
 
@@ -52,7 +54,7 @@ class CodecModel(nn.Module):
 
     def __init__(self, sample_rate: int, strides: Sequence[int], channels: int, dimension: int,
                  lstm_layers: int, n_codebooks: int, codebook_size: int, input_gain: float = 1.0,
-                 dead_code_threshold: float = 2.0):
+                 dead_code_threshold: float = 2.0, decoder: dict[str, Any] | None = None):
         super().__init__()
         self.sample_rate = sample_rate
         self.strides = tuple(int(s) for s in strides)
@@ -64,7 +66,11 @@ class CodecModel(nn.Module):
                      lstm=lstm_layers, norm="weight_norm", causal=False)
         with quiet_weight_norm():
             self.encoder = SEANetEncoder(**sizes)
-            self.decoder = SEANetDecoder(**sizes)
+            self.decoder = SEANetDecoder(**sizes) if decoder is None else istft_decoder(dimension, decoder)
+        if decoder is not None and self.decoder.hop_length != self.hop_length:
+            raise ValueError(f"the codec decoder upsamples by {self.decoder.hop_length} samples per frame, "
+                             f"the encoder's strides by {self.hop_length}; choose decoder_upsample_rates "
+                             "whose product times decoder_istft_n_fft / 4 is the codec hop")
         self.quantizer = ResidualVectorQuantizer(dimension=dimension, n_q=n_codebooks, bins=codebook_size,
                                                  threshold_ema_dead_code=dead_code_threshold)
         for layer in self.quantizer.vq.layers:  # same buffers, repaired training updates
@@ -73,9 +79,12 @@ class CodecModel(nn.Module):
     @classmethod
     def from_settings(cls, settings: dict[str, Any], dead_code_threshold: float = 2.0) -> "CodecModel":
         """Build from the settings of a trained codec (`tts.codec.trained_settings`)."""
+        decoder = None
+        if settings.get("decoder", "seanet") != "seanet":
+            decoder = {key: settings[key] for key in ISTFT_DECODER_KEYS}
         return cls(settings["sample_rate"], settings["strides"], settings["channels"],
                    settings["dimension"], settings["lstm_layers"], settings["n_codebooks"],
-                   settings["codebook_size"], settings.get("input_gain", 1.0), dead_code_threshold)
+                   settings["codebook_size"], settings.get("input_gain", 1.0), dead_code_threshold, decoder)
 
     @property
     def frame_rate(self) -> float:
@@ -92,6 +101,18 @@ class CodecModel(nn.Module):
         result = self.quantizer(latent, math.ceil(self.frame_rate))
         recon = self.decoder(result.quantized)[..., :length] / self.input_gain  # (B, 1, S)
         return recon, result.codes.transpose(0, 1), result.penalty  # codes (B, Q, T)
+
+
+ISTFT_DECODER_KEYS = ("decoder_upsample_rates", "decoder_istft_n_fft", "decoder_channels")
+
+
+def istft_decoder(dimension: int, settings: dict[str, Any]) -> nn.Module:
+    """The vocoder's generator (HiFi-GAN V2 blocks) as a codec decoder: latents (B, D, T) -> (B, 1, T x hop).
+    Unlike the vocoder it is not clipped to [-1, 1]: the codec works at `input_gain` times full scale."""
+    from tts.models.vocoder import Generator
+
+    return Generator(dimension, settings["decoder_upsample_rates"], settings["decoder_channels"],
+                     (3, 7, 11), ((1, 3, 5),) * 3, 2, settings["decoder_istft_n_fft"])
 
 
 class RepairedCodebook(EuclideanCodebook):

@@ -140,9 +140,7 @@ class Generator(nn.Module):
         spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))  # (B, F, T')
         wav = torch.istft(spec, self.istft_n_fft, self.istft_hop, self.istft_n_fft, self.window,
                           center=True, length=x.shape[-1] * self.istft_hop)  # (B, S)
-        if not self.training:  # full scale at inference; training keeps the gradient of every sample
-            wav = wav.clamp(-1.0, 1.0)
-        return wav[:, None]  # (B, 1, S)
+        return wav[:, None]  # (B, 1, S), unbounded (the vocoder clips at inference; a codec decoder must not)
 
     def _convs(self) -> list[nn.Module]:
         return [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
