@@ -43,7 +43,8 @@ class TrainConfig:
     lr: float = 1e-3  # peak learning rate, reached at the end of warmup
     betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas
     weight_decay: float = 0.01  # AdamW decoupled weight decay
-    schedule: Literal["noam", "constant"] = "noam"  # noam: linear rise then 1/sqrt(step)
+    schedule: Literal["noam", "constant", "cosine"] = "noam"  # noam: linear rise then 1/sqrt(step);
+    # cosine: linear rise then half a cosine down to 0 at max_steps
     warmup_steps: int = 200  # optimiser steps of linear warmup
     max_steps: int = 1000  # optimiser steps in total
     batch_tokens: int = 6000  # AR/NAR: max tokens (phones + frames) per batch
@@ -59,6 +60,8 @@ class TrainConfig:
     keep_last: int = 3  # checkpoints kept besides best.pt
     max_nonfinite: int = 20  # consecutive non-finite steps before the run stops
     num_workers: int = 0  # data-loader worker processes
+    init_from: Optional[str] = None  # checkpoint of this stage whose weights start a new run (fine-tuning);
+    # the optimiser and schedule start afresh; ignored when the run resumes from its own last.pt
 
     def validate(self) -> None:
         _check(self.lr > 0, "lr", self.lr, "a positive learning rate")
@@ -76,6 +79,8 @@ class TrainConfig:
         _check(self.keep_last >= 1, "keep_last", self.keep_last, ">= 1")
         _check(self.max_nonfinite >= 1, "max_nonfinite", self.max_nonfinite, ">= 1")
         _check(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")
+        _check(self.schedule != "cosine" or self.max_steps > self.warmup_steps, "max_steps", self.max_steps,
+               f"> warmup_steps ({self.warmup_steps}) for the cosine schedule")
 
 
 @dataclass(frozen=True)

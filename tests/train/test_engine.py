@@ -139,3 +139,30 @@ def test_recipe_threads_key_sets_the_cpu_threads_of_training(tmp_path):
         assert torch.get_num_threads() == target
     finally:
         torch.set_num_threads(before)
+
+
+def test_init_from_starts_a_new_run_from_the_weights_of_another(tmp_path):
+    first = tmp_path / "first"
+    train(ToyTask(toy_recipe(first, max_steps=4)), first / "ar")
+    source = load_checkpoint(first / "ar" / "last.pt")
+    second = tmp_path / "second"
+    recipe = toy_recipe(second, max_steps=1, lr=1e-12, init_from=str(first / "ar" / "last.pt"))
+    task = ToyTask(recipe)
+    train(task, second / "ar")
+    tuned = load_checkpoint(second / "ar" / "last.pt")
+    assert tuned["step"] == 1  # a new run: its own step count and schedule
+    for name, value in source["modules"]["model"].items():  # a tiny rate: the weights barely moved
+        torch.testing.assert_close(tuned["modules"]["model"][name], value, atol=1e-6, rtol=0)
+    fresh = tmp_path / "fresh"
+    train(ToyTask(toy_recipe(fresh, max_steps=1, lr=1e-12)), fresh / "ar")
+    init = load_checkpoint(fresh / "ar" / "last.pt")["modules"]["model"]
+    assert any(not torch.allclose(init[k], v) for k, v in source["modules"]["model"].items())
+
+
+def test_init_from_refuses_a_missing_file_or_another_stage(tmp_path):
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        train(ToyTask(toy_recipe(tmp_path, init_from=str(tmp_path / "nothing.pt"))), tmp_path / "ar")
+    other = tmp_path / "other.pt"
+    torch.save({"stage": "nar", "modules": {}}, other)
+    with pytest.raises(ValueError, match="stage 'nar'"):
+        train(ToyTask(toy_recipe(tmp_path / "b", init_from=str(other))), tmp_path / "b" / "ar")

@@ -1,4 +1,4 @@
-"""Learning-rate schedules: Noam's linear rise and inverse square root, constant, and LambdaLR wiring."""
+"""Learning-rate schedules: Noam's linear rise and inverse square root, constant, cosine, and LambdaLR wiring."""
 
 import math
 
@@ -37,4 +37,18 @@ def test_scheduler_gives_each_update_its_factor():
 
 def test_unknown_schedule_is_an_error():
     with pytest.raises(ValueError, match="unknown schedule"):
-        build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), "cosine", 4)
+        build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), "linear", 4)
+
+
+def test_cosine_rises_then_falls_to_zero_at_max_steps():
+    factors = [lr_factor(n, "cosine", 4, 104) for n in range(1, 105)]
+    assert factors[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # warmup, as the other schedules
+    assert factors[53] == pytest.approx(0.5)  # halfway through the decay: update 54 = 4 + 50
+    assert factors[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))  # never rises after the peak
+    assert lr_factor(500, "cosine", 4, 104) == pytest.approx(0.0, abs=1e-12)  # past the end: stays at 0
+
+
+def test_cosine_needs_more_steps_than_warmup():
+    with pytest.raises(ValueError, match="max_steps"):
+        lr_factor(10, "cosine", 8, 8)

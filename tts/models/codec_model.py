@@ -3,8 +3,8 @@
 The generator is EnCodec's: a SEANet convolutional encoder (optionally ending in an LSTM), a
 residual vector quantiser with EMA codebooks (k-means initialised on the first training batch,
 dead codes replaced from the batch), and the mirror SEANet decoder, or (decoder "istft") the
-vocoder's ConvTranspose1d generator with an inverse-STFT head reading the quantised latents,
-which trains several times faster on a CPU (see the README). The discriminator is
+vocoder's ConvTranspose1d generator with an inverse-STFT head reading the quantised latents
+(the head that made the vocoder converge fastest here; see the README). The discriminator is
 EnCodec's multi-scale STFT discriminator. Only sizes come from the recipe; the layers are the
 package's own, so a pretrained EnCodec and ours behave alike in `tts.codec.Codec`.
 

@@ -112,7 +112,7 @@ def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
     groups = task.optimizer_groups()
     _check_groups(groups, modules)
     optimizers = {name: _adamw([modules[m] for m in names], config) for name, names in groups.items()}
-    schedulers = {name: build_scheduler(opt, config.schedule, config.warmup_steps)
+    schedulers = {name: build_scheduler(opt, config.schedule, config.warmup_steps, config.max_steps)
                   for name, opt in optimizers.items()}
     progress = Progress()
     last = run_dir / "last.pt"
@@ -122,11 +122,30 @@ def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
         if env.is_main:
             _forget_metrics_after(run_dir / "metrics.jsonl", progress.step)
     else:
+        if config.init_from:
+            _init_weights(Path(config.init_from), task.name, modules)
         _seed_process(recipe.seed, env.rank)
     for module in modules.values():
         module.train()
     wrapped = wrap_modules(modules, env, getattr(task, "find_unused_parameters", False))
     return Trainer(task, config, run_dir, env, modules, wrapped, optimizers, schedulers, groups, progress)
+
+
+def _init_weights(path: Path, stage: str, modules: dict[str, nn.Module]) -> None:
+    """Start a new run from the weights of a checkpoint of the same stage (train.init_from)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{stage}.train.init_from: {path} does not exist")
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("stage") != stage:
+        raise ValueError(f"{stage}.train.init_from: {path} is a checkpoint of stage "
+                         f"{checkpoint.get('stage')!r}, not {stage!r}")
+    missing = sorted(set(modules) - set(checkpoint["modules"]))
+    if missing:
+        raise ValueError(f"{stage}.train.init_from: {path} has no weights for {missing}")
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint["modules"][name])  # strict: another shape is an error
+    log.info("%s: weights from %s (its step %s); optimiser and schedule start afresh", stage, path,
+             checkpoint.get("step"))
 
 
 def _forget_metrics_after(path: Path, step: int) -> None:
