@@ -56,6 +56,11 @@ def candidates() -> list[Candidate]:
                                    dimension=64)),
         ("25 Hz  c32 q6x1024 lstm2", dict(strides=(8, 5, 4, 4), channels=32, n_codebooks=6,
                                           codebook_size=1024, lstm_layers=2)),
+        # the vocoder's generator with its 320-point inverse-STFT head as the decoder
+        ("25 Hz  c32 q6x1024 istft", dict(strides=(8, 5, 4, 4), channels=32, n_codebooks=6,
+                                          codebook_size=1024, decoder="istft")),
+        ("25 Hz  c16 q6x1024 istft", dict(strides=(8, 5, 4, 4), channels=16, n_codebooks=6,
+                                          codebook_size=1024, decoder="istft")),
     ]
     return [Candidate(name, replace(base, **changes)) for name, changes in rows]
 
