@@ -139,13 +139,19 @@ def _init_weights(path: Path, stage: str, modules: dict[str, nn.Module]) -> None
     if checkpoint.get("stage") != stage:
         raise ValueError(f"{stage}.train.init_from: {path} is a checkpoint of stage "
                          f"{checkpoint.get('stage')!r}, not {stage!r}")
-    missing = sorted(set(modules) - set(checkpoint["modules"]))
-    if missing:
-        raise ValueError(f"{stage}.train.init_from: {path} has no weights for {missing}")
-    for name, module in modules.items():
-        module.load_state_dict(checkpoint["modules"][name])  # strict: another shape is an error
+    _load_modules(checkpoint, modules, f"{stage}.train.init_from: {path}")
     log.info("%s: weights from %s (its step %s); optimiser and schedule start afresh", stage, path,
              checkpoint.get("step"))
+
+
+def _load_modules(checkpoint: dict[str, Any], modules: dict[str, nn.Module], source: str, advice: str = "") -> None:
+    """Every module's weights from a checkpoint, strictly (a missing module or shape is an error)."""
+    missing = sorted(set(modules) - set(checkpoint["modules"]))
+    if missing:
+        raise ValueError(f"{source} has no weights for modules {missing}; it belongs to another stage or "
+                         f"version{': ' + advice if advice else ''}")
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint["modules"][name])
 
 
 def _forget_metrics_after(path: Path, step: int) -> None:
@@ -194,12 +200,7 @@ def _seed_process(seed: int, rank: int) -> None:
 
 def _resume(checkpoint: dict[str, Any], modules, optimizers, schedulers, progress: Progress,
             env: Distributed) -> None:
-    missing = sorted(set(modules) - set(checkpoint["modules"]))
-    if missing:
-        raise ValueError(f"last.pt has no weights for modules {missing}; it belongs to another stage or "
-                         "version: move the stage folder away to start afresh")
-    for name, module in modules.items():
-        module.load_state_dict(checkpoint["modules"][name])
+    _load_modules(checkpoint, modules, "last.pt", "move the stage folder away to start afresh")
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][name])
     for name, scheduler in schedulers.items():
