@@ -177,7 +177,7 @@ class CodecConfig:
     codebook_size: int = 1024  # trained: entries per codebook
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
     decoder: Literal["seanet", "istft"] = "seanet"  # trained: SEANet mirror of the encoder, or the
-    # vocoder's generator with an inverse-STFT head reading the latents (faster to train on a CPU)
+    # vocoder's generator with an inverse-STFT head reading the latents (ahead in a CPU probe, README)
     decoder_upsample_rates: tuple[int, ...] = (8,)  # decoder istft: strides; x iSTFT hop = codec hop
     decoder_istft_n_fft: int = 320  # decoder istft: FFT size of the head (hop = a quarter)
     decoder_channels: int = 256  # decoder istft: channels before the first upsampling layer
@@ -218,12 +218,14 @@ class CodecConfig:
         if self.decoder == "istft" and self.kind == "trained":
             _check(self.decoder_istft_n_fft >= 8 and self.decoder_istft_n_fft % 4 == 0, "decoder_istft_n_fft",
                    self.decoder_istft_n_fft, "a multiple of 4, at least 8")
-            _check(self.decoder_channels >= 2 ** len(self.decoder_upsample_rates), "decoder_channels",
-                   self.decoder_channels, f">= 2 ** len(decoder_upsample_rates)")
-            upsampling = math.prod(self.decoder_upsample_rates) * (self.decoder_istft_n_fft // 4)
+            halvings = 2 ** len(self.decoder_upsample_rates)
+            _check(self.decoder_channels >= halvings, "decoder_channels", self.decoder_channels,
+                   f">= 2 ** len(decoder_upsample_rates) = {halvings}")
+            istft_hop = self.decoder_istft_n_fft // 4
+            upsampling = math.prod(self.decoder_upsample_rates) * istft_hop
             _check(upsampling == self.hop_length, "decoder_upsample_rates", self.decoder_upsample_rates,
-                   f"strides whose product times the iSTFT hop {self.decoder_istft_n_fft // 4} "
-                   f"({upsampling}) equals the codec hop ({self.hop_length} samples)")
+                   f"strides whose product times the iSTFT hop {istft_hop} ({upsampling}) equals the "
+                   f"codec hop ({self.hop_length} samples)")
 
 
 @dataclass(frozen=True)
