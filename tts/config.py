@@ -33,6 +33,11 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
+def _valid_istft_size(n_fft: int) -> bool:
+    """An inverse-STFT head's FFT size: a multiple of 4 (its hop is a quarter), at least 8."""
+    return n_fft >= 8 and n_fft % 4 == 0
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -216,7 +221,7 @@ class CodecConfig:
         _check(self.discriminator_channels >= 1, "discriminator_channels",
                self.discriminator_channels, ">= 1")
         if self.decoder == "istft" and self.kind == "trained":
-            _check(self.decoder_istft_n_fft >= 8 and self.decoder_istft_n_fft % 4 == 0, "decoder_istft_n_fft",
+            _check(_valid_istft_size(self.decoder_istft_n_fft), "decoder_istft_n_fft",
                    self.decoder_istft_n_fft, "a multiple of 4, at least 8")
             halvings = 2 ** len(self.decoder_upsample_rates)
             _check(self.decoder_channels >= halvings, "decoder_channels", self.decoder_channels,
@@ -288,7 +293,7 @@ class VocoderConfig:
 
     def validate(self) -> None:
         _check(self.resblock_convs in (1, 2), "resblock_convs", self.resblock_convs, "1 or 2")
-        _check(self.istft_n_fft == 0 or (self.istft_n_fft >= 8 and self.istft_n_fft % 4 == 0),
+        _check(self.istft_n_fft == 0 or _valid_istft_size(self.istft_n_fft),
                "istft_n_fft", self.istft_n_fft, "0 (off) or a multiple of 4, at least 8")
         _check(all(k % 2 == 1 for k in self.resblock_kernel_sizes), "resblock_kernel_sizes",
                self.resblock_kernel_sizes, "odd kernel sizes")

@@ -126,6 +126,8 @@ def test_recipe_checks_strides_times_istft_hop_against_the_mel_hop():
     assert build_generator(recipe)(torch.randn(1, 32, 3)).shape == (1, 1, 3 * 64)
     with pytest.raises(ValueError, match="iSTFT hop 4"):
         small_recipe(istft_n_fft=16)  # 4 x 4 x 4 x 4 = 256 is not the hop
+    with pytest.raises(ValueError, match="vocoder.istft_n_fft"):
+        small_recipe(upsample_rates=[4, 4], istft_n_fft=30)  # not a multiple of 4
 
 
 @pytest.mark.parametrize("recipe_file", RECIPE_FILES, ids=lambda p: p.name)
