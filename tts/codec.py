@@ -167,11 +167,16 @@ class Codec(nn.Module):
 def trained_settings(recipe: Recipe) -> dict[str, Any]:
     """Settings of the recipe's trained codec (what its checkpoint must match)."""
     codec = recipe.codec
-    settings = dict(kind="trained", sample_rate=recipe.audio.sample_rate, hop_length=codec.hop_length,
+    settings = dict(kind="trained", sample_rate=recipe.audio.sample_rate, hop_length=recipe.codec_hop,
                     frame_rate=recipe.codec_frame_rate, n_codebooks=codec.n_codebooks,
                     codebook_size=codec.codebook_size, strides=list(codec.strides),
-                    channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers,
-                    input_gain=round(10 ** (-recipe.audio.loudness_db / 20), 6))  # loudness -> unit RMS
+                    channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers)
+    if codec.domain == "mel":  # absent for the waveform domain, so that earlier checkpoints still match
+        from tts.vocode import mel_settings
+
+        settings.update(domain="mel", mel=mel_settings(recipe.audio))
+        return settings
+    settings["input_gain"] = round(10 ** (-recipe.audio.loudness_db / 20), 6)  # loudness -> unit RMS
     if codec.decoder != "seanet":  # absent for SEANet, so that earlier checkpoints still match
         settings.update(decoder=codec.decoder, decoder_upsample_rates=list(codec.decoder_upsample_rates),
                         decoder_istft_n_fft=codec.decoder_istft_n_fft, decoder_channels=codec.decoder_channels)
@@ -210,7 +215,8 @@ def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
             raise FileNotFoundError(f"codec.checkpoint {path} does not exist")
         log.info("no trained codec at %s yet (train it with `tts train <recipe> --stage codec`)", path)
         return None
-    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds)
+    vocoder = codec.vocoder or Path(recipe.output_dir) / "vocoder" / "best.pt"
+    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds, vocoder=vocoder)
     expected = trained_settings(recipe)
     differences = {k: (loaded.settings().get(k), v) for k, v in expected.items()
                    if loaded.settings().get(k) != v}
@@ -221,10 +227,15 @@ def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
     return loaded
 
 
-def codec_from_checkpoint(path: str | Path, device: str | torch.device,
-                          chunk_seconds: float = 30.0) -> Codec:
-    """A trained codec from a checkpoint of the codec stage (its 'codec' settings + generator)."""
-    from tts.models.codec_model import CodecModel
+def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_seconds: float = 30.0,
+                          vocoder: str | Path | None = None) -> Codec:
+    """A trained codec from a checkpoint of the codec stage (its 'codec' settings + generator).
+
+    A mel-domain codec decodes through a mel vocoder: `vocoder` (a checkpoint or run folder;
+    default: the vocoder/best.pt of the run the codec checkpoint lies in), whose mel settings
+    must be the codec's.
+    """
+    from tts.models.codec_model import CodecModel, MelCodecModel
 
     path = Path(path)
     if not path.is_file():
@@ -238,9 +249,30 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device,
     settings = checkpoint["codec"]
     if settings.get("kind") != "trained":
         raise ValueError(f"{path} holds settings of a {settings.get('kind')!r} codec, not a trained one")
-    model = CodecModel.from_settings(settings)
-    model.load_state_dict(checkpoint["modules"]["generator"])
+    if settings.get("domain") == "mel":
+        model = MelCodecModel.from_settings(settings)
+        model.load_state_dict(checkpoint["modules"]["generator"])
+        model.attach_vocoder(_mel_vocoder(settings, vocoder or path.parent.parent / "vocoder" / "best.pt", path))
+    else:
+        model = CodecModel.from_settings(settings)
+        model.load_state_dict(checkpoint["modules"]["generator"])
     return Codec(model, settings, chunk_seconds).to(resolve_device(device))
+
+
+def _mel_vocoder(settings: dict[str, Any], vocoder: str | Path, codec_path: Path) -> nn.Module:
+    """The generator of the mel vocoder a mel-domain codec decodes through, its settings checked."""
+    from tts.vocode import check_mel_settings, load_vocoder
+
+    try:
+        loaded = load_vocoder(vocoder, "cpu")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the mel-domain codec {codec_path} decodes through a mel vocoder, and there "
+                                f"is none at {vocoder}: train it (`tts train <recipe> --stage vocoder`, "
+                                "before the codec) or set codec.vocoder to its checkpoint") from None
+    if loaded.input != "mel":
+        raise ValueError(f"the vocoder {loaded.source} reads codec latents; a mel-domain codec needs a mel vocoder")
+    check_mel_settings(settings["mel"], loaded.audio, f"the codec {codec_path}", f"the vocoder {loaded.source}")
+    return loaded.generator
 
 
 def encodec_24khz_cache_path() -> Path:

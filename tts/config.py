@@ -174,7 +174,11 @@ class CodecConfig:
     kind: Literal["encodec_24khz", "trained", "none"] = "trained"
     bandwidth: float = 6.0  # encodec_24khz: kbps, one of 1.5, 3, 6, 12, 24 (6 = 8 codebooks)
     checkpoint: Optional[str] = None  # weights file; null = torch hub cache / run folder
-    strides: tuple[int, ...] = (8, 5, 4, 2)  # trained: encoder strides; product = codec hop
+    domain: Literal["waveform", "mel"] = "waveform"  # trained: what the encoder reads and the decoder
+    # writes: samples (EnCodec), or log-mel frames with a mel vocoder making the waveform (see README)
+    vocoder: Optional[str] = None  # domain mel: the mel vocoder checkpoint; null = {output_dir}/vocoder/best.pt
+    strides: tuple[int, ...] = (8, 5, 4, 2)  # trained: encoder strides; product = codec hop (in
+    # samples; in mel frames for domain mel)
     channels: int = 32  # trained: SEANet base channels
     dimension: int = 128  # trained: latent width
     lstm_layers: int = 2  # trained: LSTM layers after the convolutions (0 = none)
@@ -194,7 +198,17 @@ class CodecConfig:
 
     @property
     def hop_length(self) -> int:
-        return 320 if self.kind == "encodec_24khz" else math.prod(self.strides)
+        """Samples per codec frame (a mel-domain codec's hop also needs the mel hop: Recipe.codec_hop)."""
+        if self.kind == "encodec_24khz":
+            return 320
+        if self.domain == "mel":
+            raise ValueError("a mel-domain codec's hop depends on audio.hop_length: use Recipe.codec_hop")
+        return math.prod(self.strides)
+
+    @property
+    def mel_frames_per_code(self) -> int:
+        """Domain mel: log-mel frames per codec frame (the product of the strides)."""
+        return math.prod(self.strides)
 
     @property
     def pretrained_codebooks(self) -> int:
@@ -220,6 +234,11 @@ class CodecConfig:
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.discriminator_channels >= 1, "discriminator_channels",
                self.discriminator_channels, ">= 1")
+        if self.domain == "mel" and self.kind == "trained":
+            _check(self.decoder == "seanet", "decoder", self.decoder,
+                   "seanet for domain mel (the mel vocoder makes the waveform)")
+            _check(self.adversarial == "none", "adversarial", self.adversarial,
+                   "none for domain mel (its decoder writes log-mel, trained by L1)")
         if self.decoder == "istft" and self.kind == "trained":
             _check(_valid_istft_size(self.decoder_istft_n_fft), "decoder_istft_n_fft",
                    self.decoder_istft_n_fft, "a multiple of 4, at least 8")
@@ -365,12 +384,19 @@ class Recipe:
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
 
     @property
+    def codec_hop(self) -> int:
+        """Samples per codec frame, whatever the codec's domain."""
+        if self.codec.kind == "trained" and self.codec.domain == "mel":
+            return self.codec.mel_frames_per_code * self.audio.hop_length
+        return self.codec.hop_length
+
+    @property
     def codec_frame_rate(self) -> float:
-        return self.audio.sample_rate / self.codec.hop_length
+        return self.audio.sample_rate / self.codec_hop
 
     @property
     def vocoder_hop(self) -> int:
-        return self.audio.hop_length if self.vocoder.input == "mel" else self.codec.hop_length
+        return self.audio.hop_length if self.vocoder.input == "mel" else self.codec_hop
 
     def validate(self) -> None:
         _check(bool(self.stages) and all(s in STAGES for s in self.stages), "stages",
@@ -381,9 +407,12 @@ class Recipe:
         if self.codec.kind == "encodec_24khz":
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")
-        _check(self.codec.hop_length % self.audio.hop_length == 0, "audio.hop_length",
+        if self.codec.kind == "trained" and self.codec.domain == "mel":
+            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
+                   "mel: a mel-domain codec decodes through a mel vocoder")
+        _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
-               f"a divisor of the codec hop ({self.codec.hop_length} samples) so that mel "
+               f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "
                "frames line up with codec frames")
         istft = f" times the iSTFT hop {self.vocoder.istft_hop}" if self.vocoder.istft_n_fft else ""
         _check(self.vocoder.upsampling == self.vocoder_hop, "vocoder.upsample_rates",

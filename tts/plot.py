@@ -58,9 +58,6 @@ def plot_spectrograms(items: Sequence[tuple[np.ndarray, int, str]], output: str 
 def spectrogram_figure(items: Sequence[tuple[np.ndarray, int, str]], audio: AudioConfig,
                        linear: bool = False) -> Any:
     """The matplotlib Figure behind `plot_spectrograms`: one image axis per item, shared time axis."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator
-
     from tts.audio.io import resample
     from tts.audio.spectral import linear_spectrogram, log_mel
 
@@ -78,6 +75,24 @@ def spectrogram_figure(items: Sequence[tuple[np.ndarray, int, str]], audio: Audi
         else:
             db = (20 / math.log(10)) * log_mel(wav, audio).numpy()  # (M, T): ln -> dB
         panels.append((db, title, wav.size / audio.sample_rate))
+    return _panels_figure(panels, audio, linear)
+
+
+def plot_mels(items: Sequence[tuple[np.ndarray, str]], output: str | Path, audio: AudioConfig) -> Path:
+    """Stacked log-mel features (M, T) (natural log, as `tts.audio.spectral.log_mel` makes them)
+    with titles, on one colour scale: for features that are not audio yet (a codec's rebuild)."""
+    if not items:
+        raise ValueError("nothing to plot: no features given")
+    panels = [((20 / math.log(10)) * np.asarray(mel, dtype=np.float32), title,
+               np.asarray(mel).shape[-1] * audio.hop_length / audio.sample_rate) for mel, title in items]
+    return _save(_panels_figure(panels, audio, linear=False), output)
+
+
+def _panels_figure(panels: Sequence[tuple[np.ndarray, str, float]], audio: AudioConfig, linear: bool) -> Any:
+    """(dB image (bins, T), title, seconds) panels stacked on a shared time axis and colour scale."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator
+
     top = max(float(db.max()) for db, _, _ in panels)
     longest = max(seconds for _, _, seconds in panels)
 

@@ -103,6 +103,122 @@ class CodecModel(nn.Module):
         return recon, result.codes.transpose(0, 1), result.penalty  # codes (B, Q, T)
 
 
+class MelCodecModel(nn.Module):
+    """A codec over log-mel frames: SEANet encoder on the mel -> residual VQ -> SEANet decoder
+    back to the mel, with a mel vocoder (attached for inference) making the waveform.
+
+    The same encodec modules as `CodecModel`, with the mel bins as their input channels and
+    strides counted in mel frames ((2, 2) over a 10 ms mel hop = 25 codec frames/s). Training
+    (`forward`) goes mel -> mel and needs no waveform at all, which is what makes it cheap on a
+    CPU; `encoder` and `decoder` are the waveform-facing modules `tts.codec.Codec` calls:
+    waveform (B, 1, S) -> latents (B, D, ceil(S / hop)) and latents (B, D, T) -> waveform
+    (B, 1, T x hop), the latter only once `attach_vocoder` gave it a vocoder.
+    """
+
+    def __init__(self, audio: dict[str, Any], strides: Sequence[int], channels: int, dimension: int,
+                 lstm_layers: int, n_codebooks: int, codebook_size: int, dead_code_threshold: float = 2.0):
+        super().__init__()
+        from tts.config import AudioConfig
+
+        self.audio = AudioConfig(**{k: audio[k] for k in MEL_CODEC_AUDIO_KEYS})
+        self.strides = tuple(int(s) for s in strides)
+        self.mel_frames_per_code = math.prod(self.strides)
+        self.hop_length = self.mel_frames_per_code * self.audio.hop_length
+        self.sample_rate = self.audio.sample_rate
+        self.n_codebooks, self.codebook_size = n_codebooks, codebook_size
+        sizes = dict(channels=self.audio.n_mels, dimension=dimension, n_filters=channels,
+                     ratios=list(self.strides), lstm=lstm_layers, norm="weight_norm", causal=False)
+        with quiet_weight_norm():
+            self.mel_encoder = SEANetEncoder(**sizes)
+            self.mel_decoder = SEANetDecoder(**sizes)
+        self.quantizer = ResidualVectorQuantizer(dimension=dimension, n_q=n_codebooks, bins=codebook_size,
+                                                 threshold_ema_dead_code=dead_code_threshold)
+        for layer in self.quantizer.vq.layers:
+            layer._codebook = RepairedCodebook.replacing(layer._codebook)
+        self.encoder = _MelEncoder(self)
+        self.decoder = _MelDecoder(self)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], dead_code_threshold: float = 2.0) -> "MelCodecModel":
+        return cls(settings["mel"], settings["strides"], settings["channels"], settings["dimension"],
+                   settings["lstm_layers"], settings["n_codebooks"], settings["codebook_size"],
+                   dead_code_threshold)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def mel_latents(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel (B, M, T x strides) -> encoder latents (B, D, T)."""
+        return self.mel_encoder((mel - MEL_CENTRE) / MEL_SPREAD)
+
+    def latents_mel(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (B, D, T) -> log-mel (B, M, T x strides)."""
+        return self.mel_decoder(latents) * MEL_SPREAD + MEL_CENTRE
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass on log-mel (B, M, T x strides): (reconstructed log-mel, codes (B, Q, T),
+        commitment loss). The quantiser trains by EMA in training mode, as in `CodecModel`."""
+        if mel.shape[-1] % self.mel_frames_per_code:
+            raise ValueError(f"mel frames ({mel.shape[-1]}) must be a multiple of the codec's "
+                             f"{self.mel_frames_per_code} mel frames per code")
+        result = self.quantizer(self.mel_latents(mel), math.ceil(self.frame_rate))
+        return self.latents_mel(result.quantized), result.codes.transpose(0, 1), result.penalty
+
+    def attach_vocoder(self, generator: nn.Module) -> None:
+        """The mel vocoder's generator (weight norm removed) that `decoder` ends in. It is kept
+        out of the codec's state dict: the codec checkpoint holds the codec alone."""
+        generator.requires_grad_(False)
+        object.__setattr__(self, "_vocoder", generator.eval())  # not registered: stays out of state_dict
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) moves the attached vocoder too
+        vocoder = self.__dict__.get("_vocoder")
+        if vocoder is not None:
+            vocoder._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+
+class _MelEncoder(nn.Module):
+    """Waveform (B, 1, S) -> latents (B, D, ceil(S / hop)): the log-mel (centred frames, the
+    prepared corpus's), padded with silence to whole codec frames, through the mel encoder."""
+
+    def __init__(self, codec: MelCodecModel):
+        super().__init__()
+        from tts.audio.spectral import MelSpectrogram
+
+        self.features = MelSpectrogram(codec.audio)
+        object.__setattr__(self, "codec", codec)  # a back-reference, not a submodule
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        from tts.audio.spectral import LOG_FLOOR
+
+        codec = self.codec
+        frames = math.ceil(wav.shape[-1] / codec.hop_length) * codec.mel_frames_per_code
+        with torch.autocast(wav.device.type, enabled=False):
+            mel = self.features(wav.float())[..., :frames]  # (B, M, <= frames)
+        mel = nn.functional.pad(mel, (0, frames - mel.shape[-1]), value=math.log(LOG_FLOOR))
+        return codec.mel_latents(mel)
+
+
+class _MelDecoder(nn.Module):
+    """Latents (B, D, T) -> waveform (B, 1, T x hop) through the log-mel and the attached vocoder."""
+
+    def __init__(self, codec: MelCodecModel):
+        super().__init__()
+        object.__setattr__(self, "codec", codec)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        vocoder = self.codec.__dict__.get("_vocoder")
+        if vocoder is None:
+            raise RuntimeError("this mel-domain codec has no vocoder attached: it decodes codes to log-mel "
+                               "only (latents_mel); load it with tts.codec.load_codec to get waveforms")
+        return vocoder(self.codec.latents_mel(latents)).clamp(-1.0, 1.0)
+
+
+MEL_CODEC_AUDIO_KEYS = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "f_min", "f_max")
+MEL_CENTRE, MEL_SPREAD = -5.0, 3.0  # natural-log mel of speech at -20 dBFS spans about -11.5 to 2
+
+
 ISTFT_DECODER_KEYS = ("decoder_upsample_rates", "decoder_istft_n_fft", "decoder_channels")
 
 

@@ -21,6 +21,7 @@ TASKS = {  # stage -> (module, class)
     "nar": ("tts.train.nar_task", "NARTask"),
     "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
 }
+MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
 
 def load_task(recipe: Recipe, stage: str):
@@ -28,6 +29,8 @@ def load_task(recipe: Recipe, stage: str):
     if stage not in TASKS:
         raise RuntimeError(f"unknown stage {stage!r}; the stages are {', '.join(STAGES)}")
     module_name, class_name = TASKS[stage]
+    if stage == "codec" and recipe.codec.kind == "trained" and recipe.codec.domain == "mel":
+        module_name, class_name = MEL_CODEC_TASK
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:

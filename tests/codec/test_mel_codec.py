@@ -1,0 +1,222 @@
+"""The mel-domain codec: config, model shapes, training stage, loading with its vocoder, chunking."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from codec_fixtures import speechlike, tiny_recipe
+
+from tts.audio.spectral import log_mel
+from tts.codec import Codec, codec_from_checkpoint, load_codec, trained_settings
+from tts.config import ConfigError
+from tts.models.codec_model import MelCodecModel
+from tts.train.mel_codec_task import MelCodecTask
+from tts.train.stages import load_task
+
+
+def mel_recipe(output_dir: Path, **codec):
+    """tiny_recipe's audio (hop 64) with a mel codec of strides (2, 2): 256 samples per code."""
+    settings = dict(domain="mel", strides=[2, 2], channels=8, adversarial="none")
+    settings.update(codec)
+    return tiny_recipe(output_dir, **settings)
+
+
+class FakeMelCorpus:
+    """What MelCodecTask reads: records(split), mel(record), audio(record), settings, folder."""
+
+    def __init__(self, recipe, folder: Path, n_train: int = 6, n_validation: int = 2):
+        self.folder, self.sample_rate = folder, 16000
+        self.settings = {"audio": dataclasses.asdict(recipe.audio)}
+        self._audio, self._mel, self._records = {}, {}, []
+        for i in range(n_train + n_validation):
+            utt = f"utt{i}"
+            wav = speechlike(0.5 * (1 + 0.25 * (i % 3)), seed=i)
+            self._audio[utt], self._mel[utt] = wav, log_mel(wav, recipe.audio).numpy()
+            self._records.append({"id": utt, "speaker": "s", "n_samples": len(wav),
+                                  "n_mel_frames": self._mel[utt].shape[-1],
+                                  "split": "train" if i < n_train else "validation"})
+
+    def records(self, split: str = "all") -> list[dict]:
+        return [r for r in self._records if split == "all" or r["split"] == split]
+
+    def mel(self, record: dict) -> np.ndarray:
+        return self._mel[record["id"]]
+
+    def audio(self, record: dict) -> np.ndarray:
+        return self._audio[record["id"]]
+
+
+def save_vocoder(recipe, path: Path, **audio) -> Path:
+    """A vocoder checkpoint as the vocoder stage writes it (random weights)."""
+    from tts.models.vocoder import build_generator
+
+    if audio:
+        recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, **audio))
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"stage": "vocoder", "step": 1, "recipe": recipe.to_dict(),
+                "audio": dataclasses.asdict(recipe.audio),
+                "modules": {"generator": build_generator(recipe).state_dict()}}, path)
+    return path
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    return mel_recipe(tmp_path / "run")
+
+
+@pytest.fixture
+def corpus(recipe, tmp_path):
+    return FakeMelCorpus(recipe, tmp_path / "prepared")
+
+
+# ---------------------------------------------------------------------- config
+
+
+def test_the_hop_counts_mel_frames(recipe):
+    assert recipe.codec_hop == 256 and recipe.codec_frame_rate == 62.5
+    settings = trained_settings(recipe)
+    assert settings["domain"] == "mel" and settings["hop_length"] == 256 and "input_gain" not in settings
+    assert settings["mel"]["hop_length"] == 64 and settings["mel"]["n_mels"] == recipe.audio.n_mels
+    with pytest.raises(ValueError, match="Recipe.codec_hop"):
+        recipe.codec.hop_length  # noqa: B018 (samples per frame need the mel hop)
+    waveform = tiny_recipe(recipe.output_dir)
+    assert waveform.codec_hop == waveform.codec.hop_length == 64 and "domain" not in trained_settings(waveform)
+
+
+def test_mel_domain_refuses_waveform_decoders_and_gans(tmp_path):
+    with pytest.raises(ConfigError, match="codec.decoder"):
+        mel_recipe(tmp_path, decoder="istft", decoder_upsample_rates=[4], decoder_istft_n_fft=64)
+    with pytest.raises(ConfigError, match="codec.adversarial"):
+        mel_recipe(tmp_path, adversarial="hinge")
+    with pytest.raises(ConfigError, match="codec.domain"):
+        mel_recipe(tmp_path, domain="spectrum")
+
+
+def test_load_task_picks_the_mel_stage(recipe):
+    assert isinstance(load_task(recipe, "codec"), MelCodecTask)
+    assert type(load_task(tiny_recipe(recipe.output_dir), "codec")).__name__ == "CodecTask"
+
+
+# ---------------------------------------------------------------------- model
+
+
+def test_model_shapes_and_frame_check(recipe):
+    torch.manual_seed(0)
+    model = MelCodecModel.from_settings(trained_settings(recipe))
+    mel = torch.randn(3, recipe.audio.n_mels, 24) - 5
+    recon, codes, commit = model(mel)
+    assert recon.shape == mel.shape and codes.shape == (3, 2, 6) and commit.dim() == 0
+    with pytest.raises(ValueError, match="multiple of the codec's 4 mel frames"):
+        model(mel[..., :23])
+    assert all(not k.startswith(("encoder.", "decoder.")) for k in model.state_dict())
+    with pytest.raises(RuntimeError, match="no vocoder attached"):
+        model.decoder(torch.randn(1, 16, 3))
+
+
+def test_waveform_encoding_reads_the_same_log_mel_as_the_corpus(recipe, corpus):
+    """Codes of a waveform = codes of its prepared log-mel (padded with silence to whole frames)."""
+    torch.manual_seed(0)
+    model = MelCodecModel.from_settings(trained_settings(recipe))
+    record = corpus.records()[1]
+    model.eval()
+    with torch.no_grad():
+        model(torch.from_numpy(corpus.mel(record))[None, :, :16])  # k-means start on a first batch
+        wav = torch.from_numpy(corpus.audio(record))[None, None]
+        n_codes = math.ceil(wav.shape[-1] / 256)
+        mel = torch.from_numpy(corpus.mel(record))[None]
+        mel = torch.nn.functional.pad(mel, (0, 4 * n_codes - mel.shape[-1]), value=math.log(1e-5))[..., :4 * n_codes]
+        from_wav = model.quantizer.encode(model.encoder(wav), 62)
+        from_mel = model.quantizer.encode(model.mel_latents(mel), 62)
+    assert from_wav.shape[-1] == n_codes and torch.equal(from_wav, from_mel)
+
+
+# ---------------------------------------------------------------------- training
+
+
+def test_crops_are_deterministic_and_whole_codes(recipe, corpus):
+    task = MelCodecTask(recipe, corpus=corpus)
+    first, again = task.train_batches(0, 0, 1), task.train_batches(0, 0, 1)
+    assert torch.equal(first[0]["mel"], again[0]["mel"])
+    assert first[0]["mel"].shape == (4, recipe.audio.n_mels, task.segment_frames)
+    assert task.segment_frames % 4 == 0 and task.segment_frames >= 0.1 * 16000 / 64
+    (validation,) = task.validation_batches()
+    assert validation["ids"] == ["utt6", "utt7"] and validation["mel"].shape[-1] % 4 == 0
+    assert validation["n_mel_frames"] == [corpus.mel(r).shape[-1] for r in corpus.records("validation")]
+
+
+def test_a_short_training_loop_lowers_the_mel_loss(recipe, corpus):
+    torch.manual_seed(0)
+    task = MelCodecTask(recipe, corpus=corpus)
+    modules = task.build_modules()
+    assert task.optimizer_groups() == {"generator": ["generator"]}
+    optimizer = torch.optim.AdamW(modules["generator"].parameters(), lr=3e-3)
+    batch = task.train_batches(0, 0, 1)[0]
+    losses = []
+    for step in range(40):
+        ((name, loss, logs),) = list(task.train_step(modules, batch, step, torch.device("cpu")))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(logs["mel_l1"])
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:3]) / 3, losses
+    metrics = task.validate(modules, next(iter(task.validation_batches())), torch.device("cpu"))
+    assert set(metrics) == {"loss", "mel_l1"} and math.isfinite(metrics["loss"])
+
+
+def test_the_engine_trains_a_codec_that_decodes_through_its_vocoder(recipe, corpus, tmp_path):
+    from tts.train.engine import train
+
+    run_dir = train(MelCodecTask(recipe, corpus=corpus), Path(recipe.output_dir) / "codec")
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any(line["split"] == "validation" and "mel_l1" in line for line in lines)
+    with pytest.raises(FileNotFoundError, match="decodes through a mel vocoder"):
+        load_codec(recipe, "cpu")
+    save_vocoder(recipe, Path(recipe.output_dir) / "vocoder" / "best.pt")
+    codec = load_codec(recipe, "cpu")
+    assert codec.settings() == trained_settings(recipe) and (codec.hop_length, codec.n_codebooks) == (256, 2)
+    checkpoint = torch.load(run_dir / "best.pt", weights_only=False)
+    for name, value in checkpoint["modules"]["generator"].items():
+        assert torch.equal(codec.model.state_dict()[name], value), name
+    wav = torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None]
+    codes = codec.encode(wav)
+    out = codec.decode(codes)
+    assert codes.shape == (1, 2, math.ceil(wav.shape[-1] / 256)) and out.shape == (1, 1, codes.shape[-1] * 256)
+    assert out.abs().max() <= 1.0 and torch.isfinite(out).all()
+    # elsewhere: codec.vocoder names the vocoder; a vocoder of other mel settings is refused
+    other = save_vocoder(recipe, tmp_path / "elsewhere" / "voc.pt")
+    moved = dataclasses.replace(recipe, codec=dataclasses.replace(recipe.codec, vocoder=str(other)))
+    assert load_codec(moved, "cpu").decode(codes).shape == out.shape
+    wrong = save_vocoder(recipe, tmp_path / "wrong" / "voc.pt", f_max=6000.0)
+    with pytest.raises(ValueError, match="f_max"):
+        codec_from_checkpoint(run_dir / "best.pt", "cpu", vocoder=wrong)
+
+
+def test_chunked_encoding_matches_whole(recipe, corpus):
+    torch.manual_seed(0)
+    model = MelCodecModel.from_settings(trained_settings(recipe))
+    model.eval()
+    with torch.no_grad():
+        model(torch.from_numpy(np.concatenate([corpus.mel(r)[:, :16] for r in corpus.records()], -1))[None])
+    settings = trained_settings(recipe)
+    wav = torch.from_numpy(np.concatenate([corpus.audio(r) for r in corpus.records()]))[None, None]
+    whole = Codec(model, settings, chunk_seconds=60.0).encode(wav)
+    chunked = Codec(model, settings, chunk_seconds=0.5, context_seconds=0.2).encode(wav)
+    assert whole.shape == chunked.shape
+    assert (whole == chunked).float().mean() > 0.97  # frames next to a chunk edge may differ
+
+
+def test_write_samples_plots_and_speaks_when_a_vocoder_exists(recipe, corpus, tmp_path):
+    task = MelCodecTask(recipe, corpus=corpus)
+    modules = task.build_modules()
+    task.write_samples(modules, tmp_path / "a", 3, torch.device("cpu"))
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["codec-0000003-utt6.png"]
+    save_vocoder(recipe, Path(recipe.output_dir) / "vocoder" / "best.pt")
+    task.write_samples(modules, tmp_path / "b", 3, torch.device("cpu"))
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["codec-0000003-utt6.png", "codec-0000003-utt6.wav"]
