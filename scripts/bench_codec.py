@@ -1,6 +1,9 @@
 """Codec speed on the CPU: training throughput of candidate sizes, and encode/decode speed of our
 trained-architecture codec beside the 24 kHz EnCodec architecture, in one run.
 
+Mel-domain codecs (`codec.domain: mel`) train on log-mel crops and decode through the offline
+recipe's mel vocoder, whose cost their decode figures include.
+
 Random weights throughout (speed does not depend on training). Figures are seconds of audio per
 second: `wall` per wall-clock second, `cpu` per second of this process's CPU time (the figure to
 trust on a shared machine, where wall time also counts waiting for a core). One thread unless
@@ -31,7 +34,7 @@ import torch
 
 from tts.codec import Codec, encodec_settings, trained_settings
 from tts.config import CodecConfig, recipe_from_dict
-from tts.models.codec_model import CodecModel, count_parameters, quiet_weight_norm
+from tts.models.codec_model import CodecModel, MelCodecModel, count_parameters, quiet_weight_norm
 
 RATE = 16000
 
@@ -65,8 +68,20 @@ def candidates() -> list[Candidate]:
     return [Candidate(name, replace(base, **changes)) for name, changes in rows]
 
 
+def mel_candidates() -> list[Candidate]:
+    """Mel-domain codecs: SEANet over 10 ms log-mel frames (the offline recipe's is the first)."""
+    base = CodecConfig(kind="trained", domain="mel", channels=64, dimension=128, lstm_layers=0,
+                       n_codebooks=6, codebook_size=1024, adversarial="none")
+    return [Candidate("mel 25 Hz  c64 q6x1024", replace(base, strides=(2, 2))),
+            Candidate("mel 12.5Hz c64 q6x1024", replace(base, strides=(2, 2, 2)))]
+
+
+def _recipe(codec: CodecConfig):
+    return recipe_from_dict({"device": "cpu", "codec": dataclasses.asdict(codec)})
+
+
 def bitrate(codec: CodecConfig) -> float:
-    return RATE / codec.hop_length * codec.n_codebooks * math.log2(codec.codebook_size)
+    return _recipe(codec).codec_frame_rate * codec.n_codebooks * math.log2(codec.codebook_size)
 
 
 class Clock:
@@ -118,16 +133,64 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
             "discriminator_parameters": count_parameters(modules["discriminator"])}
 
 
+def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: float) -> dict[str, float]:
+    """Seconds of audio trained per second for a mel-domain codec (log-mel crops, L1 + commitment)."""
+    from tts.train.mel_codec_task import MelCodecTask
+
+    codec = replace(candidate.codec, train=replace(candidate.codec.train, batch_size=batch_size,
+                                                   segment_seconds=segment))
+    recipe = _recipe(codec)
+    task = MelCodecTask(recipe, corpus=object())  # the corpus is not read: batches are made here
+    torch.manual_seed(0)
+    modules = task.build_modules()
+    optimizer = torch.optim.AdamW(modules["generator"].parameters(), lr=1e-4)
+    mel = torch.randn(batch_size, recipe.audio.n_mels, task.segment_frames) - 5.0
+    batch = {"ids": [str(i) for i in range(batch_size)], "mel": mel, "n_mel_frames": [mel.shape[-1]] * batch_size}
+
+    def one_step(step: int) -> None:
+        for _, loss, _ in task.train_step(modules, batch, step, torch.device("cpu")):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    one_step(0)  # k-means codebook start
+    walls, cpus = [], []
+    for step in range(1, steps + 1):
+        with Clock() as clock:
+            one_step(step)
+        walls.append(clock.wall)
+        cpus.append(clock.cpu)
+    audio = batch_size * task.segment_frames * recipe.audio.hop_length / RATE
+    return {"wall": audio / statistics.median(walls), "cpu": audio / statistics.median(cpus),
+            "generator_parameters": count_parameters(modules["generator"]), "discriminator_parameters": 0}
+
+
 # ---------------------------------------------------------------------- encode / decode speed
 
 
 def our_codec(codec: CodecConfig, chunk_seconds: float = 30.0) -> Codec:
     torch.manual_seed(0)
-    recipe = recipe_from_dict({"device": "cpu", "codec": dataclasses.asdict(codec)})
+    recipe = _recipe(codec)
     settings = trained_settings(recipe)
-    model = CodecModel.from_settings(settings)
+    if codec.domain == "mel":
+        model = MelCodecModel.from_settings(settings)
+        model.attach_vocoder(offline_vocoder())
+    else:
+        model = CodecModel.from_settings(settings)
     _init_codebooks(model, RATE)
     return Codec(model, settings, chunk_seconds)
+
+
+def offline_vocoder() -> torch.nn.Module:
+    """The offline recipe's mel vocoder generator, random weights, weight norm folded (as loaded)."""
+    from pathlib import Path
+
+    from tts.config import load_recipe
+    from tts.models.vocoder import build_generator
+
+    generator = build_generator(load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "offline.yaml"))
+    generator.remove_weight_norm()
+    return generator.eval()
 
 
 def encodec_24khz_random(chunk_seconds: float = 30.0) -> Codec:
@@ -256,16 +319,24 @@ def main() -> None:
                   f"{plain['wall']:>6.2f} / {plain['cpu']:<5.2f} {gan['wall']:>6.2f} / {gan['cpu']:<5.2f}", flush=True)
             report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec),
                                        "recon_only": plain, "with_gan": gan})
+        for candidate in mel_candidates():
+            plain = mel_train_speed(candidate, args.steps, 16, 2.0)
+            print(f"{candidate.name:<26} {bitrate(candidate.codec):>7.0f} {plain['generator_parameters'] / 1e6:>6.2f} "
+                  f"{'-':>6} {plain['wall']:>6.2f} / {plain['cpu']:<5.2f} {'(log-mel L1, batch 16 x 2 s)':>14}",
+                  flush=True)
+            report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec),
+                                       "recon_only": plain, "batch": "16 x 2 s"})
 
     print(f"\nEncode / decode: seconds of audio per second on {args.seconds:g} s of audio, "
           f"median of {args.repeats} (wall / cpu)")
     print(f"{'codec':<37} {'rate':>6} {'frames/s':>8} {'bits/s':>7} {'params M':>8} {'encode':>14} {'decode':>14}")
     rows = [(c.name, our_codec(c.codec)) for c in candidates() if "disc" not in c.name]  # same generators
+    rows += [(c.name + " +voc", our_codec(c.codec)) for c in mel_candidates()]  # decode includes the vocoder
     rows.append(("EnCodec 24 kHz arch, 6 kbps (random)", encodec_24khz_random()))
     report["codecs"] = []
     for name, codec in rows:
         speed = codec_speed(codec, args.seconds, args.repeats)
-        parameters = count_parameters(codec.model)
+        parameters = count_parameters(codec.model) + count_parameters(codec.model.__dict__.get("_vocoder") or torch.nn.Module())
         print(f"{name:<37} {codec.sample_rate:>6} {codec.frame_rate:>8.1f} {codec.bitrate:>7.0f} "
               f"{parameters / 1e6:>8.2f} {speed['encode_wall']:>6.1f} / {speed['encode_cpu']:<5.1f} "
               f"{speed['decode_wall']:>6.1f} / {speed['decode_cpu']:<5.1f}", flush=True)

@@ -22,7 +22,7 @@ def test_defaults_validate():
 def test_shipped_recipes_load(path):
     recipe = load_recipe(path)
     assert recipe.vocoder.upsampling == recipe.vocoder_hop
-    assert recipe.codec.hop_length % recipe.audio.hop_length == 0
+    assert recipe.codec_hop % recipe.audio.hop_length == 0
 
 
 def test_shipped_recipes_exist():
@@ -94,7 +94,7 @@ def test_override_applies_and_validates():
     recipe = recipe_from_dict({}, ["ar.train.lr=3e-4", "codec.strides=[8,5,4,4]", "audio.hop_length=320",
                                    "vocoder.upsample_rates=[8,5,4,2]"])
     assert recipe.ar.train.lr == pytest.approx(3e-4)
-    assert recipe.codec.hop_length == 640 and recipe.codec_frame_rate == 25.0
+    assert recipe.codec_hop == 640 and recipe.codec_frame_rate == 25.0
     with pytest.raises(ConfigError, match="ar.train.lrr"):
         recipe_from_dict({}, ["ar.train.lrr=1"])
     with pytest.raises(ValueError, match="section.key=value"):

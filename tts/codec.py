@@ -4,8 +4,10 @@ Two kinds share one interface, `Codec`:
 - `encodec_24khz`: the pretrained 24 kHz EnCodec from the `encodec` package (75 frames/s,
   1024 entries per codebook; 6 kbps = 8 codebooks, as VALL-E uses). Its weights download into
   the torch hub cache on first use; offline, `CodecUnavailable` says where to put the file.
-- `trained`: an EnCodec model of our own training (`tts.models.codec_model.CodecModel`,
-  `tts train <recipe> --stage codec`), loaded from the run folder's codec/best.pt.
+- `trained`: an EnCodec model of our own training (`tts train <recipe> --stage codec`), loaded
+  from the run folder's codec/best.pt: over the waveform (`tts.models.codec_model.CodecModel`),
+  or with `codec.domain: mel` over log-mel frames (`MelCodecModel`), decoding through a trained
+  mel vocoder (`codec.vocoder`, default the run's vocoder/best.pt).
 
 Long audio is encoded and decoded in chunks of `chunk_seconds` with `context_seconds` of extra
 audio (codes) on each side, so the model never sees more than chunk + 2 x context at once and
@@ -201,8 +203,9 @@ def expected_settings(recipe: Recipe) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- loading
 
 
-def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
-    """The recipe's codec on `device`, or None (kind none, or a trained codec not trained yet)."""
+def load_codec(recipe: Recipe, device: str | torch.device, with_vocoder: bool = True) -> Codec | None:
+    """The recipe's codec on `device`, or None (kind none, or a trained codec not trained yet).
+    `with_vocoder=False`: a mel-domain codec comes without its vocoder (it decodes to log-mel only)."""
     codec, device = recipe.codec, resolve_device(device)
     if codec.kind == "none":
         return None
@@ -216,7 +219,8 @@ def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
         log.info("no trained codec at %s yet (train it with `tts train <recipe> --stage codec`)", path)
         return None
     vocoder = codec.vocoder or Path(recipe.output_dir) / "vocoder" / "best.pt"
-    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds, vocoder=vocoder)
+    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds, vocoder=vocoder,
+                                   with_vocoder=with_vocoder)
     expected = trained_settings(recipe)
     differences = {k: (loaded.settings().get(k), v) for k, v in expected.items()
                    if loaded.settings().get(k) != v}
@@ -228,7 +232,7 @@ def load_codec(recipe: Recipe, device: str | torch.device) -> Codec | None:
 
 
 def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_seconds: float = 30.0,
-                          vocoder: str | Path | None = None) -> Codec:
+                          vocoder: str | Path | None = None, with_vocoder: bool = True) -> Codec:
     """A trained codec from a checkpoint of the codec stage (its 'codec' settings + generator).
 
     A mel-domain codec decodes through a mel vocoder: `vocoder` (a checkpoint or run folder;
@@ -252,7 +256,8 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
     if settings.get("domain") == "mel":
         model = MelCodecModel.from_settings(settings)
         model.load_state_dict(checkpoint["modules"]["generator"])
-        model.attach_vocoder(_mel_vocoder(settings, vocoder or path.parent.parent / "vocoder" / "best.pt", path))
+        if with_vocoder:
+            model.attach_vocoder(_mel_vocoder(settings, vocoder or path.parent.parent / "vocoder" / "best.pt", path))
     else:
         model = CodecModel.from_settings(settings)
         model.load_state_dict(checkpoint["modules"]["generator"])
@@ -269,9 +274,11 @@ def _mel_vocoder(settings: dict[str, Any], vocoder: str | Path, codec_path: Path
         raise FileNotFoundError(f"the mel-domain codec {codec_path} decodes through a mel vocoder, and there "
                                 f"is none at {vocoder}: train it (`tts train <recipe> --stage vocoder`, "
                                 "before the codec) or set codec.vocoder to its checkpoint") from None
-    if loaded.input != "mel":
+    if loaded.input == "codec_latent":
         raise ValueError(f"the vocoder {loaded.source} reads codec latents; a mel-domain codec needs a mel vocoder")
     check_mel_settings(settings["mel"], loaded.audio, f"the codec {codec_path}", f"the vocoder {loaded.source}")
+    if loaded.input == "codec_mel":  # fine-tuned on this codec's decoded log-mels: the same codec
+        loaded.check_codec(settings, f"the codec {codec_path}")
     return loaded.generator
 
 

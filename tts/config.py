@@ -282,7 +282,9 @@ class TransformerConfig:
 class VocoderConfig:
     """ConvTranspose1d upsampling generator (HiFi-GAN style) trained as a GAN."""
 
-    input: Literal["mel", "codec_latent"] = "mel"  # features it turns into waveform
+    input: Literal["mel", "codec_latent", "codec_mel"] = "mel"  # features it turns into waveform: log-mel,
+    # codec latents, or the log-mel a mel-domain codec decodes from the prepared codes (fine-tuning a mel
+    # vocoder on what the codec will feed it)
     upsample_rates: tuple[int, ...] = (5, 4, 4, 2)  # product must equal the input hop
     initial_channels: int = 128  # channels before the first upsampling layer
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)  # multi-receptive-field kernels (HiFi-GAN V2)
@@ -396,7 +398,7 @@ class Recipe:
 
     @property
     def vocoder_hop(self) -> int:
-        return self.audio.hop_length if self.vocoder.input == "mel" else self.codec_hop
+        return self.codec_hop if self.vocoder.input == "codec_latent" else self.audio.hop_length
 
     def validate(self) -> None:
         _check(bool(self.stages) and all(s in STAGES for s in self.stages), "stages",
@@ -408,8 +410,11 @@ class Recipe:
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")
         if self.codec.kind == "trained" and self.codec.domain == "mel":
-            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
-                   "mel: a mel-domain codec decodes through a mel vocoder")
+            _check(self.vocoder.input in ("mel", "codec_mel"), "vocoder.input", self.vocoder.input,
+                   "mel or codec_mel: a mel-domain codec decodes through a mel vocoder")
+        if self.vocoder.input == "codec_mel":
+            _check(self.codec.kind == "trained" and self.codec.domain == "mel", "vocoder.input",
+                   self.vocoder.input, "mel or codec_latent: codec_mel needs codec.domain mel")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "

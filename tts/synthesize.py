@@ -312,11 +312,12 @@ class Synthesizer:
         if options.decoder == "vocoder":
             if self.vocoder is None:
                 raise FileNotFoundError("--decoder vocoder: this run has no trained vocoder (vocoder/best.pt)")
-            if self.vocoder.input != "codec_latent":
-                raise ValueError("--decoder vocoder needs a vocoder trained on codec latents "
-                                 "(vocoder.input: codec_latent); this one reads mels")
+            if self.vocoder.input == "mel":
+                raise ValueError("--decoder vocoder needs a vocoder trained on codec features "
+                                 "(vocoder.input: codec_latent or codec_mel); this one reads mels")
             self.vocoder.check_codec(self.codec.settings())
-            wav = self.vocoder(self.codec.latents(batch))
+            latents = self.codec.latents(batch)
+            wav = self.vocoder(self.codec.model.latents_mel(latents) if self.vocoder.input == "codec_mel" else latents)
         else:
             wav = self.codec.decode(batch)
         wav = wav.reshape(-1).float().cpu().numpy()

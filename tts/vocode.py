@@ -74,8 +74,8 @@ class Vocoder:
 
     def check_codec(self, settings: Mapping[str, Any], name: str = "the codec") -> None:
         """ValueError when a codec-latent vocoder is fed latents of another codec."""
-        if self.input != "codec_latent":
-            raise ValueError(f"the vocoder {self.source} reads log-mel, not codec latents")
+        if self.input == "mel":
+            raise ValueError(f"the vocoder {self.source} reads log-mel, not codec features")
         mine = self.codec_settings or {}
         differences = [f"{k}: {mine.get(k)!r} vs {settings.get(k)!r}" for k in sorted(set(mine) | set(settings))
                        if mine.get(k) != settings.get(k)]
@@ -92,7 +92,7 @@ class Vocoder:
             x = x[None]  # (1, M, T)
         channels = self.generator.in_channels
         if x.dim() != 3 or x.shape[1] != channels:
-            what = "mel bins" if self.input == "mel" else "latent channels"
+            what = "latent channels" if self.input == "codec_latent" else "mel bins"
             raise ValueError(f"the vocoder {self.source} expects {channels} {what} as (M, T) or (B, M, T), "
                              f"got features of shape {tuple(x.shape)}")
         return self.generator(x).clamp(-1.0, 1.0)  # (B, 1, T * hop); the iSTFT head is not bounded by tanh

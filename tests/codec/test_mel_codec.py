@@ -220,3 +220,65 @@ def test_write_samples_plots_and_speaks_when_a_vocoder_exists(recipe, corpus, tm
     save_vocoder(recipe, Path(recipe.output_dir) / "vocoder" / "best.pt")
     task.write_samples(modules, tmp_path / "b", 3, torch.device("cpu"))
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["codec-0000003-utt6.png", "codec-0000003-utt6.wav"]
+
+
+# ---------------------------------------------------------------------- a vocoder fine-tuned on the codec's log-mels
+
+
+class FakeCodedCorpus(FakeMelCorpus):
+    """FakeMelCorpus with prepared codes of a codec (what `tts prepare` stores after the codec stage)."""
+
+    def __init__(self, recipe, folder: Path, codec: Codec):
+        super().__init__(recipe, folder)
+        self.has_codes = True
+        self._codes = {r["id"]: codec.encode(torch.from_numpy(self.audio(r))[None, None])[0].numpy()
+                       for r in self._records}
+        for r in self._records:
+            r["n_frames"] = self._codes[r["id"]].shape[-1]
+
+    def codes(self, record: dict) -> np.ndarray:
+        return self._codes[record["id"]]
+
+
+def test_config_of_codec_mel_vocoders(tmp_path):
+    recipe = mel_recipe(tmp_path, train={})
+    coded = dataclasses.replace(recipe, vocoder=dataclasses.replace(recipe.vocoder, input="codec_mel"))
+    coded.validate()
+    assert coded.vocoder_hop == 64  # the generator still turns mel frames into samples
+    from tts.config import recipe_from_dict
+
+    with pytest.raises(ConfigError, match="vocoder.input"):  # codec_mel needs a mel-domain codec
+        recipe_from_dict({"output_dir": str(tmp_path), "audio": {"hop_length": 64, "n_fft": 256, "win_length": 256},
+                          "vocoder": {"input": "codec_mel", "upsample_rates": [4, 4, 4]},
+                          "codec": {"kind": "trained", "strides": [4, 4, 4]}})
+
+
+def test_a_codec_mel_vocoder_trains_on_decoded_mels_and_the_codec_decodes_through_it(recipe, corpus, tmp_path):
+    from tts.train.engine import train
+    from tts.train.vocoder_task import VocoderTask
+
+    run = Path(recipe.output_dir)
+    train(MelCodecTask(recipe, corpus=corpus), run / "codec")
+    save_vocoder(recipe, run / "vocoder" / "best.pt")
+    codec = load_codec(recipe, "cpu")
+    coded = dataclasses.replace(recipe, vocoder=dataclasses.replace(
+        recipe.vocoder, input="codec_mel", train=dataclasses.replace(
+            recipe.vocoder.train, max_steps=2, batch_size=2, segment_seconds=0.1, validate_every=2,
+            checkpoint_every=2, sample_every=0, log_every=1)))
+    task = VocoderTask(coded, corpus=FakeCodedCorpus(recipe, tmp_path / "coded", codec))
+    batch = task.train_batches(0, 0, 1)[0]
+    assert batch["features"].dtype == torch.long and batch["audio"].shape[-1] == batch["features"].shape[-1] * 256
+    features = task._inputs(batch, torch.device("cpu"))
+    assert features.shape == (2, recipe.audio.n_mels, batch["features"].shape[-1] * 4)
+    expected = codec.model.latents_mel(codec.latents(batch["features"]))
+    assert torch.allclose(features, expected, atol=1e-5)
+    train(task, tmp_path / "gta" / "vocoder")
+    # the codec decodes through the fine-tuned vocoder; a codec with other settings is refused
+    tuned = codec_from_checkpoint(run / "codec" / "best.pt", "cpu", vocoder=tmp_path / "gta" / "vocoder" / "best.pt")
+    codes = codec.encode(torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None])
+    assert tuned.decode(codes).shape == (1, 1, codes.shape[-1] * 256)
+    other = mel_recipe(tmp_path / "other", n_codebooks=3)
+    train(MelCodecTask(other, corpus=corpus), tmp_path / "other" / "codec")
+    with pytest.raises(ValueError, match="another codec"):
+        codec_from_checkpoint(tmp_path / "other" / "codec" / "best.pt", "cpu",
+                              vocoder=tmp_path / "gta" / "vocoder" / "best.pt")

@@ -385,7 +385,7 @@ def test_codec_latent_input_trains_on_codes():
 
 
 def test_loading_the_codec_leaves_the_training_rng_alone(monkeypatch):
-    def load_codec(recipe, device):
+    def load_codec(recipe, device, with_vocoder=True):
         torch.randn(1000)  # as building a real model's initial weights would
         return FakeCodec()
 

@@ -298,7 +298,7 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
 
     vocoder = load_vocoder(checkpoint or model_dir, device)
     codec = None
-    if vocoder.input == "codec_latent":
+    if vocoder.input != "mel":
         from tts.codec import load_codec
 
         # the vocoder's checkpoint carries its recipe; its codec is looked for in this run folder
@@ -315,6 +315,8 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
             else:
                 codes = codec.encode(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))
                 features = codec.latents(codes)  # (1, D, T)
+                if vocoder.input == "codec_mel":  # the log-mel the codec decodes: (1, M, T x strides)
+                    features = codec.model.latents_mel(features)
             out = vocoder(features)[0, 0, : len(wav)]  # (S,)
         return Audio(out.float().cpu().numpy(), vocoder.sample_rate), {}
 

@@ -166,8 +166,8 @@ def latent_channels(recipe: Recipe) -> int:
 
 
 def input_channels(recipe: Recipe) -> int:
-    """Channels of the vocoder input: mel bins, or the codec latent width."""
-    return recipe.audio.n_mels if recipe.vocoder.input == "mel" else latent_channels(recipe)
+    """Channels of the vocoder input: mel bins (mel, codec_mel), or the codec latent width."""
+    return latent_channels(recipe) if recipe.vocoder.input == "codec_latent" else recipe.audio.n_mels
 
 
 def build_generator(recipe: Recipe) -> Generator:

@@ -4,8 +4,10 @@ Each step yields the discriminator's loss (least squares on real vs generated au
 generator's (least squares + feature matching + multi-resolution log-mel L1), as `tts.train.task`
 describes. For the first vocoder.adversarial_start steps the generator learns from the mel loss
 alone and the discriminators are not run (a cheap warm-up that gets the spectrum right first).
-Features are the prepared log-mels (input "mel") or the codec's quantised latents of the
-prepared codes (input "codec_latent").
+Features are the prepared log-mels (input "mel"), the codec's quantised latents of the
+prepared codes (input "codec_latent"), or the log-mels a mel-domain codec decodes from the
+prepared codes (input "codec_mel": a mel vocoder fine-tuned on what the codec will feed it,
+its own rebuild rather than the true log-mel).
 
 Alignment: a prepared log-mel has T = 1 + S // hop centred frames (frame t is centred on
 sample t x hop). The generator turns frames [t0, t0 + n) into samples [t0 x hop, (t0 + n) x hop):
@@ -49,8 +51,9 @@ class VocoderTask:
     def __init__(self, recipe: Recipe, corpus: Any | None = None):
         self.recipe = recipe
         self.cfg = recipe.vocoder
-        self.hop = recipe.vocoder_hop
-        self.uses_codes = self.cfg.input == "codec_latent"
+        self.hop = recipe.vocoder_hop  # samples per generator input frame
+        self.uses_codes = self.cfg.input in ("codec_latent", "codec_mel")
+        self.crop_hop = recipe.codec_hop if self.uses_codes else self.hop  # samples per stored feature frame
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._codec: Any | None = None  # frozen codec for latents, loaded on first use
         self._mel: nn.Module | None = None
@@ -84,7 +87,7 @@ class VocoderTask:
             raise ValueError(f"{corpus.folder} does not record its audio settings; prepare it again")
         check_mel_settings(self.recipe.audio, audio, "the recipe", f"the prepared corpus {corpus.folder}")
         if self.uses_codes and not corpus.has_codes:
-            raise ValueError(f"vocoder.input is codec_latent but {corpus.folder} has no codec codes; "
+            raise ValueError(f"vocoder.input is {self.cfg.input} but {corpus.folder} has no codec codes; "
                              "train the codec stage and run `tts prepare` again")
 
     def build_modules(self) -> dict[str, nn.Module]:
@@ -107,10 +110,10 @@ class VocoderTask:
     @property
     def segment_frames(self) -> int:
         """Feature frames per training crop (train.segment_seconds, at least one)."""
-        return max(1, round(self.train_config.segment_seconds * self.recipe.audio.sample_rate / self.hop))
+        return max(1, round(self.train_config.segment_seconds * self.recipe.audio.sample_rate / self.crop_hop))
 
     def _collate(self, records: list[dict], starts: list[int | None], frames: int | None) -> Batch:
-        return CropReader(self.corpus, self.hop, self.uses_codes).collate(records, starts, frames)
+        return CropReader(self.corpus, self.crop_hop, self.uses_codes).collate(records, starts, frames)
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> "Crops":
         """Random crops, deterministic per (seed, epoch); every rank gets the same number of batches."""
@@ -126,7 +129,7 @@ class VocoderTask:
         chosen = [[records[i] for i in row] for row in mine]
         starts = [[int(f * max(0, self._n_feature_frames(r) - frames + 1)) for f, r in zip(fs, rs)]
                   for fs, rs in zip(fractions.reshape(n_batches, world_size, batch_size)[:, rank], chosen)]
-        return Crops(CropReader(self.corpus, self.hop, self.uses_codes), chosen, starts, frames)
+        return Crops(CropReader(self.corpus, self.crop_hop, self.uses_codes), chosen, starts, frames)
 
     def _n_feature_frames(self, record: dict) -> int:
         return int(record["n_frames"] if self.uses_codes else record["n_mel_frames"])
@@ -161,12 +164,15 @@ class VocoderTask:
             # building the codec draws initial weights from the global RNG; keep that out of the
             # training stream so that a resumed run (which loads it at another step) stays exact
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                self._codec = load_codec(self.recipe, device)
+                self._codec = load_codec(self.recipe, device, with_vocoder=False)
             if self._codec is None:
-                raise RuntimeError("vocoder.input is codec_latent but the recipe has no trained codec; "
+                raise RuntimeError(f"vocoder.input is {self.cfg.input} but the recipe has no trained codec; "
                                    "train the codec stage first")
             self._codec.requires_grad_(False)
-        return self._codec.latents(features).to(device).float()  # (B, D, T)
+        latents = self._codec.latents(features).to(device).float()  # (B, D, T)
+        if self.cfg.input == "codec_mel":  # what the mel-domain codec decodes: (B, M, T x strides)
+            return self._codec.model.latents_mel(latents)
+        return latents
 
     def _log_mel(self, wav: torch.Tensor) -> torch.Tensor:
         """Log-mel of the recipe, in float32 even under autocast: (B, 1, S) -> (B, M, T)."""
