@@ -178,6 +178,9 @@ def test_the_engine_trains_a_codec_that_decodes_through_its_vocoder(recipe, corp
     assert any(line["split"] == "validation" and "mel_l1" in line for line in lines)
     with pytest.raises(FileNotFoundError, match="decodes through a mel vocoder"):
         load_codec(recipe, "cpu")
+    encoder_only = load_codec(recipe, "cpu", with_vocoder=False)  # what `tts prepare` needs
+    first = torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None]
+    assert encoder_only.encode(first).shape == (1, 2, math.ceil(first.shape[-1] / 256))
     save_vocoder(recipe, Path(recipe.output_dir) / "vocoder" / "best.pt")
     codec = load_codec(recipe, "cpu")
     assert codec.settings() == trained_settings(recipe) and (codec.hop_length, codec.n_codebooks) == (256, 2)

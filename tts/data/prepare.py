@@ -241,7 +241,7 @@ def _codec_identity(recipe: Recipe) -> tuple[Any, dict | None]:
     try:
         from tts.codec import load_codec
 
-        codec = load_codec(recipe, "cpu")
+        codec = load_codec(recipe, "cpu", with_vocoder=False)  # encoding only
     except (ImportError, RuntimeError, OSError, ValueError) as err:
         log.warning("codec stage skipped: the codec cannot be loaded (%s); audio and mels are "
                     "prepared, codes are added when prepare runs again with a loadable codec", err)

@@ -233,7 +233,7 @@ def process_shard(job: ShardJob, codec: Any = None) -> ShardResult:
             from tts.codec import load_codec
 
             start = time.perf_counter()
-            codec = load_codec(recipe, device)
+            codec = load_codec(recipe, device, with_vocoder=False)  # encoding only
             result.setup_seconds += time.perf_counter() - start
             if codec is None:
                 raise RuntimeError(f"shard {job.index}: the codec was available when prepare "
