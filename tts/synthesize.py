@@ -145,8 +145,9 @@ class Synthesizer:
             raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                              f"({codec_settings} vs {nar_ckpt.get('codec')}); retrain one of them")
         codec_file = run_dir / "codec" / "best.pt"
-        codec = (codec_from_checkpoint(codec_file, torch_device) if recipe.codec.kind == "trained"
-                 and codec_file.is_file() else load_codec(recipe, torch_device))
+        vocoder_file = recipe.codec.vocoder or run_dir / "vocoder" / "best.pt"  # a mel-domain codec decodes through it
+        codec = (codec_from_checkpoint(codec_file, torch_device, vocoder=vocoder_file)
+                 if recipe.codec.kind == "trained" and codec_file.is_file() else load_codec(recipe, torch_device))
         if codec is None:
             raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
                                     "train it with `tts train <recipe> --stage codec`")
