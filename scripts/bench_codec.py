@@ -98,6 +98,18 @@ class Clock:
 # ---------------------------------------------------------------------- training throughput
 
 
+def timed_steps(one_step, steps: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of steps 1..steps, after an untimed step 0 (k-means codebook start)."""
+    one_step(0)
+    walls, cpus = [], []
+    for step in range(1, steps + 1):
+        with Clock() as clock:
+            one_step(step)
+        walls.append(clock.wall)
+        cpus.append(clock.cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: float,
                 adversarial: bool) -> dict[str, float]:
     """Seconds of audio trained per second, after one untimed step (k-means codebook init)."""
@@ -105,8 +117,7 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
 
     codec = replace(candidate.codec, adversarial="hinge" if adversarial else "none",
                     train=replace(candidate.codec.train, batch_size=batch_size, segment_seconds=segment))
-    recipe = recipe_from_dict({"device": "cpu", "codec": dataclasses.asdict(codec)})
-    task = CodecTask(recipe, corpus=object())  # the corpus is not read: batches are made here
+    task = CodecTask(_recipe(codec), corpus=object())  # the corpus is not read: batches are made here
     torch.manual_seed(0)
     modules = task.build_modules()
     _init_codebooks(modules["generator"], RATE)
@@ -120,15 +131,9 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
             loss.backward()
             optimizers[name].step()
 
-    one_step(0)
-    walls, cpus = [], []
-    for step in range(1, steps + 1):
-        with Clock() as clock:
-            one_step(step)
-        walls.append(clock.wall)
-        cpus.append(clock.cpu)
+    wall, cpu = timed_steps(one_step, steps)
     audio = batch_size * task.segment_samples / RATE
-    return {"wall": audio / statistics.median(walls), "cpu": audio / statistics.median(cpus),
+    return {"wall": audio / wall, "cpu": audio / cpu,
             "generator_parameters": count_parameters(modules["generator"]),
             "discriminator_parameters": count_parameters(modules["discriminator"])}
 
@@ -153,15 +158,9 @@ def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: 
             loss.backward()
             optimizer.step()
 
-    one_step(0)  # k-means codebook start
-    walls, cpus = [], []
-    for step in range(1, steps + 1):
-        with Clock() as clock:
-            one_step(step)
-        walls.append(clock.wall)
-        cpus.append(clock.cpu)
+    wall, cpu = timed_steps(one_step, steps)
     audio = batch_size * task.segment_frames * recipe.audio.hop_length / RATE
-    return {"wall": audio / statistics.median(walls), "cpu": audio / statistics.median(cpus),
+    return {"wall": audio / wall, "cpu": audio / cpu,
             "generator_parameters": count_parameters(modules["generator"]), "discriminator_parameters": 0}
 
 
@@ -336,7 +335,7 @@ def main() -> None:
     report["codecs"] = []
     for name, codec in rows:
         speed = codec_speed(codec, args.seconds, args.repeats)
-        parameters = count_parameters(codec.model) + count_parameters(codec.model.__dict__.get("_vocoder") or torch.nn.Module())
+        parameters = count_parameters(codec.model) + count_parameters(getattr(codec.model, "vocoder", None) or torch.nn.Module())
         print(f"{name:<37} {codec.sample_rate:>6} {codec.frame_rate:>8.1f} {codec.bitrate:>7.0f} "
               f"{parameters / 1e6:>8.2f} {speed['encode_wall']:>6.1f} / {speed['encode_cpu']:<5.1f} "
               f"{speed['decode_wall']:>6.1f} / {speed['decode_cpu']:<5.1f}", flush=True)

@@ -140,6 +140,18 @@ class Codec(nn.Module):
             return self.model.decoder(self.latents(codes)) / self.input_gain
 
     @torch.no_grad()
+    def vocoder_features(self, codes: torch.Tensor, vocoder_input: str) -> torch.Tensor:
+        """What a vocoder trained on this codec reads: codes (B, Q, T) -> quantised latents
+        (B, D, T) for input codec_latent, or the decoded log-mel (B, M, T x strides) of a
+        mel-domain codec for input codec_mel."""
+        latents = self.latents(codes)
+        if vocoder_input == "codec_latent":
+            return latents
+        if vocoder_input == "codec_mel":
+            return self.model.latents_mel(latents)
+        raise ValueError(f"a vocoder with input {vocoder_input!r} does not read codec features")
+
+    @torch.no_grad()
     def latents(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, Q, T) -> quantised latents (B, D, T): the sum of each codebook's entry."""
         self._check_codes(codes)
@@ -218,9 +230,8 @@ def load_codec(recipe: Recipe, device: str | torch.device, with_vocoder: bool = 
             raise FileNotFoundError(f"codec.checkpoint {path} does not exist")
         log.info("no trained codec at %s yet (train it with `tts train <recipe> --stage codec`)", path)
         return None
-    vocoder = codec.vocoder or Path(recipe.output_dir) / "vocoder" / "best.pt"
-    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds, vocoder=vocoder,
-                                   with_vocoder=with_vocoder)
+    loaded = codec_from_checkpoint(path, device, chunk_seconds=codec.chunk_seconds,
+                                   vocoder=mel_vocoder_path(recipe), with_vocoder=with_vocoder)
     expected = trained_settings(recipe)
     differences = {k: (loaded.settings().get(k), v) for k, v in expected.items()
                    if loaded.settings().get(k) != v}
@@ -229,6 +240,14 @@ def load_codec(recipe: Recipe, device: str | torch.device, with_vocoder: bool = 
         raise ValueError(f"the codec in {path} does not match the recipe ({detail}); retrain it "
                          "(`tts train <recipe> --stage codec`) or restore the recipe's codec keys")
     return loaded
+
+
+def mel_vocoder_path(recipe: Recipe, run_dir: str | Path | None = None) -> Path:
+    """The vocoder a mel-domain codec decodes through: codec.vocoder, else the run's vocoder/best.pt
+    (`run_dir`, default the recipe's output_dir)."""
+    if recipe.codec.vocoder:
+        return Path(recipe.codec.vocoder)
+    return Path(run_dir if run_dir is not None else recipe.output_dir) / "vocoder" / "best.pt"
 
 
 def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_seconds: float = 30.0,

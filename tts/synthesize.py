@@ -120,7 +120,7 @@ class Synthesizer:
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None) -> "Synthesizer":
         """Load a run folder: ar/ and nar/ checkpoints, the codec they were trained on, a vocoder if any."""
-        from tts.codec import codec_from_checkpoint, load_codec, resolve_device
+        from tts.codec import codec_from_checkpoint, load_codec, mel_vocoder_path, resolve_device
         from tts.models.ar import ARModel
         from tts.models.nar import NARModel
         from tts.train.checkpoint import load_checkpoint
@@ -145,8 +145,7 @@ class Synthesizer:
             raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                              f"({codec_settings} vs {nar_ckpt.get('codec')}); retrain one of them")
         codec_file = run_dir / "codec" / "best.pt"
-        vocoder_file = recipe.codec.vocoder or run_dir / "vocoder" / "best.pt"  # a mel-domain codec decodes through it
-        codec = (codec_from_checkpoint(codec_file, torch_device, vocoder=vocoder_file)
+        codec = (codec_from_checkpoint(codec_file, torch_device, vocoder=mel_vocoder_path(recipe, run_dir))
                  if recipe.codec.kind == "trained" and codec_file.is_file() else load_codec(recipe, torch_device))
         if codec is None:
             raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
@@ -317,8 +316,7 @@ class Synthesizer:
                 raise ValueError("--decoder vocoder needs a vocoder trained on codec features "
                                  "(vocoder.input: codec_latent or codec_mel); this one reads mels")
             self.vocoder.check_codec(self.codec.settings())
-            latents = self.codec.latents(batch)
-            wav = self.vocoder(self.codec.model.latents_mel(latents) if self.vocoder.input == "codec_mel" else latents)
+            wav = self.vocoder(self.codec.vocoder_features(batch, self.vocoder.input))
         else:
             wav = self.codec.decode(batch)
         wav = wav.reshape(-1).float().cpu().numpy()

@@ -371,6 +371,10 @@ class FakeCodec:
     def latents(self, codes):
         return sum(self.tables[q][codes[:, q]] for q in range(codes.shape[1])).transpose(1, 2)  # (B, D, T)
 
+    def vocoder_features(self, codes, vocoder_input):
+        assert vocoder_input == "codec_latent"
+        return self.latents(codes)
+
 
 def test_codec_latent_input_trains_on_codes():
     recipe = small_recipe(input="codec_latent")

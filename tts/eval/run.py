@@ -314,9 +314,7 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
                 features = log_mel(wav, vocoder.audio)  # (M, T)
             else:
                 codes = codec.encode(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))
-                features = codec.latents(codes)  # (1, D, T)
-                if vocoder.input == "codec_mel":  # the log-mel the codec decodes: (1, M, T x strides)
-                    features = codec.model.latents_mel(features)
+                features = codec.vocoder_features(codes, vocoder.input)  # latents, or the decoded log-mel
             out = vocoder(features)[0, 0, : len(wav)]  # (S,)
         return Audio(out.float().cpu().numpy(), vocoder.sample_rate), {}
 

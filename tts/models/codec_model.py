@@ -171,10 +171,14 @@ class MelCodecModel(nn.Module):
         generator.requires_grad_(False)
         object.__setattr__(self, "_vocoder", generator.eval())  # not registered: stays out of state_dict
 
+    @property
+    def vocoder(self) -> nn.Module | None:
+        """The attached vocoder generator, or None."""
+        return self.__dict__.get("_vocoder")
+
     def _apply(self, fn, *args, **kwargs):  # .to(device) moves the attached vocoder too
-        vocoder = self.__dict__.get("_vocoder")
-        if vocoder is not None:
-            vocoder._apply(fn, *args, **kwargs)
+        if self.vocoder is not None:
+            self.vocoder._apply(fn, *args, **kwargs)
         return super()._apply(fn, *args, **kwargs)
 
 
@@ -208,7 +212,7 @@ class _MelDecoder(nn.Module):
         object.__setattr__(self, "codec", codec)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        vocoder = self.codec.__dict__.get("_vocoder")
+        vocoder = self.codec.vocoder
         if vocoder is None:
             raise RuntimeError("this mel-domain codec has no vocoder attached: it decodes codes to log-mel "
                                "only (latents_mel); load it with tts.codec.load_codec to get waveforms")

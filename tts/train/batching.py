@@ -137,3 +137,46 @@ class BatchList(Sequence):
 def batch_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     """The random generator of one batch (prompt lengths, levels): a function of its position only."""
     return np.random.default_rng([seed, epoch + 1, index])
+
+
+# --------------------------------------------------------------------------- random crops
+# The codec, mel-codec and vocoder stages train on fixed-length crops, one per utterance.
+
+
+def random_crops(records: Sequence[dict], lengths: Sequence[int], crop: int, batch_size: int, seed: int,
+                 epoch: int, rank: int, world_size: int) -> tuple[list[list[dict]], list[list[int]]]:
+    """One epoch's crops: (records per batch, crop start per record) for this rank.
+
+    Deterministic per (seed, epoch); every rank gets the same number of batches (the shuffled
+    order wraps around to fill them). `lengths` are the records' lengths and `crop` the crop
+    length, in one unit (samples, mel frames or codec frames); a record shorter than a crop
+    starts at 0.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    n_batches = max(1, len(records) // (batch_size * world_size))
+    order = np.resize(rng.permutation(len(records)), n_batches * world_size * batch_size)
+    fractions = rng.random(order.shape[0])  # crop positions, drawn alike on every rank
+    mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
+    where = fractions.reshape(n_batches, world_size, batch_size)[:, rank]
+    chosen = [[records[i] for i in row] for row in mine]
+    starts = [[int(f * max(0, int(lengths[i]) - crop + 1)) for f, i in zip(fs, row)]
+              for fs, row in zip(where, mine)]
+    return chosen, starts
+
+
+class CropBatches(Sequence):
+    """One epoch's crop batches as a sequence: batch i is read (`collate(records, starts, length)`)
+    only when asked for, so resuming mid-epoch skips the batches before it for free. Picklable
+    when `collate` is (loader workers get a copy)."""
+
+    def __init__(self, collate: Callable[[list[dict], list[int], Any], Any], records: list[list[dict]],
+                 starts: list[list[int]], length: Any):
+        self.collate, self.records, self.starts, self.length = collate, records, starts, length
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.collate(self.records[index], self.starts[index], self.length)

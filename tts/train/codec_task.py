@@ -28,6 +28,7 @@ from tts.codec import trained_settings
 from tts.config import Recipe, TrainConfig
 from tts.models.codec_model import (DISCRIMINATOR_FFTS, CodecModel, build_discriminator,
                                     dead_code_threshold)
+from tts.train.batching import CropBatches, random_crops
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +105,14 @@ class CodecTask:
 
     # ------------------------------------------------------------------ data
 
-    def train_batches(self, epoch: int, rank: int, world_size: int) -> "Crops":
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
         records = self.corpus.records("train")
         if not records:
             raise ValueError(f"{self.corpus.folder} has no training utterances")
-        batch_size = self.cfg.train.batch_size
-        rng = np.random.default_rng([self.recipe.seed, epoch])
-        n_batches = max(1, len(records) // (batch_size * world_size))
-        order = np.resize(rng.permutation(len(records)), n_batches * world_size * batch_size)
-        fractions = rng.random(order.shape[0])  # crop positions, drawn alike on every rank
-        mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
-        where = fractions.reshape(n_batches, world_size, batch_size)[:, rank]
-        chosen = [[records[i] for i in row] for row in mine]
-        starts = [[int(f * max(0, int(r["n_samples"]) - self.segment_samples + 1)) for f, r in zip(fs, rs)]
-                  for fs, rs in zip(where, chosen)]
-        return Crops(self, chosen, starts, self.segment_samples)
+        chosen, starts = random_crops(records, [r["n_samples"] for r in records], self.segment_samples,
+                                      self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
+        return CropBatches(self.collate, chosen, starts, self.segment_samples)
 
     def validation_batches(self) -> Iterable[Batch]:
         """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
@@ -237,21 +230,6 @@ class CodecTask:
         plot_spectrograms([(real, self.sample_rate, f"reference {utt}"),
                            (fake, self.sample_rate, f"codec resynthesis, step {step}")],
                           folder / f"codec-{step:07d}-{utt}.png", self.recipe.audio)
-
-
-class Crops:
-    """One epoch's batches as a sequence: a batch's audio is read only when it is asked for."""
-
-    def __init__(self, task: CodecTask, records: list[list[dict]], starts: list[list[int]], length: int):
-        self.task, self.records, self.starts, self.length = task, records, starts, length
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> Batch:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self.task.collate(self.records[index], self.starts[index], self.length)
 
 
 # ---------------------------------------------------------------------- GAN losses

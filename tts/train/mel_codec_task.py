@@ -13,6 +13,7 @@ Batch: {"ids": [B], "mel": (B, M, F) float32, "n_mel_frames": [B] real frames be
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
@@ -24,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.audio.spectral import LOG_FLOOR
-from tts.codec import trained_settings
+from tts.codec import mel_vocoder_path, trained_settings
 from tts.config import Recipe, TrainConfig
 from tts.models.codec_model import MelCodecModel, dead_code_threshold
+from tts.train.batching import CropBatches, random_crops
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +90,15 @@ class MelCodecTask:
 
     # ------------------------------------------------------------------ data
 
-    def train_batches(self, epoch: int, rank: int, world_size: int) -> "MelCrops":
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
         records = self.corpus.records("train")
         if not records:
             raise ValueError(f"{self.corpus.folder} has no training utterances")
-        batch_size, frames = self.cfg.train.batch_size, self.segment_frames
-        rng = np.random.default_rng([self.recipe.seed, epoch])
-        n_batches = max(1, len(records) // (batch_size * world_size))
-        order = np.resize(rng.permutation(len(records)), n_batches * world_size * batch_size)
-        fractions = rng.random(order.shape[0])  # crop positions, drawn alike on every rank
-        mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
-        where = fractions.reshape(n_batches, world_size, batch_size)[:, rank]
-        chosen = [[records[i] for i in row] for row in mine]
-        starts = [[int(f * max(0, int(r["n_mel_frames"]) - frames + 1)) for f, r in zip(fs, rs)]
-                  for fs, rs in zip(where, chosen)]
-        return MelCrops(self.corpus, chosen, starts, frames)
+        frames = self.segment_frames
+        chosen, starts = random_crops(records, [r["n_mel_frames"] for r in records], frames,
+                                      self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
+        return CropBatches(functools.partial(collate_mels, self.corpus), chosen, starts, frames)
 
     def validation_batches(self) -> Iterable[Batch]:
         """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
@@ -166,7 +161,7 @@ class MelCodecTask:
         utt = record["id"]
         plot_mels([(real, f"log-mel {utt}"), (fake.numpy(), f"through the codes, step {step}")],
                   folder / f"codec-{step:07d}-{utt}.png", self.recipe.audio)
-        vocoder_path = Path(self.cfg.vocoder or Path(self.recipe.output_dir) / "vocoder" / "best.pt")
+        vocoder_path = mel_vocoder_path(self.recipe)
         if vocoder_path.exists():
             from tts.audio.io import save_audio
             from tts.vocode import load_vocoder
@@ -189,18 +184,3 @@ def collate_mels(corpus: Any, records: Sequence[dict], starts: Sequence[int], fr
         mels.append(np.pad(mel, ((0, 0), (0, frames - mel.shape[-1])), constant_values=math.log(LOG_FLOOR)))
     return {"ids": [r["id"] for r in records], "mel": torch.from_numpy(np.stack(mels).astype(np.float32)),
             "n_mel_frames": n_frames}
-
-
-class MelCrops:
-    """One epoch's batches as a sequence: a batch's log-mels are read only when it is asked for."""
-
-    def __init__(self, corpus: Any, records: list[list[dict]], starts: list[list[int]], frames: int):
-        self.corpus, self.records, self.starts, self.frames = corpus, records, starts, frames
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> Batch:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return collate_mels(self.corpus, self.records[index], self.starts[index], self.frames)

@@ -36,6 +36,7 @@ from tts.audio.spectral import LOG_FLOOR
 from tts.config import Recipe, TrainConfig
 from tts.models.vocoder import (build_discriminator, build_generator, discriminator_loss,
                                 feature_matching_loss, generator_adversarial_loss)
+from tts.train.batching import CropBatches, random_crops
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +116,15 @@ class VocoderTask:
     def _collate(self, records: list[dict], starts: list[int | None], frames: int | None) -> Batch:
         return CropReader(self.corpus, self.crop_hop, self.uses_codes).collate(records, starts, frames)
 
-    def train_batches(self, epoch: int, rank: int, world_size: int) -> "Crops":
+    def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """Random crops, deterministic per (seed, epoch); every rank gets the same number of batches."""
         records = self.corpus.records("train")
         if not records:
             raise ValueError(f"{self.corpus.folder} has no training utterances")
-        batch_size, frames = self.train_config.batch_size, self.segment_frames
-        rng = np.random.default_rng([self.recipe.seed, epoch])
-        n_batches = max(1, len(records) // (batch_size * world_size))
-        order = np.resize(rng.permutation(len(records)), n_batches * batch_size * world_size)
-        fractions = rng.random(order.shape[0])  # crop positions, drawn for every rank alike
-        mine = order.reshape(n_batches, world_size, batch_size)[:, rank]  # (batches, B)
-        chosen = [[records[i] for i in row] for row in mine]
-        starts = [[int(f * max(0, self._n_feature_frames(r) - frames + 1)) for f, r in zip(fs, rs)]
-                  for fs, rs in zip(fractions.reshape(n_batches, world_size, batch_size)[:, rank], chosen)]
-        return Crops(CropReader(self.corpus, self.crop_hop, self.uses_codes), chosen, starts, frames)
+        frames = self.segment_frames
+        chosen, starts = random_crops(records, [self._n_feature_frames(r) for r in records], frames,
+                                      self.train_config.batch_size, self.recipe.seed, epoch, rank, world_size)
+        return CropBatches(CropReader(self.corpus, self.crop_hop, self.uses_codes).collate, chosen, starts, frames)
 
     def _n_feature_frames(self, record: dict) -> int:
         return int(record["n_frames"] if self.uses_codes else record["n_mel_frames"])
@@ -169,10 +164,8 @@ class VocoderTask:
                 raise RuntimeError(f"vocoder.input is {self.cfg.input} but the recipe has no trained codec; "
                                    "train the codec stage first")
             self._codec.requires_grad_(False)
-        latents = self._codec.latents(features).to(device).float()  # (B, D, T)
-        if self.cfg.input == "codec_mel":  # what the mel-domain codec decodes: (B, M, T x strides)
-            return self._codec.model.latents_mel(latents)
-        return latents
+        # (B, D, T) latents, or (B, M, T x strides) the log-mel a mel-domain codec decodes
+        return self._codec.vocoder_features(features, self.cfg.input).to(device).float()
 
     def _log_mel(self, wav: torch.Tensor) -> torch.Tensor:
         """Log-mel of the recipe, in float32 even under autocast: (B, 1, S) -> (B, M, T)."""
@@ -306,22 +299,6 @@ class CropReader:
         audio = torch.from_numpy(np.stack([w for _, w in pairs]))[:, None]  # (B, 1, T x hop)
         return {"ids": [r["id"] for r in records], "features": features, "audio": audio,
                 "n_samples": [int(r["n_samples"]) for r in records]}
-
-
-class Crops:
-    """One epoch's training batches as a sequence: a batch is read only when it is asked for,
-    so resuming in the middle of an epoch skips the batches before it for free."""
-
-    def __init__(self, reader: CropReader, records: list[list[dict]], starts: list[list[int]], frames: int):
-        self.reader, self.records, self.starts, self.frames = reader, records, starts, frames
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> Batch:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self.reader.collate(self.records[index], self.starts[index], self.frames)
 
 
 def _split(outputs: list, n: int) -> tuple[list, list]:
