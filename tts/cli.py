@@ -257,12 +257,16 @@ def eval_model(
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),
+    temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
 
     try:
-        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint)
+        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
+                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p})
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)

@@ -208,6 +208,15 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     per_speaker = result["per_speaker"]
     assert per_speaker["slt"]["similarity_same_speaker"] > per_speaker["rms"]["similarity_same_speaker"]
     assert "hit max length" in "\n".join(summary_lines(result))
+    assert result["sampling"] == {}  # the recipe's sampling
+
+    calls.clear()
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu",
+                            sampling={"temperature": 0.7, "top_k": 20, "top_p": None})
+    assert calls[0][2] == {"seed": 0, "temperature": 0.7, "top_k": 20}
+    assert result["sampling"] == {"temperature": 0.7, "top_k": 20}
+    with pytest.raises(ValueError, match="apply to --what model"):
+        evaluate_model(run_dir, limit=1, what="codec", sampling={"top_k": 5})
 
 
 def test_evaluate_model_rejects_bad_arguments(tmp_path):

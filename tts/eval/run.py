@@ -118,7 +118,8 @@ def _result(kind: str, source: str, utterances: list[dict], real_embeddings: dic
 
 
 def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, what: str = "model",
-                   seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None) -> dict:
+                   seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None,
+                   sampling: dict | None = None) -> dict:
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
@@ -126,6 +127,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained baseline), "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
+    `sampling` (model only) changes the recipe's AR sampling: temperature, top_k, top_p (None = keep).
     """
     from tts.data.corpus import PreparedCorpus
 
@@ -138,13 +140,16 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
             raise ValueError(f"--checkpoint applies to --what codec or vocoder, not {what}")
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
+    sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
+    if sampling and what != "model":
+        raise ValueError(f"sampling settings ({', '.join(sampling)}) apply to --what model, not {what}")
     start = time.perf_counter()
     model_dir = Path(model_dir)
     corpus = PreparedCorpus(model_dir / "prepared")
     rng = np.random.default_rng(seed)
     chosen = _held_out(corpus, limit, rng)
     speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
-    generate = _generator(what, model_dir, _device(device), checkpoint)
+    generate = _generator(what, model_dir, _device(device), checkpoint, sampling)
     log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
     utterances = []
     for number, record in enumerate(chosen):
@@ -165,7 +170,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         log.info("%d/%d %s: wer %.2f", number + 1, len(chosen), record["id"], result["wer"])
     result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
                      what=what, limit=limit, prompt=prompt, seed=seed,
-                     checkpoint=str(checkpoint) if checkpoint else None)
+                     checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling)
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
@@ -238,7 +243,8 @@ def _speaker_embeddings(corpus, evaluated: list[str], rng: np.random.Generator) 
 Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[Audio, dict]"]
 
 
-def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None) -> Generator:
+def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None,
+               sampling: dict | None = None) -> Generator:
     """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
     if what == "original":
         return lambda record, original, *_: (original, {})
@@ -251,7 +257,7 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
         return _vocoder_generator(model_dir, device, checkpoint)
     if what == "griffin_lim":
         return _griffin_lim_generator(_run_recipe(model_dir))
-    return _model_generator(model_dir, device)
+    return _model_generator(model_dir, device, sampling or {})
 
 
 def _griffin_lim_generator(recipe) -> Generator:
@@ -321,7 +327,7 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
     return generate
 
 
-def _model_generator(model_dir: Path, device: str) -> Generator:
+def _model_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
     """Synthesis through the public API: a prompt clip goes in as a wav file, as a user's would."""
     import tempfile
 
@@ -338,7 +344,7 @@ def _model_generator(model_dir: Path, device: str) -> Generator:
                 voice = synthesizer.prompt_from_wav(path, prompt_record["text"])
         else:
             voice = synthesizer.prompt_from_speaker(record["speaker"])
-        output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed))
+        output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed, **sampling))
         extra = {"hit_max_length": bool(output.hit_max_length),
                  "synthesis_timings": {k: float(v) for k, v in output.timings.items()}}
         return Audio(np.asarray(output.wav, dtype=np.float32).reshape(-1), int(output.sample_rate)), extra
