@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tts.cli import app
 from tts.config import AudioConfig
-from tts.plot import (DPI, PANEL_HEIGHT, codes_figure, curves_figure, plot_codes, plot_codes_file,
+from tts.plot import (DPI, PANEL_HEIGHT, codes_figure, curves_figure, plot_attention, plot_codes, plot_codes_file,
                       plot_curves_files, plot_spectrograms, read_metrics, spectrogram_figure)
 
 
@@ -148,6 +148,13 @@ def test_codes_heat_map(tmp_path):
     _png_size(plot_codes(codes, tmp_path / "codes.png", "x"))
     with pytest.raises(ValueError, match="integer"):
         plot_codes(codes.astype(np.float32), tmp_path / "bad.png")
+
+
+def test_attention_map(tmp_path):
+    attention = np.eye(30)[np.linspace(0, 29, 90).astype(int)]  # (90 frames, 30 phones), a diagonal
+    _png_size(plot_attention(attention, tmp_path / "attention.png"))
+    with pytest.raises(ValueError, match="frames, phones"):
+        plot_attention(np.zeros(5), tmp_path / "bad.png")
 
 
 def test_codes_file_and_cli(tmp_path):

@@ -304,6 +304,31 @@ def plot_codes_file(source: str | Path, output: str | Path, prepared: str | Path
     return plot_codes(codes, output, title=f"{record['id']} ({record.get('speaker', '?')}): {text}")
 
 
+# --------------------------------------------------------------------------- attention
+
+
+def plot_attention(attention: np.ndarray, output: str | Path, title: str = "") -> Path:
+    """Heat map of a frames-on-phones attention matrix (T, L): frame (x) against phone (y).
+
+    A model that has learned to read the text draws a rising diagonal.
+    """
+    from matplotlib.figure import Figure
+
+    attention = np.asarray(attention, dtype=np.float64)
+    if attention.ndim != 2 or attention.size == 0:
+        raise ValueError(f"attention must be a non-empty (frames, phones) array, got shape {attention.shape}")
+    frames, phones = attention.shape
+    figure = Figure(figsize=(8, 4), dpi=DPI, layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(attention.T, aspect="auto", origin="lower", interpolation="nearest", cmap="magma",
+                      extent=(0, frames, 0, phones))
+    ax.set_xlabel("audio frame")
+    ax.set_ylabel("phone")
+    ax.set_title(title or f"attention of {frames} frames on {phones} phones", fontsize=10, loc="left")
+    figure.colorbar(image, ax=ax, label="attention", fraction=0.03, pad=0.01)
+    return _save(figure, output)
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from tts.models.ar import ARModel, GenerationOptions, guided_attention_loss, prefix_lm_mask, sample_next
+from tts.models.ar import ARModel, GenerationOptions, attention_alignment, guided_attention_loss, prefix_lm_mask, sample_next
 from tts.models.layers import IGNORE, KVCache, TransformerShape, token_loss
 
 V = 32  # codebook size
@@ -148,6 +148,24 @@ def test_guided_attention_prefers_the_diagonal():
     good = guided_attention_loss(diagonal, *lengths, n_phones=L)
     bad = guided_attention_loss(anti, *lengths, n_phones=L)
     assert good < 0.1 < bad
+
+
+def test_guided_attention_is_not_lowered_by_looking_away_from_the_phones():
+    # half of each frame's attention on earlier audio, half on the anti-diagonal phone: the penalty
+    # is that of the anti-diagonal alone, and the phone share says half
+    L, T = 4, 8
+    weights = torch.zeros(1, 1, L + T, L + T)
+    for t in range(T):
+        weights[0, 0, L + t, L - 1 - t * L // T] = 0.5
+        weights[0, 0, L + t, L] = 0.5
+    lengths = torch.tensor([L]), torch.tensor([T])
+    penalty, share = attention_alignment(weights, *lengths, n_phones=L)
+    anti = weights.clone()
+    anti[0, 0, L:, :L] *= 2
+    anti[0, 0, L:, L] = 0
+    torch.testing.assert_close(penalty, guided_attention_loss(anti, *lengths, n_phones=L))
+    assert penalty > 0.3
+    torch.testing.assert_close(share, torch.tensor(0.5))
 
 
 def test_guided_attention_weights_match_fused_attention():

@@ -86,8 +86,10 @@ def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     assert any("guided_attention" in r for r in records if r["split"] == "train")
     validation = [r for r in records if r["split"] == "validation"][-1]
     assert {"loss", "accuracy", "top10_accuracy"} <= set(validation)
+    assert 0 <= validation["attention_penalty"] <= 1 and 0 < validation["phone_attention"] <= 1
     sample = tmp_path / "ar" / "samples" / "step-4"
     assert (sample / "codes.npy").is_file() and (sample / "sample.json").is_file()
+    assert (sample / "attention.png").stat().st_size > 1000
     assert np.load(sample / "codes.npy").shape[0] == 1  # codebook 1 only: no NAR yet
 
     train(NARTask(recipe, corpus), tmp_path / "nar")

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from tts.config import Recipe, TrainConfig
-from tts.models.ar import ARModel, GenerationOptions, guided_attention_loss
+from tts.models.ar import ARModel, GenerationOptions, attention_alignment
 from tts.models.layers import IGNORE, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
@@ -188,17 +188,21 @@ class ARTask:
         loss = token_loss(logits, b["targets"])
         logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
         if weight > 0:
-            guide = guided_attention_loss(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
+            guide, _ = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
             logs["guided_attention"] = guide.item()
             loss = loss + weight * guide
         yield "model", loss, logs
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
-        b, logits, _ = self._forward(modules["model"], batch, device, weights=False)
+        """Teacher-forced loss and accuracy, and how the middle layer's attention reads the phones:
+        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share)."""
+        b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
+        penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
         return {"loss": token_loss(logits, b["targets"]).item(),
                 "accuracy": token_accuracy(logits, b["targets"]),
-                "top10_accuracy": token_accuracy(logits, b["targets"], k=10)}
+                "top10_accuracy": token_accuracy(logits, b["targets"], k=10),
+                "attention_penalty": penalty.item(), "phone_attention": share.item()}
 
     # ------------------------------------------------------------------ samples
 
@@ -220,6 +224,7 @@ class ARTask:
         generated = modules["model"].generate([item.phones], [prompt_codes[0]] if prompt else None,
                                               options, prompt_phones)
         codes = generated.codes[0].view(1, -1).cpu()  # (1, T)
+        self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
         nar = self._trained_nar(device)
         if nar is not None and len(codes[0]):
             codes = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,
@@ -229,6 +234,24 @@ class ARTask:
                 "reference_frames": item.n_frames, "truncated": generated.truncated[0],
                 "levels": "all" if nar is not None else "codebook 1 only (no trained NAR yet)"}
         self.render(folder, codes, item, info, device)
+
+    def plot_attention(self, model: nn.Module, data: CodesDataset, index: int, output: Path,
+                       device: torch.device) -> None:
+        """attention.png: the middle layer's attention of the utterance's true frames on its phones."""
+        from tts import plot
+
+        batch = self.collate(data, [index], np.random.default_rng(0))
+        was_training = model.training
+        model.eval()
+        try:
+            b, _, attention = self._forward(model, batch, device, weights=True)
+        finally:
+            model.train(was_training)
+        L = int(b["phone_lengths"][0])
+        frames = attention[0, :, b["phones"].size(1):, :L].float().mean(dim=0)  # (T + 1, L) head-averaged
+        plot.plot_attention(frames.cpu().numpy(), output,
+                            title=f"{data.items[index].id}: layer {self.section.layers // 2} attention on phones "
+                                  "(teacher-forced)")
 
     def _trained_nar(self, device: torch.device):
         from tts.models.nar import NARModel
