@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import signal
 import socket
 import sys
@@ -139,6 +140,19 @@ def test_recipe_threads_key_sets_the_cpu_threads_of_training(tmp_path):
         assert torch.get_num_threads() == target
     finally:
         torch.set_num_threads(before)
+
+
+def test_resume_follows_a_schedule_changed_in_the_recipe(tmp_path, caplog):
+    train(ToyTask(toy_recipe(tmp_path, schedule="constant", max_steps=4)), tmp_path / "ar")
+    caplog.set_level("INFO")
+    train(ToyTask(toy_recipe(tmp_path, schedule="cosine", max_steps=8, lr=0.02)), tmp_path / "ar")
+    assert "following the recipe from step 4" in caplog.text
+    records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
+    rates = {r["step"]: r["lr"] for r in records if r["split"] == "train"}
+    assert rates[4] == pytest.approx(0.01)  # the constant run
+    assert rates[5] == pytest.approx(0.02 * 0.5 * (1 + math.cos(math.pi * 3 / 6)))  # cosine, warmup 2, update 5
+    assert rates[8] == pytest.approx(0.0)
+    assert load_checkpoint(tmp_path / "ar" / "last.pt")["schedulers"]["model"]["lr_lambdas"][0]["schedule"] == "cosine"
 
 
 def test_init_from_starts_a_new_run_from_the_weights_of_another(tmp_path):

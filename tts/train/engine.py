@@ -204,7 +204,7 @@ def _resume(checkpoint: dict[str, Any], modules, optimizers, schedulers, progres
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][name])
     for name, scheduler in schedulers.items():
-        scheduler.load_state_dict(checkpoint["schedulers"][name])
+        _resume_schedule(name, scheduler, checkpoint["schedulers"][name], checkpoint["step"])
     progress.step, progress.epoch = checkpoint["step"], checkpoint["epoch"]
     progress.batch_in_epoch, progress.best_metric = checkpoint["batch_in_epoch"], checkpoint["best_metric"]
     progress.elapsed = checkpoint.get("elapsed", 0.0)
@@ -215,6 +215,29 @@ def _resume(checkpoint: dict[str, Any], modules, optimizers, schedulers, progres
         _seed_process(checkpoint["step"], env.rank)
     else:
         set_rng_state(states[env.rank])
+
+
+def _resume_schedule(name: str, scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict[str, Any],
+                     step: int) -> None:
+    """Restore the update count of a schedule, but follow the recipe's rate and schedule.
+
+    A LambdaLR's state carries its factor's settings and peak rates, so loading it alone would keep
+    the old schedule silently when the recipe changed (a cosine decay or a longer max_steps set
+    before resuming); here the recipe wins, from the resumed step on, and the change is logged.
+    """
+    wanted = [dict(f.__dict__) for f in scheduler.lr_lambdas], list(scheduler.base_lrs)
+    scheduler.load_state_dict(state)
+    saved = [dict(f.__dict__) for f in scheduler.lr_lambdas], list(scheduler.base_lrs)
+    if saved == wanted:
+        return
+    log.info("%s: the recipe's learning rate or schedule (%s, peak %s) differs from the checkpoint's (%s, "
+             "peak %s); following the recipe from step %d", name, wanted[0], wanted[1], saved[0], saved[1], step)
+    for factor, settings in zip(scheduler.lr_lambdas, wanted[0]):
+        factor.__dict__.update(settings)
+    scheduler.base_lrs = wanted[1]
+    for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["initial_lr"], group["lr"] = base, base * factor(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
 
 
 # ---------------------------------------------------------------------------- loop
