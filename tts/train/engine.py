@@ -230,14 +230,20 @@ def _resume_schedule(name: str, scheduler: torch.optim.lr_scheduler.LambdaLR, st
     saved = [dict(f.__dict__) for f in scheduler.lr_lambdas], list(scheduler.base_lrs)
     if saved == wanted:
         return
-    log.info("%s: the recipe's learning rate or schedule (%s, peak %s) differs from the checkpoint's (%s, "
-             "peak %s); following the recipe from step %d", name, wanted[0], wanted[1], saved[0], saved[1], step)
+    log.info("%s: the recipe's learning-rate schedule (%s) differs from the checkpoint's (%s); following the "
+             "recipe from step %d", name, _describe_schedule(*wanted), _describe_schedule(*saved), step)
     for factor, settings in zip(scheduler.lr_lambdas, wanted[0]):
         factor.__dict__.update(settings)
     scheduler.base_lrs = wanted[1]
     for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
         group["initial_lr"], group["lr"] = base, base * factor(scheduler.last_epoch)
     scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+
+
+def _describe_schedule(factors: list[dict], peaks: list[float]) -> str:
+    """"cosine, warmup 200, max_steps 8000, peak 0.0005" (the first parameter group's)."""
+    f = factors[0]
+    return f"{f['schedule']}, warmup {f['warmup_steps']}, max_steps {f['max_steps']}, peak {peaks[0]:g}"
 
 
 # ---------------------------------------------------------------------------- loop
