@@ -97,22 +97,29 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
 
 
 def test_offline_recipe_runs_a_few_steps_and_speaks_through_its_mel_codec(tmp_path):
-    """The offline recipe's chain, tiny: vocoder, then the mel-domain codec, codes, AR, NAR, synthesis."""
+    """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
+    codes, the vocoder fine-tuned on the codec's log-mels, AR, NAR; then synthesis through it all."""
+    from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
     from tts.synthesize import Synthesizer
 
     shipped = load_recipe(ROOT / "recipes" / "offline.yaml")
     assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0
+    assert shipped.stages == ("vocoder", "codec", "codec_vocoder", "ar", "nar")
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
-    tiny_vocoder = ["vocoder.initial_channels=16", "vocoder.train.batch_size=2", "vocoder.train.max_steps=2",
-                    "vocoder.train.warmup_steps=1", "vocoder.train.validate_every=2",
-                    "vocoder.train.checkpoint_every=2", "vocoder.train.sample_every=0", "vocoder.train.log_every=1"]
+    tiny_vocoder = ["vocoder.initial_channels=16"]
+    for section in ("train", "codec_train"):
+        tiny_vocoder += [f"vocoder.{section}.batch_size=2", f"vocoder.{section}.max_steps=2",
+                         f"vocoder.{section}.warmup_steps=1", f"vocoder.{section}.validate_every=2",
+                         f"vocoder.{section}.checkpoint_every=2", f"vocoder.{section}.sample_every=0",
+                         f"vocoder.{section}.log_every=1"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
-                         TINY + tiny_vocoder + ["stages=[vocoder, codec, ar, nar]", "codec.vocoder=null",
-                                                f"data.root={corpus}", f"output_dir={run}"])
+                         TINY + tiny_vocoder + [f"stages={list(shipped.stages)}", f"data.root={corpus}",
+                                                f"output_dir={run}"])
     run_recipe(recipe)
-    for stage in ("vocoder", "codec", "ar", "nar"):
+    for stage in ("vocoder", "codec", "codec_vocoder", "ar", "nar"):
         assert (run / stage / "best.pt").is_file()
+    assert mel_vocoder_path(recipe) == run / "codec_vocoder" / "best.pt"
     result = Synthesizer.from_run(run).synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0

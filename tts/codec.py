@@ -243,11 +243,18 @@ def load_codec(recipe: Recipe, device: str | torch.device, with_vocoder: bool = 
 
 
 def mel_vocoder_path(recipe: Recipe, run_dir: str | Path | None = None) -> Path:
-    """The vocoder a mel-domain codec decodes through: codec.vocoder, else the run's vocoder/best.pt
-    (`run_dir`, default the recipe's output_dir)."""
+    """The vocoder a mel-domain codec decodes through: codec.vocoder; else the run's
+    codec_vocoder/best.pt (the vocoder fine-tuned on the codec's log-mels) once it exists; else the
+    run's vocoder/best.pt (`run_dir`, default the recipe's output_dir)."""
     if recipe.codec.vocoder:
         return Path(recipe.codec.vocoder)
-    return Path(run_dir if run_dir is not None else recipe.output_dir) / "vocoder" / "best.pt"
+    return run_mel_vocoder(Path(run_dir if run_dir is not None else recipe.output_dir))
+
+
+def run_mel_vocoder(run: Path) -> Path:
+    """A run folder's vocoder for its mel-domain codec: codec_vocoder/best.pt if trained, else vocoder/best.pt."""
+    tuned = run / "codec_vocoder" / "best.pt"
+    return tuned if tuned.is_file() else run / "vocoder" / "best.pt"
 
 
 def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_seconds: float = 30.0,
@@ -255,7 +262,7 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
     """A trained codec from a checkpoint of the codec stage (its 'codec' settings + generator).
 
     A mel-domain codec decodes through a mel vocoder: `vocoder` (a checkpoint or run folder;
-    default: the vocoder/best.pt of the run the codec checkpoint lies in), whose mel settings
+    default: that of the run the codec checkpoint lies in, `run_mel_vocoder`), whose mel settings
     must be the codec's.
     """
     from tts.models.codec_model import CodecModel, MelCodecModel
@@ -276,7 +283,7 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
         model = MelCodecModel.from_settings(settings)
         model.load_state_dict(checkpoint["modules"]["generator"])
         if with_vocoder:
-            model.attach_vocoder(_mel_vocoder(settings, vocoder or path.parent.parent / "vocoder" / "best.pt", path))
+            model.attach_vocoder(_mel_vocoder(settings, vocoder or run_mel_vocoder(path.parent.parent), path))
     else:
         model = CodecModel.from_settings(settings)
         model.load_state_dict(checkpoint["modules"]["generator"])

@@ -301,6 +301,10 @@ class VocoderConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
                                                                    schedule="constant",
                                                                    segment_seconds=0.5))
+    codec_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
+    # stage codec_vocoder: fine-tunes the trained mel vocoder on the log-mels a mel-domain codec decodes
+    # from the prepared codes (init_from: the run's vocoder/best.pt unless set)
 
     @property
     def istft_hop(self) -> int:
@@ -363,7 +367,7 @@ class SynthesisConfig:
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")
 
 
-STAGES = ("codec", "ar", "nar", "vocoder")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder")
 
 
 @dataclass(frozen=True)
@@ -400,6 +404,16 @@ class Recipe:
     def vocoder_hop(self) -> int:
         return self.codec_hop if self.vocoder.input == "codec_latent" else self.audio.hop_length
 
+    def codec_vocoder_recipe(self) -> "Recipe":
+        """The recipe stage codec_vocoder trains with (and its checkpoints carry): a vocoder-stage
+        recipe reading the codec's decoded log-mels (input codec_mel), trained by vocoder.codec_train,
+        starting from the run's vocoder/best.pt unless codec_train.init_from names another checkpoint."""
+        train = self.vocoder.codec_train
+        if not train.init_from:
+            train = dataclasses.replace(train, init_from=str(Path(self.output_dir) / "vocoder" / "best.pt"))
+        return dataclasses.replace(self, stages=("vocoder",),
+                                   vocoder=dataclasses.replace(self.vocoder, input="codec_mel", train=train))
+
     def validate(self) -> None:
         _check(bool(self.stages) and all(s in STAGES for s in self.stages), "stages",
                self.stages, f"a non-empty list drawn from {list(STAGES)}")
@@ -415,6 +429,11 @@ class Recipe:
         if self.vocoder.input == "codec_mel":
             _check(self.codec.kind == "trained" and self.codec.domain == "mel", "vocoder.input",
                    self.vocoder.input, "mel or codec_latent: codec_mel needs codec.domain mel")
+        if "codec_vocoder" in self.stages:
+            _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
+                   "stages without codec_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
+            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
+                   "mel: stage codec_vocoder fine-tunes the mel vocoder of stage vocoder")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "

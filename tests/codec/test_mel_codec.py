@@ -54,7 +54,7 @@ class FakeMelCorpus:
 
 def save_vocoder(recipe, path: Path, **audio) -> Path:
     """A vocoder checkpoint as the vocoder stage writes it (random weights)."""
-    from tts.models.vocoder import build_generator
+    from tts.models.vocoder import build_discriminator, build_generator
 
     if audio:
         recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, **audio))
@@ -62,7 +62,8 @@ def save_vocoder(recipe, path: Path, **audio) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"stage": "vocoder", "step": 1, "recipe": recipe.to_dict(),
                 "audio": dataclasses.asdict(recipe.audio),
-                "modules": {"generator": build_generator(recipe).state_dict()}}, path)
+                "modules": {"generator": build_generator(recipe).state_dict(),
+                            "discriminator": build_discriminator(recipe).state_dict()}}, path)
     return path
 
 
@@ -285,3 +286,47 @@ def test_a_codec_mel_vocoder_trains_on_decoded_mels_and_the_codec_decodes_throug
     with pytest.raises(ValueError, match="another codec"):
         codec_from_checkpoint(tmp_path / "other" / "codec" / "best.pt", "cpu",
                               vocoder=tmp_path / "gta" / "vocoder" / "best.pt")
+
+
+def test_stage_codec_vocoder_fine_tunes_the_run_vocoder_and_becomes_the_codec_decoder(recipe, corpus, tmp_path):
+    from tts.codec import mel_vocoder_path
+    from tts.config import load_recipe, recipe_from_dict
+    from tts.train.engine import train
+    from tts.train.stages import stage_config
+
+    run = Path(recipe.output_dir)
+    recipe = dataclasses.replace(recipe, stages=("vocoder", "codec", "codec_vocoder"), vocoder=dataclasses.replace(
+        recipe.vocoder, codec_train=dataclasses.replace(
+            recipe.vocoder.codec_train, max_steps=2, warmup_steps=1, batch_size=2, segment_seconds=0.1,
+            validate_every=2, checkpoint_every=2, sample_every=0, log_every=1)))
+    recipe.validate()
+    train(MelCodecTask(recipe, corpus=corpus), run / "codec")
+    save_vocoder(recipe, run / "vocoder" / "best.pt")
+    assert mel_vocoder_path(recipe) == run / "vocoder" / "best.pt"  # nothing fine-tuned yet
+    codec = load_codec(recipe, "cpu")
+    task = load_task(recipe, "codec_vocoder")
+    assert task.recipe.vocoder.input == "codec_mel" and task.recipe.stages == ("vocoder",)
+    assert task.train_config.init_from == str(run / "vocoder" / "best.pt") and task.train_config.max_steps == 2
+    assert stage_config(recipe, "codec_vocoder").max_steps == 2
+    task._corpus = FakeCodedCorpus(recipe, tmp_path / "coded", codec)
+    train(task, run / "codec_vocoder")
+    assert load_recipe(run / "recipe.yaml").stages == recipe.stages  # the run keeps its own recipe
+    checkpoint = torch.load(run / "codec_vocoder" / "best.pt", weights_only=False)
+    assert checkpoint["stage"] == "vocoder" and checkpoint["vocoder_input"] == "codec_mel"
+    recipe_from_dict(checkpoint["recipe"])  # a valid recipe of its own
+    assert mel_vocoder_path(recipe) == run / "codec_vocoder" / "best.pt"  # now the codec decodes through it
+    tuned = load_codec(recipe, "cpu")
+    codes = codec.encode(torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None])
+    assert tuned.decode(codes).shape == (1, 1, codes.shape[-1] * 256)
+
+
+def test_stage_codec_vocoder_needs_a_mel_codec_and_a_mel_vocoder(tmp_path):
+    from tts.config import recipe_from_dict
+
+    base = {"output_dir": str(tmp_path), "stages": ["vocoder", "codec", "codec_vocoder"],
+            "audio": {"hop_length": 64, "n_fft": 256, "win_length": 256}}
+    with pytest.raises(ConfigError, match="stages"):
+        recipe_from_dict({**base, "vocoder": {"upsample_rates": [4, 4, 4]}, "codec": {"kind": "trained"}})
+    with pytest.raises(ConfigError, match="vocoder.input"):
+        recipe_from_dict({**base, "vocoder": {"input": "codec_mel", "upsample_rates": [4, 4, 4]},
+                          "codec": {"kind": "trained", "domain": "mel", "strides": [2, 2], "adversarial": "none"}})

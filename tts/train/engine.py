@@ -106,7 +106,8 @@ def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
         log.info("%s: %d CPU thread(s) (recipe key threads)", task.name, recipe.threads)
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_recipe(recipe, run_dir.parent / "recipe.yaml")
+        # the run folder's recipe; a stage that trains with a derived recipe names the run's own
+        save_recipe(getattr(task, "run_recipe", None) or recipe, run_dir.parent / "recipe.yaml")
     torch.manual_seed(recipe.seed)  # the same initial weights in every process
     modules = {name: m.to(env.device) for name, m in task.build_modules().items()}
     groups = task.optimizer_groups()

@@ -20,6 +20,7 @@ TASKS = {  # stage -> (module, class)
     "ar": ("tts.train.ar_task", "ARTask"),
     "nar": ("tts.train.nar_task", "NARTask"),
     "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
+    "codec_vocoder": ("tts.train.vocoder_task", "VocoderTask"),  # the vocoder fine-tuned on codec log-mels
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
@@ -39,11 +40,15 @@ def load_task(recipe: Recipe, stage: str):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} is missing)") from None
     if not hasattr(module, class_name):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} has no {class_name})")
+    if stage == "codec_vocoder":
+        return getattr(module, class_name)(recipe.codec_vocoder_recipe(), run_recipe=recipe)
     return getattr(module, class_name)(recipe)
 
 
 def stage_config(recipe: Recipe, stage: str):
-    """The TrainConfig of a stage (recipe.<stage>.train)."""
+    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder: recipe.vocoder.codec_train)."""
+    if stage == "codec_vocoder":
+        return recipe.vocoder.codec_train
     return getattr(recipe, stage).train
 
 

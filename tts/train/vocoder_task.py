@@ -49,8 +49,9 @@ class VocoderTask:
 
     name = "vocoder"
 
-    def __init__(self, recipe: Recipe, corpus: Any | None = None):
+    def __init__(self, recipe: Recipe, corpus: Any | None = None, run_recipe: Recipe | None = None):
         self.recipe = recipe
+        self.run_recipe = run_recipe  # the run's own recipe when `recipe` is derived (stage codec_vocoder)
         self.cfg = recipe.vocoder
         self.hop = recipe.vocoder_hop  # samples per generator input frame
         self.uses_codes = self.cfg.input in ("codec_latent", "codec_mel")
