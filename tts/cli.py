@@ -260,13 +260,16 @@ def eval_model(
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
+    codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
+                                            "first N codebooks only (a lower bitrate)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
 
     try:
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
-                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p})
+                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p},
+                                codebooks=codebooks)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)

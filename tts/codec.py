@@ -84,9 +84,9 @@ class Codec(nn.Module):
         """What identifies the codes: saved with every model and prepared corpus that uses them."""
         return dict(self._settings)
 
-    def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """Resynthesis: decode(encode(wav)) cut to the input length."""
-        return self.decode(self.encode(wav))[..., : wav.shape[-1]]
+    def forward(self, wav: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """Resynthesis: decode(encode(wav)) cut to the input length (`levels`: see decode)."""
+        return self.decode(self.encode(wav), levels)[..., : wav.shape[-1]]
 
     # ------------------------------------------------------------------ encode
 
@@ -114,14 +114,18 @@ class Codec(nn.Module):
     # ------------------------------------------------------------------ decode
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes (B, Q, T) -> waveform (B, 1, T x hop), float32 on the codes' device."""
+    def decode(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """Codes (B, Q, T) -> waveform (B, 1, T x hop), float32 on the codes' device.
+
+        `levels` < Q decodes from the first codebooks alone (a lower bitrate), as if the rest were absent.
+        """
         self._check_codes(codes)
+        levels = self._check_levels(levels)
         hop, n_frames = self.hop_length, codes.shape[-1]
         half = self.context_frames * hop // 2  # cross-fade half-width in samples
         wav = torch.zeros(codes.shape[0], 1, n_frames * hop, device=codes.device)
         for start, end, left, right in self._chunks(n_frames):
-            piece = self._decode_piece(codes[..., left:right].to(self.device))  # (B, 1, (right-left) x hop)
+            piece = self._decode_piece(codes[..., left:right].to(self.device), levels)  # (B, 1, (right-left) x hop)
             fade_in, fade_out = start * hop - half, end * hop + half  # ramp ends, in samples
             first = fade_in if start > 0 else 0
             last = min(fade_out, n_frames * hop) if end < n_frames else n_frames * hop
@@ -135,9 +139,9 @@ class Codec(nn.Module):
             wav[..., first:last] += part.to(codes.device)
         return wav
 
-    def _decode_piece(self, codes: torch.Tensor) -> torch.Tensor:
+    def _decode_piece(self, codes: torch.Tensor, levels: int) -> torch.Tensor:
         with torch.autocast(codes.device.type, enabled=False):
-            return self.model.decoder(self.latents(codes)) / self.input_gain
+            return self.model.decoder(self.latents(codes, levels)) / self.input_gain
 
     @torch.no_grad()
     def vocoder_features(self, codes: torch.Tensor, vocoder_input: str) -> torch.Tensor:
@@ -152,10 +156,19 @@ class Codec(nn.Module):
         raise ValueError(f"a vocoder with input {vocoder_input!r} does not read codec features")
 
     @torch.no_grad()
-    def latents(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes (B, Q, T) -> quantised latents (B, D, T): the sum of each codebook's entry."""
+    def latents(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+        """Codes (B, Q, T) -> quantised latents (B, D, T): the sum of each codebook's entry (of the
+        first `levels` codebooks only, when given)."""
         self._check_codes(codes)
-        return self.model.quantizer.decode(codes.to(self.device).transpose(0, 1))  # (B, D, T)
+        levels = self._check_levels(levels)
+        return self.model.quantizer.decode(codes[:, :levels].to(self.device).transpose(0, 1))  # (B, D, T)
+
+    def _check_levels(self, levels: int | None) -> int:
+        if levels is None:
+            return self.n_codebooks
+        if not 1 <= levels <= self.n_codebooks:
+            raise ValueError(f"levels must be 1 to {self.n_codebooks} (the codec's codebooks), got {levels}")
+        return int(levels)
 
     def _check_codes(self, codes: torch.Tensor) -> None:
         if codes.dim() != 3 or codes.shape[1] != self.n_codebooks or codes.shape[-1] == 0:

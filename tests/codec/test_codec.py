@@ -104,6 +104,18 @@ def test_bad_inputs_are_refused_with_the_shape(recipe):
         codec.decode(torch.full((1, 2, 5), 16))
 
 
+def test_decoding_from_the_first_codebooks_only(recipe):
+    codec = tiny_codec(recipe)  # 2 codebooks
+    codes = codec.encode(waves(0.5, 0.5))
+    first = codec.model.quantizer.vq.layers[0].decode(codes[:, 0])  # (B, D, T): codebook 1's entries
+    torch.testing.assert_close(codec.latents(codes, levels=1), first)
+    assert torch.equal(codec.decode(codes, levels=2), codec.decode(codes))
+    assert not torch.allclose(codec.decode(codes, levels=1), codec.decode(codes))
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="levels must be 1 to 2"):
+            codec.decode(codes, levels=bad)
+
+
 # ---------------------------------------------------------------------- chunking
 
 

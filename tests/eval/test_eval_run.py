@@ -227,10 +227,13 @@ def test_evaluate_model_rejects_bad_arguments(tmp_path):
 
 
 def test_evaluate_model_codec_resynthesis(run_dir, monkeypatch):
+    seen_levels = []
+
     class IdentityCodec:  # a perfect codec: resynthesis is the original
         sample_rate = 16000
 
-        def __call__(self, wav):
+        def __call__(self, wav, levels=None):
+            seen_levels.append(levels)
             return wav.clone()
 
     monkeypatch.setattr("tts.codec.load_codec", lambda recipe, device: IdentityCodec())
@@ -238,6 +241,10 @@ def test_evaluate_model_codec_resynthesis(run_dir, monkeypatch):
     total = result["aggregate"]
     assert total["wer"] == pytest.approx(total["floor_wer"])
     assert total["mcd"] == pytest.approx(0.0, abs=1e-3) and total["mel_distance"] == pytest.approx(0.0, abs=1e-3)
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="codec", device="cpu", codebooks=2)
+    assert seen_levels == [None, 2] and result["codebooks"] == 2
+    with pytest.raises(ValueError, match="--codebooks applies"):
+        evaluate_model(run_dir, limit=1, what="vocoder", codebooks=2)
     assert total["duration_ratio"] == pytest.approx(1.0)
     assert "synthesis_rtf" in total
 
@@ -276,7 +283,7 @@ def test_evaluate_model_scores_a_chosen_checkpoint(run_dir, monkeypatch, tmp_pat
     class IdentityCodec:
         sample_rate = 16000
 
-        def __call__(self, wav):
+        def __call__(self, wav, levels=None):
             return wav.clone()
 
     def fake_load_codec(recipe, device):

@@ -119,7 +119,7 @@ def _result(kind: str, source: str, utterances: list[dict], real_embeddings: dic
 
 def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, what: str = "model",
                    seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None,
-                   sampling: dict | None = None) -> dict:
+                   sampling: dict | None = None, codebooks: int | None = None) -> dict:
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
@@ -128,6 +128,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     `sampling` (model only) changes the recipe's AR sampling: temperature, top_k, top_p (None = keep).
+    `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     """
     from tts.data.corpus import PreparedCorpus
 
@@ -143,13 +144,15 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
     if sampling and what != "model":
         raise ValueError(f"sampling settings ({', '.join(sampling)}) apply to --what model, not {what}")
+    if codebooks is not None and what != "codec":
+        raise ValueError(f"--codebooks applies to --what codec, not {what}")
     start = time.perf_counter()
     model_dir = Path(model_dir)
     corpus = PreparedCorpus(model_dir / "prepared")
     rng = np.random.default_rng(seed)
     chosen = _held_out(corpus, limit, rng)
     speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
-    generate = _generator(what, model_dir, _device(device), checkpoint, sampling)
+    generate = _generator(what, model_dir, _device(device), checkpoint, sampling, codebooks)
     log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
     utterances = []
     for number, record in enumerate(chosen):
@@ -170,7 +173,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         log.info("%d/%d %s: wer %.2f", number + 1, len(chosen), record["id"], result["wer"])
     result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
                      what=what, limit=limit, prompt=prompt, seed=seed,
-                     checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling)
+                     checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks)
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
@@ -244,7 +247,7 @@ Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[A
 
 
 def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None,
-               sampling: dict | None = None) -> Generator:
+               sampling: dict | None = None, codebooks: int | None = None) -> Generator:
     """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
     if what == "original":
         return lambda record, original, *_: (original, {})
@@ -252,7 +255,7 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
         recipe = _run_recipe(model_dir)
         if checkpoint is not None:
             recipe = dataclasses.replace(recipe, codec=dataclasses.replace(recipe.codec, checkpoint=str(checkpoint)))
-        return _codec_generator(recipe, device)
+        return _codec_generator(recipe, device, codebooks)
     if what == "vocoder":
         return _vocoder_generator(model_dir, device, checkpoint)
     if what == "griffin_lim":
@@ -275,7 +278,7 @@ def _griffin_lim_generator(recipe) -> Generator:
     return generate
 
 
-def _codec_generator(recipe, device: str) -> Generator:
+def _codec_generator(recipe, device: str, levels: int | None = None) -> Generator:
     import torch
 
     from tts.audio.io import resample
@@ -289,7 +292,7 @@ def _codec_generator(recipe, device: str) -> Generator:
     def generate(record, original, *_):
         wav = resample(original.wav, original.sample_rate, codec.sample_rate)
         with torch.no_grad():
-            out = codec(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))  # (1, 1, S)
+            out = codec(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device), levels)  # (1, 1, S)
         return Audio(out[0, 0].float().cpu().numpy(), codec.sample_rate), {}
 
     return generate
