@@ -5,7 +5,9 @@
    with the KV cache and by recomputing the whole sequence every step; tokens/s and the ratio.
    One thread by default: batch-1 decoding is memory-bound and a second thread does not help.
 2. NAR: levels 2..Q over the same prefix and frames (all cores by default).
-3. AR training: tokens/s of forward + backward + AdamW on random batches (all cores by default).
+3. AR training: tokens/s of forward + backward + AdamW on random batches (all cores by default),
+   with dropout 0.1 on the attention weights and without it (`attention_dropout: 0`), steps
+   interleaved so that both see the same load.
 
     python scripts/bench_ar.py                       # width 512, 12 layers, the full comparison
     python scripts/bench_ar.py --width 256 --layers 6 --uncached-frames 200
@@ -96,10 +98,14 @@ def bench_nar(args, inputs) -> float:
     return timer.wall
 
 
-def bench_training(args) -> tuple[float, int]:
-    shape = TransformerShape(args.width, args.layers, args.heads, 0.1, 8192)
-    model = ARModel(N_SYMBOLS, args.codebook_size, shape).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def bench_training(args) -> dict[str, float]:
+    """Training tokens/s by attention dropout (0.1 = the residual dropout, 0 = none), interleaved."""
+    runs = {}
+    for label, attention in (("attention dropout 0.1", None), ("attention dropout 0", 0.0)):
+        torch.manual_seed(0)
+        shape = TransformerShape(args.width, args.layers, args.heads, 0.1, 8192, attention)
+        model = ARModel(N_SYMBOLS, args.codebook_size, shape).train()
+        runs[label] = model, torch.optim.AdamW(model.parameters(), lr=1e-4)
     L, T = 40, 160  # a typical sentence: ~40 phones, ~6 s at 25 Hz
     B = max(1, args.train_batch_tokens // (L + T + 1))
     phones = torch.randint(1, N_SYMBOLS, (B, L))
@@ -107,17 +113,18 @@ def bench_training(args) -> tuple[float, int]:
     targets = torch.randint(0, args.codebook_size, (B, T + 1))
     targets[:, :20] = IGNORE
     lengths = torch.full((B,), L), torch.full((B,), T + 1)
-    tokens, seconds = B * (L + T + 1), 0.0
+    tokens, seconds = B * (L + T + 1), {label: 0.0 for label in runs}
     for step in range(args.train_steps + 1):  # the first step warms up
-        start = time.perf_counter()
-        logits, _ = model(phones, lengths[0], audio, lengths[1])
-        loss = token_loss(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step > 0:
-            seconds += time.perf_counter() - start
-    return seconds, tokens * args.train_steps
+        for label, (model, optimizer) in runs.items():
+            start = time.perf_counter()
+            logits, _ = model(phones, lengths[0], audio, lengths[1])
+            loss = token_loss(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if step > 0:
+                seconds[label] += time.perf_counter() - start
+    return {label: tokens * args.train_steps / s for label, s in seconds.items()}
 
 
 def main() -> None:
@@ -162,10 +169,12 @@ def main() -> None:
         print(f"NAR levels 2..{args.codebooks} over {args.frames} frames: {seconds:.1f} s "
               f"({args.parallel_threads} threads)")
     if "train" not in args.skip:
-        seconds, tokens = bench_training(args)
-        results["train_tokens_per_second"] = tokens / seconds
-        print(f"AR training: {tokens / seconds:.0f} tokens/s (batches of ~{args.train_batch_tokens} tokens, "
-              f"{args.parallel_threads} threads)")
+        rates = bench_training(args)
+        results["train_tokens_per_second"] = rates
+        (with_label, with_rate), (without_label, without_rate) = rates.items()
+        print(f"AR training (batches of ~{args.train_batch_tokens} tokens, {args.parallel_threads} threads): "
+              f"{with_label} {with_rate:.0f} tok/s, {without_label} {without_rate:.0f} tok/s: "
+              f"{without_rate / with_rate:.2f}x")
     results["load_after"] = os.getloadavg()[0]
     print(f"load average before/after: {results['load_before']:.1f} / {results['load_after']:.1f} "
           f"on {os.cpu_count()} cores (other work shares the machine when it exceeds the cores)")

@@ -259,7 +259,9 @@ class TransformerConfig:
     width: int = 256  # model width D
     layers: int = 4  # transformer blocks
     heads: int = 4  # attention heads; must divide width
-    dropout: float = 0.1  # dropout in attention and MLP
+    dropout: float = 0.1  # dropout on the residual branches (and on attention weights unless set below)
+    attention_dropout: Optional[float] = None  # dropout on attention weights (None = dropout); 0 skips
+    # drawing a (heads x N x N) mask per layer, which cost a quarter of a CPU step here
     max_positions: int = 4096  # longest phones + frames sequence
     prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
     guided_attention: float = 0.0  # AR: weight of the diagonal attention loss on phones (0 = off)
@@ -275,6 +277,8 @@ class TransformerConfig:
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
                f"a positive divisor of width = {self.width}")
         _check(0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
+        _check(self.attention_dropout is None or 0 <= self.attention_dropout < 1, "attention_dropout",
+               self.attention_dropout, "null (= dropout) or in [0, 1)")
         _check(self.max_positions >= 16, "max_positions", self.max_positions, ">= 16")
 
 

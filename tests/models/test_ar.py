@@ -206,3 +206,12 @@ def test_kv_cache_grows_and_keeps_what_it_holds():
 def test_sentence_without_phones_is_an_error():
     with pytest.raises(ValueError, match="at least one phone"):
         tiny_ar().generate([torch.tensor([1, 2]), torch.tensor([], dtype=torch.long)])
+
+
+def test_attention_dropout_is_its_own_key_and_old_configs_keep_the_residual_rate():
+    model = ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, 0.3, 256, 0.0))
+    assert all(block.attention.dropout == 0.0 and block.dropout.p == 0.3 for block in model.transformer.blocks)
+    again = ARModel.from_config(model.config())
+    assert again.config()["attention_dropout"] == 0.0
+    old = {k: v for k, v in model.config().items() if k != "attention_dropout"}  # a checkpoint from before the key
+    assert all(block.attention.dropout == 0.3 for block in ARModel.from_config(old).transformer.blocks)

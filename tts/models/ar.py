@@ -78,14 +78,11 @@ class ARModel(nn.Module):
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         s = self.shape
-        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "width": s.width,
-                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions}
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **s.config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
-        shape = TransformerShape(config["width"], config["layers"], config["heads"], config["dropout"],
-                                 config["max_positions"])
-        return cls(config["n_symbols"], config["codebook_size"], shape)
+        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":

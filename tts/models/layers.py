@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,22 @@ class TransformerShape:
     heads: int
     dropout: float = 0.0
     max_positions: int = 4096
+    attention_dropout: float | None = None  # dropout on attention weights (None = dropout)
+
+    @property
+    def attention_p(self) -> float:
+        return self.dropout if self.attention_dropout is None else self.attention_dropout
+
+    def config(self) -> dict[str, Any]:
+        """The shape's keys of a model config (saved in checkpoints)."""
+        return {"width": self.width, "layers": self.layers, "heads": self.heads, "dropout": self.dropout,
+                "max_positions": self.max_positions, "attention_dropout": self.attention_dropout}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "TransformerShape":
+        """The shape of a model config (checkpoints without attention_dropout: the same as dropout)."""
+        return cls(config["width"], config["layers"], config["heads"], config["dropout"], config["max_positions"],
+                   config.get("attention_dropout"))
 
 
 class KVCache:
@@ -131,10 +147,11 @@ class Norm(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attention(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, width: int, heads: int, dropout: float, adaptive: bool = False):
+    def __init__(self, width: int, heads: int, dropout: float, adaptive: bool = False,
+                 attention_dropout: float | None = None):
         super().__init__()
         self.norm1 = Norm(width, adaptive)
-        self.attention = MultiHeadAttention(width, heads, dropout)
+        self.attention = MultiHeadAttention(width, heads, dropout if attention_dropout is None else attention_dropout)
         self.norm2 = Norm(width, adaptive)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.dropout = nn.Dropout(dropout)
@@ -154,7 +171,7 @@ class Transformer(nn.Module):
     def __init__(self, shape: TransformerShape, adaptive: bool = False):
         super().__init__()
         self.shape = shape
-        self.blocks = nn.ModuleList(Block(shape.width, shape.heads, shape.dropout, adaptive)
+        self.blocks = nn.ModuleList(Block(shape.width, shape.heads, shape.dropout, adaptive, shape.attention_p)
                                     for _ in range(shape.layers))
         self.norm = Norm(shape.width, adaptive)
         self.drop = nn.Dropout(shape.dropout)

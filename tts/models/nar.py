@@ -45,14 +45,12 @@ class NARModel(nn.Module):
         """Everything needed to rebuild the model (saved in checkpoints)."""
         s = self.shape
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size,
-                "n_codebooks": self.n_codebooks, "width": s.width, "layers": s.layers, "heads": s.heads,
-                "dropout": s.dropout, "max_positions": s.max_positions}
+                "n_codebooks": self.n_codebooks, **s.config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "NARModel":
-        shape = TransformerShape(config["width"], config["layers"], config["heads"], config["dropout"],
-                                 config["max_positions"])
-        return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"], shape)
+        return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
+                   TransformerShape.from_config(config))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "NARModel":

@@ -161,7 +161,8 @@ class ARTask:
 
         s = self.section
         return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, "width": s.width,
-                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions}
+                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions,
+                "attention_dropout": s.attention_dropout}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": ARModel.from_config(self.model_config())}
