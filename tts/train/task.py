@@ -1,7 +1,8 @@
 """What a training stage gives the shared engine (`tts.train.engine.train`).
 
-One engine trains every stage (codec, ar, nar, vocoder). A stage is a `Task`: it builds its
-named modules, says which optimiser owns which modules, feeds batches, and computes losses.
+One engine trains every stage (vocoder, codec, codec_vocoder, ar, nar). A stage is a `Task`: it
+builds its named modules, says which optimiser owns which modules, feeds batches, and computes
+losses.
 GAN stages yield one loss per optimiser in order (discriminator, then generator); the engine
 back-propagates and steps that optimiser before asking for the next loss.
 
