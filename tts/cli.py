@@ -252,8 +252,9 @@ def eval_model(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
     limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
     prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
-    what: str = typer.Option("model", "--what", help="model (synthesize), codec (resynthesis), "
-                             "vocoder (copy-synthesis), griffin_lim (its baseline) or original (the recogniser's floor)."),
+    what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + decoder from "
+                             "the true codebook 1), codec (resynthesis), vocoder (copy-synthesis), "
+                             "griffin_lim (its baseline) or original (the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),

@@ -304,6 +304,21 @@ class Synthesizer:
         timings["nar"] = time.perf_counter() - start
         return codes, truncated
 
+    def speak_first_level(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,
+                          options: Optional[SamplingOptions] = None) -> np.ndarray:
+        """The NAR and the decoder alone: levels 2..Q filled in from a given codebook 1 (T,) of the
+        sentence `phones`, then decoded to a waveform (S,). With the true codebook 1 of a recording,
+        what it loses is the NAR's (and the codec's) share of the error, not the AR's."""
+        from tts.text.symbols import encode
+
+        options = options or self.options()
+        phone_ids = torch.tensor(encode(phones), dtype=torch.long)
+        prompt_phones = prompt_codes = None
+        if prompt is not None:
+            prompt_phones, prompt_codes = [torch.tensor(encode(prompt.phones), dtype=torch.long)], [prompt.codes]
+        codes = self.nar.generate([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones)[0]
+        return self._decode(codes.cpu(), options)
+
     def _decode(self, codes: torch.Tensor, options: SamplingOptions) -> np.ndarray:
         """Codes (Q, T) -> waveform (S,)."""
         if codes.shape[-1] == 0:

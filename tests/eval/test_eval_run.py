@@ -308,3 +308,68 @@ def test_evaluate_model_scores_a_chosen_checkpoint(run_dir, monkeypatch, tmp_pat
         evaluate_model(run_dir, what="model", checkpoint=chosen)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluate_model(run_dir, what="codec", checkpoint=tmp_path / "missing.pt")
+
+
+def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, monkeypatch):
+    class CodedCorpus(FakeCorpus):
+        has_codes = True
+
+        def __init__(self, clips):
+            super().__init__(clips)
+            for r in self._records:
+                r["phones"] = ["HH", "AH0", "L", "OW1", "."]
+
+        def codes(self, record):
+            n = next(i for i, r in enumerate(self._records) if r["id"] == record["id"])
+            return np.stack([np.full(7, n), np.zeros(7, dtype=np.int64)])  # (Q=2, T): codebook 1 = its index
+
+    corpus = CodedCorpus(clips)
+    monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
+    calls = []
+
+    class FakeSynthesizer:
+        sample_rate = 16000
+
+        @classmethod
+        def from_run(cls, model_dir, device):
+            return cls()
+
+        def prompt_from_wav(self, path, text):
+            return ("wav", text)
+
+        def speak_first_level(self, phones, first, prompt):
+            calls.append((phones, first.tolist(), prompt))
+            return read(clips["slt_1"])[0]
+
+    monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
+    assert result["what"] == "nar" and len(calls) == 2
+    for phones, first, prompt in calls:
+        assert phones[-1] == "." and len(set(first)) == 1 and len(first) == 7 and prompt[0] == "wav"
+    chosen = [u["id"] for u in result["utterances"]]
+    index = {r["id"]: i for i, r in enumerate(corpus.records())}
+    assert [first[0] for _, first, _ in calls] == [index[i] for i in chosen]  # each utterance's own codebook 1
+    corpus.has_codes = False
+    with pytest.raises(RuntimeError, match="true codebook 1"):
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
+
+
+def test_speak_first_level_runs_the_nar_and_the_decoder(monkeypatch):
+    import torch
+
+    from tts.synthesize import Synthesizer
+
+    seen = {}
+
+    class FakeNAR:
+        def generate(self, phones, first, prompt_codes, prompt_phones):
+            seen.update(phones=phones, first=first, prompt_codes=prompt_codes)
+            return [torch.stack([first[0], first[0]])]
+
+    synthesizer = Synthesizer.__new__(Synthesizer)
+    synthesizer.nar = FakeNAR()
+    monkeypatch.setattr(synthesizer, "options", lambda **changes: None, raising=False)
+    monkeypatch.setattr(synthesizer, "_decode", lambda codes, options: codes.numpy().astype(np.float32).ravel(),
+                        raising=False)
+    wav = synthesizer.speak_first_level(["HH", "AH0"], torch.tensor([3, 4]))
+    assert wav.tolist() == [3, 4, 3, 4] and seen["prompt_codes"] is None and len(seen["phones"][0]) == 2

@@ -29,7 +29,7 @@ __all__ = ["evaluate_folder", "evaluate_model", "print_summary", "read_items"]
 
 log = logging.getLogger(__name__)
 
-WHATS = ("model", "codec", "vocoder", "griffin_lim", "original")
+WHATS = ("model", "nar", "codec", "vocoder", "griffin_lim", "original")
 SPEAKER_REFERENCES = 4  # training utterances per speaker that stand for its voice
 MAX_REFERENCE_SPEAKERS = 20  # speakers compared against (all evaluated ones, then others)
 
@@ -123,8 +123,10 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
-    `prompt`), "codec" resynthesizes the original audio through the codec, "vocoder" through the
-    vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained baseline), "original" scores the original audio itself: the recogniser's floor.
+    `prompt`); "nar" gives the NAR the sentence's true codebook 1 (the AR's part done perfectly)
+    and decodes its levels; "codec" resynthesizes the original audio through the codec, "vocoder"
+    through the vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained
+    baseline); "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     `sampling` (model only) changes the recipe's AR sampling: temperature, top_k, top_p (None = keep).
@@ -260,6 +262,8 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
         return _vocoder_generator(model_dir, device, checkpoint)
     if what == "griffin_lim":
         return _griffin_lim_generator(_run_recipe(model_dir))
+    if what == "nar":
+        return _nar_generator(model_dir, device)
     return _model_generator(model_dir, device, sampling or {})
 
 
@@ -332,24 +336,50 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
 
 def _model_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
     """Synthesis through the public API: a prompt clip goes in as a wav file, as a user's would."""
-    import tempfile
-
-    from tts.audio.io import save_audio
     from tts.synthesize import Synthesizer
 
     synthesizer = Synthesizer.from_run(model_dir, device)
 
     def generate(record, original, prompt_record, prompt_audio, seed):
-        if prompt_record is not None:
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / f"{prompt_record['id']}.wav"
-                save_audio(path, prompt_audio.wav, prompt_audio.sample_rate)
-                voice = synthesizer.prompt_from_wav(path, prompt_record["text"])
-        else:
-            voice = synthesizer.prompt_from_speaker(record["speaker"])
+        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed, **sampling))
         extra = {"hit_max_length": bool(output.hit_max_length),
                  "synthesis_timings": {k: float(v) for k, v in output.timings.items()}}
         return Audio(np.asarray(output.wav, dtype=np.float32).reshape(-1), int(output.sample_rate)), extra
+
+    return generate
+
+
+def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio | None, speaker: str):
+    """The prompt as a user gives it (a wav file and its transcript), or a training speaker's."""
+    import tempfile
+
+    from tts.audio.io import save_audio
+
+    if prompt_record is None:
+        return synthesizer.prompt_from_speaker(speaker)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{prompt_record['id']}.wav"
+        save_audio(path, prompt_audio.wav, prompt_audio.sample_rate)
+        return synthesizer.prompt_from_wav(path, prompt_record["text"])
+
+
+def _nar_generator(model_dir: Path, device: str) -> Generator:
+    """The NAR and decoder alone: levels 2..Q from the utterance's true codebook 1 (its prepared codes)."""
+    import torch
+
+    from tts.data.corpus import PreparedCorpus
+    from tts.synthesize import Synthesizer
+
+    synthesizer = Synthesizer.from_run(model_dir, device)
+    corpus = PreparedCorpus(model_dir / "prepared")
+    if not corpus.has_codes:
+        raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what nar starts from the true codebook 1")
+
+    def generate(record, original, prompt_record, prompt_audio, seed):
+        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
+        first = torch.as_tensor(np.asarray(corpus.codes(record))[0], dtype=torch.long)  # (T,)
+        wav = synthesizer.speak_first_level(list(record["phones"]), first, voice)
+        return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
