@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 
-from tts.models.ar import ARModel, GenerationOptions, attention_alignment, guided_attention_loss, prefix_lm_mask, sample_next
+from tts.models.ar import ARModel, GenerationOptions, attention_alignment, prefix_lm_mask, sample_next
 from tts.models.layers import IGNORE, KVCache, TransformerShape, token_loss
 
 V = 32  # codebook size
@@ -145,8 +145,8 @@ def test_guided_attention_prefers_the_diagonal():
         diagonal[0, 0, L + t, t * L // T] = 1.0
         anti[0, 0, L + t, L - 1 - t * L // T] = 1.0
     lengths = torch.tensor([L]), torch.tensor([T])
-    good = guided_attention_loss(diagonal, *lengths, n_phones=L)
-    bad = guided_attention_loss(anti, *lengths, n_phones=L)
+    good = attention_alignment(diagonal, *lengths, n_phones=L)[0]
+    bad = attention_alignment(anti, *lengths, n_phones=L)[0]
     assert good < 0.1 < bad
 
 
@@ -163,7 +163,7 @@ def test_guided_attention_is_not_lowered_by_looking_away_from_the_phones():
     anti = weights.clone()
     anti[0, 0, L:, :L] *= 2
     anti[0, 0, L:, L] = 0
-    torch.testing.assert_close(penalty, guided_attention_loss(anti, *lengths, n_phones=L))
+    torch.testing.assert_close(penalty, attention_alignment(anti, *lengths, n_phones=L)[0])
     assert penalty > 0.3
     torch.testing.assert_close(share, torch.tensor(0.5))
 

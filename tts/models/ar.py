@@ -304,9 +304,3 @@ def attention_alignment(weights: torch.Tensor, phone_lengths: torch.Tensor, audi
     pairs = frames.unsqueeze(2) & length_mask(phone_lengths, L).unsqueeze(1)  # (B, T, L)
     n = frames.sum().clamp(min=1)
     return (attention * penalty * pairs).sum() / n, (share * frames).sum() / n
-
-
-def guided_attention_loss(weights: torch.Tensor, phone_lengths: torch.Tensor, audio_lengths: torch.Tensor,
-                          n_phones: int, width: float = 0.2) -> torch.Tensor:
-    """Attention of audio on phones pushed toward the diagonal: the penalty of attention_alignment."""
-    return attention_alignment(weights, phone_lengths, audio_lengths, n_phones, width)[0]

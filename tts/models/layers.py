@@ -147,11 +147,10 @@ class Norm(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attention(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, width: int, heads: int, dropout: float, adaptive: bool = False,
-                 attention_dropout: float | None = None):
+    def __init__(self, width: int, heads: int, dropout: float, attention_dropout: float, adaptive: bool = False):
         super().__init__()
         self.norm1 = Norm(width, adaptive)
-        self.attention = MultiHeadAttention(width, heads, dropout if attention_dropout is None else attention_dropout)
+        self.attention = MultiHeadAttention(width, heads, attention_dropout)
         self.norm2 = Norm(width, adaptive)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.dropout = nn.Dropout(dropout)
@@ -171,7 +170,7 @@ class Transformer(nn.Module):
     def __init__(self, shape: TransformerShape, adaptive: bool = False):
         super().__init__()
         self.shape = shape
-        self.blocks = nn.ModuleList(Block(shape.width, shape.heads, shape.dropout, adaptive, shape.attention_p)
+        self.blocks = nn.ModuleList(Block(shape.width, shape.heads, shape.dropout, shape.attention_p, adaptive)
                                     for _ in range(shape.layers))
         self.norm = Norm(shape.width, adaptive)
         self.drop = nn.Dropout(shape.dropout)

@@ -8,8 +8,8 @@ is another recording of the speaker with its transcript: [prompt phones ; text p
 [prompt codes ; new codes], the same layout.)
 
 With `ar.guided_attention` > 0, the head-averaged attention of the middle layer from each frame
-to the phones is also pushed toward the diagonal (tts.models.ar.guided_attention_loss), a help
-for learning the alignment on little data; 0 turns it off.
+to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
+a help for learning the alignment on little data; 0 turns it off.
 
 Batches are dicts of CPU tensors (moved to the device in train_step):
     ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
@@ -29,7 +29,7 @@ from torch import nn
 
 from tts.config import Recipe, TrainConfig
 from tts.models.ar import ARModel, GenerationOptions, attention_alignment
-from tts.models.layers import IGNORE, pad_right, token_accuracy, token_loss
+from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,8 @@ class ARTask:
         from tts.text.symbols import N_SYMBOLS
 
         s = self.section
-        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, "width": s.width,
-                "layers": s.layers, "heads": s.heads, "dropout": s.dropout, "max_positions": s.max_positions,
-                "attention_dropout": s.attention_dropout}
+        shape = TransformerShape(s.width, s.layers, s.heads, s.dropout, s.max_positions, s.attention_dropout)
+        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": ARModel.from_config(self.model_config())}
