@@ -104,6 +104,38 @@ def test_one_word_works(synth):
     assert synth.synthesize("Yes", options=synth.options(seed=2)).codes[0].shape[0] == 3
 
 
+def test_nar_decode_expected_decodes_the_mean_entries(synth, monkeypatch):
+    books = torch.randn(3, 32, 16)  # untrained codebooks are all zero: give them distinct entries
+    monkeypatch.setattr(synth.codec, "codebooks", lambda: books)
+    decoded = []
+    real_decode_latents = synth.codec.decode_latents
+    monkeypatch.setattr(synth.codec, "decode_latents", lambda z: decoded.append(z) or real_decode_latents(z))
+    expected = synth.synthesize("Hello there.", options=synth.options(seed=1, nar_decode="expected"))
+    argmax = synth.synthesize("Hello there.", options=synth.options(seed=1, nar_decode="argmax"))
+    np.testing.assert_array_equal(expected.codes[0], argmax.codes[0])  # the same codes either way
+    assert len(decoded) == 1  # argmax decodes the codes; expected decodes the latents
+    codes = torch.from_numpy(expected.codes[0])
+    hard = sum(books[q][codes[q]] for q in range(3)).T  # (D, T): the likeliest entries
+    assert decoded[0].shape == (1, 16, codes.shape[1])
+    assert not torch.allclose(decoded[0][0], hard, atol=1e-3)  # an unsure NAR blends the entries
+    torch.testing.assert_close(decoded[0][0] - books[0][codes[0]].T,
+                               sum(_level_means(synth, "Hello there.", codes, books)))
+
+
+def _level_means(synth, text, codes, books):
+    """Each NAR level's expected entry (D, T), computed from its logits outside the pipeline."""
+    from tts.text import text_to_phones
+    from tts.text.symbols import encode
+
+    phones = torch.tensor([encode(text_to_phones(text)[1])])
+    T = codes.shape[1]
+    with torch.no_grad():
+        for k in range(1, 3):
+            logits = synth.nar(phones, torch.tensor([phones.shape[1]]), codes[None], torch.tensor([T]),
+                               torch.tensor([0]), torch.tensor([k]))[0]  # (T, V)
+            yield (logits.softmax(-1) @ books[k]).T
+
+
 def test_vocoder_decoder_needs_a_vocoder(synth):
     with pytest.raises(FileNotFoundError, match="no trained vocoder"):
         synth.synthesize("Hello.", options=synth.options(decoder="vocoder"))

@@ -134,6 +134,8 @@ def synthesize(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
     decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
+    nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
+                                             "level's entries under its prediction) or argmax (its likeliest)."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -148,7 +150,7 @@ def synthesize(
     try:
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                       decoder=decoder, batch=batch, plot=plot, quantize=quantize,
+                       decoder=decoder, nar_decode=nar_decode, batch=batch, plot=plot, quantize=quantize,
                        kv_cache=not no_kv_cache, device=device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
@@ -263,13 +265,16 @@ def eval_model(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
+    nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
+                                             "(the mean of each level's entries) or argmax (default: the recipe's)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
 
     try:
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
-                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p},
+                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                          "nar_decode": nar_decode},
                                 codebooks=codebooks)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))

@@ -121,11 +121,26 @@ class Codec(nn.Module):
         """
         self._check_codes(codes)
         levels = self._check_levels(levels)
-        hop, n_frames = self.hop_length, codes.shape[-1]
+        return self._overlap_add(codes.shape[0], codes.shape[-1], codes.device,
+                                 lambda left, right: self.latents(codes[..., left:right], levels))
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (B, D, T), e.g. the NAR's expected latents -> waveform (B, 1, T x hop), like decode."""
+        if latents.dim() != 3 or latents.shape[-1] == 0 or not latents.dtype.is_floating_point:
+            raise ValueError(f"latents must be float with shape (batch, dim, frames > 0), got "
+                             f"{tuple(latents.shape)} {latents.dtype}")
+        return self._overlap_add(latents.shape[0], latents.shape[-1], latents.device,
+                                 lambda left, right: latents[..., left:right].to(self.device, torch.float32))
+
+    def _overlap_add(self, batch: int, n_frames: int, device: torch.device, latents_of) -> torch.Tensor:
+        """Decode chunk by chunk (`latents_of(left, right)` gives the latents (B, D, right - left) of
+        frames [left, right)), cross-fading the chunks' overlapping context."""
+        hop = self.hop_length
         half = self.context_frames * hop // 2  # cross-fade half-width in samples
-        wav = torch.zeros(codes.shape[0], 1, n_frames * hop, device=codes.device)
+        wav = torch.zeros(batch, 1, n_frames * hop, device=device)
         for start, end, left, right in self._chunks(n_frames):
-            piece = self._decode_piece(codes[..., left:right].to(self.device), levels)  # (B, 1, (right-left) x hop)
+            piece = self._decode_latents_piece(latents_of(left, right))  # (B, 1, (right-left) x hop)
             fade_in, fade_out = start * hop - half, end * hop + half  # ramp ends, in samples
             first = fade_in if start > 0 else 0
             last = min(fade_out, n_frames * hop) if end < n_frames else n_frames * hop
@@ -136,24 +151,36 @@ class Codec(nn.Module):
             if end < n_frames:  # falls across [end*hop - half, end*hop + half): sums to 1
                 weight = weight.minimum(((fade_out - positions) / (2 * half)).clamp(max=1.0))
             part = piece[..., first - left * hop: last - left * hop] * weight
-            wav[..., first:last] += part.to(codes.device)
+            wav[..., first:last] += part.to(device)
         return wav
 
-    def _decode_piece(self, codes: torch.Tensor, levels: int) -> torch.Tensor:
-        with torch.autocast(codes.device.type, enabled=False):
-            return self.model.decoder(self.latents(codes, levels)) / self.input_gain
+    def _decode_latents_piece(self, latents: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(latents.device.type, enabled=False):
+            return self.model.decoder(latents) / self.input_gain
 
     @torch.no_grad()
     def vocoder_features(self, codes: torch.Tensor, vocoder_input: str) -> torch.Tensor:
         """What a vocoder trained on this codec reads: codes (B, Q, T) -> quantised latents
         (B, D, T) for input codec_latent, or the decoded log-mel (B, M, T x strides) of a
         mel-domain codec for input codec_mel."""
-        latents = self.latents(codes)
+        return self.latent_features(self.latents(codes), vocoder_input)
+
+    @torch.no_grad()
+    def latent_features(self, latents: torch.Tensor, vocoder_input: str) -> torch.Tensor:
+        """vocoder_features from latents (B, D, T) rather than codes."""
+        latents = latents.to(self.device, torch.float32)
         if vocoder_input == "codec_latent":
             return latents
         if vocoder_input == "codec_mel":
             return self.model.latents_mel(latents)
         raise ValueError(f"a vocoder with input {vocoder_input!r} does not read codec features")
+
+    @torch.no_grad()
+    def codebooks(self) -> torch.Tensor:
+        """Every codebook's entries as latent vectors (Q, V, D): latents(codes) is the sum over q of
+        codebooks()[q, codes[:, q]]."""
+        layers = self.model.quantizer.vq.layers[: self.n_codebooks]
+        return torch.stack([layer.project_out(layer._codebook.embed) for layer in layers])
 
     @torch.no_grad()
     def latents(self, codes: torch.Tensor, levels: int | None = None) -> torch.Tensor:

@@ -184,6 +184,8 @@ class CodecConfig:
     lstm_layers: int = 2  # trained: LSTM layers after the convolutions (0 = none)
     n_codebooks: int = 4  # trained: residual VQ codebooks (Q)
     codebook_size: int = 1024  # trained: entries per codebook
+    quantizer_dropout: float = 0.0  # trained: share of training batches quantised with a random
+    # number of codebooks 1..Q (SoundStream's quantizer dropout), so that the first codebooks decode well alone
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
     decoder: Literal["seanet", "istft"] = "seanet"  # trained: SEANet mirror of the encoder, or the
     # vocoder's generator with an inverse-STFT head reading the latents (ahead in a CPU probe, README)
@@ -230,6 +232,7 @@ class CodecConfig:
         _check(self.lstm_layers >= 0, "lstm_layers", self.lstm_layers, ">= 0")
         _check(self.n_codebooks >= 1, "n_codebooks", self.n_codebooks, ">= 1")
         _check(self.codebook_size >= 2, "codebook_size", self.codebook_size, ">= 2")
+        _check(0 <= self.quantizer_dropout <= 1, "quantizer_dropout", self.quantizer_dropout, "in [0, 1]")
         _check(self.chunk_seconds > 0, "chunk_seconds", self.chunk_seconds, "> 0 seconds")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.discriminator_channels >= 1, "discriminator_channels",
@@ -358,6 +361,7 @@ class SynthesisConfig:
     repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
+    nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries | likeliest
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
 
     def validate(self) -> None:

@@ -47,6 +47,7 @@ class SamplingOptions:
     repetition_window: int = 0  # repetition guard look-back in frames (0 = off)
     repetition_max: int = 0  # count above which a token is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
+    nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries, or the likeliest
     sentence_pause: float = 0.25  # seconds between sentences
     kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
     batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
@@ -243,9 +244,9 @@ class Synthesizer:
         phone_ids = [torch.tensor(encode(p), dtype=torch.long) for _, _, p in sentences]
         timings["front_end"] = time.perf_counter() - start
 
-        codes, truncated = self._generate(phone_ids, prompt, options, timings)
+        codes, latents, truncated = self._generate(phone_ids, prompt, options, timings)
         start = time.perf_counter()
-        waves = [self._decode(c, options) for c in codes]
+        waves = [self._decode(c, options, z) for c, z in zip(codes, latents)]
         timings["decoder"] = time.perf_counter() - start
 
         pause = np.zeros(int(options.sentence_pause * self.sample_rate), dtype=np.float32)
@@ -264,7 +265,9 @@ class Synthesizer:
         return results
 
     def _generate(self, phone_ids: list[torch.Tensor], prompt: Optional[Prompt], options: SamplingOptions,
-                  timings: dict[str, float]) -> tuple[list[torch.Tensor], list[bool]]:
+                  timings: dict[str, float]) -> tuple[list[torch.Tensor], list[Optional[torch.Tensor]], list[bool]]:
+        """Codes (Q, T) of each sentence, its latents (D, T) when the NAR decodes expected latents
+        (else None), and whether the AR hit its length limit."""
         B = len(phone_ids)
         prompt_phones = prompt_codes = None
         if prompt is not None:
@@ -287,6 +290,7 @@ class Synthesizer:
         timings["ar"] = time.perf_counter() - start
         start = time.perf_counter()
         codes: list[torch.Tensor] = [torch.empty(0)] * B
+        latents: list[Optional[torch.Tensor]] = [None] * B
         empty = [i for i in range(B) if len(first[i]) == 0]
         for i in empty:  # the AR ended at once: a frame of silence keeps the pipeline whole
             log.warning("sentence %d: the AR emitted end-of-speech at once; it is left silent", i)
@@ -294,15 +298,24 @@ class Synthesizer:
             group = [i for i in group if i not in empty]
             if not group:
                 continue
-            out = self.nar.generate([phone_ids[i] for i in group], [first[i] for i in group],
-                                    [prompt_codes[i] for i in group] if prompt_codes else None,
-                                    [prompt_phones[i] for i in group] if prompt_phones else None)
-            for i, c in zip(group, out):
-                codes[i] = c.cpu()
+            out, expected = self._nar([phone_ids[i] for i in group], [first[i] for i in group],
+                                      [prompt_codes[i] for i in group] if prompt_codes else None,
+                                      [prompt_phones[i] for i in group] if prompt_phones else None, options)
+            for i, c, z in zip(group, out, expected):
+                codes[i], latents[i] = c.cpu(), z
         for i in empty:
             codes[i] = torch.zeros(self.codec.n_codebooks, 0, dtype=torch.long)
         timings["nar"] = time.perf_counter() - start
-        return codes, truncated
+        return codes, latents, truncated
+
+    def _nar(self, phones, first, prompt_codes, prompt_phones, options: SamplingOptions):
+        """The NAR's codes and, with nar_decode expected, its expected latents (else Nones)."""
+        if options.nar_decode == "argmax":
+            out = self.nar.generate(phones, first, prompt_codes, prompt_phones)
+            return out, [None] * len(out)
+        if options.nar_decode != "expected":
+            raise ValueError(f"nar_decode {options.nar_decode!r}: use expected or argmax")
+        return self.nar.generate(phones, first, prompt_codes, prompt_phones, codebooks=self.codec.codebooks())
 
     def speak_first_level(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,
                           options: Optional[SamplingOptions] = None) -> np.ndarray:
@@ -316,14 +329,17 @@ class Synthesizer:
         prompt_phones = prompt_codes = None
         if prompt is not None:
             prompt_phones, prompt_codes = [torch.tensor(encode(prompt.phones), dtype=torch.long)], [prompt.codes]
-        codes = self.nar.generate([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones)[0]
-        return self._decode(codes.cpu(), options)
+        codes, latents = self._nar([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones, options)
+        return self._decode(codes[0].cpu(), options, latents[0])
 
-    def _decode(self, codes: torch.Tensor, options: SamplingOptions) -> np.ndarray:
-        """Codes (Q, T) -> waveform (S,)."""
+    def _decode(self, codes: torch.Tensor, options: SamplingOptions,
+                latents: Optional[torch.Tensor] = None) -> np.ndarray:
+        """Codes (Q, T), or the latents (D, T) when given -> waveform (S,)."""
         if codes.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
         batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
+        if latents is not None:
+            latents = latents.unsqueeze(0).to(self.device)  # (1, D, T)
         if options.decoder == "vocoder":
             if self.vocoder is None:
                 raise FileNotFoundError("--decoder vocoder: this run has no trained vocoder (vocoder/best.pt)")
@@ -331,9 +347,11 @@ class Synthesizer:
                 raise ValueError("--decoder vocoder needs a vocoder trained on codec features "
                                  "(vocoder.input: codec_latent or codec_mel); this one reads mels")
             self.vocoder.check_codec(self.codec.settings())
-            wav = self.vocoder(self.codec.vocoder_features(batch, self.vocoder.input))
+            features = (self.codec.vocoder_features(batch, self.vocoder.input) if latents is None
+                        else self.codec.latent_features(latents, self.vocoder.input))
+            wav = self.vocoder(features)
         else:
-            wav = self.codec.decode(batch)
+            wav = self.codec.decode(batch) if latents is None else self.codec.decode_latents(latents)
         wav = wav.reshape(-1).float().cpu().numpy()
         peak = float(np.abs(wav).max())
         return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
@@ -366,7 +384,7 @@ def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: Optional[Path],
                    prompt_text: Optional[str], speaker: Optional[str], temperature: Optional[float],
                    top_k: Optional[int], top_p: Optional[float], seed: Optional[int], decoder: Optional[str],
-                   batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
+                   nar_decode: Optional[str], batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
                    device: str) -> None:
     """`tts synthesize`: one text to one wav, or --batch lines to a folder with a manifest."""
     from tts.audio.io import save_audio
@@ -375,13 +393,15 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
         raise ValueError("give either a text to speak or --batch lines.txt (not both)")
     if decoder not in (None, "codec", "vocoder"):
         raise ValueError(f"--decoder {decoder!r}: use codec or vocoder")
+    if nar_decode not in (None, "expected", "argmax"):
+        raise ValueError(f"--nar-decode {nar_decode!r}: use expected or argmax")
     if prompt_text and not prompt_wav:
         raise ValueError("--prompt-text goes with --prompt-wav")
     load_start = time.perf_counter()
     synth = Synthesizer.from_run(model, device=device, quantize=quantize)
     load_seconds = time.perf_counter() - load_start
     options = synth.options(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, decoder=decoder,
-                            kv_cache=kv_cache)
+                            nar_decode=nar_decode, kv_cache=kv_cache)
     prompt = (synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav
               else synth.prompt_from_speaker(speaker))
     if batch is not None:

@@ -116,6 +116,26 @@ def test_decoding_from_the_first_codebooks_only(recipe):
             codec.decode(codes, levels=bad)
 
 
+def test_codebooks_are_the_entries_that_latents_sum(recipe):
+    codec = tiny_codec(recipe)
+    codes = codec.encode(waves(0.5, 0.5))  # (B, Q, T)
+    books = codec.codebooks()  # (Q, V, D)
+    assert tuple(books.shape) == (codec.n_codebooks, codec.codebook_size, codec.latents(codes).shape[1])
+    summed = sum(books[q][codes[:, q]] for q in range(codec.n_codebooks)).transpose(1, 2)  # (B, D, T)
+    torch.testing.assert_close(summed, codec.latents(codes))
+
+
+@pytest.mark.parametrize("chunk_seconds", [100.0, 0.25])
+def test_decoding_latents_equals_decoding_their_codes(recipe, chunk_seconds):
+    codec = tiny_codec(recipe, chunk_seconds=chunk_seconds)
+    codes = codec.encode(waves(1.27, 1.27))
+    torch.testing.assert_close(codec.decode_latents(codec.latents(codes)), codec.decode(codes))
+    halfway = codec.latents(codes, 1) + 0.5 * (codec.latents(codes) - codec.latents(codes, 1))
+    assert not torch.allclose(codec.decode_latents(halfway), codec.decode(codes))  # latents between entries decode too
+    with pytest.raises(ValueError, match="latents must be float"):
+        codec.decode_latents(codes)
+
+
 # ---------------------------------------------------------------------- chunking
 
 

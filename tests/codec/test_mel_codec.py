@@ -168,7 +168,49 @@ def test_a_short_training_loop_lowers_the_mel_loss(recipe, corpus):
         losses.append(logs["mel_l1"])
     assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:3]) / 3, losses
     metrics = task.validate(modules, next(iter(task.validation_batches())), torch.device("cpu"))
-    assert set(metrics) == {"loss", "mel_l1"} and math.isfinite(metrics["loss"])
+    assert set(metrics) == {"loss", "mel_l1", "mel_l1_level1"} and math.isfinite(metrics["loss"])
+
+
+def test_quantizer_dropout_draws_the_levels_per_step():
+    from tts.models.codec_model import dropout_levels
+
+    draws = [dropout_levels(0.5, 4, seed=7, step=step) for step in range(400)]
+    assert draws == [dropout_levels(0.5, 4, seed=7, step=step) for step in range(400)]  # resumable, rank-free
+    assert draws != [dropout_levels(0.5, 4, seed=8, step=step) for step in range(400)]
+    assert 0.4 < draws.count(None) / 400 < 0.6
+    assert {d for d in draws if d is not None} == {1, 2, 3, 4}
+    assert all(dropout_levels(0.0, 4, seed=7, step=step) is None for step in range(50))
+    assert all(dropout_levels(1.0, 4, seed=7, step=step) is not None for step in range(50))
+
+
+def test_training_with_fewer_codebooks_quantises_with_the_first_ones(recipe, corpus):
+    torch.manual_seed(0)
+    model = MelCodecModel.from_settings(trained_settings(recipe)).eval()
+    first_batch = torch.cat([torch.from_numpy(corpus.mel(r))[None, :, :24] for r in corpus.records()[1:]])
+    mel = torch.from_numpy(corpus.mel(corpus.records()[0]))[None, :, :24]
+    with torch.no_grad():
+        model(first_batch)  # k-means start on other utterances: codebook 1 does not hold these latents exactly
+        recon, codes, _ = model(mel, 1)
+        full, all_codes, _ = model(mel)
+        first_only = model.latents_mel(model.quantizer.vq.layers[0].decode(all_codes[:, 0]))
+    assert codes.shape == (1, 1, 6) and torch.equal(codes[:, 0], all_codes[:, 0])
+    torch.testing.assert_close(recon, first_only)
+    assert not torch.allclose(recon, full)
+    with pytest.raises(ValueError, match="levels must be 1 to 2"):
+        model(mel, 3)
+
+
+def test_the_task_logs_the_levels_it_trained_with(tmp_path, corpus):
+    recipe = mel_recipe(tmp_path / "run", quantizer_dropout=1.0)
+    task = MelCodecTask(recipe, corpus=corpus)
+    modules = task.build_modules()
+    batch = task.train_batches(0, 0, 1)[0]
+    levels = {list(task.train_step(modules, batch, step, torch.device("cpu")))[0][2]["levels"] for step in range(12)}
+    assert levels == {1.0, 2.0}
+    plain = MelCodecTask(mel_recipe(tmp_path / "plain"), corpus=corpus)
+    assert "levels" not in list(plain.train_step(plain.build_modules(), batch, 0, torch.device("cpu")))[0][2]
+    with pytest.raises(ConfigError, match="quantizer_dropout"):
+        mel_recipe(tmp_path / "bad", quantizer_dropout=1.5)
 
 
 def test_the_engine_trains_a_codec_that_decodes_through_its_vocoder(recipe, corpus, tmp_path):

@@ -337,27 +337,36 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
         def prompt_from_wav(self, path, text):
             return ("wav", text)
 
-        def speak_first_level(self, phones, first, prompt):
+        def options(self, **changes):
+            return changes
+
+        def speak_first_level(self, phones, first, prompt, options):
             calls.append((phones, first.tolist(), prompt))
+            assert options == {"nar_decode": "argmax"}  # --nar-decode reaches the synthesizer
             return read(clips["slt_1"])[0]
 
     monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
-    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu",
+                            sampling={"nar_decode": "argmax", "top_k": None})
     assert result["what"] == "nar" and len(calls) == 2
     for phones, first, prompt in calls:
         assert phones[-1] == "." and len(set(first)) == 1 and len(first) == 7 and prompt[0] == "wav"
     chosen = [u["id"] for u in result["utterances"]]
     index = {r["id"]: i for i, r in enumerate(corpus.records())}
     assert [first[0] for _, first, _ in calls] == [index[i] for i in chosen]  # each utterance's own codebook 1
+    with pytest.raises(ValueError, match="top_k"):
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"top_k": 5})
+    with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
+        evaluate_model(run_dir, limit=1, what="codec", device="cpu", sampling={"nar_decode": "argmax"})
     corpus.has_codes = False
     with pytest.raises(RuntimeError, match="true codebook 1"):
-        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"nar_decode": "argmax"})
 
 
 def test_speak_first_level_runs_the_nar_and_the_decoder(monkeypatch):
     import torch
 
-    from tts.synthesize import Synthesizer
+    from tts.synthesize import SamplingOptions, Synthesizer
 
     seen = {}
 
@@ -368,8 +377,8 @@ def test_speak_first_level_runs_the_nar_and_the_decoder(monkeypatch):
 
     synthesizer = Synthesizer.__new__(Synthesizer)
     synthesizer.nar = FakeNAR()
-    monkeypatch.setattr(synthesizer, "options", lambda **changes: None, raising=False)
-    monkeypatch.setattr(synthesizer, "_decode", lambda codes, options: codes.numpy().astype(np.float32).ravel(),
+    monkeypatch.setattr(synthesizer, "options", lambda **changes: SamplingOptions(nar_decode="argmax"), raising=False)
+    monkeypatch.setattr(synthesizer, "_decode", lambda codes, options, latents: codes.numpy().astype(np.float32).ravel(),
                         raising=False)
     wav = synthesizer.speak_first_level(["HH", "AH0"], torch.tensor([3, 4]))
     assert wav.tolist() == [3, 4, 3, 4] and seen["prompt_codes"] is None and len(seen["phones"][0]) == 2

@@ -70,6 +70,38 @@ def test_generate_fills_every_level_and_keeps_codebook_one():
     assert torch.equal(alone[0], out[1])  # padding does not change the result
 
 
+def test_expected_latents_weigh_each_level_by_its_prediction():
+    model = tiny_nar()
+    first = [torch.randint(0, V, (7,)), torch.randint(0, V, (4,))]
+    phones = [torch.randint(1, 20, (5,)), torch.randint(1, 20, (3,))]
+    prompt = [torch.randint(0, V, (Q, 6)), torch.randint(0, V, (Q, 2))]
+    prompt_phones = [torch.randint(1, 20, (2,)), torch.randint(1, 20, (4,))]
+    books = torch.randn(Q, V, 3)
+    codes, latents = model.generate(phones, first, prompt, prompt_phones, codebooks=books)
+    for c, o in zip(codes, model.generate(phones, first, prompt, prompt_phones)):
+        assert torch.equal(c, o)  # the codes are the argmax ones either way
+    assert [tuple(z.shape) for z in latents] == [(3, 7), (3, 4)]
+    hard = [sum(books[q][c[q]] for q in range(Q)).T for c in codes]  # (3, T): the likeliest entries
+    assert not torch.allclose(latents[0], hard[0], atol=1e-3)  # an untrained NAR is unsure: a blend
+    P, T = prompt[0].size(1), first[0].size(0)  # by hand: each level's distribution given the codes below
+    text, audio = torch.cat([prompt_phones[0], phones[0]])[None], torch.cat([prompt[0], codes[0]], dim=1)[None]
+    with torch.no_grad():
+        levels = [model(text, torch.tensor([text.size(1)]), audio, torch.tensor([P + T]), torch.tensor([P]),
+                        torch.tensor([k]))[0, P:].softmax(-1) for k in range(1, Q)]  # (T, V) each
+    by_hand = books[0][first[0]] + sum(p @ books[k] for k, p in enumerate(levels, 1))  # (T, 3)
+    torch.testing.assert_close(latents[0], by_hand.T, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        model.heads.mul_(1e4)  # certain predictions: the expectation is the argmax entry
+    codes, latents = model.generate(phones, first, prompt, prompt_phones, codebooks=books)
+    torch.testing.assert_close(latents[1], sum(books[q][codes[1][q]] for q in range(Q)).T)
+    try:
+        model.generate(phones, first, codebooks=torch.randn(Q, V + 1, 3))
+    except ValueError as err:
+        assert "codebooks must have shape" in str(err)
+    else:
+        raise AssertionError("codebooks of the wrong size were accepted")
+
+
 def test_nar_overfits_one_batch():
     torch.manual_seed(0)
     model = NARModel(n_symbols=20, codebook_size=V, n_codebooks=Q, shape=TransformerShape(32, 2, 4, 0.0, 256))

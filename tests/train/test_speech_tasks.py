@@ -1,5 +1,6 @@
 """AR and NAR stages over a (fake) prepared corpus: batches, training through the engine, samples, stages."""
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -50,8 +51,6 @@ def test_ar_batches_hold_bos_codes_eos_and_skip_the_prompt(tmp_path):
 
 @pytest.mark.parametrize("task_class", [ARTask, NARTask])
 def test_short_first_epochs_start_with_the_shorter_utterances(tmp_path, task_class):
-    import dataclasses
-
     corpus = FakeCorpus(tmp_path)
     recipe = tasks_recipe(tmp_path)
     section = task_class.name
@@ -127,18 +126,33 @@ def test_stages_skip_complete_and_name_missing_ones(tmp_path, monkeypatch):
 class FakeCodec:
     n_codebooks, sample_rate, hop_length = 3, 16000, 640
 
+    def __init__(self):
+        self.decoded = []  # what each decode call read: "codes" or "latents"
+
     def decode(self, codes):
         assert codes.shape[:2] == (1, 3)
+        self.decoded.append("codes")
         return torch.randn(1, 1, codes.shape[-1] * self.hop_length) * 0.1
 
+    def codebooks(self):
+        return torch.randn(3, 16, 8)  # (Q, V, D)
 
-def test_samples_through_a_codec_are_wav_and_spectrogram(tmp_path):
+    def decode_latents(self, latents):
+        assert latents.shape[:2] == (1, 8)
+        self.decoded.append("latents")
+        return torch.randn(1, 1, latents.shape[-1] * self.hop_length) * 0.1
+
+
+@pytest.mark.parametrize("nar_decode", ["expected", "argmax"])
+def test_samples_through_a_codec_are_wav_and_spectrogram(tmp_path, nar_decode):
     recipe, corpus = tasks_recipe(tmp_path, max_steps=1, sample_every=0), FakeCorpus(tmp_path)
+    recipe = dataclasses.replace(recipe, synthesis=dataclasses.replace(recipe.synthesis, nar_decode=nar_decode))
     train(NARTask(recipe, corpus), tmp_path / "nar")
     task = NARTask(recipe, corpus)
     task._codec, task._codec_tried = FakeCodec(), True
     model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))
     task.write_samples({"model": model}, tmp_path, 1, torch.device("cpu"))
+    assert task._codec.decoded == ["latents" if nar_decode == "expected" else "codes"]  # as synthesis decodes
     import soundfile
 
     wav, rate = soundfile.read(tmp_path / "generated.wav")

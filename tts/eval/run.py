@@ -129,7 +129,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     baseline); "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
-    `sampling` (model only) changes the recipe's AR sampling: temperature, top_k, top_p (None = keep).
+    `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p
+    (model only) and nar_decode (model and nar).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     """
     from tts.data.corpus import PreparedCorpus
@@ -144,8 +145,11 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
-    if sampling and what != "model":
-        raise ValueError(f"sampling settings ({', '.join(sampling)}) apply to --what model, not {what}")
+    ar_settings = [k for k in sampling if k != "nar_decode"]
+    if ar_settings and what != "model":
+        raise ValueError(f"sampling settings ({', '.join(ar_settings)}) apply to --what model, not {what}")
+    if "nar_decode" in sampling and what not in ("model", "nar"):
+        raise ValueError(f"--nar-decode applies to --what model or nar, not {what}")
     if codebooks is not None and what != "codec":
         raise ValueError(f"--codebooks applies to --what codec, not {what}")
     start = time.perf_counter()
@@ -263,7 +267,7 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
     if what == "griffin_lim":
         return _griffin_lim_generator(_run_recipe(model_dir))
     if what == "nar":
-        return _nar_generator(model_dir, device)
+        return _nar_generator(model_dir, device, sampling or {})
     return _model_generator(model_dir, device, sampling or {})
 
 
@@ -364,7 +368,7 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
         return synthesizer.prompt_from_wav(path, prompt_record["text"])
 
 
-def _nar_generator(model_dir: Path, device: str) -> Generator:
+def _nar_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
     """The NAR and decoder alone: levels 2..Q from the utterance's true codebook 1 (its prepared codes)."""
     import torch
 
@@ -379,7 +383,7 @@ def _nar_generator(model_dir: Path, device: str) -> Generator:
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         first = torch.as_tensor(np.asarray(corpus.codes(record))[0], dtype=torch.long)  # (T,)
-        wav = synthesizer.speak_first_level(list(record["phones"]), first, voice)
+        wav = synthesizer.speak_first_level(list(record["phones"]), first, voice, synthesizer.options(**sampling))
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate

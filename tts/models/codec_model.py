@@ -18,6 +18,7 @@ import math
 import warnings
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 from encodec import distrib
 from encodec.modules import SEANetDecoder, SEANetEncoder
@@ -39,6 +40,29 @@ def quiet_weight_norm() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*weight_norm.*", category=FutureWarning)
         yield
+
+
+def dropout_levels(probability: float, n_codebooks: int, seed: int, step: int) -> int | None:
+    """Quantizer dropout: the codebooks a training step quantises with. With `probability` the
+    step draws 1..Q uniformly (a function of seed and step alone: the same on every rank and after a
+    resume), else None (all Q)."""
+    if probability <= 0:
+        return None
+    rng = np.random.default_rng([seed, step, 0x5D])
+    if rng.random() >= probability:
+        return None
+    return int(rng.integers(1, n_codebooks + 1))
+
+
+def quantize(quantizer: nn.Module, latent: torch.Tensor, levels: int | None = None):
+    """Residual VQ of latents (B, D, T) with the first `levels` codebooks (None = all): (quantized
+    latents (B, D, T), codes (B, levels, T), mean commitment loss)."""
+    n_q = len(quantizer.vq.layers)
+    levels = n_q if levels is None else int(levels)
+    if not 1 <= levels <= n_q:
+        raise ValueError(f"levels must be 1 to {n_q} (the codec's codebooks), got {levels}")
+    quantized, codes, commit = quantizer.vq(latent, n_q=levels)
+    return quantized, codes.transpose(0, 1), commit.mean()
 
 
 class CodecModel(nn.Module):
@@ -90,17 +114,18 @@ class CodecModel(nn.Module):
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
 
-    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (reconstruction (B, 1, S), codes (B, Q, T), commitment loss scalar).
+    def forward(self, wav: torch.Tensor, levels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction (B, 1, S), codes (B, levels, T), commitment loss scalar).
 
         In training mode the quantiser updates its EMA codebooks and passes gradients straight
-        through; in eval mode it quantises exactly as `encode` + `decode` do.
+        through; in eval mode it quantises exactly as `encode` + `decode` do. `levels` < Q uses the
+        first codebooks alone (quantizer dropout in training; a lower bitrate).
         """
         length = wav.shape[-1]
         latent = self.encoder(wav * self.input_gain)  # (B, D, T)
-        result = self.quantizer(latent, math.ceil(self.frame_rate))
-        recon = self.decoder(result.quantized)[..., :length] / self.input_gain  # (B, 1, S)
-        return recon, result.codes.transpose(0, 1), result.penalty  # codes (B, Q, T)
+        quantized, codes, commit = quantize(self.quantizer, latent, levels)
+        recon = self.decoder(quantized)[..., :length] / self.input_gain  # (B, 1, S)
+        return recon, codes, commit
 
 
 class MelCodecModel(nn.Module):
@@ -156,14 +181,15 @@ class MelCodecModel(nn.Module):
         """Latents (B, D, T) -> log-mel (B, M, T x strides)."""
         return self.mel_decoder(latents) * MEL_SPREAD + MEL_CENTRE
 
-    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass on log-mel (B, M, T x strides): (reconstructed log-mel, codes (B, Q, T),
-        commitment loss). The quantiser trains by EMA in training mode, as in `CodecModel`."""
+    def forward(self, mel: torch.Tensor, levels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass on log-mel (B, M, T x strides): (reconstructed log-mel, codes (B, levels, T),
+        commitment loss). The quantiser trains by EMA in training mode, as in `CodecModel`; `levels`
+        as there."""
         if mel.shape[-1] % self.mel_frames_per_code:
             raise ValueError(f"mel frames ({mel.shape[-1]}) must be a multiple of the codec's "
                              f"{self.mel_frames_per_code} mel frames per code")
-        result = self.quantizer(self.mel_latents(mel), math.ceil(self.frame_rate))
-        return self.latents_mel(result.quantized), result.codes.transpose(0, 1), result.penalty
+        quantized, codes, commit = quantize(self.quantizer, self.mel_latents(mel), levels)
+        return self.latents_mel(quantized), codes, commit
 
     def attach_vocoder(self, generator: nn.Module) -> None:
         """The mel vocoder's generator (weight norm removed) that `decoder` ends in. It is kept

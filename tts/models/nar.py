@@ -5,7 +5,9 @@ It differs from the AR model (tts/models/ar.py) in four places:
   the levels below the one being predicted of the target's frames;
 - attention is bidirectional everywhere (only padding is masked);
 - the level being predicted conditions every norm (adaptive layer norm on a level embedding);
-- there is one output head per predicted level, no EOS, and decoding is greedy.
+- there is one output head per predicted level, no EOS, and decoding is greedy; given the codec's
+  codebooks, generate also returns the expected latents: per level, the probability-weighted mean
+  of the codebook's entries instead of the most likely one (README "Decoding the NAR").
 
 Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
 
@@ -89,15 +91,21 @@ class NARModel(nn.Module):
     @torch.no_grad()
     def generate(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
                  prompt_codes: Sequence[torch.Tensor] | None = None,
-                 prompt_phones: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+                 prompt_phones: Sequence[torch.Tensor] | None = None,
+                 codebooks: torch.Tensor | None = None):
         """Fill in levels 1..Q-1 greedily for a batch of sentences.
 
         phones[i] (L_i,) and first_level[i] (T_i,): the text and the AR's codebook-1 codes;
         prompt_phones[i] (Lp_i,) and prompt_codes[i] (Q, P_i): the voice prompt (optional).
-        Returns the target codes (Q, T_i) of each sentence, prompt excluded.
+        Returns the target codes (Q, T_i) of each sentence, prompt excluded. With `codebooks`
+        (Q, V, E), the codec's entries, returns (codes, latents): latents[i] (E, T_i) is the entry of
+        codebook 1 plus, for each later level, the mean of its entries under the predicted
+        distribution (each level still conditions on the most likely codes of the levels below).
         """
         device = self.heads.device
         B, Q = len(phones), self.n_codebooks
+        if codebooks is not None and tuple(codebooks.shape[:2]) != (Q, self.codebook_size):
+            raise ValueError(f"codebooks must have shape ({Q}, {self.codebook_size}, dim), got {tuple(codebooks.shape)}")
         prompt_phones = prompt_phones or [phones[0].new_zeros(0)] * B
         prompt_codes = prompt_codes or [first_level[0].new_zeros(Q, 0)] * B
         text = [torch.cat([p, t]).to(device) for p, t in zip(prompt_phones, phones)]
@@ -110,11 +118,17 @@ class NARModel(nn.Module):
         prompt_lengths = torch.tensor([p.size(1) for p in prompt_codes], device=device)
         phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
         codes = pad_right(audio, int(audio_lengths.max()))  # (B, Q, T)
+        target = length_mask(audio_lengths, codes.size(2)) & ~length_mask(prompt_lengths, codes.size(2))
+        if codebooks is not None:
+            books = codebooks.to(device, torch.float32)
+            latents = books[0][codes[:, 0]]  # (B, T, E)
         for k in range(1, Q):
             level = torch.full((B,), k, device=device)
             logits = self(phones_padded, phone_lengths, codes, audio_lengths, prompt_lengths, level)
-            predicted = logits.argmax(dim=-1)  # (B, T)
-            target = length_mask(audio_lengths, codes.size(2)) & ~length_mask(prompt_lengths, codes.size(2))
-            codes[:, k] = torch.where(target, predicted, codes[:, k])
-        return [codes[i, :, int(prompt_lengths[i]):int(audio_lengths[i])].clone() for i in range(B)]
-
+            codes[:, k] = torch.where(target, logits.argmax(dim=-1), codes[:, k])
+            if codebooks is not None:
+                latents = latents + logits.float().softmax(dim=-1) @ books[k]  # (B, T, E)
+        out = [codes[i, :, int(prompt_lengths[i]):int(audio_lengths[i])].clone() for i in range(B)]
+        if codebooks is None:
+            return out
+        return out, [latents[i, int(prompt_lengths[i]):int(audio_lengths[i])].T.contiguous() for i in range(B)]

@@ -225,15 +225,15 @@ class ARTask:
                                               options, prompt_phones)
         codes = generated.codes[0].view(1, -1).cpu()  # (1, T)
         self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
-        nar = self._trained_nar(device)
+        nar, latents = self._trained_nar(device), None
         if nar is not None and len(codes[0]):
-            codes = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,
-                                 prompt_phones)[0].cpu()  # (Q, T)
+            codes, latents = self.fill_levels(nar, item.phones, codes[0], prompt_codes if prompt else None,
+                                              prompt_phones[0] if prompt else None, device)
         info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
                 "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
                 "reference_frames": item.n_frames, "truncated": generated.truncated[0],
                 "levels": "all" if nar is not None else "codebook 1 only (no trained NAR yet)"}
-        self.render(folder, codes, item, info, device)
+        self.render(folder, codes, item, info, device, latents)
 
     def plot_attention(self, model: nn.Module, data: CodesDataset, index: int, output: Path,
                        device: torch.device) -> None:
@@ -262,8 +262,22 @@ class ARTask:
             return None
         return NARModel.from_checkpoint(load_checkpoint(folder)).to(device)
 
-    def render(self, folder: Path, codes: torch.Tensor, item: Any, info: dict, device: torch.device) -> None:
-        """codes.npy and sample.json; then generated.wav + spectrogram.png through the codec, or codes.png."""
+    def fill_levels(self, nar: nn.Module, phones: torch.Tensor, first: torch.Tensor, prompt_codes, prompt_phones,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Levels 2..Q by the NAR, as synthesis decodes them: codes (Q, T), and with the recipe's
+        synthesis.nar_decode expected (and a codec to hand) the expected latents (D, T), else None."""
+        codec = self._load_codec(device) if self.recipe.synthesis.nar_decode == "expected" else None
+        out = nar.generate([phones], [first], [prompt_codes] if prompt_codes is not None else None,
+                           [prompt_phones] if prompt_phones is not None else None,
+                           codebooks=codec.codebooks() if codec is not None else None)
+        if codec is None:
+            return out[0].cpu(), None
+        return out[0][0].cpu(), out[1][0]
+
+    def render(self, folder: Path, codes: torch.Tensor, item: Any, info: dict, device: torch.device,
+               latents: torch.Tensor | None = None) -> None:
+        """codes.npy and sample.json; then generated.wav + spectrogram.png through the codec (from
+        `latents` (D, T) when given), or codes.png."""
         from tts import plot
 
         np.save(folder / "codes.npy", codes.numpy())
@@ -271,7 +285,8 @@ class ARTask:
         if codec is not None and codes.size(0) == codec.n_codebooks and codes.size(1) > 0:
             from tts.audio.io import save_audio
 
-            wav = codec.decode(codes.unsqueeze(0).to(device))[0, 0].float().cpu().numpy()  # (S,)
+            wav = (codec.decode(codes.unsqueeze(0).to(device)) if latents is None
+                   else codec.decode_latents(latents.unsqueeze(0).to(device)))[0, 0].float().cpu().numpy()  # (S,)
             save_audio(folder / "generated.wav", wav, codec.sample_rate)
             reference = self.corpus.audio(item.record)
             plot.plot_spectrograms([(wav, codec.sample_rate, f"generated ({info['id']})"),

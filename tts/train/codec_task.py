@@ -26,7 +26,7 @@ from torch import nn
 
 from tts.codec import trained_settings
 from tts.config import Recipe, TrainConfig
-from tts.models.codec_model import (DISCRIMINATOR_FFTS, CodecModel, build_discriminator,
+from tts.models.codec_model import (DISCRIMINATOR_FFTS, CodecModel, build_discriminator, dropout_levels,
                                     dead_code_threshold)
 from tts.train.batching import CropBatches, random_crops
 
@@ -163,7 +163,8 @@ class CodecTask:
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
         generator, discriminator = modules["generator"], modules["discriminator"]
         real = batch["wav"].to(device)  # (B, 1, S)
-        fake, _, commit = generator(real)  # (B, 1, S), codes, scalar
+        levels = dropout_levels(self.cfg.quantizer_dropout, self.cfg.n_codebooks, self.recipe.seed, step)
+        fake, _, commit = generator(real, levels)  # (B, 1, S), codes, scalar
         fake = fake.float()
         adversarial = self.adversarial_on(step)
         logs: dict[str, float] = {}
@@ -177,6 +178,8 @@ class CodecTask:
         mel = self.mel_loss(fake, real)
         loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * commit
         logs.update(wav_l1=wav_l1.item(), mel=mel.item(), commit=commit.item())
+        if self.cfg.quantizer_dropout > 0:
+            logs["levels"] = float(levels or self.cfg.n_codebooks)
         if adversarial:
             # the discriminator's current weights as constants: gradients reach the generator only
             plain = getattr(discriminator, "module", discriminator)  # unwrap DDP

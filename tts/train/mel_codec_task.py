@@ -27,7 +27,7 @@ from torch import nn
 from tts.audio.spectral import LOG_FLOOR
 from tts.codec import mel_vocoder_path, trained_settings
 from tts.config import Recipe, TrainConfig
-from tts.models.codec_model import MelCodecModel, dead_code_threshold
+from tts.models.codec_model import MelCodecModel, dead_code_threshold, dropout_levels
 from tts.train.batching import CropBatches, random_crops
 
 log = logging.getLogger(__name__)
@@ -128,20 +128,31 @@ class MelCodecTask:
     def train_step(self, modules: dict[str, nn.Module], batch: Batch, step: int,
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
         mel = batch["mel"].to(device)  # (B, M, F)
+        levels = dropout_levels(self.cfg.quantizer_dropout, self.cfg.n_codebooks, self.recipe.seed, step)
         with torch.autocast(device.type, enabled=False):  # log-mels and codebooks in float32
-            recon, _, commit = modules["generator"](mel)
+            recon, _, commit = modules["generator"](mel, levels)
             mel_l1 = F.l1_loss(recon, mel)
             loss = mel_l1 + COMMIT_WEIGHT * commit
-        yield "generator", loss, {"mel_l1": mel_l1.item(), "commit": commit.item(), "loss": loss.item()}
+        logs = {"mel_l1": mel_l1.item(), "commit": commit.item(), "loss": loss.item()}
+        if self.cfg.quantizer_dropout > 0:
+            logs["levels"] = float(levels or self.cfg.n_codebooks)
+        yield "generator", loss, logs
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:
         """Log-mel L1 over the real frames of each validation crop, codes as inference makes them."""
         mel = batch["mel"].to(device)
-        recon = modules["generator"](mel)[0].float()
-        l1s = [float((r[:, :n] - m[:, :n]).abs().mean()) for r, m, n in zip(recon, mel, batch["n_mel_frames"])]
-        l1 = float(np.mean(l1s))
-        return {"loss": l1, "mel_l1": l1}  # "loss" picks best.pt
+
+        def l1_with(levels: int | None) -> float:
+            recon = modules["generator"](mel, levels)[0].float()
+            return float(np.mean([float((r[:, :n] - m[:, :n]).abs().mean())
+                                  for r, m, n in zip(recon, mel, batch["n_mel_frames"])]))
+
+        l1 = l1_with(None)
+        metrics = {"loss": l1, "mel_l1": l1}  # "loss" picks best.pt
+        if self.cfg.n_codebooks > 1:  # what the first codebook alone keeps (the AR's share of the codes)
+            metrics["mel_l1_level1"] = l1_with(1)
+        return metrics
 
     @torch.no_grad()
     def write_samples(self, modules: dict[str, nn.Module], folder: Path, step: int,

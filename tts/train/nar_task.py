@@ -82,11 +82,11 @@ class NARTask(ARTask):
         (data, index), prompt = self.sample_pair()
         item = data.items[index]
         first = data.codes(index)[0]  # (T,)
-        prompt_phones = [prompt[0].items[prompt[1]].phones] if prompt else None
-        prompt_codes = [prompt[0].codes(prompt[1])] if prompt else None
-        codes = modules["model"].generate([item.phones], [first], prompt_codes, prompt_phones)[0].cpu()  # (Q, T)
+        prompt_phones = prompt[0].items[prompt[1]].phones if prompt else None
+        prompt_codes = prompt[0].codes(prompt[1]) if prompt else None
+        codes, latents = self.fill_levels(modules["model"], item.phones, first, prompt_codes, prompt_phones, device)
         exact = (codes == data.codes(index)).float().mean(dim=1)  # (Q,) share equal to the truth
         info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
                 "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
                 "codebook_1": "true codes", "agreement_per_level": [round(float(x), 4) for x in exact]}
-        self.render(folder, codes, item, info, device)
+        self.render(folder, codes, item, info, device, latents)
