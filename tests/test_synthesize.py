@@ -136,6 +136,27 @@ def _level_means(synth, text, codes, books):
             yield (logits.softmax(-1) @ books[k]).T
 
 
+def test_the_codec_must_be_the_one_the_models_learned(tmp_path):
+    from tts.data.store import file_digest
+    from tts.synthesize import _check_codec
+
+    class FakeCodec:
+        def settings(self):
+            return {"kind": "trained", "n_codebooks": 3}
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"the codec the models learned")
+    trained_on = {"kind": "trained", "n_codebooks": 3, "checkpoint_digest": file_digest(weights)}
+    _check_codec(FakeCodec(), trained_on, weights, tmp_path)
+    _check_codec(FakeCodec(), {"kind": "trained", "n_codebooks": 3}, weights, tmp_path)  # older runs: no digest
+    _check_codec(FakeCodec(), None, weights, tmp_path)
+    with pytest.raises(ValueError, match="differs from the one the models were trained on"):
+        _check_codec(FakeCodec(), {**trained_on, "n_codebooks": 4}, weights, tmp_path)
+    weights.write_bytes(b"a codec trained on since")
+    with pytest.raises(ValueError, match="is not the one whose codes the AR and NAR were trained on"):
+        _check_codec(FakeCodec(), trained_on, weights, tmp_path)
+
+
 def test_vocoder_decoder_needs_a_vocoder(synth):
     with pytest.raises(FileNotFoundError, match="no trained vocoder"):
         synth.synthesize("Hello.", options=synth.options(decoder="vocoder"))

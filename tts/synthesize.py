@@ -151,9 +151,7 @@ class Synthesizer:
         if codec is None:
             raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
                                     "train it with `tts train <recipe> --stage codec`")
-        if codec_settings is not None and codec.settings() != codec_settings:
-            raise ValueError(f"{run_dir}: the codec found ({codec.settings()}) differs from the one the "
-                             f"models were trained on ({codec_settings})")
+        _check_codec(codec, codec_settings, codec_file if codec_file.is_file() else recipe.codec.checkpoint, run_dir)
         ar, nar = ARModel.from_checkpoint(ar_ckpt), NARModel.from_checkpoint(nar_ckpt)
         if quantize == "int8":
             ar, nar = _quantize_int8(ar), _quantize_int8(nar)
@@ -355,6 +353,26 @@ class Synthesizer:
         wav = wav.reshape(-1).float().cpu().numpy()
         peak = float(np.abs(wav).max())
         return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
+
+
+def _check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Optional[str | Path], run_dir: Path) -> None:
+    """ValueError unless `codec` is the one whose codes the AR and NAR learned: the same settings
+    and, where the corpus recorded it, the same weights file (a codec trained on after the models,
+    with the same settings, makes other codes)."""
+    from tts.data.prepare import CHECKPOINT_DIGEST
+    from tts.data.store import file_digest
+
+    if trained_on is None:
+        return
+    recorded = {k: v for k, v in trained_on.items() if k != CHECKPOINT_DIGEST}
+    if codec.settings() != recorded:
+        raise ValueError(f"{run_dir}: the codec found ({codec.settings()}) differs from the one the "
+                         f"models were trained on ({recorded})")
+    digest = trained_on.get(CHECKPOINT_DIGEST)
+    if digest and checkpoint is not None and Path(checkpoint).is_file() and file_digest(Path(checkpoint)) != digest:
+        raise ValueError(f"{run_dir}: the codec checkpoint {checkpoint} is not the one whose codes the AR and "
+                         "NAR were trained on (it was trained further or replaced since). Put that codec back, "
+                         "or prepare the codes again (`tts prepare <recipe>`) and retrain the AR and NAR")
 
 
 def _check_symbols(checkpoint: dict[str, Any], where: Path) -> None:

@@ -299,6 +299,10 @@ def test_codec_stage_runs_later_on_prepared_audio(tmp_path, text_front_end, capl
     assert stage_runs(second) == {"text": 0, "audio": 0, "mel": 0, "codes": 1}
     corpus = PreparedCorpus(recipe.output_dir)
     assert corpus.has_codes and corpus.settings["codec"]["n_codebooks"] == 2
+    from tts.data.store import file_digest
+
+    weights = Path(recipe.output_dir) / "codec" / "best.pt"  # the models trained on these codes record it
+    assert corpus.settings["codec"]["checkpoint_digest"] == file_digest(weights)
     from tts.codec import load_codec
 
     codec = load_codec(recipe, "cpu")

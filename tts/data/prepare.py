@@ -226,6 +226,9 @@ def _log_timings(timings: dict) -> None:
 # --------------------------------------------------------------------------- codec
 
 
+CHECKPOINT_DIGEST = "checkpoint_digest"  # key of the codec settings: content hash of the weights that made the codes
+
+
 def _codec_checkpoint(recipe: Recipe) -> Path | None:
     candidates = [recipe.codec.checkpoint] if recipe.codec.checkpoint else []
     if recipe.codec.kind == "trained":
@@ -318,7 +321,8 @@ def merge(recipe: Recipe, jobs: list[ShardJob], read_drops: list[Drop], left_out
                 "mel_frame_rate": recipe.audio.mel_frame_rate,
                 "codec": None if codec_id is None else {
                     **codec_id["settings"], "kind": recipe.codec.kind, "n_codebooks": codec.n_codebooks,
-                    "frame_rate": codec.frame_rate, "hop_length": codec.hop_length}}
+                    "frame_rate": codec.frame_rate, "hop_length": codec.hop_length,
+                    CHECKPOINT_DIGEST: codec_id["checkpoint"]}}
     write_json(corpus_file, {"format": 1, "key": key, "settings": settings, "shards": shard_files})
     _remove_extra_shards(folder / "shards", len(jobs))
     log.info("%s", summary)
