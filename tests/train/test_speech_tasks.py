@@ -111,6 +111,26 @@ def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     assert (folder / "codes.png").is_file() and json.loads((folder / "sample.json").read_text())["levels"] == "all"
 
 
+@pytest.mark.parametrize("task_class", [ARTask, NARTask])
+def test_resuming_on_the_codes_of_another_codec_is_refused(tmp_path, task_class):
+    recipe, corpus = tasks_recipe(tmp_path, max_steps=2, sample_every=0), FakeCorpus(tmp_path)
+    corpus.settings["codec"]["checkpoint_digest"] = "codec trained 4,000 steps"
+    run = tmp_path / task_class.name
+    train(task_class(recipe, corpus), run)
+    longer = dataclasses.replace(recipe, **{task_class.name: dataclasses.replace(
+        getattr(recipe, task_class.name), train=dataclasses.replace(getattr(recipe, task_class.name).train, max_steps=4))})
+    corpus.settings["codec"]["checkpoint_digest"] = "the same codec trained on to 12,000 steps"
+    with pytest.raises(ValueError, match=r"learned the codes of another codec .*checkpoint_digest.*Move"):
+        train(task_class(longer, corpus), run)
+    del corpus.settings["codec"]["checkpoint_digest"]  # checkpoints of older corpora carry no digest: settings alone
+    corpus.settings["codec"]["codebook_size"] = 32
+    with pytest.raises(ValueError, match="differs in codebook_size"):
+        train(task_class(longer, corpus), run)
+    corpus.settings["codec"].update(codebook_size=16, checkpoint_digest="codec trained 4,000 steps")
+    train(task_class(longer, corpus), run)  # the codes it learned: resumes
+    assert load_checkpoint(run / "last.pt")["step"] == 4
+
+
 def test_stages_skip_complete_and_name_missing_ones(tmp_path, monkeypatch):
     recipe = tasks_recipe(tmp_path)
     (tmp_path / "ar").mkdir()

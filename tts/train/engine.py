@@ -118,7 +118,10 @@ def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
     progress = Progress()
     last = run_dir / "last.pt"
     if last.is_file():
-        _resume(load_checkpoint(last), modules, optimizers, schedulers, progress, env)
+        checkpoint = load_checkpoint(last)
+        if hasattr(task, "check_resume"):  # e.g. the AR and NAR: the codes must be the ones they learned
+            task.check_resume(checkpoint, last)
+        _resume(checkpoint, modules, optimizers, schedulers, progress, env)
         log.info("%s: resuming from %s at step %d", task.name, last, progress.step)
         if env.is_main:
             _forget_metrics_after(run_dir / "metrics.jsonl", progress.step)
