@@ -284,6 +284,22 @@ def save_tiny_codec(recipe) -> Path:
     return path
 
 
+def test_code_usage_counts_entries_and_perplexity():
+    from tts.data.report import code_usage, summary_text
+
+    uniform = np.array([[0, 5], [1, 5], [2, 5], [3, 5]] * 10)  # level 1: 4 entries evenly; level 2: one
+    usage = code_usage([uniform[:30], uniform[30:]], codebook_size=8, frame_rate=25.0)
+    assert usage["frames"] == 40
+    assert usage["levels"] == [{"level": 1, "used": 4, "perplexity": 4.0}, {"level": 2, "used": 1, "perplexity": 1.0}]
+    assert code_usage([uniform, uniform], 8, 25.0, limit=10)["frames"] == 10  # bounded work on big corpora
+    stats = {"train": {"utterances": 1, "hours": 0.1, "speakers": 1}, "validation": {"utterances": 0, "hours": 0.0,
+             "speakers": 0}, "all": {"utterances": 1, "hours": 0.1, "speakers": 1}, "has_codes": True,
+             "codes": usage, "dropped": {"total": 0}, "left_out_by_data_speakers": 0}
+    text = summary_text(stats, Path("prepared"))
+    assert "entries used:  4 1" in text and "perplexity:    4 1" in text
+    assert "codebook(s) 2 use fewer than half their entries" in text  # level 1 uses exactly half
+
+
 def test_codec_stage_runs_later_on_prepared_audio(tmp_path, text_front_end, caplog):
     root = make_folder_corpus(tmp_path / "corpus", speakers=1, per_speaker=3, seconds=0.6)
     recipe = dataclasses.replace(make_recipe(tmp_path, root), codec=recipe_from_dict({"codec": {
@@ -303,6 +319,12 @@ def test_codec_stage_runs_later_on_prepared_audio(tmp_path, text_front_end, capl
 
     weights = Path(recipe.output_dir) / "codec" / "best.pt"  # the models trained on these codes record it
     assert corpus.settings["codec"]["checkpoint_digest"] == file_digest(weights)
+    usage = json.loads((Path(recipe.output_dir) / "prepared" / "stats.json").read_text())["codes"]
+    train_frames = sum(r["n_frames"] for r in corpus.records("train"))
+    assert usage["frames"] == train_frames and [level["level"] for level in usage["levels"]] == [1, 2]
+    counts = np.bincount(np.concatenate([corpus.codes(r)[1] for r in corpus.records("train")]), minlength=16)
+    assert usage["levels"][1]["used"] == int((counts > 0).sum())
+    assert 1 <= usage["levels"][0]["perplexity"] <= usage["levels"][0]["used"] <= 16
     from tts.codec import load_codec
 
     codec = load_codec(recipe, "cpu")

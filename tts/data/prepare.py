@@ -25,10 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tts.config import Recipe
 from tts.data.corpus import CORPUS_FILE, MANIFEST_FILE, prepared_folder
 from tts.data.readers import Drop, Utterance, read_corpus
-from tts.data.report import (check_utterance, corpus_stats, drop_of, limits_text, summary_text,
+from tts.data.report import (check_utterance, code_usage, corpus_stats, drop_of, limits_text, summary_text,
                              write_drop_report)
 from tts.data.split import assign_split
 from tts.data.stages import STAGES, PrepareError, ShardJob, ShardResult, process_shard, resolve_device
@@ -310,6 +312,8 @@ def merge(recipe: Recipe, jobs: list[ShardJob], read_drops: list[Drop], left_out
     for record in records:
         record["split"] = split[record["id"]]
     stats = corpus_stats(records, drops, left_out, codec_id is not None)
+    if codec_id is not None:
+        stats["codes"] = _code_usage(folder, records, shard_files, codec)
     write_drop_report(folder / "dropped.tsv", drops)
     write_json(folder / "stats.json", stats)
     summary = summary_text(stats, folder)
@@ -327,6 +331,22 @@ def merge(recipe: Recipe, jobs: list[ShardJob], read_drops: list[Drop], left_out
     _remove_extra_shards(folder / "shards", len(jobs))
     log.info("%s", summary)
     return stats
+
+
+def _code_usage(folder: Path, records: list[dict], shard_files: list[dict], codec: Any) -> dict:
+    """Entries used and perplexity per codebook over the training split's codes (report.code_usage)."""
+    arrays: dict[int, np.ndarray] = {}
+
+    def pieces():
+        for r in records:
+            if r["split"] != "train" or not r["n_frames"]:
+                continue
+            if r["shard"] not in arrays:
+                arrays[r["shard"]] = np.load(folder / shard_files[r["shard"]]["codes"], mmap_mode="r")
+            start = r["offsets"]["codes"]
+            yield arrays[r["shard"]][start:start + r["n_frames"]]  # (T, Q)
+
+    return code_usage(pieces(), int(codec.codebook_size), float(codec.frame_rate))
 
 
 def _collect(recipe: Recipe, jobs: list[ShardJob], drops: list[Drop]) -> tuple[list[dict], list[Drop], list[dict]]:

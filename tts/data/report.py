@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from tts.config import Recipe
 from tts.data.readers import Drop, Utterance
 from tts.data.store import write_text
@@ -104,6 +106,35 @@ def corpus_stats(records: list[dict], drops: list[Drop], left_out: int, has_code
     }
 
 
+USAGE_FRAMES = 1_000_000  # code usage is counted over at most this many training frames
+LOW_USAGE = 0.5  # a codebook using fewer than this share of its entries is reported
+
+
+def code_usage(pieces, codebook_size: int, frame_rate: float, limit: int = USAGE_FRAMES) -> dict:
+    """stats.json "codes": per codebook level, the entries used and the perplexity (exp of the
+    unigram entropy, at most codebook_size) over `pieces`, arrays (T, Q) of training codes, up to
+    `limit` frames in the order given. A collapsed codebook (few entries used) shows here first,
+    and the perplexities bound how much the AR (level 1) and NAR (the rest) have to predict."""
+    counts, frames = None, 0
+    for piece in pieces:
+        piece = np.asarray(piece)[: limit - frames].astype(np.int64)
+        if counts is None:
+            counts = np.zeros((piece.shape[1], codebook_size), dtype=np.int64)
+        for q in range(piece.shape[1]):
+            counts[q] += np.bincount(piece[:, q], minlength=codebook_size)[:codebook_size]
+        frames += piece.shape[0]
+        if frames >= limit:
+            break
+    if counts is None or frames == 0:
+        return {"frames": 0, "codebook_size": codebook_size, "frame_rate": frame_rate, "levels": []}
+    levels = []
+    for q, row in enumerate(counts):
+        share = row[row > 0] / frames
+        levels.append({"level": q + 1, "used": int((row > 0).sum()),
+                       "perplexity": round(float(np.exp(-(share * np.log(share)).sum())), 1)})
+    return {"frames": frames, "codebook_size": codebook_size, "frame_rate": frame_rate, "levels": levels}
+
+
 def _counts(counts: dict[str, int], limit: int = 12) -> str:
     items = list(counts.items())
     text = ", ".join(f"{k} {v}" for k, v in items[:limit])
@@ -119,6 +150,17 @@ def summary_text(stats: dict, folder: Path) -> str:
         lines.append(f"  {split:<11}{s['utterances']:>11}{s['hours']:>9.3f}{s['speakers']:>10}")
     if not stats["has_codes"]:
         lines.append("  no codec codes yet (see the codec stage message above)")
+    usage = stats.get("codes")
+    if usage and usage["levels"]:
+        size = usage["codebook_size"]
+        lines.append(f"  codes: {len(usage['levels'])} codebooks x {size} entries at {usage['frame_rate']:g} frames/s, "
+                     f"over {usage['frames']} training frames")
+        lines.append("    entries used:  " + " ".join(str(level["used"]) for level in usage["levels"]))
+        lines.append("    perplexity:    " + " ".join(f"{level['perplexity']:.0f}" for level in usage["levels"]))
+        low = [str(level["level"]) for level in usage["levels"] if level["used"] < LOW_USAGE * size]
+        if low:
+            lines.append(f"    codebook(s) {', '.join(low)} use fewer than half their entries: the codec may have "
+                         "collapsed there (train it longer, or lower codebook_size)")
     dropped = stats["dropped"]
     if dropped["total"]:
         lines.append(f"  dropped {dropped['total']} (details in {folder / 'dropped.tsv'}):")
