@@ -351,7 +351,9 @@ def test_stage_codec_vocoder_fine_tunes_the_run_vocoder_and_becomes_the_codec_de
     assert task.train_config.init_from == str(run / "vocoder" / "best.pt") and task.train_config.max_steps == 2
     assert stage_config(recipe, "codec_vocoder").max_steps == 2
     task._corpus = FakeCodedCorpus(recipe, tmp_path / "coded", codec)
+    task._corpus.settings["codec"] = {"checkpoint_digest": "the codec at 4,000 steps"}
     train(task, run / "codec_vocoder")
+    assert torch.load(run / "codec_vocoder" / "last.pt", weights_only=False)["codec_digest"] == "the codec at 4,000 steps"
     assert load_recipe(run / "recipe.yaml").stages == recipe.stages  # the run keeps its own recipe
     checkpoint = torch.load(run / "codec_vocoder" / "best.pt", weights_only=False)
     assert checkpoint["stage"] == "vocoder" and checkpoint["vocoder_input"] == "codec_mel"
@@ -360,6 +362,38 @@ def test_stage_codec_vocoder_fine_tunes_the_run_vocoder_and_becomes_the_codec_de
     tuned = load_codec(recipe, "cpu")
     codes = codec.encode(torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None])
     assert tuned.decode(codes).shape == (1, 1, codes.shape[-1] * 256)
+
+
+def test_codec_vocoder_knows_the_codec_checkpoint_it_was_fitted_to(recipe, corpus, tmp_path, monkeypatch, caplog):
+    import logging
+    import types
+
+    from tts.train import stages
+    from tts.train.engine import train
+
+    run = Path(recipe.output_dir)
+    short = dict(warmup_steps=1, batch_size=2, segment_seconds=0.1, validate_every=2, checkpoint_every=2,
+                 sample_every=0, log_every=1)
+    recipe = dataclasses.replace(recipe, vocoder=dataclasses.replace(
+        recipe.vocoder, codec_train=dataclasses.replace(recipe.vocoder.codec_train, max_steps=2, **short)))
+    train(MelCodecTask(recipe, corpus=corpus), run / "codec")
+    save_vocoder(recipe, run / "vocoder" / "best.pt")
+    coded = FakeCodedCorpus(recipe, tmp_path / "coded", load_codec(recipe, "cpu"))
+    coded.settings["codec"] = {"checkpoint_digest": "the codec at 4,000 steps"}
+    task = load_task(recipe, "codec_vocoder")
+    task._corpus = coded
+    train(task, run / "codec_vocoder")
+    coded.settings["codec"] = {"checkpoint_digest": "the codec trained on to 12,000 steps"}
+    longer = dataclasses.replace(recipe, vocoder=dataclasses.replace(
+        recipe.vocoder, codec_train=dataclasses.replace(recipe.vocoder.codec_train, max_steps=4)))
+    task = load_task(longer, "codec_vocoder")
+    task._corpus = coded
+    with pytest.raises(ValueError, match="codes of another codec checkpoint"):
+        train(task, run / "codec_vocoder")
+    monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: types.SimpleNamespace(settings=coded.settings))
+    with caplog.at_level(logging.WARNING, logger="tts.train.stages"):
+        stages.train_stages(recipe, ["codec_vocoder"])  # complete: skipped, with a warning
+    assert "fine-tuned on the codes of an earlier codec checkpoint" in caplog.text
 
 
 def test_stage_codec_vocoder_needs_a_mel_codec_and_a_mel_vocoder(tmp_path):

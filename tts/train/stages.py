@@ -63,7 +63,28 @@ def train_stages(recipe: Recipe, stages: list[str]) -> None:
         max_steps = stage_config(recipe, stage).max_steps
         if is_complete(run_dir, max_steps):
             log.info("%s: already complete (%s exists); skipped", stage, run_dir / f"ckpt-{max_steps}.pt")
+            if stage == "codec_vocoder":
+                _warn_if_other_codec(recipe, run_dir / f"ckpt-{max_steps}.pt")
             continue
         task = load_task(recipe, stage)
         log.info("training %s into %s", stage, run_dir)
         train(task, run_dir)
+
+
+def _warn_if_other_codec(recipe: Recipe, checkpoint: Path) -> None:
+    """A complete codec_vocoder fine-tuned on the codes of an earlier codec checkpoint still decodes,
+    but was fitted to another codec's log-mels: say so, and how to fine-tune it again."""
+    import torch
+
+    from tts.data.corpus import PreparedCorpus, prepared_folder
+    from tts.data.prepare import CHECKPOINT_DIGEST
+
+    try:
+        now = ((PreparedCorpus(prepared_folder(recipe)).settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)
+    except (FileNotFoundError, ValueError):
+        return
+    before = torch.load(checkpoint, map_location="cpu", weights_only=False).get("codec_digest")
+    if now and before and now != before:
+        log.warning("codec_vocoder: %s was fine-tuned on the codes of an earlier codec checkpoint; the codec "
+                    "now decodes through a vocoder fitted to another codec's log-mels. Move %s aside to "
+                    "fine-tune it on the current codes", checkpoint, checkpoint.parent)

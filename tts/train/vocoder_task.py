@@ -105,7 +105,24 @@ class VocoderTask:
                                   "vocoder_input": self.cfg.input, "hop_length": self.hop}
         if self.uses_codes:
             extras["codec"] = expected_settings(self.recipe)
+            extras["codec_digest"] = self.codec_digest
         return extras
+
+    @property
+    def codec_digest(self) -> str | None:
+        """Content hash of the codec checkpoint whose codes the corpus holds (None: not recorded)."""
+        from tts.data.prepare import CHECKPOINT_DIGEST
+
+        return ((self.corpus.settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)
+
+    def check_resume(self, checkpoint: dict[str, Any], path: Path) -> None:
+        """ValueError when a vocoder on codec features would resume on the codes of another codec
+        checkpoint than it was trained on (the codec trained on, and the codes prepared again)."""
+        before = checkpoint.get("codec_digest")
+        if self.uses_codes and before and self.codec_digest and before != self.codec_digest:
+            raise ValueError(f"{path} was trained on the codes of another codec checkpoint than the prepared "
+                             f"corpus's now (the codec was trained on or replaced since). Move {path.parent} aside "
+                             "to train it afresh on the new codes")
 
     # ------------------------------------------------------------------ data
 
