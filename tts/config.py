@@ -358,6 +358,7 @@ class SynthesisConfig:
     top_p: float = 1.0  # nucleus sampling mass (1 = off)
     seed: int = 0  # random seed for sampling
     max_frames_per_phone: float = 20.0  # AR stops (with a warning) after phones x this frames
+    min_frames_per_phone: float = 0.0  # the AR may not end before phones x this frames (0 = off)
     repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
@@ -370,6 +371,8 @@ class SynthesisConfig:
         _check(0 < self.top_p <= 1, "top_p", self.top_p, "in (0, 1]")
         _check(self.max_frames_per_phone > 0, "max_frames_per_phone", self.max_frames_per_phone,
                "> 0")
+        _check(0 <= self.min_frames_per_phone < self.max_frames_per_phone, "min_frames_per_phone",
+               self.min_frames_per_phone, ">= 0 and below max_frames_per_phone")
         _check(self.repetition_window >= 0, "repetition_window", self.repetition_window, ">= 0")
         _check(self.repetition_max >= 0, "repetition_max", self.repetition_max, ">= 0")
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")

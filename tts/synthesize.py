@@ -44,6 +44,7 @@ class SamplingOptions:
     top_p: float = 1.0  # nucleus mass (1 = off)
     seed: int = 0  # sampling seed
     max_frames_per_phone: float = 20.0  # AR length limit per phone
+    min_frames_per_phone: float = 0.0  # AR length floor per phone (0 = off)
     repetition_window: int = 0  # repetition guard look-back in frames (0 = off)
     repetition_max: int = 0  # count above which a token is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
@@ -62,6 +63,7 @@ class SamplingOptions:
 
         return GenerationOptions(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
                                  seed=self.seed, max_frames_per_phone=self.max_frames_per_phone,
+                                 min_frames_per_phone=self.min_frames_per_phone,
                                  repetition_window=self.repetition_window,
                                  repetition_max=self.repetition_max, use_cache=self.kv_cache)
 

@@ -76,6 +76,30 @@ def test_eos_ends_a_sentence_without_truncation():
     assert len(result.codes[0]) == 0
 
 
+def test_a_length_floor_per_phone_keeps_an_eager_eos_away():
+    model = tiny_ar()
+    model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
+        torch.tensor(model.eos), V + 1) * 50)  # EOS always the likeliest
+    phones = [torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6, 7, 8])]
+    eager = model.generate(phones, options=GenerationOptions(temperature=0))
+    assert [len(c) for c in eager.codes] == [0, 0]  # both sentences silent
+    floored = model.generate(phones, options=GenerationOptions(temperature=0, min_frames_per_phone=1.5))
+    assert [len(c) for c in floored.codes] == [5, 8] and floored.truncated == [False, False]  # ceil(3 x 1.5), ceil(5 x 1.5)
+    capped = model.generate(phones, options=GenerationOptions(temperature=0, min_frames_per_phone=1.5,
+                                                              max_frames_per_phone=1.0))
+    assert [len(c) for c in capped.codes] == [2, 4]  # the floor stays below the limit: EOS at its last frame
+
+
+def test_synthesis_config_checks_the_floor_against_the_limit():
+    import pytest
+
+    from tts.config import ConfigError, recipe_from_dict
+
+    assert recipe_from_dict({"synthesis": {"min_frames_per_phone": 1.0}}).synthesis.min_frames_per_phone == 1.0
+    with pytest.raises(ConfigError, match="min_frames_per_phone"):
+        recipe_from_dict({"synthesis": {"min_frames_per_phone": 20.0, "max_frames_per_phone": 10.0}})
+
+
 def test_repetition_guard_limits_repeats():
     history = torch.tensor([[5, 5, 1, 5]])
     logits = torch.zeros(1, V + 1)

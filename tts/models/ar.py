@@ -42,13 +42,14 @@ class GenerationOptions:
     repetition_max: int = 0  # a token already seen this often in the window is resampled
     use_cache: bool = True  # False: recompute the prefix every step
     min_frames: int = 0  # EOS is not allowed before this many frames (benchmarks)
+    min_frames_per_phone: float = 0.0  # nor before phones x this many frames (0 = off): no sentence left silent
 
     @classmethod
     def from_synthesis(cls, synthesis: Any, **changes: Any) -> "GenerationOptions":
         """Options from a recipe's SynthesisConfig, with keyword changes."""
         base = {k: getattr(synthesis, k) for k in ("temperature", "top_k", "top_p", "seed",
-                                                   "max_frames_per_phone", "repetition_window",
-                                                   "repetition_max")}
+                                                   "max_frames_per_phone", "min_frames_per_phone",
+                                                   "repetition_window", "repetition_max")}
         return cls(**{**base, **changes})
 
 
@@ -133,7 +134,8 @@ class ARModel(nn.Module):
         the transcript and codebook-1 codes of a voice prompt (optional). Sentences are padded
         (phones on the right, audio on the left, so every sentence's next frame is the same column).
         The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence that
-        reaches it ends there with a warning and truncated[i] = True.
+        reaches it ends there with a warning and truncated[i] = True. EOS may not come before
+        max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit).
         """
         device = self.head.weight.device
         B = len(phones)
@@ -151,6 +153,8 @@ class ARModel(nn.Module):
         if int(limits.min()) < 1:
             raise ValueError(f"no room to generate: {L} phones + {A} prompt frames fill "
                              f"max_positions = {self.shape.max_positions}; use a shorter prompt or text")
+        floors = torch.tensor([max(options.min_frames, math.ceil(len(t) * options.min_frames_per_phone))
+                               for t in phones], device=device).minimum(limits - 1)
         phones_padded = pad_right(text, L)  # (B, L)
         left = A - start_lengths  # (B,) left padding of the audio segment
         audio = pad_left(starts, A)  # (B, A)
@@ -164,7 +168,7 @@ class ARModel(nn.Module):
             logits = state.next_logits()  # (B, V + 1)
             if keep_logits:
                 all_logits.append(logits.float())
-            token = sample_next(logits, options, generator, history, self.eos, step)  # (B,)
+            token = sample_next(logits, options, generator, history, self.eos, step, floors)  # (B,)
             eos = (token == self.eos) & ~done
             ended |= eos
             done |= eos | (step + 1 >= limits)
@@ -242,8 +246,9 @@ class _DecodeState:
 
 
 def sample_next(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator,
-                history: torch.Tensor, eos: int, step: int) -> torch.Tensor:
-    """One token per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p."""
+                history: torch.Tensor, eos: int, step: int, floors: torch.Tensor | None = None) -> torch.Tensor:
+    """One token per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p.
+    EOS is barred while step < floors (B,) (default: options.min_frames for every row)."""
     logits = logits.float().clone()
     if options.repetition_window > 0 and history.size(1) > 0:
         # a token already seen repetition_max times in the window may not come again: drawing from
@@ -253,8 +258,9 @@ def sample_next(logits: torch.Tensor, options: GenerationOptions, generator: tor
         banned = counts >= max(options.repetition_max, 1)
         banned[:, eos] = False
         logits[banned] = float("-inf")
-    if step < options.min_frames:
-        logits[:, eos] = float("-inf")
+    if floors is None:
+        floors = torch.full((logits.size(0),), options.min_frames, device=logits.device)
+    logits[step < floors, eos] = float("-inf")
     if options.temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits / options.temperature
