@@ -361,17 +361,20 @@ def _check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Option
     """ValueError unless `codec` is the one whose codes the AR and NAR learned: the same settings
     and, where the corpus recorded it, the same weights file (a codec trained on after the models,
     with the same settings, makes other codes)."""
-    from tts.data.prepare import CHECKPOINT_DIGEST
+    from tts.data.prepare import CHECKPOINT_DIGEST, codec_differences
     from tts.data.store import file_digest
 
     if trained_on is None:
         return
-    recorded = {k: v for k, v in trained_on.items() if k != CHECKPOINT_DIGEST}
-    if codec.settings() != recorded:
+    now = codec.settings()
+    if trained_on.get(CHECKPOINT_DIGEST) and checkpoint is not None and Path(checkpoint).is_file():
+        now[CHECKPOINT_DIGEST] = file_digest(Path(checkpoint))
+    differences = codec_differences(trained_on, now)
+    if any(k != CHECKPOINT_DIGEST for k in differences):
+        recorded = {k: v for k, v in trained_on.items() if k != CHECKPOINT_DIGEST}
         raise ValueError(f"{run_dir}: the codec found ({codec.settings()}) differs from the one the "
                          f"models were trained on ({recorded})")
-    digest = trained_on.get(CHECKPOINT_DIGEST)
-    if digest and checkpoint is not None and Path(checkpoint).is_file() and file_digest(Path(checkpoint)) != digest:
+    if differences:
         raise ValueError(f"{run_dir}: the codec checkpoint {checkpoint} is not the one whose codes the AR and "
                          "NAR were trained on (it was trained further or replaced since). Put that codec back, "
                          "or prepare the codes again (`tts prepare <recipe>`) and retrain the AR and NAR")

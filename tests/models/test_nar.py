@@ -56,12 +56,19 @@ def test_attention_is_bidirectional_and_level_conditions():
     assert not torch.allclose(a, b)  # level enters the network (heads and adaptive norms)
 
 
-def test_generate_fills_every_level_and_keeps_codebook_one():
-    model = tiny_nar()
+def two_sentences():
+    """Phones (5 and 3), codebook 1 (7 and 4 frames) and prompts (6 and 2 frames, 2 and 4 phones)
+    of two sentences, drawn from the global generator (call right after tiny_nar)."""
     first = [torch.randint(0, V, (7,)), torch.randint(0, V, (4,))]
     phones = [torch.randint(1, 20, (5,)), torch.randint(1, 20, (3,))]
     prompt = [torch.randint(0, V, (Q, 6)), torch.randint(0, V, (Q, 2))]
     prompt_phones = [torch.randint(1, 20, (2,)), torch.randint(1, 20, (4,))]
+    return phones, first, prompt, prompt_phones
+
+
+def test_generate_fills_every_level_and_keeps_codebook_one():
+    model = tiny_nar()
+    phones, first, prompt, prompt_phones = two_sentences()
     out = model.generate(phones, first, prompt, prompt_phones)
     assert [tuple(o.shape) for o in out] == [(Q, 7), (Q, 4)]
     for o, f in zip(out, first):
@@ -72,10 +79,7 @@ def test_generate_fills_every_level_and_keeps_codebook_one():
 
 def test_expected_latents_weigh_each_level_by_its_prediction():
     model = tiny_nar()
-    first = [torch.randint(0, V, (7,)), torch.randint(0, V, (4,))]
-    phones = [torch.randint(1, 20, (5,)), torch.randint(1, 20, (3,))]
-    prompt = [torch.randint(0, V, (Q, 6)), torch.randint(0, V, (Q, 2))]
-    prompt_phones = [torch.randint(1, 20, (2,)), torch.randint(1, 20, (4,))]
+    phones, first, prompt, prompt_phones = two_sentences()
     books = torch.randn(Q, V, 3)
     codes, latents = model.generate(phones, first, prompt, prompt_phones, codebooks=books)
     for c, o in zip(codes, model.generate(phones, first, prompt, prompt_phones)):

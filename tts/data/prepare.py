@@ -231,6 +231,22 @@ def _log_timings(timings: dict) -> None:
 CHECKPOINT_DIGEST = "checkpoint_digest"  # key of the codec settings: content hash of the weights that made the codes
 
 
+def weights_differ(before: str | None, now: str | None) -> bool:
+    """Two codec checkpoint digests name other weights (only where both were recorded)."""
+    return bool(before and now and before != now)
+
+
+def codec_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys in which the codec settings `now` differ from `before` (a key missing on one side
+    differs), CHECKPOINT_DIGEST among them only where both record it and the weights differ."""
+    missing = object()
+    keys = [k for k in sorted(set(before) | set(now))
+            if k != CHECKPOINT_DIGEST and before.get(k, missing) != now.get(k, missing)]
+    if weights_differ(before.get(CHECKPOINT_DIGEST), now.get(CHECKPOINT_DIGEST)):
+        keys.append(CHECKPOINT_DIGEST)
+    return keys
+
+
 def _codec_checkpoint(recipe: Recipe) -> Path | None:
     candidates = [recipe.codec.checkpoint] if recipe.codec.checkpoint else []
     if recipe.codec.kind == "trained":

@@ -176,12 +176,10 @@ class ARTask:
     def check_resume(self, checkpoint: dict[str, Any], path: Path) -> None:
         """ValueError when the corpus's codes come from another codec than those `path` learned
         (the codec was trained on or replaced, and the codes prepared again, since)."""
-        from tts.data.prepare import CHECKPOINT_DIGEST
+        from tts.data.prepare import CHECKPOINT_DIGEST, codec_differences
 
-        before, now = checkpoint.get("codec") or {}, self.codec_settings
-        differences = [k for k in sorted(set(before) | set(now)) if k != CHECKPOINT_DIGEST and before.get(k) != now.get(k)]
-        if before.get(CHECKPOINT_DIGEST) and now.get(CHECKPOINT_DIGEST) and before[CHECKPOINT_DIGEST] != now[CHECKPOINT_DIGEST]:
-            differences.append("the codec's weights (checkpoint_digest)")
+        differences = ["the codec's weights (checkpoint_digest)" if k == CHECKPOINT_DIGEST else k
+                       for k in codec_differences(checkpoint.get("codec") or {}, self.codec_settings)]
         if differences:
             raise ValueError(f"{path} learned the codes of another codec than the prepared corpus's now "
                              f"(differs in {', '.join(differences)}): its codes were prepared again since. "

@@ -77,14 +77,13 @@ def _warn_if_other_codec(recipe: Recipe, checkpoint: Path) -> None:
     import torch
 
     from tts.data.corpus import PreparedCorpus, prepared_folder
-    from tts.data.prepare import CHECKPOINT_DIGEST
+    from tts.data.prepare import CHECKPOINT_DIGEST, weights_differ
 
     try:
         now = ((PreparedCorpus(prepared_folder(recipe)).settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)
     except (FileNotFoundError, ValueError):
         return
-    before = torch.load(checkpoint, map_location="cpu", weights_only=False).get("codec_digest")
-    if now and before and now != before:
+    if now and weights_differ(torch.load(checkpoint, map_location="cpu", weights_only=False).get("codec_digest"), now):
         log.warning("codec_vocoder: %s was fine-tuned on the codes of an earlier codec checkpoint; the codec "
                     "now decodes through a vocoder fitted to another codec's log-mels. Move %s aside to "
                     "fine-tune it on the current codes", checkpoint, checkpoint.parent)

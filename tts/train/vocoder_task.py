@@ -118,8 +118,9 @@ class VocoderTask:
     def check_resume(self, checkpoint: dict[str, Any], path: Path) -> None:
         """ValueError when a vocoder on codec features would resume on the codes of another codec
         checkpoint than it was trained on (the codec trained on, and the codes prepared again)."""
-        before = checkpoint.get("codec_digest")
-        if self.uses_codes and before and self.codec_digest and before != self.codec_digest:
+        from tts.data.prepare import weights_differ
+
+        if self.uses_codes and weights_differ(checkpoint.get("codec_digest"), self.codec_digest):
             raise ValueError(f"{path} was trained on the codes of another codec checkpoint than the prepared "
                              f"corpus's now (the codec was trained on or replaced since). Move {path.parent} aside "
                              "to train it afresh on the new codes")
