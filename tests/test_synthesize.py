@@ -122,6 +122,82 @@ def test_nar_decode_expected_decodes_the_mean_entries(synth, monkeypatch):
                                sum(_level_means(synth, "Hello there.", codes, books)))
 
 
+def test_expected_entries_weigh_the_codebook_by_the_prediction():
+    from tts.synthesize import expected_entries
+
+    book = torch.randn(4, 3)
+    logits = torch.full((3, 5), -1e4)  # 4 entries + an EOS column
+    logits[0, 2] = 0.0  # frame 0: sure of entry 2
+    logits[1, :4] = 0.0  # frame 1: unsure among all four
+    logits[2, 1] = 0.0
+    logits[2, 4] = 50.0  # frame 2: EOS likeliest, entry 1 the likeliest code: EOS is left out
+    mean = expected_entries(logits, book)
+    assert mean.shape == (3, 3)
+    torch.testing.assert_close(mean[0], book[2])
+    torch.testing.assert_close(mean[1], book.mean(dim=0))
+    torch.testing.assert_close(mean[2], book[1])
+    with pytest.raises(ValueError, match="codebook of 4 entries"):
+        expected_entries(logits[:, :3], book)
+
+
+def test_ar_decode_expected_hears_codebook_1_as_the_mean_entry(synth, monkeypatch):
+    from tts.synthesize import expected_entries
+    from tts.text import text_to_phones
+    from tts.text.symbols import encode
+
+    books = torch.randn(3, 32, 16)
+    monkeypatch.setattr(synth.codec, "codebooks", lambda: books)
+    decoded = []
+    real_decode_latents = synth.codec.decode_latents
+    monkeypatch.setattr(synth.codec, "decode_latents", lambda z: decoded.append(z) or real_decode_latents(z))
+    options = synth.options(seed=1, nar_decode="argmax")
+    sampled = synth.synthesize("Hello there.", options=options)
+    assert not decoded  # sampled codes, argmax levels: the codes are decoded
+    soft = synth.synthesize("Hello there.", options=synth.options(seed=1, nar_decode="argmax", ar_decode="expected"))
+    np.testing.assert_array_equal(soft.codes[0], sampled.codes[0])  # the same draws feed back either way
+    codes = torch.from_numpy(soft.codes[0])
+    phones = torch.tensor(encode(text_to_phones("Hello there.")[1]))
+    out = synth.ar.generate([phones], options=options.generation(), keep_logits=True)
+    first = expected_entries(out.logits[0][:codes.shape[1]], books[0])  # (T, D)
+    levels = sum(books[q][codes[q]] for q in (1, 2)).T  # (D, T)
+    (latents,) = decoded
+    torch.testing.assert_close(latents[0], levels + first.T)
+    assert not torch.allclose(first, books[0][codes[0]], atol=1e-3)  # an unsure AR blends the entries
+    decoded.clear()
+    synth.synthesize("Hello there.", options=synth.options(seed=1, ar_decode="expected"))  # with NAR means
+    nar_means = sum(_level_means(synth, "Hello there.", codes, books))
+    torch.testing.assert_close(decoded[0][0], nar_means + first.T)
+    with pytest.raises(ValueError, match="ar_decode 'mean'"):
+        synth.synthesize("Hello there.", options=synth.options(ar_decode="mean"))
+
+
+def test_hear_ar_forced_is_causal_and_decodes_the_mean_entry(synth, monkeypatch):
+    from tts.synthesize import expected_entries
+    from tts.text.symbols import encode
+
+    books = torch.randn(3, 32, 16)
+    monkeypatch.setattr(synth.codec, "codebooks", lambda: books)
+    decoded = []
+    monkeypatch.setattr(synth.codec, "decode_latents", lambda z: decoded.append(z) or torch.zeros(1, 1, 8))
+    phones = ["HH", "AH0", "L", "OW1", "."]
+    first = torch.tensor([3, 7, 7, 1, 30, 2])
+    wav = synth.hear_ar_forced(phones, first)
+    assert wav.shape == (8,)
+    text = torch.tensor([encode(phones)])
+    audio = torch.cat([torch.tensor([synth.ar.bos]), first[:-1]]).unsqueeze(0)
+    logits, _ = synth.ar(text, torch.tensor([5]), audio, torch.tensor([6]))
+    torch.testing.assert_close(decoded[0][0], expected_entries(logits[0], books[0]).T)
+    changed = first.clone()
+    changed[4:] = torch.tensor([9, 9])
+    synth.hear_ar_forced(phones, changed)
+    torch.testing.assert_close(decoded[1][0, :, :5], decoded[0][0, :, :5])  # frame t sees frames < t only
+    assert not torch.allclose(decoded[1][0, :, 5], decoded[0][0, :, 5])
+    prompt = Prompt(phones=["AA1", "."], codes=torch.tensor([[5, 6, 8], [0, 0, 0], [1, 1, 1]]), source="test")
+    synth.hear_ar_forced(phones, first, prompt)
+    assert decoded[2].shape == (1, 16, 6)  # the target frames only, prompt excluded
+    assert not torch.allclose(decoded[2], decoded[0])  # the prompt is heard
+
+
 def _level_means(synth, text, codes, books):
     """Each NAR level's expected entry (D, T), computed from its logits outside the pipeline."""
     from tts.text import text_to_phones

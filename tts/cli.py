@@ -136,6 +136,8 @@ def synthesize(
     decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
                                              "level's entries under its prediction) or argmax (its likeliest)."),
+    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="sample (codebook 1 heard as the AR's "
+                                            "sampled codes) or expected (the mean entry under its prediction)."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -150,7 +152,7 @@ def synthesize(
     try:
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                       decoder=decoder, nar_decode=nar_decode, batch=batch, plot=plot, quantize=quantize,
+                       decoder=decoder, nar_decode=nar_decode, ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize,
                        kv_cache=not no_kv_cache, device=device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
@@ -255,7 +257,7 @@ def eval_model(
     limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
     prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
     what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + decoder from "
-                             "the true codebook 1), codec (resynthesis), vocoder (copy-synthesis), "
+                             "the true codebook 1), ar (the AR teacher-forced on it, codebook 1 alone), codec (resynthesis), vocoder (copy-synthesis), "
                              "griffin_lim (its baseline) or original (the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
@@ -267,6 +269,8 @@ def eval_model(
                                             "first N codebooks only (a lower bitrate)."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
                                              "(the mean of each level's entries) or argmax (default: the recipe's)."),
+    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="With --what model: sample or expected "
+                                            "(codebook 1 heard as the mean entry under the AR; default: the recipe's)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
@@ -274,7 +278,7 @@ def eval_model(
     try:
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
-                                          "nar_decode": nar_decode},
+                                          "nar_decode": nar_decode, "ar_decode": ar_decode},
                                 codebooks=codebooks)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))

@@ -363,6 +363,7 @@ class SynthesisConfig:
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
     nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries | likeliest
+    ar_decode: Literal["sample", "expected"] = "sample"  # codebook 1 heard: the sampled codes | mean of the entries
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
 
     def validate(self) -> None:

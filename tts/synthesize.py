@@ -49,6 +49,7 @@ class SamplingOptions:
     repetition_max: int = 0  # count above which a token is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
     nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries, or the likeliest
+    ar_decode: Literal["sample", "expected"] = "sample"  # codebook 1 heard: the sampled codes, or the mean entry
     sentence_pause: float = 0.25  # seconds between sentences
     kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
     batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
@@ -277,16 +278,23 @@ class Synthesizer:
             prompt_phones, prompt_codes = [prompt_ids] * B, [prompt.codes] * B
         groups = [list(range(B))] if options.batch else [[i] for i in range(B)]
         first: list[torch.Tensor] = [torch.empty(0)] * B
+        soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
+        if options.ar_decode not in ("sample", "expected"):
+            raise ValueError(f"ar_decode {options.ar_decode!r}: use sample or expected")
+        expected_first = options.ar_decode == "expected"
         start = time.perf_counter()
         with _threads(1):
             for group in groups:
                 out = self.ar.generate([phone_ids[i] for i in group],
                                        [prompt_codes[i][0] for i in group] if prompt_codes else None,
                                        options.generation(),
-                                       prompt_phones=[prompt_phones[i] for i in group] if prompt_phones else None)
-                for i, c, t in zip(group, out.codes, out.truncated):
+                                       prompt_phones=[prompt_phones[i] for i in group] if prompt_phones else None,
+                                       keep_logits=expected_first)
+                for n, (i, c, t) in enumerate(zip(group, out.codes, out.truncated)):
                     first[i], truncated[i] = c, t
+                    if expected_first:
+                        soft[i] = expected_entries(out.logits[n][:len(c)], self.codec.codebooks()[0])
         timings["ar"] = time.perf_counter() - start
         start = time.perf_counter()
         codes: list[torch.Tensor] = [torch.empty(0)] * B
@@ -303,10 +311,22 @@ class Synthesizer:
                                       [prompt_phones[i] for i in group] if prompt_phones else None, options)
             for i, c, z in zip(group, out, expected):
                 codes[i], latents[i] = c.cpu(), z
+                if soft[i] is not None:
+                    latents[i] = self._with_first_level(c, z, soft[i])
         for i in empty:
             codes[i] = torch.zeros(self.codec.n_codebooks, 0, dtype=torch.long)
         timings["nar"] = time.perf_counter() - start
         return codes, latents, truncated
+
+    def _with_first_level(self, codes: torch.Tensor, latents: Optional[torch.Tensor],
+                          first: torch.Tensor) -> torch.Tensor:
+        """The latents (E, T) of codes (Q, T) (or the NAR's expected `latents`) with codebook 1's
+        entry replaced by `first` (T, E)."""
+        books = self.codec.codebooks().to(first.device, torch.float32)  # (Q, V, E)
+        codes = codes.to(first.device)
+        if latents is None:
+            latents = sum(books[q][codes[q]] for q in range(codes.size(0))).T  # (E, T)
+        return (latents.to(first.device) - books[0][codes[0]].T + first.T).contiguous()
 
     def _nar(self, phones, first, prompt_codes, prompt_phones, options: SamplingOptions):
         """The NAR's codes and, with nar_decode expected, its expected latents (else Nones)."""
@@ -332,6 +352,30 @@ class Synthesizer:
         codes, latents = self._nar([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones, options)
         return self._decode(codes[0].cpu(), options, latents[0])
 
+    @torch.no_grad()
+    def hear_ar_forced(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,
+                       options: Optional[SamplingOptions] = None) -> np.ndarray:
+        """The AR alone, teacher-forced: for each frame of a given codebook 1 (T,) of the sentence
+        `phones`, the AR's prediction from the true earlier frames, heard as the mean entry of
+        codebook 1 under it (levels 2..Q left out), decoded to a waveform (S,). Against the codec's
+        codebook 1 alone (the same frames, exactly right) this measures what the AR knows of each
+        frame before any of its own sampling errors feed back."""
+        from tts.text.symbols import encode
+
+        options = options or self.options()
+        device = self.ar.head.weight.device
+        text = torch.tensor(encode((prompt.phones if prompt else []) + list(phones)), dtype=torch.long)
+        prompt_first = prompt.codes[0].to(torch.long) if prompt is not None else torch.zeros(0, dtype=torch.long)
+        audio = torch.cat([torch.tensor([self.ar.bos]), prompt_first, first_level.to(torch.long)])
+        P, T = len(prompt_first), len(first_level)
+        with _threads(1):
+            logits, _ = self.ar(text.unsqueeze(0).to(device), torch.tensor([len(text)], device=device),
+                                audio.unsqueeze(0).to(device), torch.tensor([len(audio)], device=device))
+        books = self.codec.codebooks()
+        first = expected_entries(logits[0, P:P + T], books[0])  # (T, E)
+        return self._decode(first_level.reshape(1, -1).expand(self.codec.n_codebooks, -1), options,
+                            first.T.contiguous())
+
     def _decode(self, codes: torch.Tensor, options: SamplingOptions,
                 latents: Optional[torch.Tensor] = None) -> np.ndarray:
         """Codes (Q, T), or the latents (D, T) when given -> waveform (S,)."""
@@ -355,6 +399,18 @@ class Synthesizer:
         wav = wav.reshape(-1).float().cpu().numpy()
         peak = float(np.abs(wav).max())
         return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
+
+
+def expected_entries(logits: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The mean codebook entry under each frame's prediction: logits (T, V [+ extra]) over a
+    codebook's V entries (any columns past V, such as EOS, are left out and the rest renormalised),
+    codebook (V, E) -> (T, E). The AR's sampled code is one draw of this distribution; its mean is
+    the least-squares estimate of the latent, without the draw's noise."""
+    V = codebook.size(0)
+    if logits.size(-1) < V:
+        raise ValueError(f"logits over {logits.size(-1)} tokens cannot weigh a codebook of {V} entries")
+    probs = logits[..., :V].float().softmax(dim=-1)  # (T, V)
+    return probs @ codebook.to(probs.device, torch.float32)  # (T, E)
 
 
 def _check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Optional[str | Path], run_dir: Path) -> None:
@@ -408,7 +464,7 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
                    prompt_text: Optional[str], speaker: Optional[str], temperature: Optional[float],
                    top_k: Optional[int], top_p: Optional[float], seed: Optional[int], decoder: Optional[str],
                    nar_decode: Optional[str], batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
-                   device: str) -> None:
+                   device: str, ar_decode: Optional[str] = None) -> None:
     """`tts synthesize`: one text to one wav, or --batch lines to a folder with a manifest."""
     from tts.audio.io import save_audio
 
@@ -418,13 +474,15 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
         raise ValueError(f"--decoder {decoder!r}: use codec or vocoder")
     if nar_decode not in (None, "expected", "argmax"):
         raise ValueError(f"--nar-decode {nar_decode!r}: use expected or argmax")
+    if ar_decode not in (None, "sample", "expected"):
+        raise ValueError(f"--ar-decode {ar_decode!r}: use sample or expected")
     if prompt_text and not prompt_wav:
         raise ValueError("--prompt-text goes with --prompt-wav")
     load_start = time.perf_counter()
     synth = Synthesizer.from_run(model, device=device, quantize=quantize)
     load_seconds = time.perf_counter() - load_start
     options = synth.options(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, decoder=decoder,
-                            nar_decode=nar_decode, kv_cache=kv_cache)
+                            nar_decode=nar_decode, ar_decode=ar_decode, kv_cache=kv_cache)
     prompt = (synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav
               else synth.prompt_from_speaker(speaker))
     if batch is not None:

@@ -325,7 +325,7 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    calls = []
+    calls, forced = [], []
 
     class FakeSynthesizer:
         sample_rate = 16000
@@ -345,6 +345,10 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
             assert options == {"nar_decode": "argmax"}  # --nar-decode reaches the synthesizer
             return read(clips["slt_1"])[0]
 
+        def hear_ar_forced(self, phones, first, prompt, options):
+            forced.append(first.tolist())
+            return read(clips["slt_1"])[0]
+
     monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
     result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu",
                             sampling={"nar_decode": "argmax", "top_k": None})
@@ -358,9 +362,17 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
         evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"top_k": 5})
     with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
         evaluate_model(run_dir, limit=1, what="codec", device="cpu", sampling={"nar_decode": "argmax"})
+    with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
+        evaluate_model(run_dir, limit=1, what="ar", device="cpu", sampling={"nar_decode": "argmax"})
+    with pytest.raises(ValueError, match="ar_decode"):
+        evaluate_model(run_dir, limit=1, what="ar", device="cpu", sampling={"ar_decode": "expected"})
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="ar", device="cpu")
+    assert result["what"] == "ar" and not calls[2:]  # the AR alone, not the NAR
+    assert [f[0] for f in forced] == [index[u["id"]] for u in result["utterances"]]
     corpus.has_codes = False
-    with pytest.raises(RuntimeError, match="true codebook 1"):
-        evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"nar_decode": "argmax"})
+    for what in ("nar", "ar"):
+        with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):
+            evaluate_model(run_dir, limit=1, what=what, device="cpu")
 
 
 def test_speak_first_level_runs_the_nar_and_the_decoder(monkeypatch):

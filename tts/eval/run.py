@@ -29,7 +29,7 @@ __all__ = ["evaluate_folder", "evaluate_model", "print_summary", "read_items"]
 
 log = logging.getLogger(__name__)
 
-WHATS = ("model", "nar", "codec", "vocoder", "griffin_lim", "original")
+WHATS = ("model", "nar", "ar", "codec", "vocoder", "griffin_lim", "original")
 SPEAKER_REFERENCES = 4  # training utterances per speaker that stand for its voice
 MAX_REFERENCE_SPEAKERS = 20  # speakers compared against (all evaluated ones, then others)
 
@@ -124,7 +124,9 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
     `prompt`); "nar" gives the NAR the sentence's true codebook 1 (the AR's part done perfectly)
-    and decodes its levels; "codec" resynthesizes the original audio through the codec, "vocoder"
+    and decodes its levels; "ar" hears the AR teacher-forced on the true codebook 1 (each frame the
+    mean entry under its prediction from the true earlier frames; compare with "codec" at
+    codebooks=1); "codec" resynthesizes the original audio through the codec, "vocoder"
     through the vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained
     baseline); "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
@@ -266,8 +268,8 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
         return _vocoder_generator(model_dir, device, checkpoint)
     if what == "griffin_lim":
         return _griffin_lim_generator(_run_recipe(model_dir))
-    if what == "nar":
-        return _nar_generator(model_dir, device, sampling or {})
+    if what in ("nar", "ar"):
+        return _first_level_generator(what, model_dir, device, sampling or {})
     return _model_generator(model_dir, device, sampling or {})
 
 
@@ -368,8 +370,9 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
         return synthesizer.prompt_from_wav(path, prompt_record["text"])
 
 
-def _nar_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
-    """The NAR and decoder alone: levels 2..Q from the utterance's true codebook 1 (its prepared codes)."""
+def _first_level_generator(what: str, model_dir: Path, device: str, sampling: dict) -> Generator:
+    """One model from the utterance's true codebook 1 (its prepared codes): "nar", the NAR and the
+    decoder (levels 2..Q filled in); "ar", the AR teacher-forced on it (Synthesizer.hear_ar_forced)."""
     import torch
 
     from tts.data.corpus import PreparedCorpus
@@ -378,12 +381,13 @@ def _nar_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
     synthesizer = Synthesizer.from_run(model_dir, device)
     corpus = PreparedCorpus(model_dir / "prepared")
     if not corpus.has_codes:
-        raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what nar starts from the true codebook 1")
+        raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
+    speak = synthesizer.speak_first_level if what == "nar" else synthesizer.hear_ar_forced
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         first = torch.as_tensor(np.asarray(corpus.codes(record))[0], dtype=torch.long)  # (T,)
-        wav = synthesizer.speak_first_level(list(record["phones"]), first, voice, synthesizer.options(**sampling))
+        wav = speak(list(record["phones"]), first, voice, synthesizer.options(**sampling))
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
