@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from tts.config import Recipe, SynthesisConfig, recipe_from_dict
+from tts.models.layers import expected_entries
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ class Synthesizer:
         if options.ar_decode not in ("sample", "expected"):
             raise ValueError(f"ar_decode {options.ar_decode!r}: use sample or expected")
         expected_first = options.ar_decode == "expected"
+        books = self.codec.codebooks() if expected_first else None  # (Q, V, E)
         start = time.perf_counter()
         with _threads(1):
             for group in groups:
@@ -294,7 +296,7 @@ class Synthesizer:
                 for n, (i, c, t) in enumerate(zip(group, out.codes, out.truncated)):
                     first[i], truncated[i] = c, t
                     if expected_first:
-                        soft[i] = expected_entries(out.logits[n][:len(c)], self.codec.codebooks()[0])
+                        soft[i] = expected_entries(out.logits[n][:len(c)], books[0])
         timings["ar"] = time.perf_counter() - start
         start = time.perf_counter()
         codes: list[torch.Tensor] = [torch.empty(0)] * B
@@ -312,18 +314,17 @@ class Synthesizer:
             for i, c, z in zip(group, out, expected):
                 codes[i], latents[i] = c.cpu(), z
                 if soft[i] is not None:
-                    latents[i] = self._with_first_level(c, z, soft[i])
+                    latents[i] = self._with_first_level(c, z, soft[i], books)
         for i in empty:
             codes[i] = torch.zeros(self.codec.n_codebooks, 0, dtype=torch.long)
         timings["nar"] = time.perf_counter() - start
         return codes, latents, truncated
 
-    def _with_first_level(self, codes: torch.Tensor, latents: Optional[torch.Tensor],
-                          first: torch.Tensor) -> torch.Tensor:
-        """The latents (E, T) of codes (Q, T) (or the NAR's expected `latents`) with codebook 1's
-        entry replaced by `first` (T, E)."""
-        books = self.codec.codebooks().to(first.device, torch.float32)  # (Q, V, E)
-        codes = codes.to(first.device)
+    def _with_first_level(self, codes: torch.Tensor, latents: Optional[torch.Tensor], first: torch.Tensor,
+                          books: torch.Tensor) -> torch.Tensor:
+        """The latents (E, T) of codes (Q, T) under the codec's entries `books` (Q, V, E) (or the NAR's
+        expected `latents`), with codebook 1's entry replaced by `first` (T, E)."""
+        books, codes = books.to(first.device, torch.float32), codes.to(first.device)
         if latents is None:
             latents = sum(books[q][codes[q]] for q in range(codes.size(0))).T  # (E, T)
         return (latents.to(first.device) - books[0][codes[0]].T + first.T).contiguous()
@@ -371,8 +372,7 @@ class Synthesizer:
         with _threads(1):
             logits, _ = self.ar(text.unsqueeze(0).to(device), torch.tensor([len(text)], device=device),
                                 audio.unsqueeze(0).to(device), torch.tensor([len(audio)], device=device))
-        books = self.codec.codebooks()
-        first = expected_entries(logits[0, P:P + T], books[0])  # (T, E)
+        first = expected_entries(logits[0, P:P + T], self.codec.codebooks()[0])  # (T, E)
         return self._decode(first_level.reshape(1, -1).expand(self.codec.n_codebooks, -1), options,
                             first.T.contiguous())
 
@@ -399,18 +399,6 @@ class Synthesizer:
         wav = wav.reshape(-1).float().cpu().numpy()
         peak = float(np.abs(wav).max())
         return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
-
-
-def expected_entries(logits: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """The mean codebook entry under each frame's prediction: logits (T, V [+ extra]) over a
-    codebook's V entries (any columns past V, such as EOS, are left out and the rest renormalised),
-    codebook (V, E) -> (T, E). The AR's sampled code is one draw of this distribution; its mean is
-    the least-squares estimate of the latent, without the draw's noise."""
-    V = codebook.size(0)
-    if logits.size(-1) < V:
-        raise ValueError(f"logits over {logits.size(-1)} tokens cannot weigh a codebook of {V} entries")
-    probs = logits[..., :V].float().softmax(dim=-1)  # (T, V)
-    return probs @ codebook.to(probs.device, torch.float32)  # (T, E)
 
 
 def _check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Optional[str | Path], run_dir: Path) -> None:

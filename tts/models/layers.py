@@ -254,3 +254,15 @@ def token_accuracy(logits: torch.Tensor, targets: torch.Tensor, k: int = 1) -> f
     top = logits.topk(min(k, logits.size(-1)), dim=-1).indices  # (B, T, k)
     hit = (top == targets.unsqueeze(-1)).any(dim=-1)  # (B, T)
     return float(hit[valid].float().mean())
+
+
+def expected_entries(logits: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The mean codebook entry under each frame's prediction: logits (T, V [+ extra]) over a
+    codebook's V entries (any columns past V, such as EOS, are left out and the rest renormalised),
+    codebook (V, E) -> (T, E). A sampled code is one draw of this distribution; its mean is the
+    least-squares estimate of the latent, without the draw's noise (AR and NAR decoding)."""
+    V = codebook.size(0)
+    if logits.size(-1) < V:
+        raise ValueError(f"logits over {logits.size(-1)} tokens cannot weigh a codebook of {V} entries")
+    probs = logits[..., :V].float().softmax(dim=-1)  # (T, V)
+    return probs @ codebook.to(probs.device, torch.float32)  # (T, E)

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, init_weights, length_mask,
-                               pad_right)
+from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, expected_entries, init_weights,
+                               length_mask, pad_right)
 
 
 class NARModel(nn.Module):
@@ -127,7 +127,7 @@ class NARModel(nn.Module):
             logits = self(phones_padded, phone_lengths, codes, audio_lengths, prompt_lengths, level)
             codes[:, k] = torch.where(target, logits.argmax(dim=-1), codes[:, k])
             if codebooks is not None:
-                latents = latents + logits.float().softmax(dim=-1) @ books[k]  # (B, T, E)
+                latents = latents + expected_entries(logits, books[k])  # (B, T, E)
         out = [codes[i, :, int(prompt_lengths[i]):int(audio_lengths[i])].clone() for i in range(B)]
         if codebooks is None:
             return out
