@@ -268,3 +268,64 @@ def test_prompt_dataclass_holds_codes():
     prompt = Prompt(["HH", "AY1", "."], torch.zeros(3, 4, dtype=torch.long), "x")
     assert prompt.codes.shape == (3, 4)
     assert json.dumps(prompt.phones)
+
+
+class RecordingMelVocoder:
+    """Stands in for a mel vocoder: keeps what it is given, returns hop_length samples per frame."""
+
+    input = "mel"
+
+    def __init__(self):
+        self.heard = []
+
+    def __call__(self, mel):
+        self.heard.append(mel)
+        return torch.full((1, 1, mel.shape[-1] * 160), 0.1)
+
+
+@pytest.fixture(scope="module")
+def mel_synth():
+    torch.manual_seed(0)
+    recipe = recipe_from_dict(RECIPE)
+    settings = trained_settings(recipe)
+    codec = Codec(CodecModel.from_settings(settings), settings)
+    shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
+    ar = ARModel(N_SYMBOLS, 32, shape, mel_bins=80, mel_per_frame=4).eval()
+    return Synthesizer(recipe, ar, None, codec, vocoder=RecordingMelVocoder())
+
+
+def test_ar_decode_mel_hears_the_mel_head_through_the_mel_vocoder_without_a_nar(mel_synth):
+    from tts.text import text_to_phones
+    from tts.text.symbols import encode
+
+    options = mel_synth.options(seed=1, ar_decode="mel", min_frames_per_phone=1.0)
+    result = mel_synth.synthesize("Hello there.", options=options)
+    (codes,) = result.codes
+    assert codes.shape[0] == 1 and codes.shape[1] > 0  # codebook 1 only: no NAR ran
+    assert set(result.timings) == {"front_end", "ar", "decoder"}
+    assert len(result.wav) == codes.shape[1] * 640
+    _, phones = text_to_phones("Hello there.")
+    out = mel_synth.ar.generate([torch.tensor(encode(phones))], None, options.generation(), keep_mel=True)
+    assert torch.equal(out.codes[0], torch.as_tensor(codes[0]))
+    torch.testing.assert_close(mel_synth.vocoder.heard[-1][0], out.mels[0])
+
+
+def test_ar_decode_mel_needs_a_mel_head_and_other_decodings_need_a_nar(synth, mel_synth):
+    with pytest.raises(ValueError, match="no mel head"):
+        synth.synthesize("Hello there.", options=synth.options(ar_decode="mel"))
+    with pytest.raises(FileNotFoundError, match="no trained NAR"):
+        mel_synth.synthesize("Hello there.", options=mel_synth.options(ar_decode="sample"))
+
+
+def test_hear_ar_forced_with_mel_hears_the_teacher_forced_mel_head(mel_synth):
+    from tts.text.symbols import encode
+
+    phones = ["HH", "AH0", "L", "OW1", "."]
+    first = torch.tensor([3, 7, 7, 1, 30, 2])
+    prompt = Prompt(phones=["AA1", "."], codes=torch.tensor([[5, 6, 8]]), source="test")
+    wav = mel_synth.hear_ar_forced(phones, first, prompt, mel_synth.options(ar_decode="mel"))
+    assert wav.shape == (6 * 640,)
+    text = torch.tensor([encode(prompt.phones + phones)])
+    audio = torch.cat([torch.tensor([mel_synth.ar.bos]), prompt.codes[0], first]).unsqueeze(0)
+    _, _, mel = mel_synth.ar(text, torch.tensor([7]), audio, torch.tensor([10]), mel=True)
+    torch.testing.assert_close(mel_synth.vocoder.heard[-1][0], mel[0, 3:9].flatten(0, 1).T)

@@ -137,7 +137,8 @@ def synthesize(
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
                                              "level's entries under its prediction) or argmax (its likeliest)."),
     ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="sample (codebook 1 heard as the AR's "
-                                            "sampled codes) or expected (the mean entry under its prediction)."),
+                                            "sampled codes), expected (the mean entry under its prediction) or "
+                                            "mel (the AR's mel head through the mel vocoder; needs ar.mel_loss > 0)."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -269,8 +270,9 @@ def eval_model(
                                             "first N codebooks only (a lower bitrate)."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
                                              "(the mean of each level's entries) or argmax (default: the recipe's)."),
-    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="With --what model: sample or expected "
-                                            "(codebook 1 heard as the mean entry under the AR; default: the recipe's)."),
+    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="With --what model or ar: sample, "
+                                            "expected (codebook 1 heard as the mean entry under the AR) or mel (the "
+                                            "AR's mel head through the mel vocoder); default: the recipe's."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary

@@ -269,12 +269,15 @@ class TransformerConfig:
     prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
     guided_attention: float = 0.0  # AR: weight of the diagonal attention loss on phones (0 = off)
     short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
+    mel_loss: float = 0.0  # AR: weight of an L1 loss on the log-mel frames a linear head predicts from each
+    # position beside its code (0 = no mel head); synthesis.ar_decode mel hears them through the mel vocoder
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
         _check(self.prompt_seconds >= 0, "prompt_seconds", self.prompt_seconds, ">= 0 seconds")
         _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
         _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
+        _check(self.mel_loss >= 0, "mel_loss", self.mel_loss, ">= 0 (0 = no mel head)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -363,7 +366,8 @@ class SynthesisConfig:
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
     nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries | likeliest
-    ar_decode: Literal["sample", "expected"] = "sample"  # codebook 1 heard: the sampled codes | mean of the entries
+    ar_decode: Literal["sample", "expected", "mel"] = "sample"  # what is heard: the sampled codes | the mean
+    # entry of codebook 1 under the AR | the AR's mel head through the mel vocoder (needs ar.mel_loss > 0)
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
 
     def validate(self) -> None:

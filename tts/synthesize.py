@@ -50,7 +50,8 @@ class SamplingOptions:
     repetition_max: int = 0  # count above which a token is resampled
     decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
     nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries, or the likeliest
-    ar_decode: Literal["sample", "expected"] = "sample"  # codebook 1 heard: the sampled codes, or the mean entry
+    ar_decode: Literal["sample", "expected", "mel"] = "sample"  # heard: the sampled codes, the mean entry of
+    # codebook 1, or the AR's mel head through the mel vocoder (levels 2..Q and the NAR then unused)
     sentence_pause: float = 0.25  # seconds between sentences
     kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
     batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
@@ -137,16 +138,20 @@ class Synthesizer:
         from tts.text import load_phonemizer
 
         load_phonemizer()  # G2P loads with the models, not inside the first sentence's timing
-        for stage in ("ar", "nar"):
-            if not (run_dir / stage).is_dir():
-                raise FileNotFoundError(f"{run_dir} has no trained {stage.upper()} ({run_dir / stage} is missing); "
-                                        f"train it first with `tts train <recipe> --stage {stage}` or `tts run <recipe>`")
+        if not (run_dir / "ar").is_dir():
+            raise FileNotFoundError(f"{run_dir} has no trained AR ({run_dir / 'ar'} is missing); "
+                                    "train it first with `tts train <recipe> --stage ar` or `tts run <recipe>`")
         ar_ckpt = load_checkpoint(run_dir / "ar")
-        nar_ckpt = load_checkpoint(run_dir / "nar")
         _check_symbols(ar_ckpt, run_dir / "ar")
         recipe = recipe_from_dict(ar_ckpt["recipe"])
+        nar_ckpt = None
+        if (run_dir / "nar").is_dir():
+            nar_ckpt = load_checkpoint(run_dir / "nar")
+        elif not ARModel.from_config(ar_ckpt["model_config"]).has_mel_head:
+            raise FileNotFoundError(f"{run_dir} has no trained NAR ({run_dir / 'nar'} is missing); "
+                                    "train it first with `tts train <recipe> --stage nar` or `tts run <recipe>`")
         codec_settings = ar_ckpt.get("codec")
-        if nar_ckpt.get("codec") != codec_settings:
+        if nar_ckpt is not None and nar_ckpt.get("codec") != codec_settings:
             raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                              f"({codec_settings} vs {nar_ckpt.get('codec')}); retrain one of them")
         codec_file = run_dir / "codec" / "best.pt"
@@ -156,9 +161,10 @@ class Synthesizer:
             raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
                                     "train it with `tts train <recipe> --stage codec`")
         _check_codec(codec, codec_settings, codec_file if codec_file.is_file() else recipe.codec.checkpoint, run_dir)
-        ar, nar = ARModel.from_checkpoint(ar_ckpt), NARModel.from_checkpoint(nar_ckpt)
+        ar = ARModel.from_checkpoint(ar_ckpt)
+        nar = NARModel.from_checkpoint(nar_ckpt) if nar_ckpt is not None else None
         if quantize == "int8":
-            ar, nar = _quantize_int8(ar), _quantize_int8(nar)
+            ar, nar = _quantize_int8(ar), (_quantize_int8(nar) if nar is not None else None)
         elif quantize not in (None, "none"):
             raise ValueError(f"--quantize {quantize!r}: only int8 (dynamic, linear layers, CPU) is offered")
         vocoder = None
@@ -171,7 +177,8 @@ class Synthesizer:
             from tts.data.corpus import PreparedCorpus
 
             corpus = PreparedCorpus(run_dir / "prepared")
-        return cls(recipe, ar.to(torch_device), nar.to(torch_device), codec, vocoder, corpus, torch_device)
+        return cls(recipe, ar.to(torch_device), nar.to(torch_device) if nar is not None else None, codec, vocoder,
+                   corpus, torch_device)
 
     def options(self, **changes: Any) -> SamplingOptions:
         """The recipe's sampling defaults with the given changes (None = keep)."""
@@ -269,7 +276,8 @@ class Synthesizer:
     def _generate(self, phone_ids: list[torch.Tensor], prompt: Optional[Prompt], options: SamplingOptions,
                   timings: dict[str, float]) -> tuple[list[torch.Tensor], list[Optional[torch.Tensor]], list[bool]]:
         """Codes (Q, T) of each sentence, its latents (D, T) when the NAR decodes expected latents
-        (else None), and whether the AR hit its length limit."""
+        (else None), and whether the AR hit its length limit. With ar_decode mel: codebook 1 (1, T)
+        and the AR's log-mel frames (M, T x r) in place of the latents; the NAR does not run."""
         B = len(phone_ids)
         prompt_phones = prompt_codes = None
         if prompt is not None:
@@ -281,8 +289,16 @@ class Synthesizer:
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
-        if options.ar_decode not in ("sample", "expected"):
-            raise ValueError(f"ar_decode {options.ar_decode!r}: use sample or expected")
+        if options.ar_decode not in ("sample", "expected", "mel"):
+            raise ValueError(f"ar_decode {options.ar_decode!r}: use sample, expected or mel")
+        hear_mel = options.ar_decode == "mel"
+        if hear_mel and not self.ar.has_mel_head:
+            raise ValueError("ar_decode mel: this run's AR has no mel head (train it with ar.mel_loss > 0); "
+                             "use --ar-decode sample or expected")
+        if not hear_mel and self.nar is None:
+            raise FileNotFoundError("this run has no trained NAR (nar/ is missing), so only --ar-decode mel "
+                                    "can speak; train it with `tts train <recipe> --stage nar`")
+        mels: list[Optional[torch.Tensor]] = [None] * B
         expected_first = options.ar_decode == "expected"
         books = self.codec.codebooks() if expected_first else None  # (Q, V, E)
         start = time.perf_counter()
@@ -292,12 +308,16 @@ class Synthesizer:
                                        [prompt_codes[i][0] for i in group] if prompt_codes else None,
                                        options.generation(),
                                        prompt_phones=[prompt_phones[i] for i in group] if prompt_phones else None,
-                                       keep_logits=expected_first)
+                                       keep_logits=expected_first, keep_mel=hear_mel)
                 for n, (i, c, t) in enumerate(zip(group, out.codes, out.truncated)):
                     first[i], truncated[i] = c, t
+                    if hear_mel:
+                        mels[i] = out.mels[n]
                     if expected_first:
                         soft[i] = expected_entries(out.logits[n][:len(c)], books[0])
         timings["ar"] = time.perf_counter() - start
+        if hear_mel:
+            return [c.view(1, -1).cpu() for c in first], mels, truncated
         start = time.perf_counter()
         codes: list[torch.Tensor] = [torch.empty(0)] * B
         latents: list[Optional[torch.Tensor]] = [None] * B
@@ -331,6 +351,9 @@ class Synthesizer:
 
     def _nar(self, phones, first, prompt_codes, prompt_phones, options: SamplingOptions):
         """The NAR's codes and, with nar_decode expected, its expected latents (else Nones)."""
+        if self.nar is None:
+            raise FileNotFoundError("this run has no trained NAR (nar/ is missing); train it with "
+                                    "`tts train <recipe> --stage nar`")
         if options.nar_decode == "argmax":
             out = self.nar.generate(phones, first, prompt_codes, prompt_phones)
             return out, [None] * len(out)
@@ -369,18 +392,26 @@ class Synthesizer:
         prompt_first = prompt.codes[0].to(torch.long) if prompt is not None else torch.zeros(0, dtype=torch.long)
         audio = torch.cat([torch.tensor([self.ar.bos]), prompt_first, first_level.to(torch.long)])
         P, T = len(prompt_first), len(first_level)
+        hear_mel = options.ar_decode == "mel"
+        inputs = (text.unsqueeze(0).to(device), torch.tensor([len(text)], device=device),
+                  audio.unsqueeze(0).to(device), torch.tensor([len(audio)], device=device))
         with _threads(1):
-            logits, _ = self.ar(text.unsqueeze(0).to(device), torch.tensor([len(text)], device=device),
-                                audio.unsqueeze(0).to(device), torch.tensor([len(audio)], device=device))
+            if hear_mel:
+                _, _, mel = self.ar(*inputs, mel=True)  # (1, P + T + 1, r, M)
+                return self._vocode_mel(mel[0, P:P + T].flatten(0, 1).T)
+            logits, _ = self.ar(*inputs)
         first = expected_entries(logits[0, P:P + T], self.codec.codebooks()[0])  # (T, E)
         return self._decode(first_level.reshape(1, -1).expand(self.codec.n_codebooks, -1), options,
                             first.T.contiguous())
 
     def _decode(self, codes: torch.Tensor, options: SamplingOptions,
                 latents: Optional[torch.Tensor] = None) -> np.ndarray:
-        """Codes (Q, T), or the latents (D, T) when given -> waveform (S,)."""
+        """Codes (Q, T), or the latents (D, T) when given -> waveform (S,). With ar_decode mel,
+        `latents` are the AR's log-mel frames (M, F), heard through the mel vocoder."""
         if codes.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
+        if options.ar_decode == "mel":
+            return self._vocode_mel(latents)
         batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
         if latents is not None:
             latents = latents.unsqueeze(0).to(self.device)  # (1, D, T)
@@ -396,9 +427,25 @@ class Synthesizer:
             wav = self.vocoder(features)
         else:
             wav = self.codec.decode(batch) if latents is None else self.codec.decode_latents(latents)
-        wav = wav.reshape(-1).float().cpu().numpy()
-        peak = float(np.abs(wav).max())
-        return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
+        return _peak_limited(wav)
+
+    @torch.no_grad()
+    def _vocode_mel(self, mel: torch.Tensor) -> np.ndarray:
+        """Log-mel frames (M, F) -> waveform (S,) through the run's mel vocoder (vocoder/best.pt when it
+        reads mels, else the one a mel-domain codec decodes through)."""
+        if self.vocoder is not None and self.vocoder.input == "mel":
+            return _peak_limited(self.vocoder(mel.unsqueeze(0)))
+        generator = getattr(getattr(self.codec, "model", None), "vocoder", None)
+        if generator is None:
+            raise FileNotFoundError("ar_decode mel needs a mel vocoder: train one with "
+                                    "`tts train <recipe> --stage vocoder` (vocoder.input: mel)")
+        return _peak_limited(generator(mel.unsqueeze(0).to(self.device, torch.float32)).clamp(-1.0, 1.0))
+
+
+def _peak_limited(wav: torch.Tensor) -> np.ndarray:
+    wav = wav.reshape(-1).float().cpu().numpy()
+    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    return wav * (MAX_PEAK / peak) if peak > MAX_PEAK else wav  # scale down rather than clip
 
 
 def _check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Optional[str | Path], run_dir: Path) -> None:
@@ -462,8 +509,8 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
         raise ValueError(f"--decoder {decoder!r}: use codec or vocoder")
     if nar_decode not in (None, "expected", "argmax"):
         raise ValueError(f"--nar-decode {nar_decode!r}: use expected or argmax")
-    if ar_decode not in (None, "sample", "expected"):
-        raise ValueError(f"--ar-decode {ar_decode!r}: use sample or expected")
+    if ar_decode not in (None, "sample", "expected", "mel"):
+        raise ValueError(f"--ar-decode {ar_decode!r}: use sample, expected or mel")
     if prompt_text and not prompt_wav:
         raise ValueError("--prompt-text goes with --prompt-wav")
     load_start = time.perf_counter()

@@ -364,8 +364,8 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
         evaluate_model(run_dir, limit=1, what="codec", device="cpu", sampling={"nar_decode": "argmax"})
     with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
         evaluate_model(run_dir, limit=1, what="ar", device="cpu", sampling={"nar_decode": "argmax"})
-    with pytest.raises(ValueError, match="ar_decode"):
-        evaluate_model(run_dir, limit=1, what="ar", device="cpu", sampling={"ar_decode": "expected"})
+    with pytest.raises(ValueError, match="--ar-decode applies to --what model or ar"):
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"ar_decode": "expected"})
     result = evaluate_model(run_dir, limit=2, prompt=True, what="ar", device="cpu")
     assert result["what"] == "ar" and not calls[2:]  # the AR alone, not the NAR
     assert [f[0] for f in forced] == [index[u["id"]] for u in result["utterances"]]

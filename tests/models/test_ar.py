@@ -239,3 +239,38 @@ def test_attention_dropout_is_its_own_key_and_old_configs_keep_the_residual_rate
     assert again.config()["attention_dropout"] == 0.0
     old = {k: v for k, v in model.config().items() if k != "attention_dropout"}  # a checkpoint from before the key
     assert all(block.attention.dropout == 0.3 for block in ARModel.from_config(old).transformer.blocks)
+
+
+def tiny_mel_ar(seed: int = 0) -> ARModel:
+    torch.manual_seed(seed)
+    return ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, 0.0, 256),
+                   mel_bins=5, mel_per_frame=3).eval()
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generated_mel_frames_equal_the_teacher_forced_mel_head(use_cache):
+    """keep_mel gives, for each generated frame, what forward(mel=True) says of it from the same history."""
+    model = tiny_mel_ar()
+    phones, prompt_phones, prompt_codes = sentences()
+    options = GenerationOptions(temperature=1.0, seed=3, max_frames_per_phone=3, min_frames=4, use_cache=use_cache)
+    out = model.generate(phones[:1], prompt_codes[:1], options, prompt_phones[:1], keep_mel=True)
+    codes, mel = out.codes[0], out.mels[0]
+    assert len(codes) > 2 and mel.shape == (5, 3 * len(codes))
+    text = torch.cat([prompt_phones[0], phones[0]]).unsqueeze(0)
+    audio = torch.cat([torch.tensor([model.bos]), prompt_codes[0], codes]).unsqueeze(0)
+    _, _, forced = model(text, torch.tensor([text.size(1)]), audio, torch.tensor([audio.size(1)]), mel=True)
+    P = len(prompt_codes[0])
+    expected = forced[0, P:P + len(codes)].flatten(0, 1).T  # (M, T x r)
+    torch.testing.assert_close(mel, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_mel_head_round_trips_and_old_configs_have_none():
+    model = tiny_mel_ar()
+    rebuilt = ARModel.from_config(model.config())
+    assert rebuilt.has_mel_head and (rebuilt.mel_bins, rebuilt.mel_per_frame) == (5, 3)
+    old = {k: v for k, v in model.config().items() if k not in ("mel_bins", "mel_per_frame")}
+    assert not ARModel.from_config(old).has_mel_head
+    with pytest.raises(ValueError, match="no mel head"):
+        tiny_ar().generate(sentences()[0][:1], keep_mel=True)
+    with pytest.raises(ValueError, match="both mel_bins and mel_per_frame"):
+        ARModel(20, V, TransformerShape(32, 2, 4, 0.0, 256), mel_bins=5)

@@ -179,3 +179,58 @@ def test_samples_through_a_codec_are_wav_and_spectrogram(tmp_path, nar_decode):
     assert rate == 16000 and len(wav) == 14 * 640  # utt00 has 14 frames
     assert (tmp_path / "spectrogram.png").stat().st_size > 1000
     assert json.loads((tmp_path / "sample.json").read_text())["wav"] == "generated.wav"
+
+
+def mel_recipe(tmp_path, weight: float = 1.0):
+    recipe = tasks_recipe(tmp_path)
+    return dataclasses.replace(recipe, ar=dataclasses.replace(recipe.ar, mel_loss=weight))
+
+
+def test_ar_mel_targets_line_up_with_the_codes_each_position_predicts(tmp_path):
+    """Position t (input: BOS or code t - 1) predicts code t and mel frames [4t, 4t + 4); past the
+    recording's end the frames are silence (the log floor)."""
+    from tts.audio.spectral import LOG_FLOOR
+
+    corpus = FakeCorpus(tmp_path)
+    task = ARTask(mel_recipe(tmp_path), corpus)
+    assert task.mel_per_frame == 4 and task.model_config()["mel_per_frame"] == 4
+    batch = task.train_batches(0, 0, 1)[0]
+    B, T1 = batch["audio"].shape
+    assert batch["mel"].shape == (B, T1, 4, 80)
+    data = task.dataset("train")
+    index = next(i for i, item in enumerate(data.items) if item.id == batch["ids"][0])
+    n = data.items[index].n_frames
+    mel = batch["mel"][0]  # (T + 1, 4, 80)
+    torch.testing.assert_close(mel[2, 1, 0], torch.tensor((2 * 4 + 1) / 100))
+    torch.testing.assert_close(mel[n - 1, :2, 7], torch.tensor([(4 * n - 4) / 100, (4 * n - 3) / 100]))
+    assert torch.all(mel[n - 1, 2:] == float(np.log(LOG_FLOOR)))  # the two missing frames
+    assert "mel" not in ARTask(tasks_recipe(tmp_path), corpus).train_batches(0, 0, 1)[0]
+
+
+def test_ar_mel_l1_counts_target_frames_only(tmp_path):
+    task = ARTask(mel_recipe(tmp_path), FakeCorpus(tmp_path))
+    batch = task.train_batches(0, 0, 1)[0]
+    wanted = (batch["targets"] != IGNORE) & (batch["targets"] != 16)
+    wrong = batch["mel"].clone()
+    wrong[~wanted] += 5.0  # prompt, EOS and padding positions: not scored
+    assert task.mel_l1(wrong, batch).item() == pytest.approx(0.0)
+    wrong[wanted] += 0.5
+    assert task.mel_l1(wrong, batch).item() == pytest.approx(0.5)
+
+
+def test_ar_with_a_mel_head_trains_logs_and_loads(tmp_path):
+    corpus = FakeCorpus(tmp_path)
+    train(ARTask(mel_recipe(tmp_path, 0.5), corpus), tmp_path / "ar")
+    model = ARModel.from_checkpoint(load_checkpoint(tmp_path / "ar"))
+    assert model.has_mel_head and model.mel_per_frame == 4
+    records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
+    assert any("mel_l1" in r for r in records if r["split"] == "train")
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert validation["loss"] == pytest.approx(validation["token_loss"] + 0.5 * validation["mel_l1"])
+
+
+def test_ar_mel_head_needs_whole_mel_frames_per_code(tmp_path):
+    recipe = mel_recipe(tmp_path)
+    recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, hop_length=150))
+    with pytest.raises(ValueError, match="ar.mel_loss needs a whole number of mel frames"):
+        ARTask(recipe, FakeCorpus(tmp_path)).model_config()

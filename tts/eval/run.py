@@ -125,14 +125,14 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
     `prompt`); "nar" gives the NAR the sentence's true codebook 1 (the AR's part done perfectly)
     and decodes its levels; "ar" hears the AR teacher-forced on the true codebook 1 (each frame the
-    mean entry under its prediction from the true earlier frames; compare with "codec" at
-    codebooks=1); "codec" resynthesizes the original audio through the codec, "vocoder"
+    mean entry under its prediction from the true earlier frames, or with ar_decode mel its mel
+    head's frames; compare with "codec" at codebooks=1); "codec" resynthesizes the original audio through the codec, "vocoder"
     through the vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained
     baseline); "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p
-    (model only) and nar_decode (model and nar).
+    (model only), nar_decode (model and nar) and ar_decode (model and ar).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     """
     from tts.data.corpus import PreparedCorpus
@@ -147,7 +147,9 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
-    ar_settings = [k for k in sampling if k != "nar_decode"]
+    ar_settings = [k for k in sampling if k not in ("nar_decode", "ar_decode")]
+    if "ar_decode" in sampling and what not in ("model", "ar"):
+        raise ValueError(f"--ar-decode applies to --what model or ar, not {what}")
     if ar_settings and what != "model":
         raise ValueError(f"sampling settings ({', '.join(ar_settings)}) apply to --what model, not {what}")
     if "nar_decode" in sampling and what not in ("model", "nar"):

@@ -6,6 +6,11 @@ text is known in full before the first frame, so each phone sees its context, li
 at no cost when decoding); audio attends to every phone and causally to earlier audio. The loss
 (tts.models.layers.token_loss) covers the target frames and EOS only.
 
+With a mel head (mel_bins > 0), each audio position also predicts the log-mel frames of the
+frame its code stands for (mel_per_frame of them, M bins each), by a linear layer on the same
+hidden state: the AR's knowledge of each frame heard through a mel vocoder, with no codebook in
+between (tts.train.ar_task: ar.mel_loss; synthesis.ar_decode mel). The codes still feed back.
+
 Decoding keeps a KVCache: the prefix is run once, then each new frame costs one step over one
 position. `use_cache=False` recomputes the whole sequence every step (for comparison and tests).
 
@@ -60,12 +65,17 @@ class ARGeneration:
     codes: list[torch.Tensor]  # each (T_i,) long
     truncated: list[bool]  # True: hit the length limit without EOS (output trimmed there)
     logits: list[torch.Tensor] = field(default_factory=list)  # each (T_i + 1, V + 1) if asked
+    mels: list[torch.Tensor] = field(default_factory=list)  # each (M, T_i x mel_per_frame) if asked
 
 
 class ARModel(nn.Module):
-    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape):
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, mel_bins: int = 0,
+                 mel_per_frame: int = 0):
         super().__init__()
         self.n_symbols, self.codebook_size, self.shape = n_symbols, codebook_size, shape
+        if (mel_bins > 0) != (mel_per_frame > 0):
+            raise ValueError(f"a mel head needs both mel_bins and mel_per_frame (got {mel_bins}, {mel_per_frame})")
+        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
         self.eos, self.bos = codebook_size, codebook_size + 1
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
@@ -74,16 +84,29 @@ class ARModel(nn.Module):
         self.audio_positions = SinusoidalPositions(D)
         self.transformer = Transformer(shape)
         self.head = nn.Linear(D, codebook_size + 1, bias=False)  # codes and EOS
+        self.mel_head = nn.Linear(D, mel_bins * mel_per_frame) if mel_bins else None
         init_weights(self, shape.layers)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         s = self.shape
-        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **s.config()}
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **s.config(),
+                "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
-        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
+        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config),
+                   int(config.get("mel_bins", 0)), int(config.get("mel_per_frame", 0)))
+
+    @property
+    def has_mel_head(self) -> bool:
+        return self.mel_head is not None
+
+    def mel_frames(self, h: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., D) of audio positions -> their log-mel frames (..., mel_per_frame, M)."""
+        if self.mel_head is None:
+            raise ValueError("this AR has no mel head: train it with ar.mel_loss > 0 to hear its mel frames")
+        return self.mel_head(h).unflatten(-1, (self.mel_per_frame, self.mel_bins))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
@@ -97,11 +120,11 @@ class ARModel(nn.Module):
     # ------------------------------------------------------------------ training
 
     def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, audio: torch.Tensor,
-                audio_lengths: torch.Tensor,
-                weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                audio_lengths: torch.Tensor, weights_layer: int | None = None, mel: bool = False):
         """Logits (B, T, V + 1) over the audio positions of right-padded inputs (audio starts with BOS).
 
-        With `weights_layer`, also that layer's attention weights (B, H, N, N) (for guided attention).
+        With `weights_layer`, also that layer's attention weights (B, H, N, N) (for guided attention),
+        else None. With `mel`, a third output: the mel head's frames (B, T, mel_per_frame, M).
         """
         L, T = phones.size(1), audio.size(1)
         if L + T > self.shape.max_positions:
@@ -112,6 +135,8 @@ class ARModel(nn.Module):
         positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
         x = self.embed(phones, positions[:, :L], audio, positions[:, :T])  # (B, N, D)
         h, weights = self.transformer(x, prefix_lm_mask(phone_valid, audio_valid), weights_layer=weights_layer)
+        if mel:
+            return self.head(h[:, L:]), weights, self.mel_frames(h[:, L:])
         return self.head(h[:, L:]), weights  # (B, T, V + 1)
 
     def embed(self, phones: torch.Tensor, phone_positions: torch.Tensor, audio: torch.Tensor,
@@ -127,7 +152,7 @@ class ARModel(nn.Module):
     def generate(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
                  options: GenerationOptions = GenerationOptions(),
                  prompt_phones: Sequence[torch.Tensor] | None = None,
-                 keep_logits: bool = False) -> ARGeneration:
+                 keep_logits: bool = False, keep_mel: bool = False) -> ARGeneration:
         """Sample codebook-1 codes for a batch of sentences until EOS or the length limit.
 
         phones[i] (L_i,): the phones to speak; prompt_phones[i] (Lp_i,) and prompt_codes[i] (P_i,):
@@ -136,7 +161,10 @@ class ARModel(nn.Module):
         The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence that
         reaches it ends there with a warning and truncated[i] = True. EOS may not come before
         max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit).
+        `keep_logits` keeps each step's logits; `keep_mel` the mel head's frames of each generated frame.
         """
+        if keep_mel and not self.has_mel_head:
+            raise ValueError("this AR has no mel head: train it with ar.mel_loss > 0 to hear its mel frames")
         device = self.head.weight.device
         B = len(phones)
         if B == 0 or any(len(p) == 0 for p in phones):
@@ -163,11 +191,13 @@ class ARModel(nn.Module):
         history = torch.zeros(B, 0, dtype=torch.long, device=device)  # (B, S) generated so far
         done = torch.zeros(B, dtype=torch.bool, device=device)
         ended = torch.zeros(B, dtype=torch.bool, device=device)  # emitted EOS
-        all_logits = []
+        all_logits, all_mels = [], []
         for step in range(int(limits.max())):
             logits = state.next_logits()  # (B, V + 1)
             if keep_logits:
                 all_logits.append(logits.float())
+            if keep_mel:
+                all_mels.append(self.mel_frames(state.hidden).float())  # (B, r, M)
             token = sample_next(logits, options, generator, history, self.eos, step, floors)  # (B,)
             eos = (token == self.eos) & ~done
             ended |= eos
@@ -176,12 +206,13 @@ class ARModel(nn.Module):
             if bool(done.all()):
                 break
             state.append(token)
-        return self._finish(history, ended, limits, all_logits)
+        return self._finish(history, ended, limits, all_logits, all_mels)
 
     def _finish(self, history: torch.Tensor, ended: torch.Tensor, limits: torch.Tensor,
-                all_logits: list[torch.Tensor]) -> ARGeneration:
-        codes, truncated, logits = [], [], []
+                all_logits: list[torch.Tensor], all_mels: list[torch.Tensor]) -> ARGeneration:
+        codes, truncated, logits, mels = [], [], [], []
         stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1)
+        mel_steps = torch.stack(all_mels, dim=1) if all_mels else None  # (B, S, r, M)
         for i in range(history.size(0)):
             row = history[i, :int(limits[i])]
             stop = (row == self.eos).nonzero()
@@ -190,10 +221,12 @@ class ARModel(nn.Module):
             truncated.append(not bool(ended[i]))
             if stacked is not None:
                 logits.append(stacked[i, :n + int(bool(ended[i]))])  # one row per token, EOS included
+            if mel_steps is not None:
+                mels.append(mel_steps[i, :n].flatten(0, 1).T.contiguous())  # (M, n x r)
         if any(truncated):
             log.warning("%d of %d sentences reached the length limit without end-of-speech; their "
                         "audio is cut there", sum(truncated), len(truncated))
-        return ARGeneration(codes, truncated, logits)
+        return ARGeneration(codes, truncated, logits, mels)
 
 
 class _DecodeState:
@@ -212,6 +245,8 @@ class _DecodeState:
             weight = model.head.weight
             self.cache = model.transformer.new_cache(B, L + audio.size(1) + max_new, weight.device, weight.dtype)
         self.pending = None  # logits for the next frame when already computed
+        self.pending_hidden = None  # and the hidden state they come from
+        self.hidden = None  # (B, D) hidden state of the position whose logits next_logits returned last
 
     def _positions(self, start: int, n: int) -> torch.Tensor:
         columns = torch.arange(start, start + n, device=self.audio.device).unsqueeze(0)  # (1, n)
@@ -223,12 +258,14 @@ class _DecodeState:
         phone_positions = torch.arange(L, device=self.phones.device).unsqueeze(0)
         x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A))  # (B, L + A, D)
         h, _ = m.transformer(x, prefix_lm_mask(self.phone_valid, self.audio_valid), cache=cache)
+        self.pending_hidden = h[:, -1]  # (B, D)
         return m.head(h[:, -1])  # (B, V + 1)
 
     def next_logits(self) -> torch.Tensor:
         if self.pending is None:  # first step, or every step without a cache
             self.pending = self._full(self.cache)
         logits, self.pending = self.pending, None
+        self.hidden, self.pending_hidden = self.pending_hidden, None
         return logits
 
     def append(self, token: torch.Tensor) -> None:
@@ -242,6 +279,7 @@ class _DecodeState:
         keys_valid = torch.cat([self.phone_valid, self.audio_valid], dim=1)  # (B, K)
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)
+        self.pending_hidden = h[:, -1]  # (B, D)
         self.pending = m.head(h[:, -1])  # (B, V + 1)
 
 

@@ -11,6 +11,11 @@ With `ar.guided_attention` > 0, the head-averaged attention of the middle layer 
 to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
 a help for learning the alignment on little data; 0 turns it off.
 
+With `ar.mel_loss` > 0 the model has a mel head: each target position also predicts the log-mel
+frames of its codec frame (the prepared corpus's, `mel_per_frame` of them), trained by a masked L1
+of that weight beside the cross-entropy. Batches then also hold mel (B, T + 1, mel_per_frame, M),
+whose last position (EOS) and prompt frames are masked out.
+
 Batches are dicts of CPU tensors (moved to the device in train_step):
     ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
     targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens.
@@ -142,11 +147,40 @@ class ARTask:
             targets.append(target)
         phone_lengths = torch.tensor([len(p) for p in phones])
         audio_lengths = torch.tensor([len(a) for a in audio])
-        return {"ids": [data.items[i].id for i in items],
-                "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
-                "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
-                "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
-                "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+        batch = {"ids": [data.items[i].id for i in items],
+                 "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
+                 "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
+                 "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
+                 "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+        if self.section.mel_loss > 0:
+            batch["mel"] = self._mel_targets(data, items, int(audio_lengths.max()))
+        return batch
+
+    @property
+    def mel_per_frame(self) -> int:
+        """Mel frames per codec frame (the mel head's frames per position)."""
+        audio = self.recipe.audio
+        frame_rate = float(self.codec_settings.get("frame_rate", self.recipe.codec_frame_rate))
+        ratio = audio.sample_rate / audio.hop_length / frame_rate
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            raise ValueError(f"ar.mel_loss needs a whole number of mel frames per codec frame, but the mel rate "
+                             f"{audio.sample_rate / audio.hop_length:g} Hz (audio.hop_length) over the codec's "
+                             f"{frame_rate:g} Hz is {ratio:g}; set ar.mel_loss: 0 or change audio.hop_length")
+        return int(round(ratio))
+
+    def _mel_targets(self, data: CodesDataset, items: list[int], positions: int) -> torch.Tensor:
+        """(B, positions, r, M): position t holds the log-mel frames [t r, (t + 1) r) of the utterance,
+        padded with silence (the log floor) past its end."""
+        from tts.audio.spectral import LOG_FLOOR
+
+        r, floor = self.mel_per_frame, float(np.log(LOG_FLOOR))
+        rows = []
+        for index in items:
+            mel = torch.from_numpy(self.corpus.mel(data.items[index].record))  # (M, F)
+            frames = mel.T[:positions * r]  # (F', M)
+            frames = torch.nn.functional.pad(frames, (0, 0, 0, positions * r - frames.size(0)), value=floor)
+            rows.append(frames.view(positions, r, -1))
+        return torch.stack(rows)
 
     def batch_ids(self, batch: dict) -> list[str]:
         return batch["ids"]
@@ -161,7 +195,10 @@ class ARTask:
 
         s = self.section
         shape = TransformerShape(s.width, s.layers, s.heads, s.dropout, s.max_positions, s.attention_dropout)
-        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
+        config = {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
+        if self.name == "ar" and s.mel_loss > 0:
+            config.update(mel_bins=self.recipe.audio.n_mels, mel_per_frame=self.mel_per_frame)
+        return config
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": ARModel.from_config(self.model_config())}
@@ -189,17 +226,33 @@ class ARTask:
     # ------------------------------------------------------------------ steps
 
     def _forward(self, model: nn.Module, batch: dict, device: torch.device, weights: bool):
+        """(batch on the device, logits, attention weights or None, mel frames or None)."""
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         layer = self.section.layers // 2 if weights else None
+        if "mel" in b:
+            logits, attention, mel = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
+                                           weights_layer=layer, mel=True)
+            return b, logits, attention, mel
         logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
                                   weights_layer=layer)
-        return b, logits, attention
+        return b, logits, attention, None
+
+    def mel_l1(self, mel: torch.Tensor, b: dict) -> torch.Tensor:
+        """Mean L1 of predicted log-mel frames (B, T, r, M) against b["mel"] at the positions that
+        count in the loss (targets not IGNORE), EOS's position excepted."""
+        wanted = (b["targets"] != IGNORE) & (b["targets"] != self.codebook_size)  # (B, T): EOS = V
+        error = (mel.float() - b["mel"]).abs().mean(dim=(2, 3))  # (B, T)
+        return (error * wanted).sum() / wanted.sum().clamp(min=1)
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         weight = self.section.guided_attention
-        b, logits, attention = self._forward(modules["model"], batch, device, weights=weight > 0)
+        b, logits, attention, mel = self._forward(modules["model"], batch, device, weights=weight > 0)
         loss = token_loss(logits, b["targets"])
         logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
+        if mel is not None:
+            l1 = self.mel_l1(mel, b)
+            logs["mel_l1"] = l1.item()
+            loss = loss + self.section.mel_loss * l1
         if weight > 0:
             guide, _ = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
             logs["guided_attention"] = guide.item()
@@ -209,13 +262,19 @@ class ARTask:
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         """Teacher-forced loss and accuracy, and how the middle layer's attention reads the phones:
-        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share)."""
-        b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
+        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share).
+        With a mel head also mel_l1, and loss is then token_loss + ar.mel_loss x mel_l1."""
+        b, logits, attention, mel = self._forward(modules["model"], batch, device, weights=True)
         penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
-        return {"loss": token_loss(logits, b["targets"]).item(),
-                "accuracy": token_accuracy(logits, b["targets"]),
-                "top10_accuracy": token_accuracy(logits, b["targets"], k=10),
-                "attention_penalty": penalty.item(), "phone_attention": share.item()}
+        metrics = {"loss": token_loss(logits, b["targets"]).item(),
+                   "accuracy": token_accuracy(logits, b["targets"]),
+                   "top10_accuracy": token_accuracy(logits, b["targets"], k=10),
+                   "attention_penalty": penalty.item(), "phone_attention": share.item()}
+        if mel is not None:  # best.pt follows the whole objective; token_loss is the cross-entropy alone
+            metrics["token_loss"] = metrics["loss"]
+            metrics["mel_l1"] = self.mel_l1(mel, b).item()
+            metrics["loss"] = metrics["token_loss"] + self.section.mel_loss * metrics["mel_l1"]
+        return metrics
 
     # ------------------------------------------------------------------ samples
 
@@ -257,7 +316,7 @@ class ARTask:
         was_training = model.training
         model.eval()
         try:
-            b, _, attention = self._forward(model, batch, device, weights=True)
+            b, _, attention, _ = self._forward(model, batch, device, weights=True)
         finally:
             model.train(was_training)
         L = int(b["phone_lengths"][0])
