@@ -227,6 +227,7 @@ def test_ar_with_a_mel_head_trains_logs_and_loads(tmp_path):
     assert any("mel_l1" in r for r in records if r["split"] == "train")
     validation = [r for r in records if r["split"] == "validation"][-1]
     assert validation["loss"] == pytest.approx(validation["token_loss"] + 0.5 * validation["mel_l1"])
+    assert (tmp_path / "ar" / "samples" / "step-4" / "sample.json").is_file()  # no vocoder: mel.wav skipped
 
 
 def test_ar_mel_head_needs_whole_mel_frames_per_code(tmp_path):

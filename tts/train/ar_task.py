@@ -293,9 +293,12 @@ class ARTask:
         prompt_phones = [prompt[0].items[prompt[1]].phones] if prompt else None
         prompt_codes = prompt[0].codes(prompt[1]) if prompt else None  # (Q, P)
         options = GenerationOptions.from_synthesis(self.recipe.synthesis)
-        generated = modules["model"].generate([item.phones], [prompt_codes[0]] if prompt else None,
-                                              options, prompt_phones)
+        model = modules["model"]
+        generated = model.generate([item.phones], [prompt_codes[0]] if prompt else None,
+                                   options, prompt_phones, keep_mel=model.has_mel_head)
         codes = generated.codes[0].view(1, -1).cpu()  # (1, T)
+        if model.has_mel_head and len(codes[0]):
+            self.render_mel(folder, generated.mels[0], item, device)
         self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
         nar, latents = self._trained_nar(device), None
         if nar is not None and len(codes[0]):
@@ -306,6 +309,26 @@ class ARTask:
                 "reference_frames": item.n_frames, "truncated": generated.truncated[0],
                 "levels": "all" if nar is not None else "codebook 1 only (no trained NAR yet)"}
         self.render(folder, codes, item, info, device, latents)
+
+    def render_mel(self, folder: Path, mel: torch.Tensor, item: Any, device: torch.device) -> None:
+        """mel.wav and mel_spectrogram.png: the mel head's frames (M, F) through the run's mel vocoder
+        (what synthesis.ar_decode mel hears); skipped with a warning while there is none."""
+        from tts import plot
+        from tts.audio.io import save_audio
+        from tts.vocode import load_vocoder
+
+        try:
+            vocoder = load_vocoder(Path(self.recipe.output_dir), device)
+        except (FileNotFoundError, ValueError) as err:
+            log.warning("the mel head's sample is not voiced: %s", err)
+            return
+        if vocoder.input != "mel":
+            return
+        wav = vocoder(mel.to(device))[0, 0].float().cpu().numpy()
+        save_audio(folder / "mel.wav", wav, vocoder.sample_rate)
+        plot.plot_spectrograms([(wav, vocoder.sample_rate, f"AR mel head ({item.id})"),
+                                (self.corpus.audio(item.record), self.corpus.sample_rate, "reference")],
+                               folder / "mel_spectrogram.png", self.recipe.audio)
 
     def plot_attention(self, model: nn.Module, data: CodesDataset, index: int, output: Path,
                        device: torch.device) -> None:
