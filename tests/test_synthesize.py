@@ -21,16 +21,22 @@ RECIPE = {"codec": {"strides": [8, 5, 4, 4], "channels": 4, "dimension": 16, "ls
           "synthesis": {"max_frames_per_phone": 2.0}}
 
 
-@pytest.fixture(scope="module")
-def synth():
+def tiny_synthesizer(mel_head: bool = False, vocoder=None) -> Synthesizer:
+    """Random tiny models: an AR (with a mel head, and then no NAR) and the NAR, over a tiny codec."""
     torch.manual_seed(0)
     recipe = recipe_from_dict(RECIPE)
     settings = trained_settings(recipe)
     codec = Codec(CodecModel.from_settings(settings), settings)
     shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
-    ar = ARModel(N_SYMBOLS, 32, shape).eval()
-    nar = NARModel(N_SYMBOLS, 32, 3, shape).eval()
-    return Synthesizer(recipe, ar, nar, codec)
+    mel = {"mel_bins": 80, "mel_per_frame": 4} if mel_head else {}
+    ar = ARModel(N_SYMBOLS, 32, shape, **mel).eval()
+    nar = None if mel_head else NARModel(N_SYMBOLS, 32, 3, shape).eval()
+    return Synthesizer(recipe, ar, nar, codec, vocoder=vocoder)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return tiny_synthesizer()
 
 
 def test_speaks_a_sentence_with_the_codec(synth):
@@ -285,13 +291,7 @@ class RecordingMelVocoder:
 
 @pytest.fixture(scope="module")
 def mel_synth():
-    torch.manual_seed(0)
-    recipe = recipe_from_dict(RECIPE)
-    settings = trained_settings(recipe)
-    codec = Codec(CodecModel.from_settings(settings), settings)
-    shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
-    ar = ARModel(N_SYMBOLS, 32, shape, mel_bins=80, mel_per_frame=4).eval()
-    return Synthesizer(recipe, ar, None, codec, vocoder=RecordingMelVocoder())
+    return tiny_synthesizer(mel_head=True, vocoder=RecordingMelVocoder())
 
 
 def test_ar_decode_mel_hears_the_mel_head_through_the_mel_vocoder_without_a_nar(mel_synth):

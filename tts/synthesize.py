@@ -144,10 +144,11 @@ class Synthesizer:
         ar_ckpt = load_checkpoint(run_dir / "ar")
         _check_symbols(ar_ckpt, run_dir / "ar")
         recipe = recipe_from_dict(ar_ckpt["recipe"])
+        ar = ARModel.from_checkpoint(ar_ckpt)
         nar_ckpt = None
         if (run_dir / "nar").is_dir():
             nar_ckpt = load_checkpoint(run_dir / "nar")
-        elif not ARModel.from_config(ar_ckpt["model_config"]).has_mel_head:
+        elif not ar.has_mel_head:
             raise FileNotFoundError(f"{run_dir} has no trained NAR ({run_dir / 'nar'} is missing); "
                                     "train it first with `tts train <recipe> --stage nar` or `tts run <recipe>`")
         codec_settings = ar_ckpt.get("codec")
@@ -161,7 +162,6 @@ class Synthesizer:
             raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
                                     "train it with `tts train <recipe> --stage codec`")
         _check_codec(codec, codec_settings, codec_file if codec_file.is_file() else recipe.codec.checkpoint, run_dir)
-        ar = ARModel.from_checkpoint(ar_ckpt)
         nar = NARModel.from_checkpoint(nar_ckpt) if nar_ckpt is not None else None
         if quantize == "int8":
             ar, nar = _quantize_int8(ar), (_quantize_int8(nar) if nar is not None else None)
@@ -295,9 +295,8 @@ class Synthesizer:
         if hear_mel and not self.ar.has_mel_head:
             raise ValueError("ar_decode mel: this run's AR has no mel head (train it with ar.mel_loss > 0); "
                              "use --ar-decode sample or expected")
-        if not hear_mel and self.nar is None:
-            raise FileNotFoundError("this run has no trained NAR (nar/ is missing), so only --ar-decode mel "
-                                    "can speak; train it with `tts train <recipe> --stage nar`")
+        if not hear_mel:
+            self._require_nar()  # before the AR's work, not after it
         mels: list[Optional[torch.Tensor]] = [None] * B
         expected_first = options.ar_decode == "expected"
         books = self.codec.codebooks() if expected_first else None  # (Q, V, E)
@@ -349,11 +348,14 @@ class Synthesizer:
             latents = sum(books[q][codes[q]] for q in range(codes.size(0))).T  # (E, T)
         return (latents.to(first.device) - books[0][codes[0]].T + first.T).contiguous()
 
+    def _require_nar(self) -> None:
+        if self.nar is None:
+            raise FileNotFoundError("this run has no trained NAR (nar/ is missing), so only --ar-decode mel "
+                                    "can speak; train it with `tts train <recipe> --stage nar`")
+
     def _nar(self, phones, first, prompt_codes, prompt_phones, options: SamplingOptions):
         """The NAR's codes and, with nar_decode expected, its expected latents (else Nones)."""
-        if self.nar is None:
-            raise FileNotFoundError("this run has no trained NAR (nar/ is missing); train it with "
-                                    "`tts train <recipe> --stage nar`")
+        self._require_nar()
         if options.nar_decode == "argmax":
             out = self.nar.generate(phones, first, prompt_codes, prompt_phones)
             return out, [None] * len(out)
