@@ -21,8 +21,9 @@ RECIPE = {"codec": {"strides": [8, 5, 4, 4], "channels": 4, "dimension": 16, "ls
           "synthesis": {"max_frames_per_phone": 2.0}}
 
 
-def tiny_synthesizer(mel_head: bool = False, vocoder=None) -> Synthesizer:
-    """Random tiny models: an AR (with a mel head, and then no NAR) and the NAR, over a tiny codec."""
+def tiny_synthesizer(mel_head: bool = False, vocoder=None, mel_nar: bool = False) -> Synthesizer:
+    """Random tiny models: an AR (with a mel head, and then no NAR) and the NAR (in its mel mode with
+    `mel_nar`), over a tiny codec."""
     torch.manual_seed(0)
     recipe = recipe_from_dict(RECIPE)
     settings = trained_settings(recipe)
@@ -30,7 +31,8 @@ def tiny_synthesizer(mel_head: bool = False, vocoder=None) -> Synthesizer:
     shape = TransformerShape(width=32, layers=1, heads=2, dropout=0.0, max_positions=512)
     mel = {"mel_bins": 80, "mel_per_frame": 4} if mel_head else {}
     ar = ARModel(N_SYMBOLS, 32, shape, **mel).eval()
-    nar = None if mel_head else NARModel(N_SYMBOLS, 32, 3, shape).eval()
+    nar = None if mel_head else NARModel(N_SYMBOLS, 32, 3, shape, **({"mel_bins": 80, "mel_per_frame": 4}
+                                                                     if mel_nar else {})).eval()
     return Synthesizer(recipe, ar, nar, codec, vocoder=vocoder)
 
 
@@ -329,3 +331,26 @@ def test_hear_ar_forced_with_mel_hears_the_teacher_forced_mel_head(mel_synth):
     audio = torch.cat([torch.tensor([mel_synth.ar.bos]), prompt.codes[0], first]).unsqueeze(0)
     _, _, mel = mel_synth.ar(text, torch.tensor([7]), audio, torch.tensor([10]), mel=True)
     torch.testing.assert_close(mel_synth.vocoder.heard[-1][0], mel[0, 3:9].flatten(0, 1).T)
+
+
+def test_a_mel_mode_nar_is_heard_through_the_mel_vocoder():
+    from tts.text import text_to_phones
+    from tts.text.symbols import encode
+
+    synth = tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True)
+    prompt = Prompt(phones=["AA1", "."], codes=torch.tensor([[5, 6, 8], [1, 2, 3], [4, 4, 4]]), source="test")
+    options = synth.options(seed=1, min_frames_per_phone=1.0)
+    result = synth.synthesize("Hello there.", prompt, options)
+    (codes,) = result.codes
+    assert codes.shape[0] == 1 and codes.shape[1] > 0  # codebook 1; the NAR made mel frames, not codes
+    assert set(result.timings) == {"front_end", "ar", "nar", "decoder"}
+    assert len(result.wav) == codes.shape[1] * 640
+    _, phones = text_to_phones("Hello there.")
+    mel = synth.nar.generate([torch.tensor(encode(phones))], [torch.as_tensor(codes[0])], [prompt.codes],
+                             [torch.tensor(encode(prompt.phones))])[0]
+    torch.testing.assert_close(synth.vocoder.heard[-1][0], mel)  # (80, T x 4)
+    first = torch.tensor([3, 7, 7, 1])
+    wav = synth.speak_first_level(phones, first, prompt, options)  # --what nar: from a given codebook 1
+    assert wav.shape == (4 * 640,) and synth.vocoder.heard[-1].shape == (1, 80, 16)
+    with pytest.raises(ValueError, match="no entries to average"):
+        synth.synthesize("Hello there.", options=synth.options(ar_decode="expected"))

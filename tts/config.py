@@ -271,6 +271,10 @@ class TransformerConfig:
     short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
     mel_loss: float = 0.0  # AR: weight of an L1 loss on the log-mel frames a linear head predicts from each
     # position beside its code (0 = no mel head); synthesis.ar_decode mel hears them through the mel vocoder
+    predict: Literal["codes", "mel"] = "codes"  # NAR: codebooks 2..Q, or the log-mel frames of each codec frame
+    # from codebook 1 and the phones (heard through the mel vocoder; README "The NAR's mel mode")
+    code_noise: float = 0.0  # NAR mel mode, training: up to this share of codebook 1's frames is replaced by
+    # random codes (a share drawn per utterance), so that the NAR learns to read the phones over the AR's errors
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
@@ -278,6 +282,8 @@ class TransformerConfig:
         _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
         _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
         _check(self.mel_loss >= 0, "mel_loss", self.mel_loss, ">= 0 (0 = no mel head)")
+        _check(self.predict in ("codes", "mel"), "predict", self.predict, "codes or mel")
+        _check(0 <= self.code_noise < 1, "code_noise", self.code_noise, "in [0, 1)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -436,6 +442,8 @@ class Recipe:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                "device", self.device, "auto, cpu, cuda or cuda:N")
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
+        _check(self.ar.predict == "codes", "ar.predict", self.ar.predict,
+               "codes: the AR predicts codebook 1 (predict: mel is the NAR's; the AR's mel head is ar.mel_loss)")
         if self.codec.kind == "encodec_24khz":
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")

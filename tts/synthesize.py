@@ -297,6 +297,9 @@ class Synthesizer:
                              "use --ar-decode sample or expected")
         if not hear_mel:
             self._require_nar()  # before the AR's work, not after it
+            if self.nar_hears_mel and options.ar_decode == "expected":
+                raise ValueError("ar_decode expected: this run's NAR reads codebook 1's codes in its mel mode "
+                                 "(nar.predict: mel), so there are no entries to average; use --ar-decode sample")
         mels: list[Optional[torch.Tensor]] = [None] * B
         expected_first = options.ar_decode == "expected"
         books = self.codec.codebooks() if expected_first else None  # (Q, V, E)
@@ -348,14 +351,22 @@ class Synthesizer:
             latents = sum(books[q][codes[q]] for q in range(codes.size(0))).T  # (E, T)
         return (latents.to(first.device) - books[0][codes[0]].T + first.T).contiguous()
 
+    @property
+    def nar_hears_mel(self) -> bool:
+        """Whether the NAR is in its mel mode: log-mel frames from codebook 1, heard through the mel vocoder."""
+        return self.nar is not None and getattr(self.nar, "predicts_mel", False)
+
     def _require_nar(self) -> None:
         if self.nar is None:
             raise FileNotFoundError("this run has no trained NAR (nar/ is missing), so only --ar-decode mel "
                                     "can speak; train it with `tts train <recipe> --stage nar`")
 
     def _nar(self, phones, first, prompt_codes, prompt_phones, options: SamplingOptions):
-        """The NAR's codes and, with nar_decode expected, its expected latents (else Nones)."""
+        """The NAR's codes and, with nar_decode expected, its expected latents (else Nones). In its mel
+        mode: codebook 1 (1, T) and the NAR's log-mel frames (M, T x r) in place of the latents."""
         self._require_nar()
+        if self.nar_hears_mel:
+            return [f.view(1, -1) for f in first], self.nar.generate(phones, first, prompt_codes, prompt_phones)
         if options.nar_decode == "argmax":
             out = self.nar.generate(phones, first, prompt_codes, prompt_phones)
             return out, [None] * len(out)
@@ -409,10 +420,11 @@ class Synthesizer:
     def _decode(self, codes: torch.Tensor, options: SamplingOptions,
                 latents: Optional[torch.Tensor] = None) -> np.ndarray:
         """Codes (Q, T), or the latents (D, T) when given -> waveform (S,). With ar_decode mel,
-        `latents` are the AR's log-mel frames (M, F), heard through the mel vocoder."""
+        `latents` are the AR's log-mel frames (M, F), heard through the mel vocoder, and so are the NAR's
+        in its mel mode."""
         if codes.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
-        if options.ar_decode == "mel":
+        if options.ar_decode == "mel" or self.nar_hears_mel:
             return self._vocode_mel(latents)
         batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
         if latents is not None:
@@ -439,7 +451,7 @@ class Synthesizer:
             return _peak_limited(self.vocoder(mel.unsqueeze(0)))
         generator = getattr(getattr(self.codec, "model", None), "vocoder", None)
         if generator is None:
-            raise FileNotFoundError("ar_decode mel needs a mel vocoder: train one with "
+            raise FileNotFoundError("ar_decode mel and the NAR's mel mode need a mel vocoder: train one with "
                                     "`tts train <recipe> --stage vocoder` (vocoder.input: mel)")
         return _peak_limited(generator(mel.unsqueeze(0).to(self.device, torch.float32)).clamp(-1.0, 1.0))
 

@@ -1,5 +1,6 @@
 """NAR model: what each level may see, level conditioning, greedy filling, one-batch overfit."""
 
+import pytest
 import torch
 
 from tts.models.layers import IGNORE, TransformerShape, token_loss
@@ -131,3 +132,66 @@ def test_nar_overfits_one_batch():
             losses.append(token_loss(model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level),
                                      targets).item())
     assert first > 2.0 and max(losses) < 0.05
+
+
+def tiny_mel_nar(seed: int = 0, n_codebooks: int = Q) -> NARModel:
+    torch.manual_seed(seed)
+    return NARModel(n_symbols=20, codebook_size=V, n_codebooks=n_codebooks,
+                    shape=TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2).eval()
+
+
+def test_mel_mode_reads_codebook_one_and_the_prompt_only():
+    model = tiny_mel_nar()
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs()
+    before = model.mel(phones, phone_lengths, codes, audio_lengths, prompt_lengths)
+    assert before.shape == (2, 9, 2, 6)
+    changed = codes.clone()
+    changed[:, 1:, 3:] = (changed[:, 1:, 3:] + 1) % V  # levels 2..Q of the target: not read
+    torch.testing.assert_close(before, model.mel(phones, phone_lengths, changed, audio_lengths, prompt_lengths))
+    changed = codes.clone()
+    changed[:, 0, 5] = (changed[:, 0, 5] + 1) % V  # codebook 1 of the target: read
+    assert not torch.allclose(before, model.mel(phones, phone_lengths, changed, audio_lengths, prompt_lengths))
+    changed = codes.clone()
+    changed[:, 2, :3] = (changed[:, 2, :3] + 1) % V  # every level of the prompt: read
+    assert not torch.allclose(before, model.mel(phones, phone_lengths, changed, audio_lengths, prompt_lengths))
+    with pytest.raises(ValueError, match="mel mode"):
+        model(phones, phone_lengths, codes, audio_lengths, prompt_lengths, torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="predicts codes"):
+        tiny_nar().mel(phones, phone_lengths, codes, audio_lengths, prompt_lengths)
+
+
+def test_mel_mode_generates_the_target_frames_and_round_trips_its_config():
+    model = tiny_mel_nar()
+    phones, first, prompt, prompt_phones = two_sentences()
+    mels = model.generate(phones, first, prompt, prompt_phones)
+    assert [tuple(m.shape) for m in mels] == [(6, 14), (6, 8)]  # (M, T x r), prompt excluded
+    P = prompt[0].size(1)
+    text = torch.cat([prompt_phones[0], phones[0]])[None]
+    audio = torch.cat([prompt[0], torch.nn.functional.pad(first[0][None], (0, 0, 0, Q - 1))], dim=1)[None]
+    with torch.no_grad():
+        by_hand = model.mel(text, torch.tensor([text.size(1)]), audio, torch.tensor([audio.size(2)]),
+                            torch.tensor([P]))[0, P:]  # (T, r, M)
+    torch.testing.assert_close(mels[0], by_hand.flatten(0, 1).T)
+    alone = model.generate(phones[1:], first[1:], prompt[1:], prompt_phones[1:])
+    torch.testing.assert_close(alone[0], mels[1], atol=1e-5, rtol=1e-5)  # padding changes nothing
+    again = NARModel.from_config(model.config())
+    again.load_state_dict(model.state_dict())
+    assert again.predicts_mel and again.mel_per_frame == 2 and not hasattr(again, "heads")
+    assert tiny_mel_nar(n_codebooks=1).generate(phones[:1], first[:1])[0].shape == (6, 14)  # Q = 1 works
+    with pytest.raises(ValueError, match="both mel_bins and mel_per_frame"):
+        NARModel(20, V, Q, TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6)
+
+
+def test_mel_mode_overfits_one_batch():
+    model = tiny_mel_nar().train()
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs(batch=3, T=8)
+    target = torch.randn(3, 8, 2, 6, generator=torch.Generator().manual_seed(5))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(80):
+        loss = (model.mel(phones, phone_lengths, codes, audio_lengths, prompt_lengths) - target)[:, 3:].abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.35 * losses[0]

@@ -235,3 +235,77 @@ def test_ar_mel_head_needs_whole_mel_frames_per_code(tmp_path):
     recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, hop_length=150))
     with pytest.raises(ValueError, match="ar.mel_loss needs a whole number of mel frames"):
         ARTask(recipe, FakeCorpus(tmp_path)).model_config()
+
+
+def mel_nar_recipe(tmp_path, noise: float = 0.5):
+    recipe = tasks_recipe(tmp_path)
+    return dataclasses.replace(recipe, nar=dataclasses.replace(recipe.nar, predict="mel", code_noise=noise))
+
+
+def test_mel_nar_batches_hold_mel_targets_and_noisy_codebook_one(tmp_path):
+    corpus = FakeCorpus(tmp_path)
+    task = NARTask(mel_nar_recipe(tmp_path, noise=0.9), corpus)
+    assert task.model_config()["mel_per_frame"] == 4 and task.model_config()["mel_bins"] == 80
+    batches = task.train_batches(0, 0, 1)
+    batch = batches[0]
+    B, Q, T = batch["codes"].shape
+    assert batch["mel"].shape == (B, T, 4, 80) and batch["noisy_first"].shape == (B, T)
+    data = task.dataset("train")
+    index = next(i for i, item in enumerate(data.items) if item.id == batch["ids"][0])
+    torch.testing.assert_close(batch["mel"][0, 2, 1, 0], torch.tensor((2 * 4 + 1) / 100))  # frame t: mel [4t, 4t + 4)
+    assert data.items[index].n_frames == int(batch["audio_lengths"][0])
+    changed, target = [], []
+    for b in batches:
+        P = b["prompt_lengths"]
+        for i in range(len(b["ids"])):
+            n, p = int(b["audio_lengths"][i]), int(P[i])
+            assert torch.equal(b["noisy_first"][i, :p], b["codes"][i, 0, :p])  # the prompt is kept
+            changed.append(int((b["noisy_first"][i, p:n] != b["codes"][i, 0, p:n]).sum()))
+            target.append(n - p)
+    assert 0 < sum(changed) < 0.9 * sum(target)  # on average under half of 0.9 (and random codes can agree)
+    again = NARTask(mel_nar_recipe(tmp_path, noise=0.9), corpus).train_batches(0, 0, 1)[0]
+    assert torch.equal(again["noisy_first"], batch["noisy_first"])  # drawn with the batch: the same on resume
+    clean = NARTask(mel_nar_recipe(tmp_path, noise=0.0), corpus).train_batches(0, 0, 1)[0]
+    assert torch.equal(clean["noisy_first"], clean["codes"][:, 0])
+    assert "mel" not in NARTask(tasks_recipe(tmp_path), corpus).train_batches(0, 0, 1)[0]
+
+
+def test_mel_nar_l1_reads_the_given_codes_and_counts_target_frames_only(tmp_path):
+    task = NARTask(mel_nar_recipe(tmp_path), FakeCorpus(tmp_path))
+    batch = task.train_batches(0, 0, 1)[0]
+    T = batch["codes"].size(2)
+    wanted = (torch.arange(T)[None] < batch["audio_lengths"][:, None]) & \
+        (torch.arange(T)[None] >= batch["prompt_lengths"][:, None])
+
+    class Echo(torch.nn.Module):  # predicts the targets, off by `shift` where codebook 1 is code 0
+        shift = 0.0
+
+        def mel(self, phones, phone_lengths, codes, audio_lengths, prompt_lengths):
+            return batch["mel"] + 5.0 * (~wanted)[..., None, None] + self.shift * (codes[:, 0] == 0)[..., None, None]
+
+    echo = Echo()
+    assert task._mel(echo, batch, batch["codes"][:, 0]).item() == pytest.approx(0.0)  # off-target: not scored
+    echo.shift = 1.0
+    zeros = torch.zeros_like(batch["codes"][:, 0])
+    assert task._mel(echo, batch, zeros).item() == pytest.approx(1.0)  # the codes it is given are read
+
+
+def test_mel_nar_trains_validates_and_loads_and_ar_samples_say_so(tmp_path):
+    recipe, corpus = mel_nar_recipe(tmp_path), FakeCorpus(tmp_path)
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))
+    assert model.predicts_mel and model.mel_per_frame == 4
+    records = [json.loads(line) for line in (tmp_path / "nar" / "metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert validation["loss"] == validation["mel_l1"] and validation["mel_l1_noisy"] > 0
+    assert json.loads((tmp_path / "nar" / "samples" / "step-4" / "sample.json").read_text())["codebook_1"] == "true codes"
+    train(ARTask(recipe, corpus), tmp_path / "ar")
+    info = json.loads((tmp_path / "ar" / "samples" / "step-4" / "sample.json").read_text())
+    assert info["levels"].startswith("codebook 1 (the NAR's mel frames")
+
+
+def test_mel_nar_needs_whole_mel_frames_per_code(tmp_path):
+    recipe = mel_nar_recipe(tmp_path)
+    recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, hop_length=150))
+    with pytest.raises(ValueError, match="nar.predict: mel needs a whole number of mel frames"):
+        NARTask(recipe, FakeCorpus(tmp_path)).model_config()

@@ -9,6 +9,10 @@ It differs from the AR model (tts/models/ar.py) in four places:
   codebooks, generate also returns the expected latents: per level, the probability-weighted mean
   of the codebook's entries instead of the most likely one (README "Decoding the NAR").
 
+In mel mode (nar.predict: mel) one linear head replaces the code heads: from codebook 1 of the
+target's frames, the phones and the prompt's codes it regresses each frame's r log-mel frames
+(B, T, r, M), which a mel vocoder hears; levels 2..Q and the codec's decoder are then not used.
+
 Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
 
 Shapes: B batch, L phones, T frames (prompt + target), Q codebooks, D width, V codebook size.
@@ -28,31 +32,48 @@ from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShap
 
 
 class NARModel(nn.Module):
-    def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape):
+    """Codebooks 2..Q (the default), or, built with `mel_bins`, the log-mel frames of each codec frame
+    (`mel_per_frame` of them) from codebook 1 and the phones: the mel mode, which a mel vocoder
+    hears in place of levels 2..Q and the codec's decoder (README "The NAR's mel mode")."""
+
+    def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape,
+                 mel_bins: int = 0, mel_per_frame: int = 0):
         super().__init__()
-        if n_codebooks < 2:
+        if (mel_bins > 0) != (mel_per_frame > 0):
+            raise ValueError(f"a mel-mode NAR needs both mel_bins and mel_per_frame, got {mel_bins} and {mel_per_frame}")
+        if n_codebooks < 2 and not mel_bins:
             raise ValueError(f"the NAR predicts codebooks 2..Q, but the codec has Q = {n_codebooks}")
         self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
+        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
         D, V, Q = shape.width, codebook_size, n_codebooks
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(Q * V, D)  # level q's code c is row q * V + c
-        self.level_embedding = nn.Embedding(Q, D)
+        self.level_embedding = nn.Embedding(max(Q, 2), D)
         self.phone_positions = SinusoidalPositions(D)
         self.audio_positions = SinusoidalPositions(D)
         self.transformer = Transformer(shape, adaptive=True)
-        self.heads = nn.Parameter(torch.randn(Q - 1, V, D) * 0.02)  # output projection of levels 1..Q-1
+        if mel_bins:
+            self.mel_head = nn.Linear(D, mel_per_frame * mel_bins)  # each frame's log-mel frames
+        else:
+            self.heads = nn.Parameter(torch.randn(Q - 1, V, D) * 0.02)  # output projection of levels 1..Q-1
         init_weights(self, shape.layers)
+
+    @property
+    def predicts_mel(self) -> bool:
+        return self.mel_bins > 0
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         s = self.shape
+        extra = {"mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame} if self.predicts_mel else {}
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size,
-                "n_codebooks": self.n_codebooks, **s.config()}
+                "n_codebooks": self.n_codebooks, **s.config(), **extra}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "NARModel":
         return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
-                   TransformerShape.from_config(config))
+                   TransformerShape.from_config(config), int(config.get("mel_bins", 0)),
+                   int(config.get("mel_per_frame", 0)))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "NARModel":
@@ -63,12 +84,9 @@ class NARModel(nn.Module):
         model.load_state_dict(checkpoint["modules"]["model"])
         return model.eval()
 
-    def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+    def _hidden(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
                 audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, V) of codebook level[b] at every audio position of right-padded inputs.
-
-        Frames t < prompt_lengths[b] show all Q levels; later frames show levels < level[b].
-        """
+        """Hidden states (B, T, D) of the audio positions, frames t >= prompt_lengths[b] showing levels < level[b]."""
         L, Q, T = phones.size(1), codes.size(1), codes.size(2)
         if L + T > self.shape.max_positions:
             raise ValueError(f"sequence of {L} phones + {T} frames is longer than max_positions = "
@@ -85,8 +103,28 @@ class NARModel(nn.Module):
                        a + self.audio_positions(positions[:, :T])], dim=1)  # (B, L + T, D)
         keys_valid = torch.cat([length_mask(phone_lengths, L), length_mask(audio_lengths, T)], dim=1)  # (B, N)
         h, _ = self.transformer(x, keys_valid[:, None, None, :], condition=self.level_embedding(level))
-        head = self.heads[level - 1]  # (B, V, D)
-        return torch.einsum("btd,bvd->btv", h[:, L:], head)  # (B, T, V)
+        return h[:, L:]
+
+    def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+                audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) of codebook level[b] at every audio position of right-padded inputs.
+
+        Frames t < prompt_lengths[b] show all Q levels; later frames show levels < level[b].
+        """
+        if self.predicts_mel:
+            raise ValueError("this NAR predicts log-mel frames (mel mode), not codes: call mel()")
+        h = self._hidden(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+        return torch.einsum("btd,bvd->btv", h, self.heads[level - 1])  # (B, T, V)
+
+    def mel(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+            audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor) -> torch.Tensor:
+        """Mel mode: log-mel frames (B, T, r, M) of every audio position, the target's frames showing
+        codebook 1 only (codes (B, Q, T); levels > 1 after the prompt are not read)."""
+        if not self.predicts_mel:
+            raise ValueError("this NAR predicts codes: train it with nar.predict: mel for log-mel frames")
+        level = torch.ones(codes.size(0), dtype=torch.long, device=codes.device)
+        h = self._hidden(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
+        return self.mel_head(h).view(h.size(0), h.size(1), self.mel_per_frame, self.mel_bins)
 
     @torch.no_grad()
     def generate(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
@@ -101,8 +139,9 @@ class NARModel(nn.Module):
         (Q, V, E), the codec's entries, returns (codes, latents): latents[i] (E, T_i) is the entry of
         codebook 1 plus, for each later level, the mean of its entries under the predicted
         distribution (each level still conditions on the most likely codes of the levels below).
+        In mel mode: the log-mel frames (M, T_i x r) of each sentence instead (`codebooks` unused).
         """
-        device = self.heads.device
+        device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
         if codebooks is not None and tuple(codebooks.shape[:2]) != (Q, self.codebook_size):
             raise ValueError(f"codebooks must have shape ({Q}, {self.codebook_size}, dim), got {tuple(codebooks.shape)}")
@@ -119,6 +158,10 @@ class NARModel(nn.Module):
         phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
         codes = pad_right(audio, int(audio_lengths.max()))  # (B, Q, T)
         target = length_mask(audio_lengths, codes.size(2)) & ~length_mask(prompt_lengths, codes.size(2))
+        if self.predicts_mel:
+            mel = self.mel(phones_padded, phone_lengths, codes, audio_lengths, prompt_lengths)  # (B, T, r, M)
+            return [mel[i, int(prompt_lengths[i]):int(audio_lengths[i])].flatten(0, 1).T.contiguous()
+                    for i in range(B)]
         if codebooks is not None:
             books = codebooks.to(device, torch.float32)
             latents = books[0][codes[:, 0]]  # (B, T, E)

@@ -163,9 +163,11 @@ class ARTask:
         frame_rate = float(self.codec_settings.get("frame_rate", self.recipe.codec_frame_rate))
         ratio = audio.sample_rate / audio.hop_length / frame_rate
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
-            raise ValueError(f"ar.mel_loss needs a whole number of mel frames per codec frame, but the mel rate "
+            key = "ar.mel_loss" if self.name == "ar" else f"{self.name}.predict: mel"
+            off = "ar.mel_loss: 0" if self.name == "ar" else f"{self.name}.predict: codes"
+            raise ValueError(f"{key} needs a whole number of mel frames per codec frame, but the mel rate "
                              f"{audio.sample_rate / audio.hop_length:g} Hz (audio.hop_length) over the codec's "
-                             f"{frame_rate:g} Hz is {ratio:g}; set ar.mel_loss: 0 or change audio.hop_length")
+                             f"{frame_rate:g} Hz is {ratio:g}; set {off} or change audio.hop_length")
         return int(round(ratio))
 
     def _mel_targets(self, data: CodesDataset, items: list[int], positions: int) -> torch.Tensor:
@@ -301,18 +303,25 @@ class ARTask:
             self.render_mel(folder, generated.mels[0], item, device)
         self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
         nar, latents = self._trained_nar(device), None
-        if nar is not None and len(codes[0]):
+        levels = "all" if nar is not None else "codebook 1 only (no trained NAR yet)"
+        if nar is not None and nar.predicts_mel:  # the NAR's mel mode: heard as nar_mel.wav
+            levels = "codebook 1 (the NAR's mel frames are nar_mel.wav)"
+            if len(codes[0]):
+                mel = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,
+                                   prompt_phones if prompt else None)[0]
+                self.render_mel(folder, mel, item, device, label="AR + NAR mel mode", name="nar_mel")
+        elif nar is not None and len(codes[0]):
             codes, latents = self.fill_levels(nar, item.phones, codes[0], prompt_codes if prompt else None,
                                               prompt_phones[0] if prompt else None, device)
         info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
                 "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
-                "reference_frames": item.n_frames, "truncated": generated.truncated[0],
-                "levels": "all" if nar is not None else "codebook 1 only (no trained NAR yet)"}
+                "reference_frames": item.n_frames, "truncated": generated.truncated[0], "levels": levels}
         self.render(folder, codes, item, info, device, latents)
 
-    def render_mel(self, folder: Path, mel: torch.Tensor, item: Any, device: torch.device) -> None:
-        """mel.wav and mel_spectrogram.png: the mel head's frames (M, F) through the run's mel vocoder
-        (what synthesis.ar_decode mel hears); skipped with a warning while there is none."""
+    def render_mel(self, folder: Path, mel: torch.Tensor, item: Any, device: torch.device,
+                   label: str = "AR mel head", name: str = "mel") -> None:
+        """<name>.wav and <name>_spectrogram.png: log-mel frames (M, F) of a mel head through the run's
+        mel vocoder (what synthesis hears of it); skipped with a warning while there is none."""
         from tts import plot
         from tts.audio.io import save_audio
         from tts.vocode import load_vocoder
@@ -325,10 +334,10 @@ class ARTask:
         if vocoder.input != "mel":
             return
         wav = vocoder(mel.to(device))[0, 0].float().cpu().numpy()
-        save_audio(folder / "mel.wav", wav, vocoder.sample_rate)
-        plot.plot_spectrograms([(wav, vocoder.sample_rate, f"AR mel head ({item.id})"),
+        save_audio(folder / f"{name}.wav", wav, vocoder.sample_rate)
+        plot.plot_spectrograms([(wav, vocoder.sample_rate, f"{label} ({item.id})"),
                                 (self.corpus.audio(item.record), self.corpus.sample_rate, "reference")],
-                               folder / "mel_spectrogram.png", self.recipe.audio)
+                               folder / f"{name}_spectrogram.png", self.recipe.audio)
 
     def plot_attention(self, model: nn.Module, data: CodesDataset, index: int, output: Path,
                        device: torch.device) -> None:

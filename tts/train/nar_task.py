@@ -6,10 +6,18 @@ covers the frames after the prompt. Validation scores every level.
 
 Batches: ids, phones (B, L), phone_lengths, codes (B, Q, T), audio_lengths, prompt_lengths,
 level (B,) (0-based: level k is codebook k + 1), tokens.
+
+With `nar.predict: mel` (the mel mode) the model instead regresses each frame's log-mel frames from
+codebook 1 of the target (and the phones and the prompt), by an L1 over the frames after the prompt;
+batches then also hold mel (B, T, r, M) and noisy_first (B, T): codebook 1 with up to `nar.code_noise`
+of its target frames replaced by random codes, a share drawn per utterance with the batch (so the
+same on a resumed run), which training reads in place of the true codes. Validation reports mel_l1
+from the true codes (the loss best.pt follows) and mel_l1_noisy from the corrupted ones.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +36,15 @@ class NARTask(ARTask):
 
     name = "nar"
 
+    @property
+    def predicts_mel(self) -> bool:
+        return self.section.predict == "mel"
+
     def model_config(self) -> dict[str, Any]:
-        return {**super().model_config(), "n_codebooks": self.n_codebooks}
+        config = {**super().model_config(), "n_codebooks": self.n_codebooks}
+        if self.predicts_mel:
+            config.update(mel_bins=self.recipe.audio.n_mels, mel_per_frame=self.mel_per_frame)
+        return config
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": NARModel.from_config(self.model_config())}
@@ -40,12 +55,26 @@ class NARTask(ARTask):
         phone_lengths = torch.tensor([len(p) for p in phones])
         audio_lengths = torch.tensor([c.size(1) for c in codes])
         prompt_lengths = torch.tensor([self.prompt_length(c.size(1), rng) for c in codes])
-        levels = torch.from_numpy(rng.integers(1, self.n_codebooks, size=len(items)))
-        return {"ids": [data.items[i].id for i in items],
-                "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
-                "codes": pad_right(codes, int(audio_lengths.max())), "audio_lengths": audio_lengths,
-                "prompt_lengths": prompt_lengths, "level": levels,
-                "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+        levels = torch.from_numpy(rng.integers(1, max(self.n_codebooks, 2), size=len(items)))
+        batch = {"ids": [data.items[i].id for i in items],
+                 "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
+                 "codes": pad_right(codes, int(audio_lengths.max())), "audio_lengths": audio_lengths,
+                 "prompt_lengths": prompt_lengths, "level": levels,
+                 "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+        if self.predicts_mel:
+            T = int(audio_lengths.max())
+            batch["mel"] = self._mel_targets(data, items, T)
+            batch["noisy_first"] = self._noisy_first(batch["codes"][:, 0], prompt_lengths, rng)
+        return batch
+
+    def _noisy_first(self, first: torch.Tensor, prompt_lengths: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Codebook 1 (B, T) with a share u_b ~ U(0, code_noise) of each utterance's target frames
+        replaced by codes drawn uniformly (the prompt's frames are kept)."""
+        B, T = first.shape
+        shares = rng.uniform(0.0, self.section.code_noise, size=(B, 1))
+        replace = torch.from_numpy(rng.random((B, T)) < shares) & ~length_mask(prompt_lengths, T)
+        random_codes = torch.from_numpy(rng.integers(0, self.codebook_size, size=(B, T)))
+        return torch.where(replace, random_codes, first)
 
     def _level_logits(self, model: nn.Module, b: dict, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, V) of `level` and their targets (B, T): the level's codes after the prompt."""
@@ -55,8 +84,23 @@ class NARTask(ARTask):
         target = b["codes"].gather(1, level.view(-1, 1, 1).expand(-1, 1, T)).squeeze(1)  # (B, T)
         return logits, target.masked_fill(~wanted, IGNORE)
 
+    def _mel(self, model: nn.Module, b: dict, first: torch.Tensor) -> torch.Tensor:
+        """Mean L1 of the mel mode's log-mel frames, read from codebook 1 `first` (B, T), against
+        b["mel"] over the target's frames (after the prompt, before the end)."""
+        codes = b["codes"].clone()
+        codes[:, 0] = first
+        mel = model.mel(b["phones"], b["phone_lengths"], codes, b["audio_lengths"], b["prompt_lengths"])
+        T = codes.size(2)
+        wanted = (length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)).float()  # (B, T)
+        error = (mel.float() - b["mel"]).abs().mean(dim=(2, 3))  # (B, T)
+        return (error * wanted).sum() / wanted.sum().clamp(min=1)
+
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.predicts_mel:
+            loss = self._mel(modules["model"], b, b["noisy_first"])
+            yield "model", loss, {"loss": loss.item()}
+            return
         logits, targets = self._level_logits(modules["model"], b, b["level"])
         loss = token_loss(logits, targets)
         yield "model", loss, {"loss": loss.item(), "accuracy": token_accuracy(logits, targets)}
@@ -64,6 +108,9 @@ class NARTask(ARTask):
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.predicts_mel:
+            clean = self._mel(modules["model"], b, b["codes"][:, 0]).item()
+            return {"loss": clean, "mel_l1": clean, "mel_l1_noisy": self._mel(modules["model"], b, b["noisy_first"]).item()}
         metrics: dict[str, float] = {}
         for k in range(1, self.n_codebooks):
             level = torch.full_like(b["level"], k)
@@ -84,6 +131,16 @@ class NARTask(ARTask):
         first = data.codes(index)[0]  # (T,)
         prompt_phones = prompt[0].items[prompt[1]].phones if prompt else None
         prompt_codes = prompt[0].codes(prompt[1]) if prompt else None
+        model = modules["model"]
+        if model.predicts_mel:
+            mel = model.generate([item.phones], [first], [prompt_codes] if prompt else None,
+                                 [prompt_phones] if prompt else None)[0]
+            self.render_mel(folder, mel, item, device, label="NAR mel mode, true codebook 1")
+            info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
+                    "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(first.size(0)),
+                    "codebook_1": "true codes", "wav": "mel.wav"}
+            (folder / "sample.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+            return
         codes, latents = self.fill_levels(modules["model"], item.phones, first, prompt_codes, prompt_phones, device)
         exact = (codes == data.codes(index)).float().mean(dim=1)  # (Q,) share equal to the truth
         info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
