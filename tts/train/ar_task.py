@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 VALIDATION_EPOCH = -1  # batch_rng epoch of the (fixed) validation batches
 
 
+def masked_mel_l1(mel: torch.Tensor, target: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """Mean L1 of log-mel frames (B, T, r, M) against `target` over the positions `wanted` (B, T)."""
+    error = (mel.float() - target).abs().mean(dim=(2, 3))  # (B, T)
+    return (error * wanted).sum() / wanted.sum().clamp(min=1)
+
+
 class ARTask:
     """Training stage "ar" (see tts/train/task.py for the protocol)."""
 
@@ -243,8 +249,7 @@ class ARTask:
         """Mean L1 of predicted log-mel frames (B, T, r, M) against b["mel"] at the positions that
         count in the loss (targets not IGNORE), EOS's position excepted."""
         wanted = (b["targets"] != IGNORE) & (b["targets"] != self.codebook_size)  # (B, T): EOS = V
-        error = (mel.float() - b["mel"]).abs().mean(dim=(2, 3))  # (B, T)
-        return (error * wanted).sum() / wanted.sum().clamp(min=1)
+        return masked_mel_l1(mel, b["mel"], wanted)
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         weight = self.section.guided_attention

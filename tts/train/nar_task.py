@@ -27,7 +27,7 @@ from torch import nn
 
 from tts.models.layers import IGNORE, length_mask, pad_right, token_accuracy, token_loss
 from tts.models.nar import NARModel
-from tts.train.ar_task import ARTask
+from tts.train.ar_task import ARTask, masked_mel_l1
 from tts.train.batching import CodesDataset
 
 
@@ -91,9 +91,8 @@ class NARTask(ARTask):
         codes[:, 0] = first
         mel = model.mel(b["phones"], b["phone_lengths"], codes, b["audio_lengths"], b["prompt_lengths"])
         T = codes.size(2)
-        wanted = (length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)).float()  # (B, T)
-        error = (mel.float() - b["mel"]).abs().mean(dim=(2, 3))  # (B, T)
-        return (error * wanted).sum() / wanted.sum().clamp(min=1)
+        wanted = length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)  # (B, T)
+        return masked_mel_l1(mel, b["mel"], wanted)
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
