@@ -354,3 +354,15 @@ def test_a_mel_mode_nar_is_heard_through_the_mel_vocoder():
     assert wav.shape == (4 * 640,) and synth.vocoder.heard[-1].shape == (1, 80, 16)
     with pytest.raises(ValueError, match="no entries to average"):
         synth.synthesize("Hello there.", options=synth.options(ar_decode="expected"))
+
+
+def test_length_bounds_per_phone_are_checked_and_obeyed(synth):
+    with pytest.raises(ValueError, match="min_frames_per_phone = 3"):
+        synth.options(min_frames_per_phone=3.0, max_frames_per_phone=2.0)
+    with pytest.raises(ValueError, match="max_frames_per_phone = 0"):
+        synth.options(max_frames_per_phone=0.0)
+    from tts.text import text_to_phones
+
+    n_phones = len(text_to_phones("Go now.")[1])
+    result = synth.synthesize("Go now.", options=synth.options(min_frames_per_phone=1.0, max_frames_per_phone=1.5))
+    assert n_phones <= result.codes[0].shape[1] <= int(np.ceil(n_phones * 1.5))

@@ -132,6 +132,10 @@ def synthesize(
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
+    min_frames_per_phone: Optional[float] = typer.Option(None, "--min-frames-per-phone", help="The AR may not "
+                                                         "end before phones x this frames (0 = off; default: the recipe's)."),
+    max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
+                                                         "warning) after phones x this frames (default: the recipe's)."),
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
     decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
@@ -153,6 +157,7 @@ def synthesize(
     try:
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                       min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone,
                        decoder=decoder, nar_decode=nar_decode, ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize,
                        kv_cache=not no_kv_cache, device=device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
@@ -266,6 +271,10 @@ def eval_model(
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
+    min_frames_per_phone: Optional[float] = typer.Option(None, "--min-frames-per-phone", help="The AR may not "
+                                                         "end before phones x this frames (0 = off; default: the recipe's)."),
+    max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
+                                                         "warning) after phones x this frames (default: the recipe's)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
@@ -280,6 +289,8 @@ def eval_model(
     try:
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                          "min_frames_per_phone": min_frames_per_phone,
+                                          "max_frames_per_phone": max_frames_per_phone,
                                           "nar_decode": nar_decode, "ar_decode": ar_decode},
                                 codebooks=codebooks)
     except (ValueError, RuntimeError, FileNotFoundError) as err:

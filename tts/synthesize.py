@@ -56,6 +56,13 @@ class SamplingOptions:
     kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
     batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
 
+    def __post_init__(self) -> None:
+        if not self.max_frames_per_phone > 0:
+            raise ValueError(f"max_frames_per_phone = {self.max_frames_per_phone}: give a positive number of frames")
+        if not 0 <= self.min_frames_per_phone < self.max_frames_per_phone:
+            raise ValueError(f"min_frames_per_phone = {self.min_frames_per_phone}: give a number >= 0 and below "
+                             f"max_frames_per_phone = {self.max_frames_per_phone}")
+
     @classmethod
     def from_recipe(cls, synthesis: SynthesisConfig, **changes: Any) -> "SamplingOptions":
         base = {f.name: getattr(synthesis, f.name) for f in dataclasses.fields(SynthesisConfig)}
@@ -513,7 +520,8 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
                    prompt_text: Optional[str], speaker: Optional[str], temperature: Optional[float],
                    top_k: Optional[int], top_p: Optional[float], seed: Optional[int], decoder: Optional[str],
                    nar_decode: Optional[str], batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
-                   device: str, ar_decode: Optional[str] = None) -> None:
+                   device: str, ar_decode: Optional[str] = None, min_frames_per_phone: Optional[float] = None,
+                   max_frames_per_phone: Optional[float] = None) -> None:
     """`tts synthesize`: one text to one wav, or --batch lines to a folder with a manifest."""
     from tts.audio.io import save_audio
 
@@ -531,7 +539,8 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
     synth = Synthesizer.from_run(model, device=device, quantize=quantize)
     load_seconds = time.perf_counter() - load_start
     options = synth.options(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, decoder=decoder,
-                            nar_decode=nar_decode, ar_decode=ar_decode, kv_cache=kv_cache)
+                            nar_decode=nar_decode, ar_decode=ar_decode, kv_cache=kv_cache,
+                            min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone)
     prompt = (synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav
               else synth.prompt_from_speaker(speaker))
     if batch is not None:

@@ -217,6 +217,12 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     assert result["sampling"] == {"temperature": 0.7, "top_k": 20}
     with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="codec", sampling={"top_k": 5})
+    calls.clear()
+    evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu",
+                   sampling={"min_frames_per_phone": 1.3, "max_frames_per_phone": 3.0})
+    assert calls[0][2] == {"seed": 0, "min_frames_per_phone": 1.3, "max_frames_per_phone": 3.0}
+    with pytest.raises(ValueError, match="apply to --what model"):
+        evaluate_model(run_dir, limit=1, what="nar", sampling={"min_frames_per_phone": 1.0})
 
 
 def test_evaluate_model_rejects_bad_arguments(tmp_path):

@@ -131,8 +131,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     baseline); "original" scores the original audio itself: the recogniser's floor.
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
-    `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p
-    (model only), nar_decode (model and nar) and ar_decode (model and ar).
+    `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p,
+    min_frames_per_phone, max_frames_per_phone (model only), nar_decode (model and nar) and ar_decode (model and ar).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     """
     from tts.data.corpus import PreparedCorpus
