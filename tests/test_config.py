@@ -44,6 +44,8 @@ def test_shipped_recipes_exist():
     ({"ar": {"width": 100, "heads": 3}}, "ar.heads", "divisor of width"),
     ({"ar": {"train": {"lr": -1}}}, "ar.train.lr", "positive"),
     ({"ar": {"predict": "mel"}}, "ar.predict", "the NAR's"),
+    ({"ar": {"scheduled_sampling": 1.0}}, "ar.scheduled_sampling", "[0, 1)"),
+    ({"nar": {"scheduled_sampling": 0.2}}, "nar.scheduled_sampling", "the AR's"),
     ({"nar": {"predict": "latents"}}, "nar.predict", "one of"),
     ({"nar": {"code_noise": 1.0}}, "nar.code_noise", "[0, 1)"),
     ({"ar": {"train": {"betas": [0.9]}}}, "ar.train.betas", "list of 2"),

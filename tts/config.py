@@ -271,6 +271,8 @@ class TransformerConfig:
     short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
     mel_loss: float = 0.0  # AR: weight of an L1 loss on the log-mel frames a linear head predicts from each
     # position beside its code (0 = no mel head); synthesis.ar_decode mel hears them through the mel vocoder
+    scheduled_sampling: float = 0.0  # AR training: share of the target's input frames replaced by the model's own
+    # draws from a first teacher-forced pass (exposure to its own errors; 0 = off; README "Scheduled sampling")
     predict: Literal["codes", "mel"] = "codes"  # NAR: codebooks 2..Q, or the log-mel frames of each codec frame
     # from codebook 1 and the phones (heard through the mel vocoder; README "The NAR's mel mode")
     code_noise: float = 0.0  # NAR mel mode, training: up to this share of codebook 1's frames is replaced by
@@ -282,6 +284,7 @@ class TransformerConfig:
         _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
         _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
         _check(self.mel_loss >= 0, "mel_loss", self.mel_loss, ">= 0 (0 = no mel head)")
+        _check(0 <= self.scheduled_sampling < 1, "scheduled_sampling", self.scheduled_sampling, "in [0, 1) (0 = off)")
         _check(self.predict in ("codes", "mel"), "predict", self.predict, "codes or mel")
         _check(0 <= self.code_noise < 1, "code_noise", self.code_noise, "in [0, 1)")
         _check(self.width >= 1, "width", self.width, ">= 1")
@@ -442,6 +445,8 @@ class Recipe:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                "device", self.device, "auto, cpu, cuda or cuda:N")
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
+        _check(self.nar.scheduled_sampling == 0, "nar.scheduled_sampling", self.nar.scheduled_sampling,
+               "0: scheduled sampling is the AR's (the NAR reads no draws of its own)")
         _check(self.ar.predict == "codes", "ar.predict", self.ar.predict,
                "codes: the AR predicts codebook 1 (predict: mel is the NAR's; the AR's mel head is ar.mel_loss)")
         if self.codec.kind == "encodec_24khz":

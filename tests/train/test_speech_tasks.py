@@ -309,3 +309,41 @@ def test_mel_nar_needs_whole_mel_frames_per_code(tmp_path):
     recipe = dataclasses.replace(recipe, audio=dataclasses.replace(recipe.audio, hop_length=150))
     with pytest.raises(ValueError, match="nar.predict: mel needs a whole number of mel frames"):
         NARTask(recipe, FakeCorpus(tmp_path)).model_config()
+
+
+class CertainAR(torch.nn.Module):
+    """Teacher-forced logits sure of code 3 at every position (V = 16 codes + EOS + BOS)."""
+
+    def forward(self, phones, phone_lengths, audio, audio_lengths, **_):
+        logits = torch.full((*audio.shape, 18), -1e4)
+        logits[..., 3] = 0.0
+        return logits, None
+
+
+def test_scheduled_sampling_feeds_the_models_draws_after_the_prompt(tmp_path):
+    recipe = tasks_recipe(tmp_path)
+    task = ARTask(dataclasses.replace(recipe, ar=dataclasses.replace(recipe.ar, scheduled_sampling=0.5)),
+                  FakeCorpus(tmp_path))
+    batch = task.train_batches(0, 0, 1)[0]
+    mixed = task.own_draws(CertainAR(), batch, 0.999, step=7)
+    audio, targets = batch["audio"], batch["targets"]
+    scored = (targets[:, :-1] != IGNORE) & (targets[:, :-1] < 16)  # position t predicts code t = input t + 1
+    assert torch.equal(mixed["audio"][:, 0], audio[:, 0])  # BOS
+    assert torch.equal(mixed["audio"][:, 1:][~scored], audio[:, 1:][~scored])  # the prompt's frames and padding
+    assert torch.all(mixed["audio"][:, 1:][scored] == 3)  # the model's draws
+    assert mixed["own_draws"] == int(scored.sum()) > 0
+    half = task.own_draws(CertainAR(), batch, 0.5, step=7)
+    changed = (half["audio"] != audio) & (audio != 3)
+    assert 0 < changed.sum() < scored.sum()
+    assert torch.equal(half["audio"], task.own_draws(CertainAR(), batch, 0.5, step=7)["audio"])  # seeded by step
+    assert not torch.equal(half["audio"], task.own_draws(CertainAR(), batch, 0.5, step=8)["audio"])
+    assert torch.equal(task.own_draws(CertainAR(), batch, 0.0, step=7)["audio"], audio)
+
+
+def test_ar_trains_with_scheduled_sampling_and_logs_its_share(tmp_path):
+    recipe = tasks_recipe(tmp_path)
+    recipe = dataclasses.replace(recipe, ar=dataclasses.replace(recipe.ar, scheduled_sampling=0.3))
+    train(ARTask(recipe, FakeCorpus(tmp_path)), tmp_path / "ar")
+    records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
+    shares = [r["own_draws"] for r in records if r["split"] == "train"]
+    assert shares and all(0 <= s <= 1 for s in shares) and max(shares) > 0

@@ -251,11 +251,34 @@ class ARTask:
         wanted = (b["targets"] != IGNORE) & (b["targets"] != self.codebook_size)  # (B, T): EOS = V
         return masked_mel_l1(mel, b["mel"], wanted)
 
+    @torch.no_grad()
+    def own_draws(self, model: nn.Module, batch: dict, share: float, step: int) -> dict:
+        """Scheduled sampling: the batch with a share of the target's input frames (after the prompt)
+        replaced by the model's own draws from its teacher-forced prediction of that frame (temperature
+        1). Input t + 1 holds code t, which position t predicts; an EOS draw keeps the true code.
+        The draws are seeded by the run's seed and the step, so a resumed run makes the same ones."""
+        device = batch["audio"].device
+        logits, _ = model(batch["phones"], batch["phone_lengths"], batch["audio"], batch["audio_lengths"])
+        g = torch.Generator(device=device).manual_seed(int(self.recipe.seed) * 1_000_003 + step)
+        probs = logits.float().softmax(dim=-1)  # (B, T + 1, V + 1)
+        drawn = torch.multinomial(probs.flatten(0, 1), 1, generator=g).view(probs.shape[:2])  # (B, T + 1)
+        targets = batch["targets"]
+        eligible = (targets != IGNORE) & (targets < self.codebook_size) & (drawn < self.codebook_size)
+        chosen = eligible & (torch.rand(targets.shape, generator=g, device=device) < share)  # by position t
+        audio = batch["audio"].clone()
+        audio[:, 1:] = torch.where(chosen[:, :-1], drawn[:, :-1], audio[:, 1:])  # into input t + 1
+        return {**batch, "audio": audio, "own_draws": chosen[:, :-1].sum().item()}
+
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
-        weight = self.section.guided_attention
+        weight, share = self.section.guided_attention, self.section.scheduled_sampling
+        if share > 0:
+            moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            batch = self.own_draws(modules["model"], moved, share, step)
         b, logits, attention, mel = self._forward(modules["model"], batch, device, weights=weight > 0)
         loss = token_loss(logits, b["targets"])
         logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
+        if share > 0:
+            logs["own_draws"] = b["own_draws"] / max(int((b["targets"] != IGNORE).sum()), 1)
         if mel is not None:
             l1 = self.mel_l1(mel, b)
             logs["mel_l1"] = l1.item()
