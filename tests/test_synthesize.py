@@ -21,9 +21,10 @@ RECIPE = {"codec": {"strides": [8, 5, 4, 4], "channels": 4, "dimension": 16, "ls
           "synthesis": {"max_frames_per_phone": 2.0}}
 
 
-def tiny_synthesizer(mel_head: bool = False, vocoder=None, mel_nar: bool = False) -> Synthesizer:
+def tiny_synthesizer(mel_head: bool = False, vocoder=None, mel_nar: bool = False,
+                     durations: bool = False) -> Synthesizer:
     """Random tiny models: an AR (with a mel head, and then no NAR) and the NAR (in its mel mode with
-    `mel_nar`), over a tiny codec."""
+    `mel_nar`, reading durations with `durations`), over a tiny codec."""
     torch.manual_seed(0)
     recipe = recipe_from_dict(RECIPE)
     settings = trained_settings(recipe)
@@ -32,7 +33,8 @@ def tiny_synthesizer(mel_head: bool = False, vocoder=None, mel_nar: bool = False
     mel = {"mel_bins": 80, "mel_per_frame": 4} if mel_head else {}
     ar = ARModel(N_SYMBOLS, 32, shape, **mel).eval()
     nar = None if mel_head else NARModel(N_SYMBOLS, 32, 3, shape, **({"mel_bins": 80, "mel_per_frame": 4}
-                                                                     if mel_nar else {})).eval()
+                                                                     if mel_nar else {}),
+                                                     **({"condition": "durations"} if durations else {})).eval()
     return Synthesizer(recipe, ar, nar, codec, vocoder=vocoder)
 
 
@@ -366,3 +368,23 @@ def test_length_bounds_per_phone_are_checked_and_obeyed(synth):
     n_phones = len(text_to_phones("Go now.")[1])
     result = synth.synthesize("Go now.", options=synth.options(min_frames_per_phone=1.0, max_frames_per_phone=1.5))
     assert n_phones <= result.codes[0].shape[1] <= int(np.ceil(n_phones * 1.5))
+
+
+def test_a_nar_that_reads_durations_speaks_without_the_ar(monkeypatch):
+    synth = tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True, durations=True)
+
+    def no_ar(*args, **kwargs):
+        raise AssertionError("the AR ran")
+
+    monkeypatch.setattr(synth.ar, "generate", no_ar)
+    prompt = Prompt(phones=["AA1", "."], codes=torch.tensor([[5, 6, 8], [1, 2, 3], [4, 4, 4]]), source="test")
+    result = synth.synthesize("Hello there. Bye.", prompt, synth.options(seed=1))
+    assert len(result.codes) == 2 and all(c.shape[0] == 0 and c.shape[1] > 0 for c in result.codes)
+    frames = sum(c.shape[1] for c in result.codes)
+    pause = int(synth.options().sentence_pause * synth.sample_rate)
+    assert len(result.wav) == frames * 4 * 160 + pause  # four mel frames per frame, one pause
+    assert result.timings["ar"] == 0.0 and result.timings["nar"] > 0
+    with pytest.raises(ValueError, match="reads durations it predicts itself"):
+        synth.synthesize("Hello.", options=synth.options(ar_decode="expected"))
+    with pytest.raises(ValueError, match="score it with --what model"):
+        synth.speak_first_level(["HH", "AH0"], torch.tensor([1, 2, 3]))

@@ -277,6 +277,9 @@ class TransformerConfig:
     # from codebook 1 and the phones (heard through the mel vocoder; README "The NAR's mel mode")
     code_noise: float = 0.0  # NAR mel mode, training: up to this share of codebook 1's frames is replaced by
     # random codes (a share drawn per utterance), so that the NAR learns to read the phones over the AR's errors
+    condition: Literal["codebook1", "durations"] = "codebook1"  # NAR mel mode: what the target's frames show:
+    # the AR's codebook 1, or the phone each frame speaks, from durations read off the AR's attention in
+    # training and predicted by the NAR itself in synthesis, with no AR (README "Durations")
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
@@ -287,6 +290,9 @@ class TransformerConfig:
         _check(0 <= self.scheduled_sampling < 1, "scheduled_sampling", self.scheduled_sampling, "in [0, 1) (0 = off)")
         _check(self.predict in ("codes", "mel"), "predict", self.predict, "codes or mel")
         _check(0 <= self.code_noise < 1, "code_noise", self.code_noise, "in [0, 1)")
+        _check(self.condition in ("codebook1", "durations"), "condition", self.condition, "codebook1 or durations")
+        _check(self.condition == "codebook1" or self.predict == "mel", "condition", self.condition,
+               "codebook1 unless predict is mel (durations feed the mel mode)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -447,6 +453,9 @@ class Recipe:
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
         _check(self.nar.scheduled_sampling == 0, "nar.scheduled_sampling", self.nar.scheduled_sampling,
                "0: scheduled sampling is the AR's (the NAR reads no draws of its own)")
+        _check(self.nar.condition == "codebook1" or self.ar.guided_attention > 0, "nar.condition",
+               self.nar.condition, "codebook1, or set ar.guided_attention > 0: durations are read off the "
+               "attention that guided attention pulls to the diagonal")
         _check(self.ar.predict == "codes", "ar.predict", self.ar.predict,
                "codes: the AR predicts codebook 1 (predict: mel is the NAR's; the AR's mel head is ar.mel_loss)")
         if self.codec.kind == "encodec_24khz":

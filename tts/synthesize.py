@@ -28,6 +28,7 @@ import torch
 
 from tts.config import Recipe, SynthesisConfig, recipe_from_dict
 from tts.models.layers import expected_entries
+from tts.models.nar import MAX_PLACE as MAX_PHONE_FRAMES  # the longest phone the NAR speaks from durations
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +294,8 @@ class Synthesizer:
             prompt_ids = torch.tensor(encode(prompt.phones), dtype=torch.long)
             prompt_phones, prompt_codes = [prompt_ids] * B, [prompt.codes] * B
         groups = [list(range(B))] if options.batch else [[i] for i in range(B)]
+        if self.nar_speaks_alone:
+            return self._speak_from_durations(phone_ids, prompt_codes, prompt_phones, groups, options, timings)
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
@@ -349,6 +352,29 @@ class Synthesizer:
         timings["nar"] = time.perf_counter() - start
         return codes, latents, truncated
 
+    def _speak_from_durations(self, phone_ids, prompt_codes, prompt_phones, groups, options: SamplingOptions,
+                              timings: dict[str, float]):
+        """nar.condition: durations: the NAR predicts each phone's frames, then their log-mel frames,
+        with no AR. Returns, per sentence, an empty code array (0, T) of its T frames, its log-mel
+        frames (M, T x r) and whether a phone was cut to the longest duration."""
+        if options.ar_decode != "sample":
+            raise ValueError(f"ar_decode {options.ar_decode}: this run's NAR reads durations it predicts itself "
+                             "(nar.condition: durations) and no AR runs, so there is nothing to decode otherwise")
+        B = len(phone_ids)
+        codes: list[torch.Tensor] = [torch.empty(0)] * B
+        mels: list[Optional[torch.Tensor]] = [None] * B
+        truncated = [False] * B
+        start = time.perf_counter()
+        for group in groups:
+            out, durations = self.nar.speak([phone_ids[i] for i in group],
+                                            [prompt_codes[i] for i in group] if prompt_codes else None,
+                                            [prompt_phones[i] for i in group] if prompt_phones else None)
+            for i, mel, d in zip(group, out, durations):
+                codes[i], mels[i] = torch.zeros(0, int(d.sum()), dtype=torch.long), mel
+                truncated[i] = bool((d >= MAX_PHONE_FRAMES).any())
+        timings["ar"], timings["nar"] = 0.0, time.perf_counter() - start
+        return codes, mels, truncated
+
     def _with_first_level(self, codes: torch.Tensor, latents: Optional[torch.Tensor], first: torch.Tensor,
                           books: torch.Tensor) -> torch.Tensor:
         """The latents (E, T) of codes (Q, T) under the codec's entries `books` (Q, V, E) (or the NAR's
@@ -362,6 +388,11 @@ class Synthesizer:
     def nar_hears_mel(self) -> bool:
         """Whether the NAR is in its mel mode: log-mel frames from codebook 1, heard through the mel vocoder."""
         return self.nar is not None and getattr(self.nar, "predicts_mel", False)
+
+    @property
+    def nar_speaks_alone(self) -> bool:
+        """Whether the NAR reads durations it predicts itself (nar.condition: durations): no AR runs."""
+        return self.nar is not None and getattr(self.nar, "reads_durations", False)
 
     def _require_nar(self) -> None:
         if self.nar is None:
@@ -389,6 +420,9 @@ class Synthesizer:
         from tts.text.symbols import encode
 
         options = options or self.options()
+        if self.nar_speaks_alone:
+            raise ValueError("this run's NAR reads durations, not codebook 1 (nar.condition: durations): score it "
+                             "with --what model")
         phone_ids = torch.tensor(encode(phones), dtype=torch.long)
         prompt_phones = prompt_codes = None
         if prompt is not None:

@@ -195,3 +195,90 @@ def test_mel_mode_overfits_one_batch():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.35 * losses[0]
+
+
+def tiny_duration_nar(seed: int = 0) -> NARModel:
+    torch.manual_seed(seed)
+    from tts.text.symbols import N_SYMBOLS
+
+    return NARModel(n_symbols=N_SYMBOLS, codebook_size=V, n_codebooks=Q, shape=TransformerShape(32, 2, 4, 0.0, 256),
+                    mel_bins=6, mel_per_frame=2, condition="durations").eval()
+
+
+def aligned_inputs():
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths = inputs()  # L 5, T 9, prompt 3
+    frame_phone = torch.tensor([[0, 0, 0, 1, 1, 2, 3, 4, 4]] * 2)
+    place = torch.tensor([[0, 0, 0, 0, 1, 0, 0, 0, 1]] * 2)
+    return phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place
+
+
+def test_durations_mode_reads_the_prompt_and_the_frames_phones_and_durations_ignore_the_target():
+    model = tiny_duration_nar()
+    args = aligned_inputs()
+    mel, log_frames = model.aligned(*args)
+    assert mel.shape == (2, 9, 2, 6) and log_frames.shape == (2, 5)
+    phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place = args
+    changed = codes.clone()
+    changed[:, :, 3:] = (changed[:, :, 3:] + 1) % V  # the target's codes: not read at all
+    again = model.aligned(phones, phone_lengths, changed, audio_lengths, prompt_lengths, frame_phone, place)
+    torch.testing.assert_close(mel, again[0])
+    moved = frame_phone.clone()
+    moved[:, 5] = 1  # frame 5 speaks another phone: its frames change, the durations do not
+    again = model.aligned(phones, phone_lengths, codes, audio_lengths, prompt_lengths, moved, place)
+    assert not torch.allclose(mel, again[0])
+    torch.testing.assert_close(log_frames, again[1])
+    changed = codes.clone()
+    changed[:, 1, :3] = (changed[:, 1, :3] + 1) % V  # the prompt: read by both
+    again = model.aligned(phones, phone_lengths, changed, audio_lengths, prompt_lengths, frame_phone, place)
+    assert not torch.allclose(mel, again[0]) and not torch.allclose(log_frames, again[1])
+    with pytest.raises(ValueError, match="reads durations"):
+        model.mel(phones, phone_lengths, codes, audio_lengths, prompt_lengths)
+    with pytest.raises(ValueError, match="reads codebook 1"):
+        tiny_mel_nar().aligned(*args)
+    with pytest.raises(ValueError, match="needs mel_bins"):
+        NARModel(20, V, Q, TransformerShape(32, 2, 4, 0.0, 256), condition="durations")
+
+
+def test_durations_mode_speaks_its_own_durations_and_round_trips_its_config():
+    from tts.text.symbols import encode
+
+    model = tiny_duration_nar()
+    with torch.no_grad():
+        model.duration_head.bias.fill_(float(torch.log1p(torch.tensor(2.0))))  # about two frames a phone
+        model.duration_head.weight.mul_(0.01)
+    phones = [torch.tensor(encode(["HH", "AY1", "_", "DH", "EH1", "R", "."])), torch.tensor(encode(["OW1", "."]))]
+    prompt = [torch.randint(0, V, (Q, 4), generator=torch.Generator().manual_seed(1))] * 2
+    prompt_phones = [torch.tensor(encode(["AA1"]))] * 2
+    mels, durations = model.speak(phones, prompt, prompt_phones)
+    assert [len(d) for d in durations] == [7, 2]
+    assert all(int(d.min()) >= 0 and int(d.sum()) > 0 for d in durations)
+    assert [tuple(m.shape) for m in mels] == [(6, 2 * int(d.sum())) for d in durations]
+    alone_mels, alone_durations = model.speak(phones[1:], prompt[1:], prompt_phones[1:])
+    assert torch.equal(alone_durations[0], durations[1])
+    torch.testing.assert_close(alone_mels[0], mels[1], atol=1e-5, rtol=1e-5)  # padding changes nothing
+    with torch.no_grad():
+        model.duration_head.bias.fill_(-5.0)  # a model that wants no frames at all
+    _, durations = model.speak(phones[:1])
+    assert durations[0].tolist() == [1, 1, 0, 1, 1, 1, 0]  # every phone but '_' and '.' keeps a frame
+    again = NARModel.from_config(model.config())
+    again.load_state_dict(model.state_dict())
+    assert again.reads_durations and again.predicts_mel
+    with pytest.raises(ValueError, match="call speak"):
+        model.generate(phones, [torch.zeros(3, dtype=torch.long)] * 2)
+
+
+def test_durations_mode_overfits_one_batch():
+    model = tiny_duration_nar().train()
+    args = aligned_inputs()
+    target = torch.randn(2, 9, 2, 6, generator=torch.Generator().manual_seed(5))
+    frames = torch.tensor([[3.0, 2.0, 1.0, 1.0, 2.0]] * 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(80):
+        mel, log_frames = model.aligned(*args)
+        loss = (mel - target)[:, 3:].abs().mean() + ((log_frames - torch.log1p(frames)) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.35 * losses[0]

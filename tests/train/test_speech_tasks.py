@@ -347,3 +347,59 @@ def test_ar_trains_with_scheduled_sampling_and_logs_its_share(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
     shares = [r["own_draws"] for r in records if r["split"] == "train"]
     assert shares and all(0 <= s <= 1 for s in shares) and max(shares) > 0
+
+
+def durations_recipe(tmp_path):
+    recipe = tasks_recipe(tmp_path)
+    return dataclasses.replace(recipe, nar=dataclasses.replace(recipe.nar, predict="mel", condition="durations"))
+
+
+def test_durations_come_from_the_ar_and_fit_every_utterance(tmp_path):
+    from tts.train.durations import durations_path, load_durations
+
+    recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
+    task = NARTask(recipe, corpus)
+    with pytest.raises(RuntimeError, match="train the AR first"):
+        task.train_batches(0, 0, 1)[0]
+    train(ARTask(recipe, corpus), tmp_path / "ar")
+    durations = load_durations(recipe, task)
+    assert durations_path(recipe).is_file()
+    for split in ("train", "validation"):
+        for item in task.dataset(split).items:
+            d = durations[item.id]
+            assert len(d) == len(item.phones) and int(d.sum()) == item.n_frames and d.min() >= 0
+    batch = task.train_batches(0, 0, 1)[0]
+    B, Q, T = batch["codes"].shape
+    assert batch["frame_phone"].shape == (B, T) and batch["durations"].shape == batch["phones"].shape
+    for i in range(B):
+        d = batch["durations"][i, :int(batch["phone_lengths"][i])]
+        n = int(batch["audio_lengths"][i])
+        expected = torch.repeat_interleave(torch.arange(len(d)), d)
+        assert torch.equal(batch["frame_phone"][i, :n], expected)
+        starts = torch.cumsum(d, 0) - d
+        assert torch.equal(batch["duration_wanted"][i, :len(d)], starts >= batch["prompt_lengths"][i])
+    # a durations file of another corpus is refused by name
+    np.savez(durations_path(recipe), ids=np.asarray(["other"]), lengths=np.asarray([1]),
+             durations=np.asarray([1], dtype=np.int16), ar_step=0)
+    with pytest.raises(RuntimeError, match="has no durations of utterance"):
+        NARTask(recipe, corpus).train_batches(0, 0, 1)[0]
+
+
+def test_durations_nar_trains_validates_loads_and_speaks_its_samples(tmp_path):
+    recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
+    train(ARTask(recipe, corpus), tmp_path / "ar")
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))
+    assert model.reads_durations and model.predicts_mel
+    records = [json.loads(line) for line in (tmp_path / "nar" / "metrics.jsonl").read_text().splitlines()]
+    assert {"mel_l1", "duration_loss"} <= set(next(r for r in records if r["split"] == "train"))
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert validation["loss"] == pytest.approx(validation["mel_l1"] + validation["duration_loss"])
+    assert validation["duration_error"] >= 0
+    info = json.loads((tmp_path / "nar" / "samples" / "step-4" / "sample.json").read_text())
+    assert info["frames"] > 0 and "true_frames" in info
+    folder = tmp_path / "again"
+    folder.mkdir()
+    ARTask(recipe, corpus).write_samples({"model": ARModel.from_checkpoint(load_checkpoint(tmp_path / "ar"))},
+                                         folder, 4, torch.device("cpu"))
+    assert json.loads((folder / "sample.json").read_text())["levels"].startswith("codebook 1 only (the NAR reads")

@@ -13,6 +13,11 @@ In mel mode (nar.predict: mel) one linear head replaces the code heads: from cod
 target's frames, the phones and the prompt's codes it regresses each frame's r log-mel frames
 (B, T, r, M), which a mel vocoder hears; levels 2..Q and the codec's decoder are then not used.
 
+With durations (nar.condition: durations; mel mode only) the target's frames show no codes: each
+frame embeds the phone it speaks and its place in that phone, the phones do not attend to the
+target's frames, and a linear head on each phone's hidden state predicts log(1 + its frames). In
+synthesis `speak` predicts the durations first, then the mel frames, with no AR (README "Durations").
+
 Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
 
 Shapes: B batch, L phones, T frames (prompt + target), Q codebooks, D width, V codebook size.
@@ -27,8 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tts.models.alignment import frame_phones, may_skip
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, expected_entries, init_weights,
                                length_mask, pad_right)
+
+
+CONDITIONS = ("codebook1", "durations")
+MAX_PLACE = 32  # frames into a phone told apart by the place embedding (later ones share the last)
 
 
 class NARModel(nn.Module):
@@ -37,14 +47,18 @@ class NARModel(nn.Module):
     hears in place of levels 2..Q and the codec's decoder (README "The NAR's mel mode")."""
 
     def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape,
-                 mel_bins: int = 0, mel_per_frame: int = 0):
+                 mel_bins: int = 0, mel_per_frame: int = 0, condition: str = "codebook1"):
         super().__init__()
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        if condition == "durations" and not mel_bins:
+            raise ValueError("a NAR conditioned on durations predicts log-mel frames: it needs mel_bins (mel mode)")
         if (mel_bins > 0) != (mel_per_frame > 0):
             raise ValueError(f"a mel-mode NAR needs both mel_bins and mel_per_frame, got {mel_bins} and {mel_per_frame}")
         if n_codebooks < 2 and not mel_bins:
             raise ValueError(f"the NAR predicts codebooks 2..Q, but the codec has Q = {n_codebooks}")
         self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
-        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
+        self.mel_bins, self.mel_per_frame, self.condition = mel_bins, mel_per_frame, condition
         D, V, Q = shape.width, codebook_size, n_codebooks
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(Q * V, D)  # level q's code c is row q * V + c
@@ -56,16 +70,25 @@ class NARModel(nn.Module):
             self.mel_head = nn.Linear(D, mel_per_frame * mel_bins)  # each frame's log-mel frames
         else:
             self.heads = nn.Parameter(torch.randn(Q - 1, V, D) * 0.02)  # output projection of levels 1..Q-1
+        if self.reads_durations:
+            self.place_embedding = nn.Embedding(MAX_PLACE, D)
+            self.duration_head = nn.Linear(D, 1)  # log(1 + frames) of each phone
         init_weights(self, shape.layers)
 
     @property
     def predicts_mel(self) -> bool:
         return self.mel_bins > 0
 
+    @property
+    def reads_durations(self) -> bool:
+        return self.condition == "durations"
+
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         s = self.shape
         extra = {"mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame} if self.predicts_mel else {}
+        if self.reads_durations:
+            extra["condition"] = self.condition
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size,
                 "n_codebooks": self.n_codebooks, **s.config(), **extra}
 
@@ -73,7 +96,7 @@ class NARModel(nn.Module):
     def from_config(cls, config: dict[str, Any]) -> "NARModel":
         return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
                    TransformerShape.from_config(config), int(config.get("mel_bins", 0)),
-                   int(config.get("mel_per_frame", 0)))
+                   int(config.get("mel_per_frame", 0)), str(config.get("condition", "codebook1")))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "NARModel":
@@ -122,9 +145,85 @@ class NARModel(nn.Module):
         codebook 1 only (codes (B, Q, T); levels > 1 after the prompt are not read)."""
         if not self.predicts_mel:
             raise ValueError("this NAR predicts codes: train it with nar.predict: mel for log-mel frames")
+        if self.reads_durations:
+            raise ValueError("this NAR reads durations, not codebook 1 (nar.condition: durations): call aligned()")
         level = torch.ones(codes.size(0), dtype=torch.long, device=codes.device)
         h = self._hidden(phones, phone_lengths, codes, audio_lengths, prompt_lengths, level)
         return self.mel_head(h).view(h.size(0), h.size(1), self.mel_per_frame, self.mel_bins)
+
+    def aligned(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+                audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, frame_phone: torch.Tensor,
+                place: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Durations mode: (log-mel frames (B, T, r, M) of every audio position, log(1 + frames) (B, L)
+        of every phone).
+
+        Of codes (B, Q, T) only the prompt's frames (t < prompt_lengths[b]) are read; the target's
+        frame t speaks phone frame_phone[b, t] (an index into phones (B, L)), place[b, t] frames into
+        it. The phones do not attend to the target's frames, so their durations depend on the phones
+        and the prompt alone.
+        """
+        if not self.reads_durations:
+            raise ValueError("this NAR reads codebook 1, not durations: train it with nar.condition: durations")
+        (B, L), T = phones.shape, codes.size(2)
+        if L + T > self.shape.max_positions:
+            raise ValueError(f"sequence of {L} phones + {T} frames is longer than max_positions = "
+                             f"{self.shape.max_positions}; raise it in the recipe or drop long utterances")
+        device = codes.device
+        in_prompt = torch.arange(T, device=device).unsqueeze(0) < prompt_lengths.unsqueeze(1)  # (B, T)
+        offsets = (torch.arange(self.n_codebooks, device=device) * self.codebook_size).view(1, -1, 1)
+        prompt = self.code_embedding(codes + offsets).sum(dim=1)  # (B, T, D)
+        spoken = self.phone_embedding(phones.gather(1, frame_phone)) + self.place_embedding(place.clamp(max=MAX_PLACE - 1))
+        a = torch.where(in_prompt.unsqueeze(-1), prompt, spoken)  # (B, T, D)
+        positions = torch.arange(max(L, T), device=device).unsqueeze(0)
+        x = torch.cat([self.phone_embedding(phones) + self.phone_positions(positions[:, :L]),
+                       a + self.audio_positions(positions[:, :T])], dim=1)  # (B, L + T, D)
+        keys_valid = torch.cat([length_mask(phone_lengths, L), length_mask(audio_lengths, T)], dim=1)  # (B, N)
+        target_keys = torch.cat([in_prompt.new_zeros(B, L), ~in_prompt], dim=1)  # (B, N)
+        phone_queries = (torch.arange(L + T, device=device) < L).view(1, -1, 1)  # (1, N, 1)
+        mask = keys_valid.unsqueeze(1) & ~(phone_queries & target_keys.unsqueeze(1))  # (B, N, N)
+        level = torch.ones(B, dtype=torch.long, device=device)
+        h, _ = self.transformer(x, mask.unsqueeze(1), condition=self.level_embedding(level))
+        mel = self.mel_head(h[:, L:]).view(B, T, self.mel_per_frame, self.mel_bins)
+        return mel, self.duration_head(h[:, :L]).squeeze(-1)
+
+    @torch.no_grad()
+    def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
+              prompt_phones: Sequence[torch.Tensor] | None = None, pace: float = 1.0,
+              max_frames_per_phone: int = MAX_PLACE) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Durations mode, for a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each
+        phone). The durations come first (rounded, times `pace`, at least one frame for a phone that
+        is not a word boundary or punctuation, at most max_frames_per_phone), then the frames."""
+        device = self.phone_embedding.weight.device
+        B, Q = len(phones), self.n_codebooks
+        prompt_phones = [p.to(device) for p in prompt_phones] if prompt_phones else [phones[0].new_zeros(0, device=device)] * B
+        prompt_codes = ([p.to(device) for p in prompt_codes] if prompt_codes
+                        else [torch.zeros(Q, 0, dtype=torch.long, device=device)] * B)
+        text = [torch.cat([p, t.to(device)]) for p, t in zip(prompt_phones, phones)]
+        phone_lengths = torch.tensor([len(t) for t in text], device=device)
+        prompt_lengths = torch.tensor([p.size(1) for p in prompt_codes], device=device)
+        phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
+        codes = pad_right(prompt_codes, max(1, int(prompt_lengths.max())))  # (B, Q, P)
+        none = torch.zeros(B, codes.size(2), dtype=torch.long, device=device)
+        _, log_frames = self.aligned(phones_padded, phone_lengths, codes, prompt_lengths, prompt_lengths, none, none)
+        durations = []
+        for i, sentence in enumerate(phones):
+            start = len(prompt_phones[i])
+            frames = torch.round(torch.expm1(log_frames[i, start:start + len(sentence)].float()) * pace)
+            least = torch.from_numpy(~may_skip(sentence.cpu())).to(device).long()
+            durations.append(frames.long().clamp(max=max_frames_per_phone).maximum(least))
+        audio, frame_phone, place = [], [], []
+        for i, d in enumerate(durations):
+            P, start = prompt_codes[i].size(1), len(prompt_phones[i])
+            index, within = frame_phones(d)
+            audio.append(torch.cat([prompt_codes[i], prompt_codes[i].new_zeros(Q, int(d.sum()))], dim=1))
+            frame_phone.append(torch.cat([index.new_zeros(P), index + start]))
+            place.append(torch.cat([within.new_zeros(P), within]))
+        audio_lengths = torch.tensor([a.size(1) for a in audio], device=device)
+        T = int(audio_lengths.max())
+        mel, _ = self.aligned(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
+                              pad_right(frame_phone, T), pad_right(place, T))
+        mels = [mel[i, int(prompt_lengths[i]):int(audio_lengths[i])].flatten(0, 1).T.contiguous() for i in range(B)]
+        return mels, durations
 
     @torch.no_grad()
     def generate(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
@@ -141,6 +240,8 @@ class NARModel(nn.Module):
         distribution (each level still conditions on the most likely codes of the levels below).
         In mel mode: the log-mel frames (M, T_i x r) of each sentence instead (`codebooks` unused).
         """
+        if self.reads_durations:
+            raise ValueError("this NAR reads durations, not the AR's codebook 1 (nar.condition: durations): call speak()")
         device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
         if codebooks is not None and tuple(codebooks.shape[:2]) != (Q, self.codebook_size):

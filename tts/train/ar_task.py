@@ -332,7 +332,9 @@ class ARTask:
         self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
         nar, latents = self._trained_nar(device), None
         levels = "all" if nar is not None else "codebook 1 only (no trained NAR yet)"
-        if nar is not None and nar.predicts_mel:  # the NAR's mel mode: heard as nar_mel.wav
+        if nar is not None and nar.reads_durations:  # the NAR speaks without the AR's codes
+            levels = "codebook 1 only (the NAR reads durations, not these codes)"
+        elif nar is not None and nar.predicts_mel:  # the NAR's mel mode: heard as nar_mel.wav
             levels = "codebook 1 (the NAR's mel frames are nar_mel.wav)"
             if len(codes[0]):
                 mel = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,

@@ -13,6 +13,13 @@ batches then also hold mel (B, T, r, M) and noisy_first (B, T): codebook 1 with 
 of its target frames replaced by random codes, a share drawn per utterance with the batch (so the
 same on a resumed run), which training reads in place of the true codes. Validation reports mel_l1
 from the true codes (the loss best.pt follows) and mel_l1_noisy from the corrupted ones.
+
+With `nar.condition: durations` the target's frames show the phone they speak instead (durations
+read off the AR's attention, tts/train/durations.py), and the model also predicts each phone's
+log(1 + frames): batches hold frame_phone and place (B, T), durations (B, L) and duration_wanted
+(B, L) (the phones that start after the prompt, whose durations count in the loss). The loss is
+the mel L1 plus the durations' squared error; validation also reports duration_error, the mean
+absolute error of the rounded durations in frames.
 """
 
 from __future__ import annotations
@@ -30,21 +37,47 @@ from tts.models.nar import NARModel
 from tts.train.ar_task import ARTask, masked_mel_l1
 from tts.train.batching import CodesDataset
 
+DURATION_LOSS = 1.0  # weight of the durations' squared error beside the mel L1
+
 
 class NARTask(ARTask):
     """Training stage "nar" (see tts/train/task.py for the protocol)."""
 
     name = "nar"
+    _durations: dict[str, np.ndarray] | None = None  # durations mode: {utterance id: frames of each phone}
 
     @property
     def predicts_mel(self) -> bool:
         return self.section.predict == "mel"
 
+    @property
+    def reads_durations(self) -> bool:
+        return self.section.condition == "durations"
+
     def model_config(self) -> dict[str, Any]:
         config = {**super().model_config(), "n_codebooks": self.n_codebooks}
         if self.predicts_mel:
             config.update(mel_bins=self.recipe.audio.n_mels, mel_per_frame=self.mel_per_frame)
+        if self.reads_durations:
+            config["condition"] = "durations"
         return config
+
+    def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
+        """Frames (L,) of each phone of utterance `index`, read off the AR's attention."""
+        if self._durations is None:
+            from tts.train.durations import durations_path, load_durations
+
+            self._durations = load_durations(self.recipe, self)
+            self._durations_file = durations_path(self.recipe)
+        item = data.items[index]
+        if item.id not in self._durations:
+            raise RuntimeError(f"{self._durations_file} has no durations of utterance {item.id}: it was computed "
+                               "for another prepared corpus; delete it to compute them again")
+        d = torch.from_numpy(self._durations[item.id].astype(np.int64))
+        if len(d) != len(item.phones) or int(d.sum()) != item.n_frames:
+            raise RuntimeError(f"{self._durations_file}: the durations of {item.id} do not fit its phones and "
+                               "frames (the corpus was prepared again since): delete the file to compute them again")
+        return d
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": NARModel.from_config(self.model_config())}
@@ -65,7 +98,36 @@ class NARTask(ARTask):
             T = int(audio_lengths.max())
             batch["mel"] = self._mel_targets(data, items, T)
             batch["noisy_first"] = self._noisy_first(batch["codes"][:, 0], prompt_lengths, rng)
+        if self.reads_durations:
+            batch.update(self._aligned_inputs(data, items, prompt_lengths))
         return batch
+
+    def _aligned_inputs(self, data: CodesDataset, items: list[int], prompt_lengths: torch.Tensor) -> dict[str, Any]:
+        """frame_phone, place (B, T), durations and duration_wanted (B, L) of the durations mode."""
+        from tts.models.alignment import frame_phones
+
+        frame_phone, place, durations, wanted = [], [], [], []
+        for index, prompt in zip(items, prompt_lengths.tolist()):
+            d = self.durations(data, index)
+            phone, within = frame_phones(d)
+            frame_phone.append(phone)
+            place.append(within)
+            durations.append(d)
+            wanted.append(torch.cumsum(d, 0) - d >= prompt)  # the phone starts after the prompt
+        T, L = max(len(f) for f in frame_phone), max(len(d) for d in durations)
+        return {"frame_phone": pad_right(frame_phone, T), "place": pad_right(place, T),
+                "durations": pad_right(durations, L), "duration_wanted": pad_right([w.long() for w in wanted], L).bool()}
+
+    def _aligned(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Durations mode: (mel L1, durations' squared error in log(1 + frames), predicted frames (B, L))."""
+        mel, log_frames = model.aligned(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
+                                        b["prompt_lengths"], b["frame_phone"], b["place"])
+        T = b["codes"].size(2)
+        wanted = length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)  # (B, T)
+        phones = b["duration_wanted"].float()
+        error = (log_frames.float() - torch.log1p(b["durations"].float())) ** 2
+        duration_loss = (error * phones).sum() / phones.sum().clamp(min=1)
+        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float())
 
     def _noisy_first(self, first: torch.Tensor, prompt_lengths: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """Codebook 1 (B, T) with a share u_b ~ U(0, code_noise) of each utterance's target frames
@@ -96,6 +158,11 @@ class NARTask(ARTask):
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.reads_durations:
+            mel_l1, duration_loss, _ = self._aligned(modules["model"], b)
+            loss = mel_l1 + DURATION_LOSS * duration_loss
+            yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
+            return
         if self.predicts_mel:
             loss = self._mel(modules["model"], b, b["noisy_first"])
             yield "model", loss, {"loss": loss.item()}
@@ -107,6 +174,12 @@ class NARTask(ARTask):
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.reads_durations:
+            mel_l1, duration_loss, frames = self._aligned(modules["model"], b)
+            wanted = b["duration_wanted"]
+            error = (frames.round().clamp(min=0) - b["durations"]).abs()[wanted].mean()
+            return {"loss": (mel_l1 + DURATION_LOSS * duration_loss).item(), "mel_l1": mel_l1.item(),
+                    "duration_loss": duration_loss.item(), "duration_error": error.item()}
         if self.predicts_mel:
             clean = self._mel(modules["model"], b, b["codes"][:, 0]).item()
             return {"loss": clean, "mel_l1": clean, "mel_l1_noisy": self._mel(modules["model"], b, b["noisy_first"]).item()}
@@ -131,6 +204,15 @@ class NARTask(ARTask):
         prompt_phones = prompt[0].items[prompt[1]].phones if prompt else None
         prompt_codes = prompt[0].codes(prompt[1]) if prompt else None
         model = modules["model"]
+        if model.reads_durations:
+            mels, durations = model.speak([item.phones], [prompt_codes] if prompt else None,
+                                          [prompt_phones] if prompt else None)
+            self.render_mel(folder, mels[0], item, device, label="NAR, predicted durations")
+            info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
+                    "prompt": prompt[0].items[prompt[1]].id if prompt else None,
+                    "frames": int(durations[0].sum()), "true_frames": int(first.size(0)), "wav": "mel.wav"}
+            (folder / "sample.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+            return
         if model.predicts_mel:
             mel = model.generate([item.phones], [first], [prompt_codes] if prompt else None,
                                  [prompt_phones] if prompt else None)[0]

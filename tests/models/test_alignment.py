@@ -1,0 +1,53 @@
+"""Durations from an attention map: the monotonic path, its skips, and frames per phone."""
+
+import numpy as np
+import pytest
+import torch
+
+from tts.models.alignment import frame_phones, may_skip, monotonic_path, path_durations
+from tts.text.symbols import encode
+
+
+def attention(T: int, L: int, spans: dict[int, range], low: float = 1e-3) -> np.ndarray:
+    """log of a (T, L) map that is 1 where phone l owns frame t (spans) and `low` elsewhere."""
+    a = np.full((T, L), low)
+    for phone, frames in spans.items():
+        a[list(frames), phone] = 1.0
+    return np.log(a)
+
+
+def test_the_path_follows_the_attention_and_is_monotonic():
+    log_a = attention(8, 3, {0: range(0, 2), 1: range(2, 6), 2: range(6, 8)})
+    path = monotonic_path(log_a, np.zeros(3, dtype=bool))
+    assert path.tolist() == [0, 0, 1, 1, 1, 1, 2, 2]
+    assert path_durations(path, 3).tolist() == [2, 4, 2]
+
+
+def test_a_frame_that_looks_back_does_not_make_the_path_go_back():
+    log_a = attention(6, 3, {0: range(0, 2), 1: range(2, 4), 2: range(4, 6)})
+    log_a[4] = np.log([1.0, 1e-3, 1e-3])  # frame 4 looks at phone 0 again
+    path = monotonic_path(log_a, np.zeros(3, dtype=bool))
+    assert np.all(np.diff(path) >= 0) and path[0] == 0 and path[-1] == 2
+
+
+def test_only_word_boundaries_and_punctuation_may_take_no_frame():
+    phones = torch.tensor(encode(["HH", "AY1", "_", ",", "DH", "EH1", "R", "."]))
+    skippable = may_skip(phones)
+    assert skippable.tolist() == [False, False, True, True, False, False, False, True]
+    log_a = attention(7, 8, {0: range(0, 1), 1: range(1, 3), 4: range(3, 4), 5: range(4, 6), 6: range(6, 7)})
+    durations = path_durations(monotonic_path(log_a, skippable), 8)
+    assert durations.tolist() == [1, 2, 0, 0, 1, 2, 1, 0]
+    # with nothing skippable every phone keeps a frame, even where no frame attends to it
+    forced = path_durations(monotonic_path(attention(8, 8, {}), np.zeros(8, dtype=bool)), 8)
+    assert forced.tolist() == [1] * 8
+
+
+def test_too_few_frames_is_a_clear_error():
+    with pytest.raises(ValueError, match="3 frames cannot speak 4 phones"):
+        monotonic_path(np.zeros((3, 4)), np.zeros(4, dtype=bool))
+
+
+def test_frame_phones_expand_durations():
+    index, place = frame_phones(torch.tensor([2, 0, 3, 1]))
+    assert index.tolist() == [0, 0, 2, 2, 2, 3]
+    assert place.tolist() == [0, 1, 0, 1, 2, 0]
