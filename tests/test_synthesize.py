@@ -386,5 +386,13 @@ def test_a_nar_that_reads_durations_speaks_without_the_ar(monkeypatch):
     assert result.timings["ar"] == 0.0 and result.timings["nar"] > 0
     with pytest.raises(ValueError, match="reads durations it predicts itself"):
         synth.synthesize("Hello.", options=synth.options(ar_decode="expected"))
-    with pytest.raises(ValueError, match="score it with --what model"):
+    with pytest.raises(ValueError, match="give it durations"):
         synth.speak_first_level(["HH", "AH0"], torch.tensor([1, 2, 3]))
+
+
+def test_speak_durations_speaks_the_given_frames():
+    synth = tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True, durations=True)
+    wav = synth.speak_durations(["HH", "AH0", "L", "OW1", "."], torch.tensor([2, 1, 3, 2, 0]))
+    assert wav.shape == (8 * 4 * 160,) and synth.vocoder.heard[-1].shape == (1, 80, 32)
+    with pytest.raises(ValueError, match="does not read durations"):
+        tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True).speak_durations(["AA1"], torch.tensor([1]))

@@ -421,14 +421,27 @@ class Synthesizer:
 
         options = options or self.options()
         if self.nar_speaks_alone:
-            raise ValueError("this run's NAR reads durations, not codebook 1 (nar.condition: durations): score it "
-                             "with --what model")
+            raise ValueError("this run's NAR reads durations, not codebook 1 (nar.condition: durations): give it "
+                             "durations (speak_durations)")
         phone_ids = torch.tensor(encode(phones), dtype=torch.long)
         prompt_phones = prompt_codes = None
         if prompt is not None:
             prompt_phones, prompt_codes = [torch.tensor(encode(prompt.phones), dtype=torch.long)], [prompt.codes]
         codes, latents = self._nar([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones, options)
         return self._decode(codes[0].cpu(), options, latents[0])
+
+    def speak_durations(self, phones: list[str], durations: torch.Tensor, prompt: Optional[Prompt] = None) -> np.ndarray:
+        """A NAR that reads durations (nar.condition: durations) speaking the sentence `phones` with the
+        given frames (L,) of each phone, e.g. those read off the AR's attention for a recording:
+        what it loses then is the mel frames' share of the error, not its duration predictor's."""
+        from tts.text.symbols import encode
+
+        if not self.nar_speaks_alone:
+            raise ValueError("this run's NAR does not read durations (nar.condition: durations)")
+        prompt_phones = [torch.tensor(encode(prompt.phones), dtype=torch.long)] if prompt is not None else None
+        mels, _ = self.nar.speak([torch.tensor(encode(phones), dtype=torch.long)],
+                                 [prompt.codes] if prompt is not None else None, prompt_phones, durations=[durations])
+        return self._vocode_mel(mels[0])
 
     @torch.no_grad()
     def hear_ar_forced(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,

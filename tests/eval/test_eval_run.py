@@ -331,10 +331,11 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    calls, forced = [], []
+    calls, forced, spoken = [], [], []
 
     class FakeSynthesizer:
         sample_rate = 16000
+        nar_speaks_alone = False
 
         @classmethod
         def from_run(cls, model_dir, device):
@@ -345,6 +346,10 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
 
         def options(self, **changes):
             return changes
+
+        def speak_durations(self, phones, durations, prompt):
+            spoken.append((phones, durations.tolist(), prompt))
+            return read(clips["slt_1"])[0]
 
         def speak_first_level(self, phones, first, prompt, options):
             calls.append((phones, first.tolist(), prompt))
@@ -375,6 +380,17 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
     result = evaluate_model(run_dir, limit=2, prompt=True, what="ar", device="cpu")
     assert result["what"] == "ar" and not calls[2:]  # the AR alone, not the NAR
     assert [f[0] for f in forced] == [index[u["id"]] for u in result["utterances"]]
+    # a NAR that reads durations speaks each utterance's durations from <run>/ar/durations.npz
+    FakeSynthesizer.nar_speaks_alone = True
+    with pytest.raises(FileNotFoundError, match="durations.npz is missing"):
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
+    ids = [r["id"] for r in corpus.records()]
+    (run_dir / "ar").mkdir(exist_ok=True)
+    np.savez(run_dir / "ar" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
+             durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), ar_step=1)
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
+    assert len(spoken) == 2 and all(d == [2, 1, 2, 2, 0] and p[0] == "wav" for _, d, p in spoken)
+    FakeSynthesizer.nar_speaks_alone = False
     corpus.has_codes = False
     for what in ("nar", "ar"):
         with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -372,6 +372,30 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
         return synthesizer.prompt_from_wav(path, prompt_record["text"])
 
 
+def _true_durations_generator(synthesizer: Any, model_dir: Path) -> Generator:
+    """--what nar for a NAR that reads durations: it speaks each utterance with the durations read off
+    the AR's attention for its recording (<run>/ar/durations.npz), not with its own."""
+    import torch
+
+    from tts.train.durations import FILE, read_durations
+
+    path = model_dir / "ar" / FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"--what nar: {path} is missing; the NAR stage writes it when it starts "
+                                "training with nar.condition: durations")
+    durations = read_durations(path)
+
+    def generate(record, original, prompt_record, prompt_audio, seed):
+        if record["id"] not in durations:
+            raise RuntimeError(f"{path} has no durations of {record['id']}: it was computed for another corpus")
+        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
+        d = torch.as_tensor(durations[record["id"]].astype(np.int64))
+        wav = synthesizer.speak_durations(list(record["phones"]), d, voice)
+        return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
+
+    return generate
+
+
 def _first_level_generator(what: str, model_dir: Path, device: str, sampling: dict) -> Generator:
     """One model from the utterance's true codebook 1 (its prepared codes): "nar", the NAR and the
     decoder (levels 2..Q filled in); "ar", the AR teacher-forced on it (Synthesizer.hear_ar_forced)."""
@@ -385,6 +409,8 @@ def _first_level_generator(what: str, model_dir: Path, device: str, sampling: di
     if not corpus.has_codes:
         raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
     speak = synthesizer.speak_first_level if what == "nar" else synthesizer.hear_ar_forced
+    if what == "nar" and synthesizer.nar_speaks_alone:
+        return _true_durations_generator(synthesizer, model_dir)
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])

@@ -189,10 +189,12 @@ class NARModel(nn.Module):
     @torch.no_grad()
     def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
               prompt_phones: Sequence[torch.Tensor] | None = None, pace: float = 1.0,
-              max_frames_per_phone: int = MAX_PLACE) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+              max_frames_per_phone: int = MAX_PLACE,
+              durations: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Durations mode, for a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each
         phone). The durations come first (rounded, times `pace`, at least one frame for a phone that
-        is not a word boundary or punctuation, at most max_frames_per_phone), then the frames."""
+        is not a word boundary or punctuation, at most max_frames_per_phone), then the frames; given
+        `durations` (frames (L_i,) of each phone), those are spoken instead."""
         device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
         prompt_phones = [p.to(device) for p in prompt_phones] if prompt_phones else [phones[0].new_zeros(0, device=device)] * B
@@ -205,8 +207,11 @@ class NARModel(nn.Module):
         codes = pad_right(prompt_codes, max(1, int(prompt_lengths.max())))  # (B, Q, P)
         none = torch.zeros(B, codes.size(2), dtype=torch.long, device=device)
         _, log_frames = self.aligned(phones_padded, phone_lengths, codes, prompt_lengths, prompt_lengths, none, none)
-        durations = []
+        given, durations = durations, []
         for i, sentence in enumerate(phones):
+            if given is not None:
+                durations.append(torch.as_tensor(given[i], dtype=torch.long, device=device))
+                continue
             start = len(prompt_phones[i])
             frames = torch.round(torch.expm1(log_frames[i, start:start + len(sentence)].float()) * pace)
             least = torch.from_numpy(~may_skip(sentence.cpu())).to(device).long()

@@ -34,6 +34,11 @@ def load_durations(recipe: Any, task: Any) -> dict[str, np.ndarray]:
     path = durations_path(recipe)
     if not path.exists():
         compute_durations(recipe, task, path)
+    return read_durations(path)
+
+
+def read_durations(path: Path) -> dict[str, np.ndarray]:
+    """{utterance id: frames (L,) of each phone} saved at `path` by compute_durations."""
     with np.load(path) as saved:
         ids, lengths, values = saved["ids"], saved["lengths"], saved["durations"]
     ends = np.cumsum(lengths)
