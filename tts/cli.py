@@ -263,8 +263,9 @@ def eval_model(
     limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
     prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
     what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + decoder from "
-                             "the true codebook 1, or from the true durations for a NAR that reads them), ar (the AR teacher-forced on it, codebook 1 alone), codec (resynthesis), vocoder (copy-synthesis), "
-                             "griffin_lim (its baseline) or original (the recogniser's floor)."),
+                             "the true codebook 1, or from the true durations for a NAR that reads them), ar "
+                             "(the AR teacher-forced on it, codebook 1 alone), codec (resynthesis), vocoder "
+                             "(copy-synthesis), griffin_lim (its baseline) or original (the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),
