@@ -278,7 +278,7 @@ class TransformerConfig:
     code_noise: float = 0.0  # NAR mel mode, training: up to this share of codebook 1's frames is replaced by
     # random codes (a share drawn per utterance), so that the NAR learns to read the phones over the AR's errors
     condition: Literal["codebook1", "durations"] = "codebook1"  # NAR mel mode: what the target's frames show:
-    # the AR's codebook 1, or the phone each frame speaks, from durations read off the AR's attention in
+    # the AR's codebook 1, or the phone each frame speaks, from durations read off the aligner (stage aligner) in
     # training and predicted by the NAR itself in synthesis, with no AR (README "Durations")
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -301,6 +301,27 @@ class TransformerConfig:
         _check(self.attention_dropout is None or 0 <= self.attention_dropout < 1, "attention_dropout",
                self.attention_dropout, "null (= dropout) or in [0, 1)")
         _check(self.max_positions >= 16, "max_positions", self.max_positions, ">= 16")
+
+
+def _aligner_train() -> "TrainConfig":
+    return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,
+                       validate_every=250, checkpoint_every=250, sample_every=500, log_every=20)
+
+
+@dataclass(frozen=True)
+class AlignerConfig:
+    """The aligner of stage aligner: phones and log-mel frames encoded into one space, trained without
+    labels by the forward-sum loss; its durations feed nar.condition: durations (README "Durations")."""
+
+    width: int = 128  # encoder width D
+    kernel: int = 3  # convolution kernel of both encoders
+    short_first_epochs: int = 0  # epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
+    train: TrainConfig = field(default_factory=_aligner_train)  # batch_tokens: phones + mel frames
+
+    def validate(self) -> None:
+        _check(self.width >= 1, "width", self.width, ">= 1")
+        _check(self.kernel >= 1 and self.kernel % 2 == 1, "kernel", self.kernel, "an odd number >= 1")
+        _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
 
 
 @dataclass(frozen=True)
@@ -398,7 +419,7 @@ class SynthesisConfig:
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner")
 
 
 @dataclass(frozen=True)
@@ -418,6 +439,7 @@ class Recipe:
     ar: TransformerConfig = field(default_factory=TransformerConfig)
     nar: TransformerConfig = field(default_factory=TransformerConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    aligner: AlignerConfig = field(default_factory=AlignerConfig)
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
 
     @property
@@ -453,9 +475,9 @@ class Recipe:
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
         _check(self.nar.scheduled_sampling == 0, "nar.scheduled_sampling", self.nar.scheduled_sampling,
                "0: scheduled sampling is the AR's (the NAR reads no draws of its own)")
-        _check(self.nar.condition == "codebook1" or self.ar.guided_attention > 0, "nar.condition",
-               self.nar.condition, "codebook1, or set ar.guided_attention > 0: durations are read off the "
-               "attention that guided attention pulls to the diagonal")
+        if self.nar.condition == "durations" and "nar" in self.stages:
+            _check("aligner" in self.stages and self.stages.index("aligner") < self.stages.index("nar"), "stages",
+                   self.stages, "a list with aligner before nar: nar.condition durations reads the aligner's durations")
         _check(self.ar.predict == "codes", "ar.predict", self.ar.predict,
                "codes: the AR predicts codebook 1 (predict: mel is the NAR's; the AR's mel head is ar.mel_loss)")
         if self.codec.kind == "encodec_24khz":

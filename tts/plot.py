@@ -307,8 +307,10 @@ def plot_codes_file(source: str | Path, output: str | Path, prepared: str | Path
 # --------------------------------------------------------------------------- attention
 
 
-def plot_attention(attention: np.ndarray, output: str | Path, title: str = "") -> Path:
-    """Heat map of a frames-on-phones attention matrix (T, L): frame (x) against phone (y).
+def plot_attention(attention: np.ndarray, output: str | Path, title: str = "",
+                   path: np.ndarray | None = None) -> Path:
+    """Heat map of a frames-on-phones attention matrix (T, L): frame (x) against phone (y); `path`
+    (T,), the phone each frame was given (e.g. a monotonic alignment), is drawn over it as a line.
 
     A model that has learned to read the text draws a rising diagonal.
     """
@@ -322,6 +324,10 @@ def plot_attention(attention: np.ndarray, output: str | Path, title: str = "") -
     ax = figure.subplots()
     image = ax.imshow(attention.T, aspect="auto", origin="lower", interpolation="nearest", cmap="magma",
                       extent=(0, frames, 0, phones))
+    if path is not None and len(path):
+        ax.step(np.arange(len(path)) + 0.5, np.asarray(path) + 0.5, where="mid", color="cyan", linewidth=0.8,
+                label="path")
+        ax.legend(loc="upper left", fontsize=8)
     ax.set_xlabel("audio frame")
     ax.set_ylabel("phone")
     ax.set_title(title or f"attention of {frames} frames on {phones} phones", fontsize=10, loc="left")

@@ -133,7 +133,8 @@ class Synthesizer:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None) -> "Synthesizer":
-        """Load a run folder: ar/ and nar/ checkpoints, the codec they were trained on, a vocoder if any."""
+        """Load a run folder: ar/ and nar/ checkpoints, the codec they were trained on, a vocoder if any.
+        A NAR that reads durations (nar.condition: durations) speaks alone: ar/ is then not loaded."""
         from tts.codec import codec_from_checkpoint, load_codec, mel_vocoder_path, resolve_device
         from tts.models.ar import ARModel
         from tts.models.nar import NARModel
@@ -146,21 +147,26 @@ class Synthesizer:
         from tts.text import load_phonemizer
 
         load_phonemizer()  # G2P loads with the models, not inside the first sentence's timing
-        if not (run_dir / "ar").is_dir():
+        nar_ckpt = load_checkpoint(run_dir / "nar") if (run_dir / "nar").is_dir() else None
+        speaks_alone = nar_ckpt is not None and nar_ckpt.get("model_config", {}).get("condition") == "durations"
+        ar = ar_ckpt = None
+        if (run_dir / "ar").is_dir():
+            ar_ckpt = load_checkpoint(run_dir / "ar")
+            _check_symbols(ar_ckpt, run_dir / "ar")
+            ar = ARModel.from_checkpoint(ar_ckpt)
+        elif not speaks_alone:
             raise FileNotFoundError(f"{run_dir} has no trained AR ({run_dir / 'ar'} is missing); "
                                     "train it first with `tts train <recipe> --stage ar` or `tts run <recipe>`")
-        ar_ckpt = load_checkpoint(run_dir / "ar")
-        _check_symbols(ar_ckpt, run_dir / "ar")
-        recipe = recipe_from_dict(ar_ckpt["recipe"])
-        ar = ARModel.from_checkpoint(ar_ckpt)
-        nar_ckpt = None
-        if (run_dir / "nar").is_dir():
-            nar_ckpt = load_checkpoint(run_dir / "nar")
-        elif not ar.has_mel_head:
+        if nar_ckpt is None and not ar.has_mel_head:
             raise FileNotFoundError(f"{run_dir} has no trained NAR ({run_dir / 'nar'} is missing); "
                                     "train it first with `tts train <recipe> --stage nar` or `tts run <recipe>`")
-        codec_settings = ar_ckpt.get("codec")
-        if nar_ckpt is not None and nar_ckpt.get("codec") != codec_settings:
+        if speaks_alone:  # the NAR reads durations: the AR, if any, takes no part in synthesis
+            _check_symbols(nar_ckpt, run_dir / "nar")
+            ar = ar_ckpt = None
+        main = ar_ckpt if ar_ckpt is not None else nar_ckpt
+        recipe = recipe_from_dict(main["recipe"])
+        codec_settings = main.get("codec")
+        if ar_ckpt is not None and nar_ckpt is not None and nar_ckpt.get("codec") != codec_settings:
             raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                              f"({codec_settings} vs {nar_ckpt.get('codec')}); retrain one of them")
         codec_file = run_dir / "codec" / "best.pt"
@@ -172,7 +178,7 @@ class Synthesizer:
         _check_codec(codec, codec_settings, codec_file if codec_file.is_file() else recipe.codec.checkpoint, run_dir)
         nar = NARModel.from_checkpoint(nar_ckpt) if nar_ckpt is not None else None
         if quantize == "int8":
-            ar, nar = _quantize_int8(ar), (_quantize_int8(nar) if nar is not None else None)
+            ar, nar = (_quantize_int8(ar) if ar is not None else None), (_quantize_int8(nar) if nar is not None else None)
         elif quantize not in (None, "none"):
             raise ValueError(f"--quantize {quantize!r}: only int8 (dynamic, linear layers, CPU) is offered")
         vocoder = None
@@ -185,8 +191,8 @@ class Synthesizer:
             from tts.data.corpus import PreparedCorpus
 
             corpus = PreparedCorpus(run_dir / "prepared")
-        return cls(recipe, ar.to(torch_device), nar.to(torch_device) if nar is not None else None, codec, vocoder,
-                   corpus, torch_device)
+        return cls(recipe, ar.to(torch_device) if ar is not None else None,
+                   nar.to(torch_device) if nar is not None else None, codec, vocoder, corpus, torch_device)
 
     def options(self, **changes: Any) -> SamplingOptions:
         """The recipe's sampling defaults with the given changes (None = keep)."""
@@ -432,7 +438,7 @@ class Synthesizer:
 
     def speak_durations(self, phones: list[str], durations: torch.Tensor, prompt: Optional[Prompt] = None) -> np.ndarray:
         """A NAR that reads durations (nar.condition: durations) speaking the sentence `phones` with the
-        given frames (L,) of each phone, e.g. those read off the AR's attention for a recording:
+        given frames (L,) of each phone, e.g. those the aligner read off a recording:
         what it loses then is the mel frames' share of the error, not its duration predictor's."""
         from tts.text.symbols import encode
 
@@ -454,6 +460,8 @@ class Synthesizer:
         from tts.text.symbols import encode
 
         options = options or self.options()
+        if self.ar is None:
+            raise ValueError("--what ar: this run has no AR (its NAR reads durations and speaks alone)")
         device = self.ar.head.weight.device
         text = torch.tensor(encode((prompt.phones if prompt else []) + list(phones)), dtype=torch.long)
         prompt_first = prompt.codes[0].to(torch.long) if prompt is not None else torch.zeros(0, dtype=torch.long)

@@ -380,14 +380,14 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
     result = evaluate_model(run_dir, limit=2, prompt=True, what="ar", device="cpu")
     assert result["what"] == "ar" and not calls[2:]  # the AR alone, not the NAR
     assert [f[0] for f in forced] == [index[u["id"]] for u in result["utterances"]]
-    # a NAR that reads durations speaks each utterance's durations from <run>/ar/durations.npz
+    # a NAR that reads durations speaks each utterance's durations from <run>/aligner/durations.npz
     FakeSynthesizer.nar_speaks_alone = True
     with pytest.raises(FileNotFoundError, match="durations.npz is missing"):
         evaluate_model(run_dir, limit=1, what="nar", device="cpu")
     ids = [r["id"] for r in corpus.records()]
-    (run_dir / "ar").mkdir(exist_ok=True)
-    np.savez(run_dir / "ar" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
-             durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), ar_step=1)
+    (run_dir / "aligner").mkdir(exist_ok=True)
+    np.savez(run_dir / "aligner" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
+             durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), aligner_step=1)
     result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
     assert len(spoken) == 2 and all(d == [2, 1, 2, 2, 0] and p[0] == "wav" for _, d, p in spoken)
     FakeSynthesizer.nar_speaks_alone = False

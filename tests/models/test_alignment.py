@@ -51,3 +51,40 @@ def test_frame_phones_expand_durations():
     index, place = frame_phones(torch.tensor([2, 0, 3, 1]))
     assert index.tolist() == [0, 0, 2, 2, 2, 3]
     assert place.tolist() == [0, 1, 0, 1, 2, 0]
+
+
+def test_aligner_gradient_is_finite_with_padded_phones_and_frames():
+    from tts.models.alignment import Aligner, forward_sum_loss
+
+    torch.manual_seed(0)
+    model = Aligner(n_symbols=20, features=8, width=16)
+    phones = torch.tensor([[3, 4, 5, 6, 7], [3, 4, 0, 0, 0]])
+    phone_lengths, frame_lengths = torch.tensor([5, 2]), torch.tensor([12, 7])
+    frames = torch.randn(2, 12, 8)
+    frames[1, 7:] = 0
+    log_attention = model(phones, phone_lengths, frames)
+    assert torch.allclose(log_attention[:, :, :2].exp().sum(-1)[1], torch.ones(12), atol=1e-5)  # padded phones get none
+    loss = forward_sum_loss(log_attention, phone_lengths, frame_lengths)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_forward_sum_loss_prefers_the_monotonic_alignment():
+    from tts.models.alignment import forward_sum_loss
+
+    T, L = 12, 4
+    diagonal = torch.full((1, T, L), -8.0)
+    for t in range(T):
+        diagonal[0, t, t * L // T] = 0.0
+    backwards = diagonal.flip(2)  # the same certainty, phones in reverse order
+    lengths = (torch.tensor([L]), torch.tensor([T]))
+    assert forward_sum_loss(diagonal.log_softmax(-1), *lengths) < forward_sum_loss(backwards.log_softmax(-1), *lengths) - 1
+
+
+def test_codec_durations_round_boundaries_and_sum_to_the_codes():
+    from tts.models.alignment import codec_durations
+
+    d = codec_durations(np.array([3, 1, 6, 0, 10]), n_frames=5, per_frame=4)  # mel bounds 0 3 4 10 10 20
+    assert d.tolist() == [1, 0, 2, 0, 2] and d.sum() == 5
+    assert codec_durations(np.array([8, 8]), n_frames=3, per_frame=4).tolist() == [2, 1]  # codes shorter: clipped
+    assert codec_durations(np.array([2, 2]), n_frames=3, per_frame=4).tolist() == [1, 2]  # longer: the last phone

@@ -354,14 +354,48 @@ def durations_recipe(tmp_path):
     return dataclasses.replace(recipe, nar=dataclasses.replace(recipe.nar, predict="mel", condition="durations"))
 
 
-def test_durations_come_from_the_ar_and_fit_every_utterance(tmp_path):
+def test_aligner_trains_validates_and_draws_its_attention(tmp_path):
+    from tts.models.alignment import Aligner
+    from tts.train.aligner_task import AlignerTask
+
+    recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
+    task = AlignerTask(recipe, corpus)
+    batch = task.train_batches(0, 0, 1)[0]
+    i = 0
+    record = next(r for r in corpus.records() if r["id"] == batch["ids"][i])
+    assert int(batch["frame_lengths"][i]) == record["n_mel_frames"] and batch["frames"].size(2) == 80
+    frames = batch["frames"][i, :record["n_mel_frames"]]
+    assert frames.mean(dim=0).abs().max() < 1e-5 and (frames.std(dim=0) - 1).abs().max() < 1e-3  # per-bin normalised
+    train(task, tmp_path / "aligner")
+    records = [json.loads(line) for line in (tmp_path / "aligner" / "metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert np.isfinite(validation["loss"]) and 0 < validation["path_attention"] <= 1
+    model = Aligner.from_checkpoint(load_checkpoint(tmp_path / "aligner"))
+    assert model.width == 16
+    sample = tmp_path / "aligner" / "samples" / "step-4"
+    assert (sample / "attention.png").stat().st_size > 0
+    info = json.loads((sample / "sample.json").read_text())
+    assert len(info["durations_ms"]) == len(corpus.records("validation")[0]["phones"])
+    assert sum(ms for _, ms in info["durations_ms"]) == 10 * corpus.records("validation")[0]["n_mel_frames"]
+    with pytest.raises(ValueError, match="not a checkpoint of the aligner"):
+        Aligner.from_checkpoint(load_checkpoint(tmp_path / "aligner") | {"model_config": None, "modules": {}})
+
+
+def test_aligner_is_a_stage(tmp_path):
+    from tts.train.aligner_task import AlignerTask
+
+    assert isinstance(stages.load_task(durations_recipe(tmp_path), "aligner"), AlignerTask)
+
+
+def test_durations_come_from_the_aligner_and_fit_every_utterance(tmp_path):
+    from tts.train.aligner_task import AlignerTask
     from tts.train.durations import durations_path, load_durations
 
     recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
     task = NARTask(recipe, corpus)
-    with pytest.raises(RuntimeError, match="train the AR first"):
+    with pytest.raises(RuntimeError, match="train the aligner first"):
         task.train_batches(0, 0, 1)[0]
-    train(ARTask(recipe, corpus), tmp_path / "ar")
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
     durations = load_durations(recipe, task)
     assert durations_path(recipe).is_file()
     for split in ("train", "validation"):
@@ -380,13 +414,16 @@ def test_durations_come_from_the_ar_and_fit_every_utterance(tmp_path):
         assert torch.equal(batch["duration_wanted"][i, :len(d)], starts >= batch["prompt_lengths"][i])
     # a durations file of another corpus is refused by name
     np.savez(durations_path(recipe), ids=np.asarray(["other"]), lengths=np.asarray([1]),
-             durations=np.asarray([1], dtype=np.int16), ar_step=0)
+             durations=np.asarray([1], dtype=np.int16), aligner_step=0)
     with pytest.raises(RuntimeError, match="has no durations of utterance"):
         NARTask(recipe, corpus).train_batches(0, 0, 1)[0]
 
 
 def test_durations_nar_trains_validates_loads_and_speaks_its_samples(tmp_path):
+    from tts.train.aligner_task import AlignerTask
+
     recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
     train(ARTask(recipe, corpus), tmp_path / "ar")
     train(NARTask(recipe, corpus), tmp_path / "nar")
     model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))

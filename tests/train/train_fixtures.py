@@ -129,7 +129,7 @@ class FakeCorpus:
             n_phones, n_frames = int(rng.integers(4, 10)), int(rng.integers(6, 20))
             record = {"id": f"utt{i:02d}", "speaker": f"spk{i % 2}", "text": f"sentence {i}",
                       "phones": [PHONES[int(j)] for j in rng.integers(0, len(PHONES), n_phones)],
-                      "n_frames": n_frames, "split": "validation" if i < 2 else "train"}
+                      "n_frames": n_frames, "n_mel_frames": 4 * n_frames - 2, "split": "validation" if i < 2 else "train"}
             self._records.append(record)
             self._codes[record["id"]] = rng.integers(0, codebook_size, (n_codebooks, n_frames))
 
@@ -156,6 +156,7 @@ def tasks_recipe(output_dir: Path, **train) -> Recipe:
              "train": settings}
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "codec": {"kind": "none"},
                              "ar": dict(model, guided_attention=0.5), "nar": model,
+                             "aligner": {"width": 16, "train": dict(settings, batch_tokens=200, schedule="noam")},
                              "synthesis": {"max_frames_per_phone": 3.0}})
 
 

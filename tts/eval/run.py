@@ -373,13 +373,13 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
 
 
 def _true_durations_generator(synthesizer: Any, model_dir: Path) -> Generator:
-    """--what nar for a NAR that reads durations: it speaks each utterance with the durations read off
-    the AR's attention for its recording (<run>/ar/durations.npz), not with its own."""
+    """--what nar for a NAR that reads durations: it speaks each utterance with the durations the aligner
+    read off its recording (<run>/aligner/durations.npz), not with its own."""
     import torch
 
     from tts.train.durations import FILE, read_durations
 
-    path = model_dir / "ar" / FILE
+    path = model_dir / "aligner" / FILE
     if not path.is_file():
         raise FileNotFoundError(f"--what nar: {path} is missing; the NAR stage writes it when it starts "
                                 "training with nar.condition: durations")

@@ -1,19 +1,27 @@
-"""Phone durations from an attention map: the most likely monotonic path (README "Durations").
+"""Phone durations: an aligner's attention and the most likely monotonic path through it (README "Durations").
 
-The AR's middle layer, pulled toward the diagonal by the guided-attention loss, says for each
-audio frame how strongly it attends to each phone. A monotonic path through that map (each frame
-speaks one phone; the phone index never goes back and moves on by one, or jumps over tokens that
-may take no time: word boundaries and punctuation) gives each phone its number of frames. This is
-the Viterbi search of Glow-TTS's monotonic alignment search, run on log-attention, with skips.
+The aligner (stage aligner) encodes the phones and the log-mel frames into one space;
+a frame's attention on the phones is the softmax of minus their squared distances. It is trained
+by the forward-sum loss of RAD-TTS (the likelihood of all monotonic alignments, by CTC), with no
+labels. A monotonic path through its attention (each frame speaks one phone; the phone index never
+goes back and moves on by one, or jumps over tokens that may take no time: word boundaries and
+punctuation) then gives each phone its number of frames: the Viterbi search of Glow-TTS's monotonic
+alignment search, run on log-attention, with skips. Durations are found in mel frames (10 ms) and
+then rounded to codec frames.
 
-Shapes: T frames, L phones.
+Shapes: B batch, T frames, L phones, D width, F features per frame (mel bins M).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from tts.models.layers import length_mask
 from tts.text.symbols import PUNCTUATION, WORD_BOUNDARY, symbol_to_id
 
 SILENT_IDS = frozenset(symbol_to_id[s] for s in (WORD_BOUNDARY,) + PUNCTUATION)  # may take 0 frames
@@ -84,3 +92,78 @@ def frame_phones(durations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     starts = torch.cumsum(durations, 0) - durations  # (L,)
     place = torch.arange(len(index), device=durations.device) - starts[index]
     return index, place
+
+
+BLANK_LOGPROB = -1.0  # log-score of CTC's blank column in the forward-sum loss (RAD-TTS)
+MASKED = -1e4  # score of a padded phone
+
+
+def _encoder(channels_in: int, width: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(channels_in, width, kernel, padding=kernel // 2), nn.ReLU(),
+                         nn.Conv1d(width, width, kernel, padding=kernel // 2), nn.ReLU(),
+                         nn.Conv1d(width, width, 1))
+
+
+class Aligner(nn.Module):
+    """Phones and log-mel frames in one space; a frame's attention on the phones is the softmax of
+    minus their squared distances over sqrt(D)."""
+
+    def __init__(self, n_symbols: int, features: int, width: int = 128, kernel: int = 3):
+        super().__init__()
+        self.n_symbols, self.features, self.width, self.kernel = n_symbols, features, width, kernel
+        self.embedding = nn.Embedding(n_symbols, width)
+        self.phones = _encoder(width, width, kernel)
+        self.frames = _encoder(features, width, kernel)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_symbols": self.n_symbols, "features": self.features, "width": self.width, "kernel": self.kernel}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "Aligner":
+        if "model_config" not in checkpoint or "model" not in checkpoint.get("modules", {}):
+            raise ValueError(f"not a checkpoint of the aligner's stage (stage {checkpoint.get('stage')!r})")
+        model = cls(**checkpoint["model_config"])
+        model.load_state_dict(checkpoint["modules"]["model"])
+        return model.eval()
+
+    def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Log-attention (B, T, L) of frames (B, T, F) on phones (B, L); padded phones get MASKED (not
+        -inf, whose gradient through CTC is NaN)."""
+        keys = self.phones(self.embedding(phones).transpose(1, 2)).float()  # (B, D, L)
+        queries = self.frames(frames.transpose(1, 2)).float()  # (B, D, T)
+        distance = (queries.pow(2).sum(dim=1).unsqueeze(2) + keys.pow(2).sum(dim=1).unsqueeze(1)
+                    - 2 * torch.bmm(queries.transpose(1, 2), keys))  # (B, T, L): |q - k|^2 without (B, D, T, L)
+        scores = -distance.clamp(min=0) / self.width ** 0.5
+        scores = scores.masked_fill(~length_mask(phone_lengths, phones.size(1)).unsqueeze(1), MASKED)
+        return scores.log_softmax(dim=-1)
+
+
+def forward_sum_loss(log_attention: torch.Tensor, phone_lengths: torch.Tensor,
+                     frame_lengths: torch.Tensor) -> torch.Tensor:
+    """Minus the log-likelihood of all monotonic alignments (each phone one frame at least), per frame,
+    averaged over the batch: CTC over log_attention (B, T, L) with the phones 1..L as the labels and
+    a blank column of constant score. An utterance with fewer frames than phones counts 0."""
+    B, T, L = log_attention.shape
+    blank = log_attention.new_full((B, T, 1), BLANK_LOGPROB)
+    scores = torch.cat([blank, log_attention.float()], dim=-1).log_softmax(dim=-1)  # (B, T, L + 1)
+    labels = torch.arange(1, L + 1, device=log_attention.device).expand(B, L)
+    loss = F.ctc_loss(scores.transpose(0, 1), labels, frame_lengths, phone_lengths, blank=0,
+                      reduction="none", zero_infinity=True)  # (B,)
+    return (loss / frame_lengths.clamp(min=1)).mean()
+
+
+def normalised_frames(mel: torch.Tensor) -> torch.Tensor:
+    """The aligner's input (F, M) from a log-mel (M, F): each bin normalised over the utterance
+    (mean 0, deviation 1), which takes away the voice's spectral tilt and the recording's level."""
+    mel = mel.float()
+    mel = (mel - mel.mean(dim=1, keepdim=True)) / mel.std(dim=1, keepdim=True).clamp(min=1e-3)
+    return mel.T.contiguous()
+
+
+def codec_durations(durations: np.ndarray, n_frames: int, per_frame: int) -> np.ndarray:
+    """Durations in mel frames (L,) as durations in codec frames of `per_frame` mel frames each, summing
+    to n_frames: each phone boundary rounded to the nearest codec frame (a short phone may get 0)."""
+    bounds = np.floor(np.concatenate([[0], np.cumsum(durations)]) / per_frame + 0.5).astype(np.int64)  # halves up
+    bounds = np.clip(bounds, 0, n_frames)
+    bounds[-1] = n_frames
+    return np.diff(bounds)

@@ -15,7 +15,7 @@ same on a resumed run), which training reads in place of the true codes. Validat
 from the true codes (the loss best.pt follows) and mel_l1_noisy from the corrupted ones.
 
 With `nar.condition: durations` the target's frames show the phone they speak instead (durations
-read off the AR's attention, tts/train/durations.py), and the model also predicts each phone's
+the aligner read off the recording, tts/train/durations.py), and the model also predicts each phone's
 log(1 + frames): batches hold frame_phone and place (B, T), durations (B, L) and duration_wanted
 (B, L) (the phones that start after the prompt, whose durations count in the loss). The loss is
 the mel L1 plus the durations' squared error; validation also reports duration_error, the mean
@@ -63,7 +63,7 @@ class NARTask(ARTask):
         return config
 
     def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
-        """Frames (L,) of each phone of utterance `index`, read off the AR's attention."""
+        """Frames (L,) of each phone of utterance `index`, read off the recording by the aligner."""
         if self._durations is None:
             from tts.train.durations import durations_path, load_durations
 

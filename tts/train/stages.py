@@ -21,6 +21,7 @@ TASKS = {  # stage -> (module, class)
     "nar": ("tts.train.nar_task", "NARTask"),
     "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
     "codec_vocoder": ("tts.train.vocoder_task", "VocoderTask"),  # the vocoder fine-tuned on codec log-mels
+    "aligner": ("tts.train.aligner_task", "AlignerTask"),  # phone durations for nar.condition: durations
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
