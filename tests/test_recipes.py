@@ -96,30 +96,38 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
     assert result.sample_rate == 24000 and len(result.wav) > 0
 
 
-def test_offline_recipe_runs_a_few_steps_and_speaks_through_its_mel_codec(tmp_path):
+def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path):
     """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
-    codes, the vocoder fine-tuned on the codec's log-mels, AR, NAR; then synthesis through it all."""
+    codes, the aligner, its durations, the NAR that reads them; then synthesis with no AR; then the AR
+    chain of the same recipe (codec_vocoder, AR, a NAR over codebook 1)."""
     from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
     from tts.synthesize import Synthesizer
 
     shipped = load_recipe(ROOT / "recipes" / "offline.yaml")
     assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0
-    assert shipped.stages == ("vocoder", "codec", "codec_vocoder", "ar", "nar")
+    assert shipped.stages == ("vocoder", "codec", "aligner", "nar") and shipped.nar.condition == "durations"
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
-    tiny_vocoder = ["vocoder.initial_channels=16"]
-    for section in ("train", "codec_train"):
-        tiny_vocoder += [f"vocoder.{section}.batch_size=2", f"vocoder.{section}.max_steps=2",
-                         f"vocoder.{section}.warmup_steps=1", f"vocoder.{section}.validate_every=2",
-                         f"vocoder.{section}.checkpoint_every=2", f"vocoder.{section}.sample_every=0",
-                         f"vocoder.{section}.log_every=1"]
+    tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
+    for section in ("vocoder.train", "vocoder.codec_train", "aligner.train"):
+        tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
+                 f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
+                 f"{section}.log_every=1"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
-                         TINY + tiny_vocoder + [f"stages={list(shipped.stages)}", f"data.root={corpus}",
-                                                f"output_dir={run}"])
+                         TINY + tiny + [f"stages={list(shipped.stages)}", f"data.root={corpus}", f"output_dir={run}"])
     run_recipe(recipe)
-    for stage in ("vocoder", "codec", "codec_vocoder", "ar", "nar"):
+    for stage in ("vocoder", "codec", "aligner", "nar"):
         assert (run / stage / "best.pt").is_file()
-    assert mel_vocoder_path(recipe) == run / "codec_vocoder" / "best.pt"
-    result = Synthesizer.from_run(run).synthesize("Hello.")
+    assert (run / "aligner" / "durations.npz").is_file() and not (run / "ar").exists()
+    synthesizer = Synthesizer.from_run(run)
+    assert synthesizer.ar is None and synthesizer.nar_speaks_alone
+    result = synthesizer.synthesize("Hello.")
+    assert result.sample_rate == 16000 and len(result.wav) > 0
+    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]", "nar.predict=codes", "nar.condition=codebook1"]
+    recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
+                         TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
+    run_recipe(recipe)
+    assert mel_vocoder_path(recipe) == tmp_path / "ar_run" / "codec_vocoder" / "best.pt"
+    result = Synthesizer.from_run(tmp_path / "ar_run").synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
