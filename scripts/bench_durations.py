@@ -25,10 +25,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def uniform(n_phones: int, n_frames: int) -> np.ndarray:
-    return np.diff(np.round(np.linspace(0, n_frames, n_phones + 1)).astype(np.int64))
-
-
 def shifted(durations: np.ndarray, by: int) -> np.ndarray:
     """Every boundary between phones moved `by` frames (clipped to the utterance)."""
     bounds = np.concatenate([[0], np.cumsum(durations)])
@@ -54,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from tts.config import load_recipe
-    from tts.models.alignment import Aligner, codec_durations, normalised_frames
+    from tts.models.alignment import Aligner, codec_durations, even_durations, normalised_frames
     from tts.text.symbols import N_SYMBOLS, encode
     from tts.train.aligner_task import align
     from tts.train.checkpoint import load_checkpoint
@@ -80,7 +76,7 @@ def main() -> None:
         _, mel_durations = align(model, item.phones, frames)
         aligned = codec_durations(mel_durations, item.n_frames, per_frame)
         durations = {"aligner": aligned, "aligner, 1 frame early": shifted(aligned, -1),
-                     "aligner, 1 frame late": shifted(aligned, 1), "uniform": uniform(len(phones), item.n_frames)}
+                     "aligner, 1 frame late": shifted(aligned, 1), "uniform": even_durations(len(phones), item.n_frames)}
         mel = frames.numpy()
         for source, d in durations.items():
             labels = frame_labels(phones, d, per_frame, len(mel))

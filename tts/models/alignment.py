@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.models.layers import length_mask
+from tts.models.layers import length_mask, pad_right
 from tts.text.symbols import PUNCTUATION, WORD_BOUNDARY, symbol_to_id
 
 SILENT_IDS = frozenset(symbol_to_id[s] for s in (WORD_BOUNDARY,) + PUNCTUATION)  # may take 0 frames
@@ -83,6 +83,25 @@ def monotonic_path(log_attention: np.ndarray, skippable: np.ndarray) -> np.ndarr
 def path_durations(path: np.ndarray, n_phones: int) -> np.ndarray:
     """Frames (L,) of each phone on a path (T,) of phone indices."""
     return np.bincount(path, minlength=n_phones)
+
+
+def even_durations(n_phones: int, n_frames: int) -> np.ndarray:
+    """Frames (L,) of each phone when n_frames are spread evenly over n_phones."""
+    return np.diff(np.round(np.linspace(0, n_frames, n_phones + 1)).astype(np.int64))
+
+
+def attention_durations(log_attention: np.ndarray, phones: torch.Tensor | np.ndarray) -> tuple[np.ndarray, bool]:
+    """(frames (L,) of each phone on the best monotonic path through log_attention (T, L), False); with
+    fewer frames than phones that need one, (the frames spread evenly over the phones, True)."""
+    try:
+        return path_durations(monotonic_path(log_attention, may_skip(phones)), len(phones)), False
+    except ValueError:
+        return even_durations(len(phones), len(log_attention)), True
+
+
+def pad_frames(frames: list[torch.Tensor]) -> torch.Tensor:
+    """Frames (F_i, M) of each utterance stacked as (B, max F_i, M), zero past each end."""
+    return pad_right([f.T for f in frames], max(len(f) for f in frames)).transpose(1, 2)
 
 
 def frame_phones(durations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

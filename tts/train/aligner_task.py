@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from tts.config import Recipe, TrainConfig
-from tts.models.alignment import Aligner, forward_sum_loss, may_skip, monotonic_path, normalised_frames, path_durations
+from tts.models.alignment import (Aligner, attention_durations, forward_sum_loss, may_skip, monotonic_path,
+                                  normalised_frames, pad_frames)
 from tts.models.layers import pad_right
 from tts.train.batching import BatchList, batch_rng, bucket_batches, shard_batches, short_first
 
@@ -69,11 +70,7 @@ def align(model: Aligner, phones: torch.Tensor, frames: torch.Tensor) -> tuple[n
     with torch.no_grad():
         log_attention = model(phones.view(1, -1).to(device), torch.tensor([len(phones)], device=device),
                               frames.unsqueeze(0).to(device))[0].float().cpu().numpy()  # (F, L)
-    try:
-        durations = path_durations(monotonic_path(log_attention, may_skip(phones)), len(phones))
-    except ValueError:
-        F = len(frames)
-        durations = np.diff(np.round(np.linspace(0, F, len(phones) + 1)).astype(np.int64))
+    durations, _ = attention_durations(log_attention, phones)
     return np.exp(log_attention), durations
 
 
@@ -134,11 +131,8 @@ class AlignerTask:
         frames = [data.frames(i) for i in items]  # (F_i, M)
         phone_lengths = torch.tensor([len(p) for p in phones])
         frame_lengths = torch.tensor([len(f) for f in frames])
-        padded = torch.zeros(len(items), int(frame_lengths.max()), frames[0].size(1))
-        for row, f in enumerate(frames):
-            padded[row, :len(f)] = f
         return {"ids": [data.items[i].id for i in items], "phones": pad_right(phones, int(phone_lengths.max())),
-                "phone_lengths": phone_lengths, "frames": padded, "frame_lengths": frame_lengths,
+                "phone_lengths": phone_lengths, "frames": pad_frames(frames), "frame_lengths": frame_lengths,
                 "tokens": int(phone_lengths.sum() + frame_lengths.sum())}
 
     def batch_ids(self, batch: dict) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tts.models.alignment import codec_durations, may_skip, monotonic_path, normalised_frames, path_durations
+from tts.models.alignment import attention_durations, codec_durations, normalised_frames, pad_frames
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +75,14 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
         for items in batches:
             phones = [data.items[i].phones for i in items]
             frames = [normalised_frames(torch.from_numpy(task.corpus.mel(data.items[i].record))) for i in items]
-            padded = torch.zeros(len(items), max(len(f) for f in frames), frames[0].size(1))
-            for row, f in enumerate(frames):
-                padded[row, :len(f)] = f
             phone_lengths = torch.tensor([len(p) for p in phones])
             with torch.no_grad():
-                log_attention = model(pad_right(phones, int(phone_lengths.max())), phone_lengths, padded)
+                log_attention = model(pad_right(phones, int(phone_lengths.max())), phone_lengths, pad_frames(frames))
             for row, index in enumerate(items):
                 item = data.items[index]
                 n, F = len(item.phones), len(frames[row])
-                try:
-                    path_ = monotonic_path(log_attention[row, :F, :n].numpy(), may_skip(item.phones))
-                    mel_durations = path_durations(path_, n)
-                except ValueError:
-                    mel_durations = np.diff(np.round(np.linspace(0, F, n + 1)).astype(np.int64))
-                    spread += 1
+                mel_durations, even = attention_durations(log_attention[row, :F, :n].numpy(), item.phones)
+                spread += even
                 ids.append(item.id)
                 lengths.append(n)
                 values.append(codec_durations(mel_durations, item.n_frames, per_frame))
