@@ -53,6 +53,8 @@ def test_speaks_a_sentence_with_the_codec(synth):
     assert np.abs(result.wav).max() <= 0.99 + 1e-6
     assert set(result.timings) == {"front_end", "ar", "nar", "decoder"}
     assert result.real_time_factor > 0
+    with pytest.raises(ValueError, match="only a NAR that reads durations"):
+        synth.synthesize("Hello there.", options=synth.options(pace=1.5))
 
 
 def test_random_model_hits_the_length_limit_cleanly(synth):
@@ -384,6 +386,13 @@ def test_a_nar_that_reads_durations_speaks_without_the_ar(monkeypatch):
     pause = int(synth.options().sentence_pause * synth.sample_rate)
     assert len(result.wav) == frames * 4 * 160 + pause  # four mel frames per frame, one pause
     assert result.timings["ar"] == 0.0 and result.timings["nar"] > 0
+    with torch.no_grad():  # about two frames a phone, so that a slower pace shows
+        synth.nar.duration_head.bias.fill_(float(torch.log1p(torch.tensor(2.0))))
+        synth.nar.duration_head.weight.mul_(0.01)
+    normal, slow = (synth.synthesize("Hello there. Bye.", prompt, synth.options(seed=1, pace=pace)) for pace in (1.0, 1.5))
+    assert len(slow.wav) > len(normal.wav)
+    with pytest.raises(ValueError, match="pace = 0"):
+        synth.options(pace=0.0)
     with pytest.raises(ValueError, match="reads durations it predicts itself"):
         synth.synthesize("Hello.", options=synth.options(ar_decode="expected"))
     with pytest.raises(ValueError, match="give it durations"):

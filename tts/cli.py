@@ -137,6 +137,10 @@ def synthesize(
     max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
                                                          "warning) after phones x this frames (default: the recipe's)."),
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
+    mel_contrast: Optional[float] = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's "
+                                                 "deviation from its mean times this (1 = off; default: the recipe's)."),
+    pace: Optional[float] = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone "
+                                         "this many times its predicted length (above 1 slower; default: the recipe's)."),
     decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
                                              "level's entries under its prediction) or argmax (its likeliest)."),
@@ -158,7 +162,7 @@ def synthesize(
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                        min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone,
-                       decoder=decoder, nar_decode=nar_decode, ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize,
+                       pace=pace, mel_contrast=mel_contrast, decoder=decoder, nar_decode=nar_decode, ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize,
                        kv_cache=not no_kv_cache, device=device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
@@ -276,6 +280,10 @@ def eval_model(
                                                          "end before phones x this frames (0 = off; default: the recipe's)."),
     max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
                                                          "warning) after phones x this frames (default: the recipe's)."),
+    mel_contrast: Optional[float] = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's "
+                                                 "deviation from its mean times this (1 = off; default: the recipe's)."),
+    pace: Optional[float] = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone "
+                                         "this many times its predicted length (above 1 slower; default: the recipe's)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
@@ -291,7 +299,7 @@ def eval_model(
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                                           "min_frames_per_phone": min_frames_per_phone,
-                                          "max_frames_per_phone": max_frames_per_phone,
+                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace, "mel_contrast": mel_contrast,
                                           "nar_decode": nar_decode, "ar_decode": ar_decode},
                                 codebooks=codebooks)
     except (ValueError, RuntimeError, FileNotFoundError) as err:

@@ -405,6 +405,8 @@ class SynthesisConfig:
     ar_decode: Literal["sample", "expected", "mel"] = "sample"  # what is heard: the sampled codes | the mean
     # entry of codebook 1 under the AR | the AR's mel head through the mel vocoder (needs ar.mel_loss > 0)
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
+    pace: float = 1.0  # a NAR that reads durations speaks each phone this many times its predicted length
+    mel_contrast: float = 1.0  # predicted log-mels: each bin's deviation from its mean times this (1 = off; README)
 
     def validate(self) -> None:
         _check(self.temperature >= 0, "temperature", self.temperature, ">= 0 (0 = greedy)")
@@ -417,6 +419,8 @@ class SynthesisConfig:
         _check(self.repetition_window >= 0, "repetition_window", self.repetition_window, ">= 0")
         _check(self.repetition_max >= 0, "repetition_max", self.repetition_max, ">= 0")
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")
+        _check(self.pace > 0, "pace", self.pace, "> 0 (1 = the predicted lengths, above 1 slower)")
+        _check(self.mel_contrast > 0, "mel_contrast", self.mel_contrast, "> 0 (1 = off, above 1 more contrast)")
 
 
 STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner")

@@ -54,6 +54,8 @@ class SamplingOptions:
     ar_decode: Literal["sample", "expected", "mel"] = "sample"  # heard: the sampled codes, the mean entry of
     # codebook 1, or the AR's mel head through the mel vocoder (levels 2..Q and the NAR then unused)
     sentence_pause: float = 0.25  # seconds between sentences
+    pace: float = 1.0  # durations mode: each phone this many times its predicted length (above 1 slower)
+    mel_contrast: float = 1.0  # predicted log-mels: each bin's deviation from its mean times this (1 = off)
     kv_cache: bool = True  # False recomputes the prefix each step (for comparison only)
     batch: bool = True  # False decodes the sentences of a text one by one (for comparison only)
 
@@ -63,6 +65,10 @@ class SamplingOptions:
         if not 0 <= self.min_frames_per_phone < self.max_frames_per_phone:
             raise ValueError(f"min_frames_per_phone = {self.min_frames_per_phone}: give a number >= 0 and below "
                              f"max_frames_per_phone = {self.max_frames_per_phone}")
+        if not self.mel_contrast > 0:
+            raise ValueError(f"mel_contrast = {self.mel_contrast}: give a positive factor (1 = off)")
+        if not self.pace > 0:
+            raise ValueError(f"pace = {self.pace}: give a positive factor (1 = the predicted lengths, above 1 slower)")
 
     @classmethod
     def from_recipe(cls, synthesis: SynthesisConfig, **changes: Any) -> "SamplingOptions":
@@ -128,6 +134,7 @@ class Synthesizer:
         self.recipe, self.ar, self.nar, self.codec = recipe, ar, nar, codec
         self.vocoder, self.corpus, self.device = vocoder, corpus, device
         self.sample_rate = codec.sample_rate
+        self.steps: dict[str, int] = {}  # training step of each loaded model (from_run fills it)
 
     # ------------------------------------------------------------------ loading
 
@@ -177,6 +184,8 @@ class Synthesizer:
                                     "train it with `tts train <recipe> --stage codec`")
         _check_codec(codec, codec_settings, codec_file if codec_file.is_file() else recipe.codec.checkpoint, run_dir)
         nar = NARModel.from_checkpoint(nar_ckpt) if nar_ckpt is not None else None
+        steps = {name: int(ckpt.get("step", 0)) for name, ckpt in (("ar", ar_ckpt), ("nar", nar_ckpt)) if ckpt is not None}
+        log.info("loaded %s from %s", ", ".join(f"{name} step {step}" for name, step in steps.items()), run_dir)
         if quantize == "int8":
             ar, nar = (_quantize_int8(ar) if ar is not None else None), (_quantize_int8(nar) if nar is not None else None)
         elif quantize not in (None, "none"):
@@ -191,8 +200,10 @@ class Synthesizer:
             from tts.data.corpus import PreparedCorpus
 
             corpus = PreparedCorpus(run_dir / "prepared")
-        return cls(recipe, ar.to(torch_device) if ar is not None else None,
-                   nar.to(torch_device) if nar is not None else None, codec, vocoder, corpus, torch_device)
+        synthesizer = cls(recipe, ar.to(torch_device) if ar is not None else None,
+                          nar.to(torch_device) if nar is not None else None, codec, vocoder, corpus, torch_device)
+        synthesizer.steps = steps
+        return synthesizer
 
     def options(self, **changes: Any) -> SamplingOptions:
         """The recipe's sampling defaults with the given changes (None = keep)."""
@@ -302,6 +313,9 @@ class Synthesizer:
         groups = [list(range(B))] if options.batch else [[i] for i in range(B)]
         if self.nar_speaks_alone:
             return self._speak_from_durations(phone_ids, prompt_codes, prompt_phones, groups, options, timings)
+        if options.pace != 1.0:
+            raise ValueError(f"pace {options.pace}: only a NAR that reads durations (nar.condition: durations) "
+                             "speaks at a pace; this run's lengths come from its AR (see --min/--max-frames-per-phone)")
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
@@ -374,7 +388,8 @@ class Synthesizer:
         for group in groups:
             out, durations = self.nar.speak([phone_ids[i] for i in group],
                                             [prompt_codes[i] for i in group] if prompt_codes else None,
-                                            [prompt_phones[i] for i in group] if prompt_phones else None)
+                                            [prompt_phones[i] for i in group] if prompt_phones else None,
+                                            pace=options.pace)
             for i, mel, d in zip(group, out, durations):
                 codes[i], mels[i] = torch.zeros(0, int(d.sum()), dtype=torch.long), mel
                 truncated[i] = bool((d >= MAX_PHONE_FRAMES).any())
@@ -436,7 +451,8 @@ class Synthesizer:
         codes, latents = self._nar([phone_ids], [first_level.to(torch.long)], prompt_codes, prompt_phones, options)
         return self._decode(codes[0].cpu(), options, latents[0])
 
-    def speak_durations(self, phones: list[str], durations: torch.Tensor, prompt: Optional[Prompt] = None) -> np.ndarray:
+    def speak_durations(self, phones: list[str], durations: torch.Tensor, prompt: Optional[Prompt] = None,
+                        options: Optional[SamplingOptions] = None) -> np.ndarray:
         """A NAR that reads durations (nar.condition: durations) speaking the sentence `phones` with the
         given frames (L,) of each phone, e.g. those the aligner read off a recording:
         what it loses then is the mel frames' share of the error, not its duration predictor's."""
@@ -447,7 +463,7 @@ class Synthesizer:
         prompt_phones = [torch.tensor(encode(prompt.phones), dtype=torch.long)] if prompt is not None else None
         mels, _ = self.nar.speak([torch.tensor(encode(phones), dtype=torch.long)],
                                  [prompt.codes] if prompt is not None else None, prompt_phones, durations=[durations])
-        return self._vocode_mel(mels[0])
+        return self._decode(torch.zeros(0, mels[0].shape[1], dtype=torch.long), options or self.options(), mels[0])
 
     @torch.no_grad()
     def hear_ar_forced(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,
@@ -487,7 +503,9 @@ class Synthesizer:
         if codes.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
         if options.ar_decode == "mel" or self.nar_hears_mel:
-            return self._vocode_mel(latents)
+            from tts.audio.spectral import expand_variance
+
+            return self._vocode_mel(expand_variance(latents, options.mel_contrast))
         batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
         if latents is not None:
             latents = latents.unsqueeze(0).to(self.device)  # (1, D, T)
@@ -576,7 +594,8 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
                    top_k: Optional[int], top_p: Optional[float], seed: Optional[int], decoder: Optional[str],
                    nar_decode: Optional[str], batch: Optional[Path], plot: Optional[Path], quantize: Optional[str], kv_cache: bool,
                    device: str, ar_decode: Optional[str] = None, min_frames_per_phone: Optional[float] = None,
-                   max_frames_per_phone: Optional[float] = None) -> None:
+                   max_frames_per_phone: Optional[float] = None, pace: Optional[float] = None,
+                   mel_contrast: Optional[float] = None) -> None:
     """`tts synthesize`: one text to one wav, or --batch lines to a folder with a manifest."""
     from tts.audio.io import save_audio
 
@@ -595,7 +614,8 @@ def synthesize_cli(sentence: Optional[str], out: Path, model: Path, prompt_wav: 
     load_seconds = time.perf_counter() - load_start
     options = synth.options(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, decoder=decoder,
                             nar_decode=nar_decode, ar_decode=ar_decode, kv_cache=kv_cache,
-                            min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone)
+                            min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone,
+                            pace=pace, mel_contrast=mel_contrast)
     prompt = (synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav
               else synth.prompt_from_speaker(speaker))
     if batch is not None:

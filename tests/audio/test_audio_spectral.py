@@ -9,7 +9,7 @@ import pytest
 import torch
 from audio_fixtures import harmonic
 
-from tts.audio.spectral import (LOG_FLOOR, MelSpectrogram, MultiResolutionMelLoss, MultiResolutionSTFTLoss,
+from tts.audio.spectral import (LOG_FLOOR, MelSpectrogram, MultiResolutionMelLoss, MultiResolutionSTFTLoss, expand_variance,
                                 griffin_lim, griffin_lim_from_log_mel, hz_to_mel, istft, log_mel, magnitude,
                                 mel_filterbank, mel_filterbank_for, mel_frames, mel_resolutions, mel_to_hz,
                                 mel_to_linear, multi_resolution_mel_distance, phase, power, stft)
@@ -290,3 +290,12 @@ def test_module_on_cuda_matches_cpu():
     assert (on_gpu - MelSpectrogram(audio)(wav)).abs().max() < 1e-4
     loss = MultiResolutionMelLoss(16000).to("cuda")
     assert float(loss(wav.cuda(), wav.cuda())) == 0.0
+
+
+def test_expand_variance_scales_each_bins_deviation_from_its_mean():
+    mel = torch.tensor([[1.0, 3.0, 5.0], [-2.0, -2.0, -8.0]])
+    out = expand_variance(mel, 1.5)
+    torch.testing.assert_close(out.mean(dim=1), mel.mean(dim=1))  # each bin keeps its level
+    torch.testing.assert_close(out.std(dim=1), 1.5 * mel.std(dim=1))
+    assert out[0].tolist() == [0.0, 3.0, 6.0]
+    assert expand_variance(mel, 1.0) is mel

@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 
 from tts.eval.mcd import (count_phones, dtw, duration_ratio, expected_duration, mel_cepstral_distortion,
-                          mel_cepstrum, mel_distance, pairwise_distances)
+                          mel_cepstrum, mel_distance, pairwise_distances, spectral_variance_ratio)
 
 from eval_fixtures import read
 
 RATE = 16000
 
 
-def chirp_speech(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+def chirp_speech(seconds: float = 1.5, seed: int = 0, formant_swing: float = 400.0) -> np.ndarray:
     """A speech-like test signal: a harmonic tone with a gliding pitch and a moving formant."""
     t = np.arange(int(seconds * RATE)) / RATE
     pitch = 120 + 60 * np.sin(2 * np.pi * 0.7 * t)
     phase = 2 * np.pi * np.cumsum(pitch) / RATE
-    formant = 600 + 400 * np.sin(2 * np.pi * 1.3 * t)
+    formant = 600 + formant_swing * np.sin(2 * np.pi * 1.3 * t)
     wav = sum(np.exp(-((k * pitch - formant) / 300.0) ** 2) * np.sin(k * phase) for k in range(1, 30))
     wav += 0.001 * np.random.default_rng(seed).standard_normal(len(t))
     return (0.3 * wav / np.abs(wav).max()).astype(np.float32)
@@ -111,6 +111,14 @@ def test_mel_distance_zero_for_identical_and_positive_for_noise():
     wav = chirp_speech()
     assert mel_distance(wav, RATE, wav, RATE) == pytest.approx(0.0, abs=1e-6)
     assert mel_distance(add_noise(wav, 10), RATE, wav, RATE) > mel_distance(add_noise(wav, 30), RATE, wav, RATE)
+
+
+def test_spectral_variance_ratio_needs_no_alignment_and_sees_smoothing():
+    wav = chirp_speech()
+    assert spectral_variance_ratio(wav, RATE, wav, RATE) == pytest.approx(1.0)
+    assert spectral_variance_ratio(wav[::-1].copy(), RATE, wav, RATE) == pytest.approx(1.0, abs=0.05)  # reversed
+    steadier = chirp_speech(formant_swing=100.0)  # the same voice with a formant that moves less
+    assert spectral_variance_ratio(steadier, RATE, wav, RATE) < 0.9 < 1.1 < spectral_variance_ratio(wav, RATE, steadier, RATE)
 
 
 def test_duration_helpers():

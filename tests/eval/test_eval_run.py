@@ -173,6 +173,8 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     calls = []
 
     class FakeSynthesizer:
+        steps = {"nar": 1250}
+
         @classmethod
         def from_run(cls, model_dir, device):
             assert Path(model_dir) == run_dir and device == "cpu"
@@ -209,6 +211,7 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     assert per_speaker["slt"]["similarity_same_speaker"] > per_speaker["rms"]["similarity_same_speaker"]
     assert "hit max length" in "\n".join(summary_lines(result))
     assert result["sampling"] == {}  # the recipe's sampling
+    assert result["model_steps"] == {"nar": 1250}
 
     calls.clear()
     result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu",
@@ -223,6 +226,10 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     assert calls[0][2] == {"seed": 0, "min_frames_per_phone": 1.3, "max_frames_per_phone": 3.0}
     with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="nar", sampling={"min_frames_per_phone": 1.0})
+    with pytest.raises(ValueError, match="apply to --what model"):
+        evaluate_model(run_dir, limit=1, what="nar", sampling={"pace": 1.2})
+    with pytest.raises(ValueError, match="--mel-contrast applies"):
+        evaluate_model(run_dir, limit=1, what="codec", sampling={"mel_contrast": 1.3})
 
 
 def test_evaluate_model_rejects_bad_arguments(tmp_path):
@@ -347,7 +354,7 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
         def options(self, **changes):
             return changes
 
-        def speak_durations(self, phones, durations, prompt):
+        def speak_durations(self, phones, durations, prompt, options):
             spoken.append((phones, durations.tolist(), prompt))
             return read(clips["slt_1"])[0]
 

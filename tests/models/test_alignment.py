@@ -88,3 +88,14 @@ def test_codec_durations_round_boundaries_and_sum_to_the_codes():
     assert d.tolist() == [1, 0, 2, 0, 2] and d.sum() == 5
     assert codec_durations(np.array([8, 8]), n_frames=3, per_frame=4).tolist() == [2, 1]  # codes shorter: clipped
     assert codec_durations(np.array([2, 2]), n_frames=3, per_frame=4).tolist() == [1, 2]  # longer: the last phone
+
+
+def test_rounded_durations_keep_the_total_where_rounding_each_phone_loses_it():
+    from tts.models.alignment import rounded_durations
+
+    frames = torch.tensor([1.45, 1.45, 1.45, 1.45, 0.3, 2.6])  # 8.7 frames in all
+    d = rounded_durations(frames)
+    assert d.tolist() == [1, 2, 1, 2, 0, 3] and int(d.sum()) == 9
+    assert int(torch.round(frames).sum()) == 7  # what rounding each phone alone gives
+    assert rounded_durations(torch.tensor([-0.5, 0.4, 0.4])).tolist() == [0, 0, 1]  # negatives count as 0
+    assert rounded_durations(torch.zeros(0)).tolist() == []

@@ -256,6 +256,9 @@ def test_durations_mode_speaks_its_own_durations_and_round_trips_its_config():
     alone_mels, alone_durations = model.speak(phones[1:], prompt[1:], prompt_phones[1:])
     assert torch.equal(alone_durations[0], durations[1])
     torch.testing.assert_close(alone_mels[0], mels[1], atol=1e-5, rtol=1e-5)  # padding changes nothing
+    _, slow = model.speak(phones, prompt, prompt_phones, pace=2.0)
+    assert [int(s.sum()) for s in slow] > [int(d.sum()) for d in durations]
+    assert abs(int(slow[0].sum()) - 2 * float(torch.expm1(model.duration_head.bias)) * 7) <= 7  # about 4 a phone
     with torch.no_grad():
         model.duration_head.bias.fill_(-5.0)  # a model that wants no frames at all
     _, durations = model.speak(phones[:1])

@@ -191,6 +191,16 @@ class MelSpectrogram(nn.Module):
 # --------------------------------------------------------------------------- inversion
 
 
+def expand_variance(log_mel_spec: torch.Tensor, factor: float) -> torch.Tensor:
+    """Log-mel frames (M, F) with each bin's deviation from its mean over the frames times `factor`:
+    the global-variance compensation of statistical speech synthesis, for a regression model whose
+    frames are smoother than speech (factor 1 returns the input)."""
+    if factor == 1.0 or log_mel_spec.shape[-1] == 0:
+        return log_mel_spec
+    mean = log_mel_spec.mean(dim=-1, keepdim=True)
+    return mean + factor * (log_mel_spec - mean)
+
+
 def griffin_lim(magnitude_spec: np.ndarray | torch.Tensor, hop_length: int, win_length: int | None = None,
                 n_iter: int = 32, momentum: float = 0.99, length: int | None = None,
                 seed: int = 0) -> torch.Tensor:

@@ -61,9 +61,25 @@ def _dct_matrix(n_mels: int, n_cepstra: int) -> np.ndarray:
 def mel_cepstrum(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """MFCC-like mel-cepstra c1..c24 of a mono waveform (S,) -> (T, K), with MCD_ANALYSIS."""
     config = MCD_ANALYSIS
+    return log_mel_amplitude(wav, sample_rate) @ _dct_matrix(config["n_mels"], config["n_cepstra"]).T  # (T, K)
+
+
+def spectral_variance_ratio(wav: np.ndarray, sample_rate: int, reference: np.ndarray, reference_rate: int) -> float:
+    """How much a synthesis's log-mel bands move over time against its reference's: the mean over
+    bands of their standard deviations over the frames, over the reference's (MCD_ANALYSIS). Needs no alignment;
+    below 1 the synthesis is smoother than speech (the over-smoothing of a regression model)."""
+    spread = log_mel_amplitude(wav, sample_rate).std(axis=0)  # (M,)
+    reference_spread = log_mel_amplitude(reference, reference_rate).std(axis=0)  # (M,)
+    return float(spread.mean() / max(float(reference_spread.mean()), 1e-9))
+
+
+def log_mel_amplitude(wav: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Natural-log mel amplitudes (T, M) of a mono waveform (S,) with MCD_ANALYSIS, floored
+    dynamic_range_db below the loudest band."""
+    config = MCD_ANALYSIS
     wav = np.asarray(wav, dtype=np.float64)
     if wav.ndim != 1:
-        raise ValueError(f"mel_cepstrum expects mono audio (S,), got shape {wav.shape}")
+        raise ValueError(f"mel analysis expects mono audio (S,), got shape {wav.shape}")
     if sample_rate != config["sample_rate"]:
         from tts.audio.io import resample
 
@@ -75,8 +91,7 @@ def mel_cepstrum(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     spectrum = np.fft.rfft(frames * np.hanning(win + 1)[:-1], n=n_fft)  # (T, n_fft // 2 + 1)
     mel_power = (np.abs(spectrum) ** 2) @ _mel_basis(config["sample_rate"], n_fft, config["n_mels"]).T  # (T, M)
     floor = max(mel_power.max(), 1e-20) * 10.0 ** (-config["dynamic_range_db"] / 10.0)
-    log_amplitude = 0.5 * np.log(np.maximum(mel_power, floor))  # (T, M)
-    return log_amplitude @ _dct_matrix(config["n_mels"], config["n_cepstra"]).T  # (T, K)
+    return 0.5 * np.log(np.maximum(mel_power, floor))  # (T, M)
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

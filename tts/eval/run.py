@@ -132,7 +132,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p,
-    min_frames_per_phone, max_frames_per_phone (model only), nar_decode (model and nar) and ar_decode (model and ar).
+    min_frames_per_phone, max_frames_per_phone, pace (model only), nar_decode (model and nar), ar_decode
+    (model and ar) and mel_contrast (model, nar and ar: predicted log-mels only).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     """
     from tts.data.corpus import PreparedCorpus
@@ -147,7 +148,9 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
-    ar_settings = [k for k in sampling if k not in ("nar_decode", "ar_decode")]
+    ar_settings = [k for k in sampling if k not in ("nar_decode", "ar_decode", "mel_contrast")]
+    if "mel_contrast" in sampling and what not in ("model", "nar", "ar"):
+        raise ValueError(f"--mel-contrast applies to --what model, nar or ar, not {what}")
     if "ar_decode" in sampling and what not in ("model", "ar"):
         raise ValueError(f"--ar-decode applies to --what model or ar, not {what}")
     if ar_settings and what != "model":
@@ -184,6 +187,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
                      what=what, limit=limit, prompt=prompt, seed=seed,
                      checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks)
+    if utterances and "model_steps" in utterances[0]:
+        result["model_steps"] = utterances[0]["model_steps"]
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
@@ -351,7 +356,7 @@ def _model_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed, **sampling))
-        extra = {"hit_max_length": bool(output.hit_max_length),
+        extra = {"hit_max_length": bool(output.hit_max_length), "model_steps": synthesizer.steps,
                  "synthesis_timings": {k: float(v) for k, v in output.timings.items()}}
         return Audio(np.asarray(output.wav, dtype=np.float32).reshape(-1), int(output.sample_rate)), extra
 
@@ -372,7 +377,7 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
         return synthesizer.prompt_from_wav(path, prompt_record["text"])
 
 
-def _true_durations_generator(synthesizer: Any, model_dir: Path) -> Generator:
+def _true_durations_generator(synthesizer: Any, model_dir: Path, sampling: dict) -> Generator:
     """--what nar for a NAR that reads durations: it speaks each utterance with the durations the aligner
     read off its recording (<run>/aligner/durations.npz), not with its own."""
     import torch
@@ -390,7 +395,7 @@ def _true_durations_generator(synthesizer: Any, model_dir: Path) -> Generator:
             raise RuntimeError(f"{path} has no durations of {record['id']}: it was computed for another corpus")
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         d = torch.as_tensor(durations[record["id"]].astype(np.int64))
-        wav = synthesizer.speak_durations(list(record["phones"]), d, voice)
+        wav = synthesizer.speak_durations(list(record["phones"]), d, voice, synthesizer.options(**sampling))
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
@@ -410,7 +415,7 @@ def _first_level_generator(what: str, model_dir: Path, device: str, sampling: di
         raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
     speak = synthesizer.speak_first_level if what == "nar" else synthesizer.hear_ar_forced
     if what == "nar" and synthesizer.nar_speaks_alone:
-        return _true_durations_generator(synthesizer, model_dir)
+        return _true_durations_generator(synthesizer, model_dir, sampling)
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])

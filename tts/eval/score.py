@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tts.eval import asr
-from tts.eval.mcd import duration_ratio, mel_cepstral_distortion, mel_distance
+from tts.eval.mcd import duration_ratio, mel_cepstral_distortion, mel_distance, spectral_variance_ratio
 from tts.eval.speaker import cosine_similarity, similarity_to_speakers
 from tts.eval.wer import WordErrors, normalize_for_wer, word_errors
 
@@ -49,7 +49,8 @@ def recognize(audio: Audio, text: str) -> dict:
 
 def score_utterance(audio: Audio, text: str, reference: Audio | None = None,
                     expected_seconds: float | None = None) -> dict:
-    """Recogniser errors, and with a reference: its floor, MCD, mel distance, duration ratio.
+    """Recogniser errors, and with a reference: its floor, MCD, mel distance, spectral variance ratio
+    (of the speech, edges trimmed), duration ratio.
 
     Without a reference the duration ratio is taken against `expected_seconds` (from the phone
     count) when given.
@@ -69,6 +70,7 @@ def score_utterance(audio: Audio, text: str, reference: Audio | None = None,
             "duration_basis": "reference",
             "mcd": _mcd(speech, reference_speech),
             "mel_distance": _mel_distance(audio, reference),
+            "variance_ratio": _variance_ratio(speech, reference_speech),
         })
     elif expected_seconds:
         result.update({"expected_seconds": expected_seconds,
@@ -105,9 +107,15 @@ def _mel_distance(audio: Audio, reference: Audio) -> float | None:
     return mel_distance(audio.wav, audio.sample_rate, reference.wav, reference.sample_rate)
 
 
+def _variance_ratio(audio: Audio, reference: Audio) -> float | None:
+    if audio.seconds < 0.05 or reference.seconds < 0.05:
+        return None
+    return spectral_variance_ratio(audio.wav, audio.sample_rate, reference.wav, reference.sample_rate)
+
+
 # --------------------------------------------------------------------------- aggregation
 
-MEANS = ("mcd", "mel_distance", "duration_ratio", "prompt_similarity", "reference_similarity",
+MEANS = ("mcd", "mel_distance", "variance_ratio", "duration_ratio", "prompt_similarity", "reference_similarity",
          "similarity_same_speaker",
          "similarity_other_speakers", "similarity_nearest_other")
 

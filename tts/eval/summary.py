@@ -43,6 +43,8 @@ def summary_lines(result: dict) -> list[str]:
     _line(lines, total, "floor_wer", "  floor WER        {:.3f}  (the recogniser on the reference audio)")
     _line(lines, total, "mcd", "  MCD              {:.2f} dB  (DTW-aligned, c1..c24)")
     _line(lines, total, "mel_distance", "  mel distance     {:.3f}  (multi-resolution log-mel L1, unaligned)")
+    _line(lines, total, "variance_ratio", "  variance ratio   {:.2f}  (how much its log-mel bands move against the "
+          "reference's; below 1 smoother)")
     if total.get("duration_ratio") is not None:
         basis = {u.get("duration_basis") for u in result.get("utterances", [])} - {None}
         lines.append(f"  duration ratio   {total['duration_ratio']:.2f}  (median {total['duration_ratio_median']:.2f}; "

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.models.alignment import frame_phones, may_skip
+from tts.models.alignment import frame_phones, may_skip, rounded_durations
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, expected_entries, init_weights,
                                length_mask, pad_right)
 
@@ -192,8 +192,8 @@ class NARModel(nn.Module):
               max_frames_per_phone: int = MAX_PLACE,
               durations: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Durations mode, for a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each
-        phone). The durations come first (rounded, times `pace`, at least one frame for a phone that
-        is not a word boundary or punctuation, at most max_frames_per_phone), then the frames; given
+        phone). The durations come first (times `pace`, each boundary the running sum rounded, at least
+        one frame for a phone that is not a word boundary or punctuation, at most max_frames_per_phone), then the frames; given
         `durations` (frames (L_i,) of each phone), those are spoken instead."""
         device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
@@ -213,9 +213,9 @@ class NARModel(nn.Module):
                 durations.append(torch.as_tensor(given[i], dtype=torch.long, device=device))
                 continue
             start = len(prompt_phones[i])
-            frames = torch.round(torch.expm1(log_frames[i, start:start + len(sentence)].float()) * pace)
+            frames = rounded_durations(torch.expm1(log_frames[i, start:start + len(sentence)].float()) * pace)
             least = torch.from_numpy(~may_skip(sentence.cpu())).to(device).long()
-            durations.append(frames.long().clamp(max=max_frames_per_phone).maximum(least))
+            durations.append(frames.clamp(max=max_frames_per_phone).maximum(least))
         audio, frame_phone, place = [], [], []
         for i, d in enumerate(durations):
             P, start = prompt_codes[i].size(1), len(prompt_phones[i])
