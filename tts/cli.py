@@ -284,6 +284,8 @@ def eval_model(
                                                  "deviation from its mean times this (1 = off; default: the recipe's)."),
     pace: Optional[float] = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone "
                                          "this many times its predicted length (above 1 slower; default: the recipe's)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="With --what model: int8 synthesizes with "
+                                           "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
@@ -301,7 +303,7 @@ def eval_model(
                                           "min_frames_per_phone": min_frames_per_phone,
                                           "max_frames_per_phone": max_frames_per_phone, "pace": pace, "mel_contrast": mel_contrast,
                                           "nar_decode": nar_decode, "ar_decode": ar_decode},
-                                codebooks=codebooks)
+                                codebooks=codebooks, quantize=quantize)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)

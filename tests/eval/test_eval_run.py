@@ -172,12 +172,15 @@ class FakeResult:
 def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monkeypatch):
     calls = []
 
+    quantized = []
+
     class FakeSynthesizer:
         steps = {"nar": 1250}
 
         @classmethod
-        def from_run(cls, model_dir, device):
+        def from_run(cls, model_dir, device, quantize=None):
             assert Path(model_dir) == run_dir and device == "cpu"
+            quantized.append(quantize)
             return cls()
 
         def options(self, **changes):
@@ -230,6 +233,10 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
         evaluate_model(run_dir, limit=1, what="nar", sampling={"pace": 1.2})
     with pytest.raises(ValueError, match="--mel-contrast applies"):
         evaluate_model(run_dir, limit=1, what="codec", sampling={"mel_contrast": 1.3})
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu", quantize="int8")
+    assert quantized[-1] == "int8" and result["quantize"] == "int8"
+    with pytest.raises(ValueError, match="--quantize applies"):
+        evaluate_model(run_dir, limit=1, what="vocoder", quantize="int8")
 
 
 def test_evaluate_model_rejects_bad_arguments(tmp_path):

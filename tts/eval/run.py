@@ -119,7 +119,7 @@ def _result(kind: str, source: str, utterances: list[dict], real_embeddings: dic
 
 def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, what: str = "model",
                    seed: int = 0, device: str = "auto", checkpoint: str | Path | None = None,
-                   sampling: dict | None = None, codebooks: int | None = None) -> dict:
+                   sampling: dict | None = None, codebooks: int | None = None, quantize: str | None = None) -> dict:
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
     what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
@@ -135,6 +135,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     min_frames_per_phone, max_frames_per_phone, pace (model only), nar_decode (model and nar), ar_decode
     (model and ar) and mel_contrast (model, nar and ar: predicted log-mels only).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
+    `quantize` (model only): "int8" synthesizes with dynamic int8 linear layers (tts synthesize --quantize).
     """
     from tts.data.corpus import PreparedCorpus
 
@@ -157,6 +158,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         raise ValueError(f"sampling settings ({', '.join(ar_settings)}) apply to --what model, not {what}")
     if "nar_decode" in sampling and what not in ("model", "nar"):
         raise ValueError(f"--nar-decode applies to --what model or nar, not {what}")
+    if quantize not in (None, "none") and what != "model":
+        raise ValueError(f"--quantize applies to --what model, not {what}")
     if codebooks is not None and what != "codec":
         raise ValueError(f"--codebooks applies to --what codec, not {what}")
     start = time.perf_counter()
@@ -165,7 +168,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     rng = np.random.default_rng(seed)
     chosen = _held_out(corpus, limit, rng)
     speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
-    generate = _generator(what, model_dir, _device(device), checkpoint, sampling, codebooks)
+    generate = _generator(what, model_dir, _device(device), checkpoint, sampling, codebooks, quantize)
     log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
     utterances = []
     for number, record in enumerate(chosen):
@@ -186,7 +189,8 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
         log.info("%d/%d %s: wer %.2f", number + 1, len(chosen), record["id"], result["wer"])
     result = _result("model", str(model_dir), utterances, speakers, time.perf_counter() - start,
                      what=what, limit=limit, prompt=prompt, seed=seed,
-                     checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks)
+                     checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks,
+                     quantize=quantize)
     if utterances and "model_steps" in utterances[0]:
         result["model_steps"] = utterances[0]["model_steps"]
     if what != "original":
@@ -262,7 +266,7 @@ Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[A
 
 
 def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None,
-               sampling: dict | None = None, codebooks: int | None = None) -> Generator:
+               sampling: dict | None = None, codebooks: int | None = None, quantize: str | None = None) -> Generator:
     """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
     if what == "original":
         return lambda record, original, *_: (original, {})
@@ -277,7 +281,7 @@ def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path |
         return _griffin_lim_generator(_run_recipe(model_dir))
     if what in ("nar", "ar"):
         return _first_level_generator(what, model_dir, device, sampling or {})
-    return _model_generator(model_dir, device, sampling or {})
+    return _model_generator(model_dir, device, sampling or {}, quantize)
 
 
 def _griffin_lim_generator(recipe) -> Generator:
@@ -347,11 +351,11 @@ def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | No
     return generate
 
 
-def _model_generator(model_dir: Path, device: str, sampling: dict) -> Generator:
+def _model_generator(model_dir: Path, device: str, sampling: dict, quantize: str | None = None) -> Generator:
     """Synthesis through the public API: a prompt clip goes in as a wav file, as a user's would."""
     from tts.synthesize import Synthesizer
 
-    synthesizer = Synthesizer.from_run(model_dir, device)
+    synthesizer = Synthesizer.from_run(model_dir, device, quantize=quantize)
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
