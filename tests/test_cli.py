@@ -44,3 +44,12 @@ def test_bad_override_is_a_clear_error():
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "tts.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "synthesize" in result.stdout
+
+
+def test_synthesize_and_eval_share_the_decoding_options(tmp_path):
+    for command in (["synthesize"], ["eval", "model"]):
+        output = CliRunner().invoke(app, command + ["--help"], env={"COLUMNS": "200"}).output
+        for option in ("--pace", "--mel-contrast", "--top-k", "--top-p", "--min-frames-per-phone"):
+            assert option in output, (command, option)
+    result = CliRunner().invoke(app, ["eval", "model", str(tmp_path), "--what", "codec", "--pace", "1.2"])
+    assert result.exit_code == 1 and "apply to --what model" in result.output

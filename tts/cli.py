@@ -26,6 +26,17 @@ app.add_typer(plot_app, name="plot")
 app.add_typer(eval_app, name="eval")
 
 SET_HELP = "Override a recipe key, e.g. --set ar.train.lr=3e-4 (repeatable; values are YAML)."
+# options that tts synthesize and tts eval model share
+TOP_K_OPTION = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off).")
+TOP_P_OPTION = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off).")
+MIN_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--min-frames-per-phone", help="The AR may not end before phones "
+                                           "x this frames (0 = off; default: the recipe's).")
+MAX_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a warning) "
+                                           "after phones x this frames (default: the recipe's).")
+MEL_CONTRAST_OPTION = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's deviation from its "
+                                   "mean times this (1 = off; default: the recipe's).")
+PACE_OPTION = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone this many times its "
+                           "predicted length (above 1 slower; default: the recipe's).")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -46,6 +57,7 @@ def _load(recipe: Path, overrides: Optional[List[str]]):
         return load_recipe(recipe, overrides or [])
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err), 2)
+
 
 
 @app.command()
@@ -130,17 +142,13 @@ def synthesize(
     prompt_text: Optional[str] = typer.Option(None, "--prompt-text", help="Transcript of --prompt-wav."),
     speaker: Optional[str] = typer.Option(None, "--speaker", help="Training speaker to use when there is no prompt."),
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy)."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
-    min_frames_per_phone: Optional[float] = typer.Option(None, "--min-frames-per-phone", help="The AR may not "
-                                                         "end before phones x this frames (0 = off; default: the recipe's)."),
-    max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
-                                                         "warning) after phones x this frames (default: the recipe's)."),
+    top_k: Optional[int] = TOP_K_OPTION,
+    top_p: Optional[float] = TOP_P_OPTION,
+    min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
+    max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
-    mel_contrast: Optional[float] = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's "
-                                                 "deviation from its mean times this (1 = off; default: the recipe's)."),
-    pace: Optional[float] = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone "
-                                         "this many times its predicted length (above 1 slower; default: the recipe's)."),
+    mel_contrast: Optional[float] = MEL_CONTRAST_OPTION,
+    pace: Optional[float] = PACE_OPTION,
     decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
     nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
                                              "level's entries under its prediction) or argmax (its likeliest)."),
@@ -274,16 +282,12 @@ def eval_model(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off)."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off)."),
-    min_frames_per_phone: Optional[float] = typer.Option(None, "--min-frames-per-phone", help="The AR may not "
-                                                         "end before phones x this frames (0 = off; default: the recipe's)."),
-    max_frames_per_phone: Optional[float] = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a "
-                                                         "warning) after phones x this frames (default: the recipe's)."),
-    mel_contrast: Optional[float] = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's "
-                                                 "deviation from its mean times this (1 = off; default: the recipe's)."),
-    pace: Optional[float] = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone "
-                                         "this many times its predicted length (above 1 slower; default: the recipe's)."),
+    top_k: Optional[int] = TOP_K_OPTION,
+    top_p: Optional[float] = TOP_P_OPTION,
+    min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
+    max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
+    mel_contrast: Optional[float] = MEL_CONTRAST_OPTION,
+    pace: Optional[float] = PACE_OPTION,
     quantize: Optional[str] = typer.Option(None, "--quantize", help="With --what model: int8 synthesizes with "
                                            "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
