@@ -124,7 +124,8 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     assert synthesizer.ar is None and synthesizer.nar_speaks_alone
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
-    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]", "nar.predict=codes", "nar.condition=codebook1"]
+    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]", "nar.predict=codes", "nar.condition=codebook1",
+             "synthesis.pace=1.0"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
     run_recipe(recipe)

@@ -315,7 +315,8 @@ class Synthesizer:
             return self._speak_from_durations(phone_ids, prompt_codes, prompt_phones, groups, options, timings)
         if options.pace != 1.0:
             raise ValueError(f"pace {options.pace}: only a NAR that reads durations (nar.condition: durations) "
-                             "speaks at a pace; this run's lengths come from its AR (see --min/--max-frames-per-phone)")
+                             "speaks at a pace; this run's lengths come from its AR: set synthesis.pace: 1 in its recipe or "
+                             "give --pace 1 (its bounds are --min/--max-frames-per-phone)")
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
