@@ -403,5 +403,9 @@ def test_speak_durations_speaks_the_given_frames():
     synth = tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True, durations=True)
     wav = synth.speak_durations(["HH", "AH0", "L", "OW1", "."], torch.tensor([2, 1, 3, 2, 0]))
     assert wav.shape == (8 * 4 * 160,) and synth.vocoder.heard[-1].shape == (1, 80, 32)
+    plain = synth.vocoder.heard[-1]
+    synth.speak_durations(["HH", "AH0", "L", "OW1", "."], torch.tensor([2, 1, 3, 2, 0]),
+                          options=synth.options(mel_contrast=2.0))
+    torch.testing.assert_close(synth.vocoder.heard[-1].std(dim=-1), 2 * plain.std(dim=-1))  # the vocoder hears it
     with pytest.raises(ValueError, match="does not read durations"):
         tiny_synthesizer(vocoder=RecordingMelVocoder(), mel_nar=True).speak_durations(["AA1"], torch.tensor([1]))

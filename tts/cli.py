@@ -59,7 +59,6 @@ def _load(recipe: Path, overrides: Optional[List[str]]):
         _fail(str(err), 2)
 
 
-
 @app.command()
 def text(
     sentence: str = typer.Argument(..., help="Text to normalise and convert to phones."),
@@ -170,8 +169,9 @@ def synthesize(
         synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
                        speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                        min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone,
-                       pace=pace, mel_contrast=mel_contrast, decoder=decoder, nar_decode=nar_decode, ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize,
-                       kv_cache=not no_kv_cache, device=device)
+                       pace=pace, mel_contrast=mel_contrast, decoder=decoder, nar_decode=nar_decode,
+                       ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize, kv_cache=not no_kv_cache,
+                       device=device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
 
@@ -305,7 +305,8 @@ def eval_model(
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                                           "min_frames_per_phone": min_frames_per_phone,
-                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace, "mel_contrast": mel_contrast,
+                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace,
+                                          "mel_contrast": mel_contrast,
                                           "nar_decode": nar_decode, "ar_decode": ar_decode},
                                 codebooks=codebooks, quantize=quantize)
     except (ValueError, RuntimeError, FileNotFoundError) as err:

@@ -130,11 +130,11 @@ class Synthesizer:
     """A trained run ready to speak: recipe, AR, NAR, codec and (optionally) a vocoder."""
 
     def __init__(self, recipe: Recipe, ar, nar, codec, vocoder=None, corpus=None,
-                 device: torch.device = torch.device("cpu")):
+                 device: torch.device = torch.device("cpu"), steps: Optional[dict[str, int]] = None):
         self.recipe, self.ar, self.nar, self.codec = recipe, ar, nar, codec
         self.vocoder, self.corpus, self.device = vocoder, corpus, device
         self.sample_rate = codec.sample_rate
-        self.steps: dict[str, int] = {}  # training step of each loaded model (from_run fills it)
+        self.steps = dict(steps or {})  # training step of each loaded model (ar, nar)
 
     # ------------------------------------------------------------------ loading
 
@@ -200,10 +200,8 @@ class Synthesizer:
             from tts.data.corpus import PreparedCorpus
 
             corpus = PreparedCorpus(run_dir / "prepared")
-        synthesizer = cls(recipe, ar.to(torch_device) if ar is not None else None,
-                          nar.to(torch_device) if nar is not None else None, codec, vocoder, corpus, torch_device)
-        synthesizer.steps = steps
-        return synthesizer
+        return cls(recipe, ar.to(torch_device) if ar is not None else None,
+                   nar.to(torch_device) if nar is not None else None, codec, vocoder, corpus, torch_device, steps)
 
     def options(self, **changes: Any) -> SamplingOptions:
         """The recipe's sampling defaults with the given changes (None = keep)."""
@@ -315,8 +313,8 @@ class Synthesizer:
             return self._speak_from_durations(phone_ids, prompt_codes, prompt_phones, groups, options, timings)
         if options.pace != 1.0:
             raise ValueError(f"pace {options.pace}: only a NAR that reads durations (nar.condition: durations) "
-                             "speaks at a pace; this run's lengths come from its AR: set synthesis.pace: 1 in its recipe or "
-                             "give --pace 1 (its bounds are --min/--max-frames-per-phone)")
+                              "speaks at a pace; this run's lengths come from its AR: set synthesis.pace: 1 in "
+                             "its recipe or give --pace 1 (its bounds are --min/--max-frames-per-phone)")
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)
         truncated = [False] * B
@@ -464,7 +462,7 @@ class Synthesizer:
         prompt_phones = [torch.tensor(encode(prompt.phones), dtype=torch.long)] if prompt is not None else None
         mels, _ = self.nar.speak([torch.tensor(encode(phones), dtype=torch.long)],
                                  [prompt.codes] if prompt is not None else None, prompt_phones, durations=[durations])
-        return self._decode(torch.zeros(0, mels[0].shape[1], dtype=torch.long), options or self.options(), mels[0])
+        return self._vocode_mel(mels[0], (options or self.options()).mel_contrast)
 
     @torch.no_grad()
     def hear_ar_forced(self, phones: list[str], first_level: torch.Tensor, prompt: Optional[Prompt] = None,
@@ -490,7 +488,7 @@ class Synthesizer:
         with _threads(1):
             if hear_mel:
                 _, _, mel = self.ar(*inputs, mel=True)  # (1, P + T + 1, r, M)
-                return self._vocode_mel(mel[0, P:P + T].flatten(0, 1).T)
+                return self._vocode_mel(mel[0, P:P + T].flatten(0, 1).T, options.mel_contrast)
             logits, _ = self.ar(*inputs)
         first = expected_entries(logits[0, P:P + T], self.codec.codebooks()[0])  # (T, E)
         return self._decode(first_level.reshape(1, -1).expand(self.codec.n_codebooks, -1), options,
@@ -504,9 +502,7 @@ class Synthesizer:
         if codes.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
         if options.ar_decode == "mel" or self.nar_hears_mel:
-            from tts.audio.spectral import expand_variance
-
-            return self._vocode_mel(expand_variance(latents, options.mel_contrast))
+            return self._vocode_mel(latents, options.mel_contrast)
         batch = codes.unsqueeze(0).to(self.device)  # (1, Q, T)
         if latents is not None:
             latents = latents.unsqueeze(0).to(self.device)  # (1, D, T)
@@ -525,9 +521,13 @@ class Synthesizer:
         return _peak_limited(wav)
 
     @torch.no_grad()
-    def _vocode_mel(self, mel: torch.Tensor) -> np.ndarray:
-        """Log-mel frames (M, F) -> waveform (S,) through the run's mel vocoder (vocoder/best.pt when it
-        reads mels, else the one a mel-domain codec decodes through)."""
+    def _vocode_mel(self, mel: torch.Tensor, mel_contrast: float = 1.0) -> np.ndarray:
+        """Predicted log-mel frames (M, F) -> waveform (S,) through the run's mel vocoder (vocoder/best.pt
+        when it reads mels, else the one a mel-domain codec decodes through), each bin's deviation from
+        its mean times mel_contrast first."""
+        from tts.audio.spectral import expand_variance
+
+        mel = expand_variance(mel, mel_contrast)
         if self.vocoder is not None and self.vocoder.input == "mel":
             return _peak_limited(self.vocoder(mel.unsqueeze(0)))
         generator = getattr(getattr(self.codec, "model", None), "vocoder", None)

@@ -95,20 +95,25 @@ def _ratio(seconds: float, reference_seconds: float) -> float | None:
     return duration_ratio(seconds, reference_seconds) if reference_seconds > 0 else None
 
 
+def _long_enough(audio: Audio, reference: Audio) -> bool:
+    """Both at least 50 ms: shorter has too few frames for the spectral measures."""
+    return audio.seconds >= 0.05 and reference.seconds >= 0.05
+
+
 def _mcd(audio: Audio, reference: Audio) -> float | None:
-    if audio.seconds < 0.05 or reference.seconds < 0.05:
+    if not _long_enough(audio, reference):
         return None
     return mel_cepstral_distortion(audio.wav, audio.sample_rate, reference.wav, reference.sample_rate)
 
 
 def _mel_distance(audio: Audio, reference: Audio) -> float | None:
-    if audio.seconds < 0.05 or reference.seconds < 0.05:
+    if not _long_enough(audio, reference):
         return None
     return mel_distance(audio.wav, audio.sample_rate, reference.wav, reference.sample_rate)
 
 
 def _variance_ratio(audio: Audio, reference: Audio) -> float | None:
-    if audio.seconds < 0.05 or reference.seconds < 0.05:
+    if not _long_enough(audio, reference):
         return None
     return spectral_variance_ratio(audio.wav, audio.sample_rate, reference.wav, reference.sample_rate)
 

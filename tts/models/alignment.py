@@ -101,8 +101,8 @@ def attention_durations(log_attention: np.ndarray, phones: torch.Tensor | np.nda
 
 def rounded_durations(frames: torch.Tensor) -> torch.Tensor:
     """Real-valued frames (L,) of each phone as whole frames (L,) long: each phone boundary is the
-    running sum rounded, so the total stays the rounded total (rounding each phone alone loses about
-    a quarter of the frames when most phones last one or two)."""
+    running sum rounded, so the total stays the rounded total (rounding each phone alone loses
+    frames when most phones last one or two: README "Pace and contrast")."""
     ends = torch.round(torch.cumsum(frames.clamp(min=0).double(), dim=0)).long()
     return torch.diff(ends, prepend=ends.new_zeros(1))
 

@@ -192,9 +192,10 @@ class NARModel(nn.Module):
               max_frames_per_phone: int = MAX_PLACE,
               durations: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Durations mode, for a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each
-        phone). The durations come first (times `pace`, each boundary the running sum rounded, at least
-        one frame for a phone that is not a word boundary or punctuation, at most max_frames_per_phone), then the frames; given
-        `durations` (frames (L_i,) of each phone), those are spoken instead."""
+        phone). The durations come first (times `pace`, each boundary the running sum rounded, at
+        least one frame for a phone that is not a word boundary or punctuation, at most
+        max_frames_per_phone), then the frames; given `durations` (frames (L_i,) of each phone), those
+        are spoken instead."""
         device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
         prompt_phones = [p.to(device) for p in prompt_phones] if prompt_phones else [phones[0].new_zeros(0, device=device)] * B
