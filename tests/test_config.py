@@ -56,6 +56,8 @@ def test_shipped_recipes_exist():
     ({"aligner": {"kernel": 4}}, "aligner.kernel", "odd"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
     ({"nar": {"condition": "text"}}, "nar.condition", "one of"),
+    ({"nar": {"pitch": True}}, "nar.pitch", "unless condition is durations"),
+    ({"stages": ["vocoder", "codec", "nar_vocoder"]}, "stages", "nar before nar_vocoder"),
     ({"ar": {"train": {"betas": [0.9]}}}, "ar.train.betas", "list of 2"),
     ({"nar": {"train": {"precision": "fp16"}}}, "nar.train.precision", "one of"),
     ({"data": {"max_duration": 0.1}}, "data.max_duration", "min_duration"),

@@ -98,8 +98,9 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
 
 def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path):
     """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
-    codes, the aligner, its durations, the NAR that reads them; then synthesis with no AR; then the AR
-    chain of the same recipe (codec_vocoder, AR, a NAR over codebook 1)."""
+    codes, the aligner, its durations, the NAR that reads them, the vocoder fine-tuned on its log-mels;
+    then synthesis with no AR through that vocoder; then the AR chain of the same recipe (codec_vocoder,
+    AR, a NAR over codebook 1)."""
     from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
     from tts.synthesize import Synthesizer
@@ -110,18 +111,21 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
     tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
-    for section in ("vocoder.train", "vocoder.codec_train", "aligner.train"):
+    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.nar_train", "aligner.train"):
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
                  f"{section}.log_every=1"]
+    stages = [s for s in shipped.stages if s != "nar_vocoder"] + ["nar_vocoder"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
-                         TINY + tiny + [f"stages={list(shipped.stages)}", f"data.root={corpus}", f"output_dir={run}"])
+                         TINY + tiny + [f"stages={stages}", f"data.root={corpus}", f"output_dir={run}"])
     run_recipe(recipe)
-    for stage in ("vocoder", "codec", "aligner", "nar"):
+    for stage in ("vocoder", "codec", "aligner", "nar", "nar_vocoder"):
         assert (run / stage / "best.pt").is_file()
     assert (run / "aligner" / "durations.npz").is_file() and not (run / "ar").exists()
+    assert (run / "nar_vocoder" / "nar_mels.npz").is_file()
     synthesizer = Synthesizer.from_run(run)
     assert synthesizer.ar is None and synthesizer.nar_speaks_alone
+    assert synthesizer.vocoder.source == run / "nar_vocoder" / "best.pt"  # the NAR's log-mels go through it
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
     chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]", "nar.predict=codes", "nar.condition=codebook1",

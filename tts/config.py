@@ -280,6 +280,8 @@ class TransformerConfig:
     condition: Literal["codebook1", "durations"] = "codebook1"  # NAR mel mode: what the target's frames show:
     # the AR's codebook 1, or the phone each frame speaks, from durations read off the aligner (stage aligner) in
     # training and predicted by the NAR itself in synthesis, with no AR (README "Durations")
+    pitch: bool = False  # NAR with durations: each voiced phone's pitch (ln F0 by YIN at the aligner's durations)
+    # is shown to the frames that speak it and predicted from the phones and the prompt (README "Pitch")
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
@@ -293,6 +295,8 @@ class TransformerConfig:
         _check(self.condition in ("codebook1", "durations"), "condition", self.condition, "codebook1 or durations")
         _check(self.condition == "codebook1" or self.predict == "mel", "condition", self.condition,
                "codebook1 unless predict is mel (durations feed the mel mode)")
+        _check(not self.pitch or self.condition == "durations", "pitch", self.pitch,
+               "false unless condition is durations (pitch is read at the aligner's durations)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -351,6 +355,10 @@ class VocoderConfig:
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
     # stage codec_vocoder: fine-tunes the trained mel vocoder on the log-mels a mel-domain codec decodes
     # from the prepared codes (init_from: the run's vocoder/best.pt unless set)
+    nar_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
+    # stage nar_vocoder: fine-tunes the trained mel vocoder on the log-mels the durations NAR speaks at the
+    # aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
 
     @property
     def istft_hop(self) -> int:
@@ -423,7 +431,7 @@ class SynthesisConfig:
         _check(self.mel_contrast > 0, "mel_contrast", self.mel_contrast, "> 0 (1 = off, above 1 more contrast)")
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "nar_vocoder")
 
 
 @dataclass(frozen=True)
@@ -471,6 +479,16 @@ class Recipe:
         return dataclasses.replace(self, stages=("vocoder",),
                                    vocoder=dataclasses.replace(self.vocoder, input="codec_mel", train=train))
 
+    def nar_vocoder_recipe(self) -> "Recipe":
+        """The recipe stage nar_vocoder trains with (and its checkpoints carry): a vocoder-stage recipe on
+        log-mels (the durations NAR's, tts/train/nar_mels.py), trained by vocoder.nar_train, starting from
+        the run's vocoder/best.pt unless nar_train.init_from names another checkpoint."""
+        train = self.vocoder.nar_train
+        if not train.init_from:
+            train = dataclasses.replace(train, init_from=str(Path(self.output_dir) / "vocoder" / "best.pt"))
+        return dataclasses.replace(self, stages=("vocoder",),
+                                   vocoder=dataclasses.replace(self.vocoder, input="mel", train=train))
+
     def validate(self) -> None:
         _check(bool(self.stages) and all(s in STAGES for s in self.stages), "stages",
                self.stages, f"a non-empty list drawn from {list(STAGES)}")
@@ -479,6 +497,10 @@ class Recipe:
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
         _check(self.nar.scheduled_sampling == 0, "nar.scheduled_sampling", self.nar.scheduled_sampling,
                "0: scheduled sampling is the AR's (the NAR reads no draws of its own)")
+        if "nar_vocoder" in self.stages:
+            _check("nar" in self.stages and self.stages.index("nar") < self.stages.index("nar_vocoder")
+                   and self.nar.condition == "durations", "stages", self.stages,
+                   "nar before nar_vocoder, with nar.condition durations (it hears that NAR's log-mels)")
         if self.nar.condition == "durations" and "nar" in self.stages:
             _check("aligner" in self.stages and self.stages.index("aligner") < self.stages.index("nar"), "stages",
                    self.stages, "a list with aligner before nar: nar.condition durations reads the aligner's durations")

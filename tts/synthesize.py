@@ -191,7 +191,13 @@ class Synthesizer:
         elif quantize not in (None, "none"):
             raise ValueError(f"--quantize {quantize!r}: only int8 (dynamic, linear layers, CPU) is offered")
         vocoder = None
-        if (run_dir / "vocoder" / "best.pt").is_file():
+        # a durations NAR's log-mels go through the vocoder fine-tuned on them (stage nar_vocoder) if there is one
+        tuned = run_dir / "nar_vocoder" / "best.pt"
+        if speaks_alone and tuned.is_file():
+            from tts.vocode import load_vocoder
+
+            vocoder = load_vocoder(tuned, torch_device)
+        elif (run_dir / "vocoder" / "best.pt").is_file():
             from tts.vocode import load_vocoder
 
             vocoder = load_vocoder(run_dir, torch_device)
@@ -451,9 +457,10 @@ class Synthesizer:
         return self._decode(codes[0].cpu(), options, latents[0])
 
     def speak_durations(self, phones: list[str], durations: torch.Tensor, prompt: Optional[Prompt] = None,
-                        options: Optional[SamplingOptions] = None) -> np.ndarray:
+                        options: Optional[SamplingOptions] = None, pitch: Optional[torch.Tensor] = None) -> np.ndarray:
         """A NAR that reads durations (nar.condition: durations) speaking the sentence `phones` with the
-        given frames (L,) of each phone, e.g. those the aligner read off a recording:
+        given frames (L,) of each phone, e.g. those the aligner read off a recording (and, for a NAR
+        with a pitch head, the given pitch z-scores (L,), else its own):
         what it loses then is the mel frames' share of the error, not its duration predictor's."""
         from tts.text.symbols import encode
 
@@ -461,7 +468,8 @@ class Synthesizer:
             raise ValueError("this run's NAR does not read durations (nar.condition: durations)")
         prompt_phones = [torch.tensor(encode(prompt.phones), dtype=torch.long)] if prompt is not None else None
         mels, _ = self.nar.speak([torch.tensor(encode(phones), dtype=torch.long)],
-                                 [prompt.codes] if prompt is not None else None, prompt_phones, durations=[durations])
+                                 [prompt.codes] if prompt is not None else None, prompt_phones, durations=[durations],
+                                 pitch=[pitch] if pitch is not None and self.nar.pitch else None)
         return self._vocode_mel(mels[0], (options or self.options()).mel_contrast)
 
     @torch.no_grad()

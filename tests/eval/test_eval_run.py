@@ -345,11 +345,12 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    calls, forced, spoken = [], [], []
+    calls, forced, spoken, pitches = [], [], [], []
 
     class FakeSynthesizer:
         sample_rate = 16000
         nar_speaks_alone = False
+        nar = types.SimpleNamespace(pitch=False)
 
         @classmethod
         def from_run(cls, model_dir, device):
@@ -361,8 +362,9 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
         def options(self, **changes):
             return changes
 
-        def speak_durations(self, phones, durations, prompt, options):
+        def speak_durations(self, phones, durations, prompt, options, pitch=None):
             spoken.append((phones, durations.tolist(), prompt))
+            pitches.append(None if pitch is None else pitch.tolist())
             return read(clips["slt_1"])[0]
 
         def speak_first_level(self, phones, first, prompt, options):
@@ -404,6 +406,17 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
              durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), aligner_step=1)
     result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
     assert len(spoken) == 2 and all(d == [2, 1, 2, 2, 0] and p[0] == "wav" for _, d, p in spoken)
+    assert pitches == [None, None]
+    # ... and a NAR with a pitch head the pitch from <run>/aligner/pitch.npz
+    FakeSynthesizer.nar = types.SimpleNamespace(pitch=True)
+    with pytest.raises(FileNotFoundError, match="pitch.npz is missing"):
+        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
+    np.savez(run_dir / "aligner" / "pitch.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
+             pitch=np.tile(np.asarray([0.5, np.nan, -1.0, 0.0, np.nan], dtype=np.float32), len(ids)), mean=5.0, std=0.3)
+    pitches.clear()
+    evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
+    assert len(pitches) == 2 and all(np.allclose(p, [0.5, np.nan, -1.0, 0.0, np.nan], equal_nan=True) for p in pitches)
+    FakeSynthesizer.nar = types.SimpleNamespace(pitch=False)
     FakeSynthesizer.nar_speaks_alone = False
     corpus.has_codes = False
     for what in ("nar", "ar"):

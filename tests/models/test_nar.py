@@ -197,12 +197,12 @@ def test_mel_mode_overfits_one_batch():
     assert losses[-1] < 0.35 * losses[0]
 
 
-def tiny_duration_nar(seed: int = 0) -> NARModel:
+def tiny_duration_nar(seed: int = 0, pitch: bool = False) -> NARModel:
     torch.manual_seed(seed)
     from tts.text.symbols import N_SYMBOLS
 
     return NARModel(n_symbols=N_SYMBOLS, codebook_size=V, n_codebooks=Q, shape=TransformerShape(32, 2, 4, 0.0, 256),
-                    mel_bins=6, mel_per_frame=2, condition="durations").eval()
+                    mel_bins=6, mel_per_frame=2, condition="durations", pitch=pitch).eval()
 
 
 def aligned_inputs():
@@ -215,8 +215,8 @@ def aligned_inputs():
 def test_durations_mode_reads_the_prompt_and_the_frames_phones_and_durations_ignore_the_target():
     model = tiny_duration_nar()
     args = aligned_inputs()
-    mel, log_frames = model.aligned(*args)
-    assert mel.shape == (2, 9, 2, 6) and log_frames.shape == (2, 5)
+    mel, log_frames, pitch = model.aligned(*args)
+    assert mel.shape == (2, 9, 2, 6) and log_frames.shape == (2, 5) and pitch is None
     phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place = args
     changed = codes.clone()
     changed[:, :, 3:] = (changed[:, :, 3:] + 1) % V  # the target's codes: not read at all
@@ -278,10 +278,77 @@ def test_durations_mode_overfits_one_batch():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(80):
-        mel, log_frames = model.aligned(*args)
+        mel, log_frames, _ = model.aligned(*args)
         loss = (mel - target)[:, 3:].abs().mean() + ((log_frames - torch.log1p(frames)) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.35 * losses[0]
+
+
+def test_pitch_bins_cover_the_range_and_keep_bin_0_for_no_pitch():
+    from tts.models.nar import PITCH_BINS, PITCH_RANGE, pitch_bins
+
+    z = torch.tensor([float("nan"), -10.0, -PITCH_RANGE, 0.0, PITCH_RANGE, 10.0])
+    bins = pitch_bins(z).tolist()
+    assert bins[:3] == [0, 1, 1] and bins[4:] == [PITCH_BINS, PITCH_BINS]
+    assert 1 < int(pitch_bins(z)[3]) < PITCH_BINS
+    assert torch.all(torch.diff(pitch_bins(torch.linspace(-4, 4, 50))) >= 0)
+
+
+def test_pitch_changes_only_the_frames_that_speak_the_phone_and_is_predicted_from_phones_and_prompt():
+    model = tiny_duration_nar(pitch=True)
+    args = aligned_inputs()  # frame_phone [0, 0, 0 (prompt), 1, 1, 2, 3, 4, 4]
+    pitch = torch.tensor([[0.0, 1.0, -1.0, float("nan"), 0.5]] * 2)
+    mel, log_frames, predicted = model.aligned(*args, pitch)
+    assert predicted.shape == (2, 5)
+    higher = pitch.clone()
+    higher[:, 2] = 2.0  # phone 2 is spoken by frame 5 alone
+    again, again_frames, again_pitch = model.aligned(*args, higher)
+    changed = (again - mel).abs().amax(dim=(2, 3)) > 1e-6  # (B, T) frames whose log-mels moved
+    assert changed[:, 5].all()
+    torch.testing.assert_close(again_frames, log_frames)  # the phones do not read the frames' pitch
+    torch.testing.assert_close(again_pitch, predicted)
+    none = model.aligned(*args)[0]  # no pitch given: the frames show none
+    assert not torch.allclose(none, mel)
+    again = NARModel.from_config(model.config())
+    assert again.pitch and again.config()["pitch"]
+    with pytest.raises(ValueError, match="beside durations"):
+        NARModel(20, V, Q, TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2, pitch=True)
+
+
+def test_speak_uses_given_pitch_and_predicts_it_on_voiced_phones_only():
+    from tts.text.symbols import encode
+
+    model = tiny_duration_nar(pitch=True)
+    phones = [torch.tensor(encode(["S", "IY1", "_", "DH", "EH1", "M", "."]))]
+    durations = [torch.tensor([2, 2, 0, 1, 2, 2, 1])]
+    low, _ = model.speak(phones, durations=durations, pitch=[torch.full((7,), -2.0)])
+    high, _ = model.speak(phones, durations=durations, pitch=[torch.full((7,), 2.0)])
+    assert not torch.allclose(low[0], high[0])
+    predicted = torch.arange(9, dtype=torch.float32).view(1, 9)  # over 2 prompt phones + the 7
+    pitch = model._sentence_pitch(phones, [torch.tensor(encode(["AA1", "M"]))], predicted, None)
+    nan = float("nan")
+    torch.testing.assert_close(pitch, torch.tensor([[nan, nan, nan, 3.0, nan, 5.0, 6.0, 7.0, nan]]), equal_nan=True)
+    with torch.no_grad():
+        model.pitch_head.bias.add_(5.0)  # a model that predicts a much higher pitch speaks otherwise
+    raised, _ = model.speak(phones, durations=durations)
+    assert not torch.allclose(raised[0], model.speak(phones, durations=durations, pitch=[torch.zeros(7)])[0][0])
+
+
+def test_pitch_overfits_one_batch():
+    model = tiny_duration_nar(pitch=True).train()
+    args = aligned_inputs()
+    pitch = torch.tensor([[0.0, 1.0, -1.0, float("nan"), 0.5]] * 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        _, _, predicted = model.aligned(*args, pitch)
+        known = ~torch.isnan(pitch)
+        loss = ((predicted - pitch.nan_to_num(0.0))[known] ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]

@@ -440,3 +440,82 @@ def test_durations_nar_trains_validates_loads_and_speaks_its_samples(tmp_path):
     ARTask(recipe, corpus).write_samples({"model": ARModel.from_checkpoint(load_checkpoint(tmp_path / "ar"))},
                                          folder, 4, torch.device("cpu"))
     assert json.loads((folder / "sample.json").read_text())["levels"].startswith("codebook 1 only (the NAR reads")
+
+
+class ToneCorpus(FakeCorpus):
+    """FakeCorpus whose utterance i is a tone of 100 + 25 i Hz with four harmonics."""
+
+    def audio(self, record):
+        f0 = 100.0 + 25.0 * int(record["id"][3:])
+        t = np.arange(record["n_frames"] * 640) / self.sample_rate
+        return sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 5)).astype(np.float32)
+
+
+def test_pitch_nar_reads_each_phones_pitch_and_trains_on_it(tmp_path):
+    from tts.text.symbols import VOICED
+    from tts.train.aligner_task import AlignerTask
+    from tts.train.pitch import pitch_path, read_pitch
+
+    recipe = durations_recipe(tmp_path)
+    recipe = dataclasses.replace(recipe, nar=dataclasses.replace(recipe.nar, pitch=True))
+    corpus = ToneCorpus(tmp_path)
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
+    task = NARTask(recipe, corpus)
+    batch = task.train_batches(0, 0, 1)[0]
+    pitch, (mean, std) = read_pitch(pitch_path(recipe))
+    assert batch["pitch"].shape == batch["phones"].shape
+    hz = {}
+    for i, utterance in enumerate(batch["ids"]):
+        record = next(r for r in corpus.records() if r["id"] == utterance)
+        z = batch["pitch"][i, :len(record["phones"])]
+        voiced = torch.tensor([p in VOICED for p in record["phones"]])
+        assert torch.isnan(z[~voiced]).all()  # voiceless phones carry none
+        known = z[~torch.isnan(z)]
+        if len(known):
+            hz[utterance] = float(torch.exp(known * std + mean).median())
+            assert abs(hz[utterance] / (100 + 25 * int(utterance[3:])) - 1) < 0.05
+    assert hz
+    train(task, tmp_path / "nar")
+    model = NARModel.from_checkpoint(load_checkpoint(tmp_path / "nar"))
+    assert model.pitch
+    records = [json.loads(line) for line in (tmp_path / "nar" / "metrics.jsonl").read_text().splitlines()]
+    assert "pitch_loss" in next(r for r in records if r["split"] == "train")
+    validation = [r for r in records if r["split"] == "validation"][-1]
+    assert validation["loss"] == pytest.approx(validation["mel_l1"] + validation["duration_loss"]
+                                               + validation["pitch_loss"], rel=1e-5)
+    assert validation["pitch_error"] >= 0
+    # a pitch file of another corpus is refused by name
+    np.savez(pitch_path(recipe), ids=np.asarray(["other"]), lengths=np.asarray([1]),
+             pitch=np.asarray([0.0], dtype=np.float32), mean=0.0, std=1.0)
+    with pytest.raises(RuntimeError, match="has no pitch of utterance"):
+        NARTask(recipe, corpus).train_batches(0, 0, 1)[0]
+
+
+def test_nar_vocoder_hears_the_nar_at_each_recordings_durations(tmp_path):
+    import math
+
+    from tts.audio.spectral import LOG_FLOOR
+    from tts.train.aligner_task import AlignerTask
+    from tts.train.nar_mels import NARMelCorpus, compute_nar_mels, nar_mels_path, read_nar_mels
+
+    recipe, corpus = durations_recipe(tmp_path), FakeCorpus(tmp_path)
+    path = nar_mels_path(tmp_path)
+    with pytest.raises(RuntimeError, match="train the NAR first"):
+        compute_nar_mels(recipe, corpus, path)
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    compute_nar_mels(recipe, corpus, path)
+    mels = read_nar_mels(path)
+    assert set(mels) == {r["id"] for r in corpus.records()}  # fewer than TRAIN_UTTERANCES: all of them
+    for record in corpus.records():
+        assert mels[record["id"]].shape == (4 * record["n_frames"], 80)  # the recording's own codec frames x r
+    wrapped = NARMelCorpus(corpus, mels)
+    record = corpus.records("validation")[0]
+    mel = wrapped.mel(record)
+    assert mel.shape == corpus.mel(record).shape  # cut to the recording's mel frames
+    assert np.allclose(mel, mels[record["id"]].T[:, :mel.shape[1]].astype(np.float32))
+    short = dict(record, n_mel_frames=4 * record["n_frames"] + 3)
+    assert np.allclose(wrapped.mel(short)[:, -3:], math.log(LOG_FLOOR))  # padded with silence
+    assert wrapped.codes(record) is corpus.codes(record) and wrapped.sample_rate == corpus.sample_rate
+    only = NARMelCorpus(corpus, {record["id"]: mels[record["id"]]})
+    assert [r["id"] for r in only.records()] == [record["id"]]

@@ -383,23 +383,38 @@ def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio |
 
 def _true_durations_generator(synthesizer: Any, model_dir: Path, sampling: dict) -> Generator:
     """--what nar for a NAR that reads durations: it speaks each utterance with the durations the aligner
-    read off its recording (<run>/aligner/durations.npz), not with its own."""
+    read off its recording (<run>/aligner/durations.npz), not with its own, and a NAR with a pitch head
+    with the pitch read off it too (<run>/aligner/pitch.npz)."""
     import torch
 
     from tts.train.durations import FILE, read_durations
+    from tts.train.pitch import FILE as PITCH_FILE, read_pitch
 
     path = model_dir / "aligner" / FILE
     if not path.is_file():
         raise FileNotFoundError(f"--what nar: {path} is missing; the NAR stage writes it when it starts "
                                 "training with nar.condition: durations")
     durations = read_durations(path)
+    pitch_file = model_dir / "aligner" / PITCH_FILE
+    pitch = None
+    if getattr(getattr(synthesizer, "nar", None), "pitch", False):
+        if not pitch_file.is_file():
+            raise FileNotFoundError(f"--what nar: {pitch_file} is missing; the NAR stage writes it when it starts "
+                                    "training with nar.pitch: true")
+        pitch = read_pitch(pitch_file)[0]
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         if record["id"] not in durations:
             raise RuntimeError(f"{path} has no durations of {record['id']}: it was computed for another corpus")
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         d = torch.as_tensor(durations[record["id"]].astype(np.int64))
-        wav = synthesizer.speak_durations(list(record["phones"]), d, voice, synthesizer.options(**sampling))
+        true_pitch = None
+        if pitch is not None:
+            if record["id"] not in pitch:
+                raise RuntimeError(f"{pitch_file} has no pitch of {record['id']}: it was computed for another corpus")
+            true_pitch = torch.as_tensor(pitch[record["id"]])
+        wav = synthesizer.speak_durations(list(record["phones"]), d, voice, synthesizer.options(**sampling),
+                                          pitch=true_pitch)
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate

@@ -17,6 +17,10 @@ With durations (nar.condition: durations; mel mode only) the target's frames sho
 frame embeds the phone it speaks and its place in that phone, the phones do not attend to the
 target's frames, and a linear head on each phone's hidden state predicts log(1 + its frames). In
 synthesis `speak` predicts the durations first, then the mel frames, with no AR (README "Durations").
+Built with `pitch`, it also predicts each voiced phone's pitch (a z-score of ln F0, tts/train/pitch.py)
+by a second head on the phones, and each target frame embeds its phone's pitch, quantised into
+PITCH_BINS bins (one more for a phone without pitch): the true pitch in training, the predicted one in
+synthesis, so that the frames need not average over the pitches a phone is spoken at (FastPitch).
 
 Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
 
@@ -35,10 +39,13 @@ from torch import nn
 from tts.models.alignment import frame_phones, may_skip, rounded_durations
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, expected_entries, init_weights,
                                length_mask, pad_right)
+from tts.text.symbols import VOICED_IDS
 
 
 CONDITIONS = ("codebook1", "durations")
 MAX_PLACE = 32  # frames into a phone told apart by the place embedding (later ones share the last)
+PITCH_BINS = 64  # pitch embedding: bins over z-scores in [-PITCH_RANGE, PITCH_RANGE], plus bin 0 for none
+PITCH_RANGE = 3.0
 
 
 class NARModel(nn.Module):
@@ -47,18 +54,20 @@ class NARModel(nn.Module):
     hears in place of levels 2..Q and the codec's decoder (README "The NAR's mel mode")."""
 
     def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape,
-                 mel_bins: int = 0, mel_per_frame: int = 0, condition: str = "codebook1"):
+                 mel_bins: int = 0, mel_per_frame: int = 0, condition: str = "codebook1", pitch: bool = False):
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
         if condition == "durations" and not mel_bins:
             raise ValueError("a NAR conditioned on durations predicts log-mel frames: it needs mel_bins (mel mode)")
+        if pitch and condition != "durations":
+            raise ValueError("a NAR speaks from pitch only beside durations (nar.condition: durations)")
         if (mel_bins > 0) != (mel_per_frame > 0):
             raise ValueError(f"a mel-mode NAR needs both mel_bins and mel_per_frame, got {mel_bins} and {mel_per_frame}")
         if n_codebooks < 2 and not mel_bins:
             raise ValueError(f"the NAR predicts codebooks 2..Q, but the codec has Q = {n_codebooks}")
         self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
-        self.mel_bins, self.mel_per_frame, self.condition = mel_bins, mel_per_frame, condition
+        self.mel_bins, self.mel_per_frame, self.condition, self.pitch = mel_bins, mel_per_frame, condition, pitch
         D, V, Q = shape.width, codebook_size, n_codebooks
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(Q * V, D)  # level q's code c is row q * V + c
@@ -73,6 +82,9 @@ class NARModel(nn.Module):
         if self.reads_durations:
             self.place_embedding = nn.Embedding(MAX_PLACE, D)
             self.duration_head = nn.Linear(D, 1)  # log(1 + frames) of each phone
+        if pitch:
+            self.pitch_embedding = nn.Embedding(PITCH_BINS + 1, D)
+            self.pitch_head = nn.Linear(D, 1)  # z-score of ln F0 of each phone
         init_weights(self, shape.layers)
 
     @property
@@ -89,6 +101,8 @@ class NARModel(nn.Module):
         extra = {"mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame} if self.predicts_mel else {}
         if self.reads_durations:
             extra["condition"] = self.condition
+        if self.pitch:
+            extra["pitch"] = True
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size,
                 "n_codebooks": self.n_codebooks, **s.config(), **extra}
 
@@ -96,7 +110,8 @@ class NARModel(nn.Module):
     def from_config(cls, config: dict[str, Any]) -> "NARModel":
         return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
                    TransformerShape.from_config(config), int(config.get("mel_bins", 0)),
-                   int(config.get("mel_per_frame", 0)), str(config.get("condition", "codebook1")))
+                   int(config.get("mel_per_frame", 0)), str(config.get("condition", "codebook1")),
+                   bool(config.get("pitch", False)))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "NARModel":
@@ -153,14 +168,16 @@ class NARModel(nn.Module):
 
     def aligned(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
                 audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, frame_phone: torch.Tensor,
-                place: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                place: torch.Tensor, pitch: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Durations mode: (log-mel frames (B, T, r, M) of every audio position, log(1 + frames) (B, L)
-        of every phone).
+        of every phone, and with a pitch head the pitch (B, L) of every phone, else None).
 
         Of codes (B, Q, T) only the prompt's frames (t < prompt_lengths[b]) are read; the target's
         frame t speaks phone frame_phone[b, t] (an index into phones (B, L)), place[b, t] frames into
         it. The phones do not attend to the target's frames, so their durations depend on the phones
-        and the prompt alone.
+        and the prompt alone. A model with a pitch head reads `pitch` (B, L), each phone's z-score (NaN
+        for none), on the frames that speak it; without `pitch` its frames show none.
         """
         if not self.reads_durations:
             raise ValueError("this NAR reads codebook 1, not durations: train it with nar.condition: durations")
@@ -173,6 +190,9 @@ class NARModel(nn.Module):
         offsets = (torch.arange(self.n_codebooks, device=device) * self.codebook_size).view(1, -1, 1)
         prompt = self.code_embedding(codes + offsets).sum(dim=1)  # (B, T, D)
         spoken = self.phone_embedding(phones.gather(1, frame_phone)) + self.place_embedding(place.clamp(max=MAX_PLACE - 1))
+        if self.pitch:
+            bins = pitch_bins(pitch if pitch is not None else torch.full(phones.shape, float("nan"), device=device))
+            spoken = spoken + self.pitch_embedding(bins.gather(1, frame_phone))  # (B, T, D)
         a = torch.where(in_prompt.unsqueeze(-1), prompt, spoken)  # (B, T, D)
         positions = torch.arange(max(L, T), device=device).unsqueeze(0)
         x = torch.cat([self.phone_embedding(phones) + self.phone_positions(positions[:, :L]),
@@ -184,17 +204,20 @@ class NARModel(nn.Module):
         level = torch.ones(B, dtype=torch.long, device=device)
         h, _ = self.transformer(x, mask.unsqueeze(1), condition=self.level_embedding(level))
         mel = self.mel_head(h[:, L:]).view(B, T, self.mel_per_frame, self.mel_bins)
-        return mel, self.duration_head(h[:, :L]).squeeze(-1)
+        pitch_out = self.pitch_head(h[:, :L]).squeeze(-1) if self.pitch else None  # (B, L)
+        return mel, self.duration_head(h[:, :L]).squeeze(-1), pitch_out
 
     @torch.no_grad()
     def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
               prompt_phones: Sequence[torch.Tensor] | None = None, pace: float = 1.0,
               max_frames_per_phone: int = MAX_PLACE,
-              durations: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+              durations: Sequence[torch.Tensor] | None = None,
+              pitch: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Durations mode, for a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each
-        phone). The durations come first (times `pace`, each boundary the running sum rounded, at
-        least one frame for a phone that is not a word boundary or punctuation, at most
-        max_frames_per_phone), then the frames; given `durations` (frames (L_i,) of each phone), those
+        phone). The durations (and with a pitch head each voiced phone's pitch) come first (times
+        `pace`, each boundary the running sum rounded, at least one frame for a phone that is not a
+        word boundary or punctuation, at most max_frames_per_phone), then the frames; given
+        `durations` (frames (L_i,) of each phone) or `pitch` (z-scores (L_i,), NaN for none), those
         are spoken instead."""
         device = self.phone_embedding.weight.device
         B, Q = len(phones), self.n_codebooks
@@ -207,7 +230,9 @@ class NARModel(nn.Module):
         phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
         codes = pad_right(prompt_codes, max(1, int(prompt_lengths.max())))  # (B, Q, P)
         none = torch.zeros(B, codes.size(2), dtype=torch.long, device=device)
-        _, log_frames = self.aligned(phones_padded, phone_lengths, codes, prompt_lengths, prompt_lengths, none, none)
+        _, log_frames, predicted_pitch = self.aligned(phones_padded, phone_lengths, codes, prompt_lengths,
+                                                      prompt_lengths, none, none)
+        phone_pitch = self._sentence_pitch(phones, prompt_phones, predicted_pitch, pitch) if self.pitch else None
         given, durations = durations, []
         for i, sentence in enumerate(phones):
             if given is not None:
@@ -226,10 +251,25 @@ class NARModel(nn.Module):
             place.append(torch.cat([within.new_zeros(P), within]))
         audio_lengths = torch.tensor([a.size(1) for a in audio], device=device)
         T = int(audio_lengths.max())
-        mel, _ = self.aligned(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
-                              pad_right(frame_phone, T), pad_right(place, T))
+        mel, _, _ = self.aligned(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
+                                 pad_right(frame_phone, T), pad_right(place, T), phone_pitch)
         mels = [mel[i, int(prompt_lengths[i]):int(audio_lengths[i])].flatten(0, 1).T.contiguous() for i in range(B)]
         return mels, durations
+
+    def _sentence_pitch(self, phones: Sequence[torch.Tensor], prompt_phones: Sequence[torch.Tensor],
+                        predicted: torch.Tensor, given: Sequence[torch.Tensor] | None) -> torch.Tensor:
+        """Pitch (B, L) of the prompt's and the sentence's phones: `given` or `predicted` (B, L) on the
+        sentence's voiced phones, NaN elsewhere (the prompt's frames show codes, not pitch)."""
+        out = torch.full_like(predicted, float("nan"))
+        voiced_ids = torch.tensor(sorted(VOICED_IDS), device=predicted.device)
+        for i, sentence in enumerate(phones):
+            start, end = len(prompt_phones[i]), len(prompt_phones[i]) + len(sentence)
+            if given is not None:
+                out[i, start:end] = torch.as_tensor(given[i], dtype=out.dtype, device=out.device)
+            else:
+                voiced = torch.isin(sentence.to(out.device), voiced_ids)
+                out[i, start:end] = torch.where(voiced, predicted[i, start:end], float("nan"))
+        return out
 
     @torch.no_grad()
     def generate(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
@@ -282,3 +322,11 @@ class NARModel(nn.Module):
         if codebooks is None:
             return out
         return out, [latents[i, int(prompt_lengths[i]):int(audio_lengths[i])].T.contiguous() for i in range(B)]
+
+
+def pitch_bins(pitch: torch.Tensor) -> torch.Tensor:
+    """Bin (same shape, long) of each pitch z-score: 1..PITCH_BINS over [-PITCH_RANGE, PITCH_RANGE]
+    (values outside take the end bins), 0 for NaN (no pitch)."""
+    z = pitch.float().nan_to_num(0.0).clamp(-PITCH_RANGE, PITCH_RANGE)
+    bins = 1 + ((z + PITCH_RANGE) / (2 * PITCH_RANGE) * (PITCH_BINS - 1)).round().long()
+    return torch.where(torch.isnan(pitch), torch.zeros_like(bins), bins)

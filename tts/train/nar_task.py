@@ -20,6 +20,11 @@ log(1 + frames): batches hold frame_phone and place (B, T), durations (B, L) and
 (B, L) (the phones that start after the prompt, whose durations count in the loss). The loss is
 the mel L1 plus the durations' squared error; validation also reports duration_error, the mean
 absolute error of the rounded durations in frames.
+
+With `nar.pitch: true` batches also hold pitch (B, L), each phone's z-score of ln F0 (NaN for none,
+tts/train/pitch.py), which the frames read and a second head predicts: its squared error over the
+voiced phones that start after the prompt joins the loss, and validation reports pitch_loss and
+pitch_error (the mean absolute error in semitones).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from tts.train.ar_task import ARTask, masked_mel_l1
 from tts.train.batching import CodesDataset
 
 DURATION_LOSS = 1.0  # weight of the durations' squared error beside the mel L1
+PITCH_LOSS = 1.0  # weight of the pitch z-scores' squared error beside the mel L1
 
 
 class NARTask(ARTask):
@@ -45,6 +51,8 @@ class NARTask(ARTask):
 
     name = "nar"
     _durations: dict[str, np.ndarray] | None = None  # durations mode: {utterance id: frames of each phone}
+    _pitch: dict[str, np.ndarray] | None = None  # nar.pitch: {utterance id: z-score of each phone}
+    _pitch_std: float | None = None  # nar.pitch: standard deviation of ln F0 that the z-scores divide by
 
     @property
     def predicts_mel(self) -> bool:
@@ -60,6 +68,8 @@ class NARTask(ARTask):
             config.update(mel_bins=self.recipe.audio.n_mels, mel_per_frame=self.mel_per_frame)
         if self.reads_durations:
             config["condition"] = "durations"
+        if self.section.pitch:
+            config["pitch"] = True
         return config
 
     def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
@@ -78,6 +88,21 @@ class NARTask(ARTask):
             raise RuntimeError(f"{self._durations_file}: the durations of {item.id} do not fit its phones and "
                                "frames (the corpus was prepared again since): delete the file to compute them again")
         return d
+
+    def pitch(self, data: CodesDataset, index: int) -> torch.Tensor:
+        """Z-scores (L,) of ln F0 of each phone of utterance `index` (NaN for none), at the aligner's durations."""
+        if self._pitch is None:
+            from tts.train.pitch import load_pitch, pitch_path
+
+            if self._durations is None:
+                self.durations(data, index)
+            self._pitch = load_pitch(self.recipe, self, self._durations)
+            self._pitch_file = pitch_path(self.recipe)
+        item = data.items[index]
+        if item.id not in self._pitch or len(self._pitch[item.id]) != len(item.phones):
+            raise RuntimeError(f"{self._pitch_file} has no pitch of utterance {item.id} for its phones: it was "
+                               "computed for another prepared corpus; delete it to compute it again")
+        return torch.from_numpy(self._pitch[item.id].astype(np.float32))
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": NARModel.from_config(self.model_config())}
@@ -115,19 +140,39 @@ class NARTask(ARTask):
             durations.append(d)
             wanted.append(torch.cumsum(d, 0) - d >= prompt)  # the phone starts after the prompt
         T, L = max(len(f) for f in frame_phone), max(len(d) for d in durations)
-        return {"frame_phone": pad_right(frame_phone, T), "place": pad_right(place, T),
-                "durations": pad_right(durations, L), "duration_wanted": pad_right([w.long() for w in wanted], L).bool()}
+        out = {"frame_phone": pad_right(frame_phone, T), "place": pad_right(place, T),
+               "durations": pad_right(durations, L), "duration_wanted": pad_right([w.long() for w in wanted], L).bool()}
+        if self.section.pitch:
+            pitch = [self.pitch(data, index) for index in items]
+            out["pitch"] = torch.stack([torch.nn.functional.pad(p, (0, L - len(p)), value=float("nan")) for p in pitch])
+        return out
 
-    def _aligned(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Durations mode: (mel L1, durations' squared error in log(1 + frames), predicted frames (B, L))."""
-        mel, log_frames = model.aligned(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
-                                        b["prompt_lengths"], b["frame_phone"], b["place"])
+    def _aligned(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """Durations mode: (mel L1, durations' squared error in log(1 + frames), predicted frames (B, L),
+        {pitch_loss, pitch_error} with nar.pitch, else {})."""
+        mel, log_frames, pitch = model.aligned(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
+                                               b["prompt_lengths"], b["frame_phone"], b["place"], b.get("pitch"))
         T = b["codes"].size(2)
         wanted = length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)  # (B, T)
         phones = b["duration_wanted"].float()
         error = (log_frames.float() - torch.log1p(b["durations"].float())) ** 2
         duration_loss = (error * phones).sum() / phones.sum().clamp(min=1)
-        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float())
+        pitch_terms = {}
+        if pitch is not None:
+            known = b["duration_wanted"] & ~torch.isnan(b["pitch"])  # (B, L)
+            difference = (pitch.float() - b["pitch"].nan_to_num(0.0)) * known
+            pitch_terms = {"pitch_loss": (difference ** 2).sum() / known.sum().clamp(min=1),
+                           "pitch_error": difference.abs().sum() / known.sum().clamp(min=1) * self.semitones_per_z}
+        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float()), pitch_terms
+
+    @property
+    def semitones_per_z(self) -> float:
+        """Semitones in one z-score of the run's pitch (its ln F0 standard deviation x 12 / ln 2)."""
+        if self._pitch_std is None:
+            from tts.train.pitch import pitch_path, read_pitch
+
+            self._pitch_std = read_pitch(pitch_path(self.recipe))[1][1]
+        return self._pitch_std * 12 / np.log(2)
 
     def _noisy_first(self, first: torch.Tensor, prompt_lengths: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """Codebook 1 (B, T) with a share u_b ~ U(0, code_noise) of each utterance's target frames
@@ -159,9 +204,10 @@ class NARTask(ARTask):
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         if self.reads_durations:
-            mel_l1, duration_loss, _ = self._aligned(modules["model"], b)
-            loss = mel_l1 + DURATION_LOSS * duration_loss
-            yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
+            mel_l1, duration_loss, _, pitch = self._aligned(modules["model"], b)
+            loss = mel_l1 + DURATION_LOSS * duration_loss + PITCH_LOSS * pitch.get("pitch_loss", 0.0)
+            logged = {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
+            yield "model", loss, {**logged, **({"pitch_loss": pitch["pitch_loss"].item()} if pitch else {})}
             return
         if self.predicts_mel:
             loss = self._mel(modules["model"], b, b["noisy_first"])
@@ -175,11 +221,12 @@ class NARTask(ARTask):
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         if self.reads_durations:
-            mel_l1, duration_loss, frames = self._aligned(modules["model"], b)
+            mel_l1, duration_loss, frames, pitch = self._aligned(modules["model"], b)
             wanted = b["duration_wanted"]
             error = (frames.round().clamp(min=0) - b["durations"]).abs()[wanted].mean()
-            return {"loss": (mel_l1 + DURATION_LOSS * duration_loss).item(), "mel_l1": mel_l1.item(),
-                    "duration_loss": duration_loss.item(), "duration_error": error.item()}
+            loss = mel_l1 + DURATION_LOSS * duration_loss + PITCH_LOSS * pitch.get("pitch_loss", 0.0)
+            return {"loss": float(loss), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item(),
+                    "duration_error": error.item(), **{k: float(v) for k, v in pitch.items()}}
         if self.predicts_mel:
             clean = self._mel(modules["model"], b, b["codes"][:, 0]).item()
             return {"loss": clean, "mel_l1": clean, "mel_l1_noisy": self._mel(modules["model"], b, b["noisy_first"]).item()}

@@ -22,6 +22,7 @@ TASKS = {  # stage -> (module, class)
     "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
     "codec_vocoder": ("tts.train.vocoder_task", "VocoderTask"),  # the vocoder fine-tuned on codec log-mels
     "aligner": ("tts.train.aligner_task", "AlignerTask"),  # phone durations for nar.condition: durations
+    "nar_vocoder": ("tts.train.nar_mels", "NARVocoderTask"),  # the vocoder fine-tuned on the NAR's log-mels
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
@@ -43,13 +44,18 @@ def load_task(recipe: Recipe, stage: str):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} has no {class_name})")
     if stage == "codec_vocoder":
         return getattr(module, class_name)(recipe.codec_vocoder_recipe(), run_recipe=recipe)
+    if stage == "nar_vocoder":
+        return getattr(module, class_name)(recipe.nar_vocoder_recipe(), run_recipe=recipe)
     return getattr(module, class_name)(recipe)
 
 
 def stage_config(recipe: Recipe, stage: str):
-    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder: recipe.vocoder.codec_train)."""
+    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder and nar_vocoder: recipe.vocoder's
+    codec_train and nar_train)."""
     if stage == "codec_vocoder":
         return recipe.vocoder.codec_train
+    if stage == "nar_vocoder":
+        return recipe.vocoder.nar_train
     return getattr(recipe, stage).train
 
 

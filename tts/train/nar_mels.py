@@ -1,0 +1,150 @@
+"""Stage nar_vocoder: the mel vocoder fine-tuned on the log-mels the durations NAR speaks (README
+"The vocoder on the NAR's log-mels").
+
+A vocoder trained on true log-mels hears the NAR's smoother ones as something it never saw. Here it
+learns from them instead, the way Tacotron 2's vocoder learned from ground-truth-aligned frames: the
+NAR (<run>/nar/best.pt) speaks each chosen recording's sentence at the aligner's durations of that
+recording, prompted like synthesis with another recording of the same speaker, so that its log-mel
+frames line up with the recording's audio; the vocoder then trains on (those frames, that audio) as
+stage vocoder does, from <run>/vocoder/best.pt. The frames are computed once (minutes on a CPU) and
+kept in <run>/nar_vocoder/nar_mels.npz; a killed computation leaves no file and starts again. A run
+with <run>/nar_vocoder/best.pt synthesizes through it (tts/synthesize.py).
+
+Shapes: M mel bins, T mel frames, L phones, Q codebooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tts.audio.spectral import LOG_FLOOR
+from tts.train.vocoder_task import VocoderTask
+
+log = logging.getLogger(__name__)
+
+FILE = "nar_mels.npz"
+TRAIN_UTTERANCES = 4000  # training recordings spoken by the NAR (all validation ones are)
+BATCH = 16  # sentences per NAR call
+PROMPT_SECONDS = 6.0  # prompts are drawn among the speaker's recordings at most this long (if any)
+
+
+def nar_mels_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "nar_vocoder" / FILE
+
+
+class NARMelCorpus:
+    """A prepared corpus whose log-mels are the NAR's (read from nar_mels.npz), restricted to the
+    recordings it spoke; audio, codes and settings are the corpus's own."""
+
+    def __init__(self, corpus: Any, mels: dict[str, np.ndarray]):
+        self._corpus, self._mels = corpus, mels
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._corpus, name)
+
+    def records(self, split: str = "all") -> list[dict]:
+        return [r for r in self._corpus.records(split) if r["id"] in self._mels]
+
+    def mel(self, record: dict) -> np.ndarray:
+        """The NAR's log-mel (M, T) of the recording, cut or padded (silence) to its own mel frames."""
+        mel = self._mels[record["id"]].T.astype(np.float32)  # (M, T')
+        frames = int(record["n_mel_frames"])
+        if mel.shape[1] < frames:
+            mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])), constant_values=math.log(LOG_FLOOR))
+        return mel[:, :frames]
+
+
+class NARVocoderTask(VocoderTask):
+    """Training stage "nar_vocoder": VocoderTask on the NAR's log-mels (see the module docstring)."""
+
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus, prepared_folder
+
+            corpus = PreparedCorpus(prepared_folder(self.recipe))
+            path = nar_mels_path(self.recipe.output_dir)
+            if not path.exists():
+                compute_nar_mels(self.recipe, corpus, path)
+            self._corpus = NARMelCorpus(corpus, read_nar_mels(path))
+        return super().corpus
+
+
+def read_nar_mels(path: Path) -> dict[str, np.ndarray]:
+    """{recording id: the NAR's log-mel frames (T, M) float16} saved at `path` by compute_nar_mels."""
+    with np.load(path) as saved:
+        ids, lengths, frames = saved["ids"], saved["lengths"], saved["frames"]
+    ends = np.cumsum(lengths)
+    return {str(i): frames[e - n:e] for i, n, e in zip(ids, lengths, ends)}
+
+
+def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
+    """The durations NAR's log-mels of TRAIN_UTTERANCES training recordings and every validation one, at
+    the aligner's durations, each prompted with another recording of its speaker; saved at `path`."""
+    from tqdm import tqdm
+
+    from tts.models.nar import NARModel
+    from tts.text.symbols import encode
+    from tts.train.durations import FILE as DURATIONS, read_durations
+
+    run_dir = Path(recipe.output_dir)
+    nar_file, durations_file = run_dir / "nar" / "best.pt", run_dir / "aligner" / DURATIONS
+    for needed, how in ((nar_file, "train the NAR first (`tts train <recipe> --stage nar`)"),
+                        (durations_file, "the NAR stage writes it when it starts training")):
+        if not needed.is_file():
+            raise RuntimeError(f"stage nar_vocoder hears the durations NAR at the aligner's durations, but {needed} "
+                               f"does not exist: {how}")
+    model = NARModel.from_checkpoint(torch.load(nar_file, map_location="cpu", weights_only=False))
+    if not model.reads_durations:
+        raise RuntimeError(f"{nar_file} does not read durations (nar.condition: durations): stage nar_vocoder "
+                           "fine-tunes the vocoder on such a NAR's log-mels")
+    durations = read_durations(durations_file)
+    rng = np.random.default_rng(recipe.seed)
+    train = [r for r in corpus.records("train") if r["id"] in durations]
+    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:TRAIN_UTTERANCES])]
+    chosen += [r for r in corpus.records("validation") if r["id"] in durations]
+    prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
+    chosen.sort(key=lambda r: r["n_frames"])
+    ids, lengths, frames = [], [], []
+    bar = tqdm(total=len(chosen), unit="utt", desc="NAR log-mels", dynamic_ncols=True)
+    for start in range(0, len(chosen), BATCH):
+        group = chosen[start:start + BATCH]
+        prompt_records = [_draw_prompt(prompts, r, rng) for r in group]
+        with torch.no_grad():
+            mels, _ = model.speak([torch.tensor(encode(r["phones"])) for r in group],
+                                  [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
+                                  [torch.tensor(encode(p["phones"])) for p in prompt_records],
+                                  durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group])
+        for record, mel in zip(group, mels):
+            ids.append(record["id"])
+            lengths.append(mel.size(1))
+            frames.append(mel.T.numpy().astype(np.float16))  # (T, M)
+        bar.update(len(group))
+    bar.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, ids=np.asarray(ids), lengths=np.asarray(lengths, dtype=np.int64), frames=np.concatenate(frames))
+    os.replace(partial, path)
+    log.info("the NAR's log-mels of %d recordings written to %s", len(ids), path)
+
+
+def _prompt_pool(records: list[dict], most_frames: int) -> dict[str, list[dict]]:
+    """{speaker: their recordings of at most most_frames codec frames, or all of them if none is that short}."""
+    by_speaker: dict[str, list[dict]] = {}
+    for r in records:
+        by_speaker.setdefault(r["speaker"], []).append(r)
+    return {s: [r for r in rs if r["n_frames"] <= most_frames] or rs for s, rs in by_speaker.items()}
+
+
+def _draw_prompt(pool: dict[str, list[dict]], record: dict, rng: np.random.Generator) -> dict:
+    """Another recording of the record's speaker (the record itself when it is the speaker's only one)."""
+    others = [r for r in pool.get(record["speaker"], []) if r["id"] != record["id"]] or [record]
+    return others[int(rng.integers(len(others)))]
