@@ -359,6 +359,7 @@ class VocoderConfig:
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
     # stage nar_vocoder: fine-tunes the trained mel vocoder on the log-mels the durations NAR speaks at the
     # aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
+    nar_utterances: int = 4000  # stage nar_vocoder: training recordings the NAR speaks for it (0 = all of them)
 
     @property
     def istft_hop(self) -> int:
@@ -386,6 +387,7 @@ class VocoderConfig:
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
+        _check(self.nar_utterances >= 0, "nar_utterances", self.nar_utterances, ">= 0 recordings (0 = all)")
         _check(self.stft_loss_weight >= 0, "stft_loss_weight", self.stft_loss_weight, ">= 0 (0 = off)")
         _check(len(self.upsample_rates) >= 1 and all(r >= 1 for r in self.upsample_rates),
                "upsample_rates", self.upsample_rates, "a list of positive integers")
@@ -520,6 +522,9 @@ class Recipe:
                    "stages without codec_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
             _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
                    "mel: stage codec_vocoder fine-tunes the mel vocoder of stage vocoder")
+        if "nar_vocoder" in self.stages:
+            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
+                   "mel: stage nar_vocoder fine-tunes the mel vocoder of stage vocoder")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "

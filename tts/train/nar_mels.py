@@ -30,7 +30,6 @@ from tts.train.vocoder_task import VocoderTask
 log = logging.getLogger(__name__)
 
 FILE = "nar_mels.npz"
-TRAIN_UTTERANCES = 4000  # training recordings spoken by the NAR (all validation ones are)
 BATCH = 16  # sentences per NAR call
 PROMPT_SECONDS = 6.0  # prompts are drawn among the speaker's recordings at most this long (if any)
 
@@ -87,8 +86,9 @@ def read_nar_mels(path: Path) -> dict[str, np.ndarray]:
 
 
 def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
-    """The durations NAR's log-mels of TRAIN_UTTERANCES training recordings and every validation one, at
-    the aligner's durations, each prompted with another recording of its speaker; saved at `path`."""
+    """The durations NAR's log-mels of vocoder.nar_utterances training recordings (0: all) and every
+    validation one, at the aligner's durations, each prompted with another recording of its speaker;
+    saved at `path` (kept when the recipe changes: delete it to speak them again)."""
     from tqdm import tqdm
 
     from tts.models.nar import NARModel
@@ -109,7 +109,8 @@ def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
     durations = read_durations(durations_file)
     rng = np.random.default_rng(recipe.seed)
     train = [r for r in corpus.records("train") if r["id"] in durations]
-    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:TRAIN_UTTERANCES])]
+    wanted = recipe.vocoder.nar_utterances or len(train)
+    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:wanted])]
     chosen += [r for r in corpus.records("validation") if r["id"] in durations]
     prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
     chosen.sort(key=lambda r: r["n_frames"])
