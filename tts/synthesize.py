@@ -193,14 +193,11 @@ class Synthesizer:
         vocoder = None
         # a durations NAR's log-mels go through the vocoder fine-tuned on them (stage nar_vocoder) if there is one
         tuned = run_dir / "nar_vocoder" / "best.pt"
-        if speaks_alone and tuned.is_file():
+        vocoder_file = tuned if speaks_alone and tuned.is_file() else run_dir / "vocoder" / "best.pt"
+        if vocoder_file.is_file():
             from tts.vocode import load_vocoder
 
-            vocoder = load_vocoder(tuned, torch_device)
-        elif (run_dir / "vocoder" / "best.pt").is_file():
-            from tts.vocode import load_vocoder
-
-            vocoder = load_vocoder(run_dir, torch_device)
+            vocoder = load_vocoder(vocoder_file, torch_device)
         corpus = None
         if (run_dir / "prepared" / "manifest.jsonl").is_file():
             from tts.data.corpus import PreparedCorpus
@@ -319,7 +316,7 @@ class Synthesizer:
             return self._speak_from_durations(phone_ids, prompt_codes, prompt_phones, groups, options, timings)
         if options.pace != 1.0:
             raise ValueError(f"pace {options.pace}: only a NAR that reads durations (nar.condition: durations) "
-                              "speaks at a pace; this run's lengths come from its AR: set synthesis.pace: 1 in "
+                             "speaks at a pace; this run's lengths come from its AR: set synthesis.pace: 1 in "
                              "its recipe or give --pace 1 (its bounds are --min/--max-frames-per-phone)")
         first: list[torch.Tensor] = [torch.empty(0)] * B
         soft: list[Optional[torch.Tensor]] = [None] * B  # ar_decode expected: codebook 1's mean entries (T, E)

@@ -70,6 +70,23 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def write_ragged(path: Path, key: str, ids: list[str], arrays: list[np.ndarray], **extra: Any) -> None:
+    """One array per utterance, of any length along axis 0, saved as one .npz: `ids`, `lengths` and
+    the arrays concatenated under `key`, beside the `extra` values."""
+    lengths = np.asarray([len(a) for a in arrays], dtype=np.int64)
+    _atomic(path, lambda f: np.savez(f, ids=np.asarray(ids), lengths=lengths, **{key: np.concatenate(arrays)},
+                                     **extra))
+
+
+def read_ragged(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """({utterance id: its array}, {name: every other value saved}) of a file written by write_ragged."""
+    with np.load(path) as saved:
+        ids, lengths, values = saved["ids"], saved["lengths"], saved[key]
+        extra = {name: saved[name] for name in saved.files if name not in ("ids", "lengths", key)}
+    ends = np.cumsum(lengths)
+    return {str(i): values[e - n:e] for i, n, e in zip(ids, lengths, ends)}, extra
+
+
 class ShardFolder:
     """One shard's folder of stage outputs."""
 

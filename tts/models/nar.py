@@ -36,10 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.models.alignment import frame_phones, may_skip, rounded_durations
+from tts.models.alignment import frame_phones, may_skip, rounded_durations, voiced
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, expected_entries, init_weights,
                                length_mask, pad_right)
-from tts.text.symbols import VOICED_IDS
 
 
 CONDITIONS = ("codebook1", "durations")
@@ -261,14 +260,13 @@ class NARModel(nn.Module):
         """Pitch (B, L) of the prompt's and the sentence's phones: `given` or `predicted` (B, L) on the
         sentence's voiced phones, NaN elsewhere (the prompt's frames show codes, not pitch)."""
         out = torch.full_like(predicted, float("nan"))
-        voiced_ids = torch.tensor(sorted(VOICED_IDS), device=predicted.device)
         for i, sentence in enumerate(phones):
             start, end = len(prompt_phones[i]), len(prompt_phones[i]) + len(sentence)
             if given is not None:
                 out[i, start:end] = torch.as_tensor(given[i], dtype=out.dtype, device=out.device)
             else:
-                voiced = torch.isin(sentence.to(out.device), voiced_ids)
-                out[i, start:end] = torch.where(voiced, predicted[i, start:end], float("nan"))
+                carries = torch.from_numpy(voiced(sentence.cpu())).to(out.device)
+                out[i, start:end] = torch.where(carries, predicted[i, start:end], float("nan"))
         return out
 
     @torch.no_grad()

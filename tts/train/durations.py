@@ -10,7 +10,6 @@ computation leaves no file and starts again (minutes on a CPU).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,9 @@ def load_durations(recipe: Any, task: Any) -> dict[str, np.ndarray]:
 
 def read_durations(path: Path) -> dict[str, np.ndarray]:
     """{utterance id: frames (L,) of each phone} saved at `path` by compute_durations."""
-    with np.load(path) as saved:
-        ids, lengths, values = saved["ids"], saved["lengths"], saved["durations"]
-    ends = np.cumsum(lengths)
-    return {str(i): values[e - n:e] for i, n, e in zip(ids, lengths, ends)}
+    from tts.data.store import read_ragged
+
+    return read_ragged(path, "durations")[0]
 
 
 def compute_durations(recipe: Any, task: Any, path: Path) -> None:
@@ -51,6 +49,7 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
     aligner's best.pt, saved at `path`."""
     from tqdm import tqdm
 
+    from tts.data.store import write_ragged
     from tts.models.alignment import Aligner
     from tts.models.layers import pad_right
     from tts.train.batching import bucket_batches
@@ -63,7 +62,7 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
     model = Aligner.from_checkpoint(checkpoint)
     checkpoint_step = int(checkpoint.get("step", -1))
     per_frame = task.mel_per_frame
-    ids, lengths, values = [], [], []
+    ids, values = [], []
     rng = np.random.default_rng(0)
     spread = 0  # utterances with fewer mel frames than phones that need one
     for split in ("train", "validation"):
@@ -84,17 +83,12 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
                 mel_durations, even = attention_durations(log_attention[row, :F, :n].numpy(), item.phones)
                 spread += even
                 ids.append(item.id)
-                lengths.append(n)
-                values.append(codec_durations(mel_durations, item.n_frames, per_frame))
+                values.append(codec_durations(mel_durations, item.n_frames, per_frame).astype(np.int16))
             bar.update(len(items))
         bar.close()
     if spread:
         log.warning("durations: %d of %d utterances have fewer mel frames than phones that need one; their "
                     "frames are spread evenly over the phones", spread, len(ids))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, ids=np.asarray(ids), lengths=np.asarray(lengths, dtype=np.int64),
-             durations=np.concatenate(values).astype(np.int16), aligner_step=checkpoint_step)
-    os.replace(partial, path)
+    write_ragged(path, "durations", ids, values, aligner_step=checkpoint_step)
     log.info("durations of %d utterances from %s (step %s) written to %s", len(ids), checkpoint_path,
              checkpoint_step, path)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from tts.audio.spectral import LOG_FLOOR
+from tts.data.store import read_ragged, write_ragged
 from tts.train.vocoder_task import VocoderTask
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ class NARMelCorpus:
 class NARVocoderTask(VocoderTask):
     """Training stage "nar_vocoder": VocoderTask on the NAR's log-mels (see the module docstring)."""
 
-
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
@@ -79,10 +78,7 @@ class NARVocoderTask(VocoderTask):
 
 def read_nar_mels(path: Path) -> dict[str, np.ndarray]:
     """{recording id: the NAR's log-mel frames (T, M) float16} saved at `path` by compute_nar_mels."""
-    with np.load(path) as saved:
-        ids, lengths, frames = saved["ids"], saved["lengths"], saved["frames"]
-    ends = np.cumsum(lengths)
-    return {str(i): frames[e - n:e] for i, n, e in zip(ids, lengths, ends)}
+    return read_ragged(path, "frames")[0]
 
 
 def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
@@ -114,7 +110,7 @@ def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
     chosen += [r for r in corpus.records("validation") if r["id"] in durations]
     prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
     chosen.sort(key=lambda r: r["n_frames"])
-    ids, lengths, frames = [], [], []
+    ids, frames = [], []
     bar = tqdm(total=len(chosen), unit="utt", desc="NAR log-mels", dynamic_ncols=True)
     for start in range(0, len(chosen), BATCH):
         group = chosen[start:start + BATCH]
@@ -126,14 +122,10 @@ def compute_nar_mels(recipe: Any, corpus: Any, path: Path) -> None:
                                   durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group])
         for record, mel in zip(group, mels):
             ids.append(record["id"])
-            lengths.append(mel.size(1))
             frames.append(mel.T.numpy().astype(np.float16))  # (T, M)
         bar.update(len(group))
     bar.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, ids=np.asarray(ids), lengths=np.asarray(lengths, dtype=np.int64), frames=np.concatenate(frames))
-    os.replace(partial, path)
+    write_ragged(path, "frames", ids, frames)
     log.info("the NAR's log-mels of %d recordings written to %s", len(ids), path)
 
 

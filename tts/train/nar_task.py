@@ -72,15 +72,19 @@ class NARTask(ARTask):
             config["pitch"] = True
         return config
 
-    def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
-        """Frames (L,) of each phone of utterance `index`, read off the recording by the aligner."""
+    def _all_durations(self) -> dict[str, np.ndarray]:
+        """{utterance id: frames of each phone} from the aligner, loaded (or computed) on first use."""
         if self._durations is None:
             from tts.train.durations import durations_path, load_durations
 
             self._durations = load_durations(self.recipe, self)
             self._durations_file = durations_path(self.recipe)
+        return self._durations
+
+    def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
+        """Frames (L,) of each phone of utterance `index`, read off the recording by the aligner."""
         item = data.items[index]
-        if item.id not in self._durations:
+        if item.id not in self._all_durations():
             raise RuntimeError(f"{self._durations_file} has no durations of utterance {item.id}: it was computed "
                                "for another prepared corpus; delete it to compute them again")
         d = torch.from_numpy(self._durations[item.id].astype(np.int64))
@@ -94,9 +98,7 @@ class NARTask(ARTask):
         if self._pitch is None:
             from tts.train.pitch import load_pitch, pitch_path
 
-            if self._durations is None:
-                self.durations(data, index)
-            self._pitch = load_pitch(self.recipe, self, self._durations)
+            self._pitch, (_, self._pitch_std) = load_pitch(self.recipe, self, self._all_durations())
             self._pitch_file = pitch_path(self.recipe)
         item = data.items[index]
         if item.id not in self._pitch or len(self._pitch[item.id]) != len(item.phones):
