@@ -215,6 +215,7 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     assert "hit max length" in "\n".join(summary_lines(result))
     assert result["sampling"] == {}  # the recipe's sampling
     assert result["model_steps"] == {"nar": 1250}
+    assert not any("model_steps" in u for u in result["utterances"])  # said once, not per utterance
 
     calls.clear()
     result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu",

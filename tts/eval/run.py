@@ -191,8 +191,9 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
                      what=what, limit=limit, prompt=prompt, seed=seed,
                      checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks,
                      quantize=quantize)
-    if utterances and "model_steps" in utterances[0]:
-        result["model_steps"] = utterances[0]["model_steps"]
+    steps = [u.pop("model_steps") for u in utterances if "model_steps" in u]
+    if steps:  # the same checkpoints for every utterance: said once, at the top
+        result["model_steps"] = steps[0]
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
