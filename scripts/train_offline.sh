@@ -7,7 +7,8 @@
 #
 #   scripts/train_offline.sh [CORPUS [RUN]] [--set key=value ...]
 #
-# About 1 h 55 min on a 2-core CPU (README "Results"). CORPUS defaults to corpora/offline12, RUN to runs/offline12; any --set goes to every tts command.
+# About 1 h 55 min on a 2-core CPU (README "Results"). CORPUS defaults to corpora/offline12, RUN to
+# runs/offline12; any --set goes to every tts command.
 # Logs: RUN/logs/. The score: RUN/eval_100.json.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" corpus

@@ -83,11 +83,11 @@ class NARTask(ARTask):
 
     def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
         """Frames (L,) of each phone of utterance `index`, read off the recording by the aligner."""
-        item = data.items[index]
-        if item.id not in self._all_durations():
+        item, durations = data.items[index], self._all_durations()
+        if item.id not in durations:
             raise RuntimeError(f"{self._durations_file} has no durations of utterance {item.id}: it was computed "
                                "for another prepared corpus; delete it to compute them again")
-        d = torch.from_numpy(self._durations[item.id].astype(np.int64))
+        d = torch.from_numpy(durations[item.id].astype(np.int64))
         if len(d) != len(item.phones) or int(d.sum()) != item.n_frames:
             raise RuntimeError(f"{self._durations_file}: the durations of {item.id} do not fit its phones and "
                                "frames (the corpus was prepared again since): delete the file to compute them again")
