@@ -1,19 +1,20 @@
-# Sourced by demo.sh and test.sh: create .venv if missing and install the project into it.
-# A second run finds the install stamp up to date and starts in seconds.
+# Sourced by demo.sh, test.sh and train_offline.sh: create .venv if missing and install the project into it,
+# with every extra those scripts need (tests, corpus generation), so that switching between them never
+# reinstalls. A second run finds the install stamp up to date and starts in seconds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-EXTRAS="${1:-}"
+EXTRAS="test,corpus"
 PY="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "creating $VENV"
     "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.tts-installed${EXTRAS:+-$EXTRAS}"
+STAMP="$VENV/.tts-installed"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
-    echo "installing tts${EXTRAS:+[$EXTRAS]} into $VENV (first time: a few minutes, ~5 GB)"
+    echo "installing tts[$EXTRAS] into $VENV (first time: a few minutes, ~5 GB)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$EXTRAS]"
     touch "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -11,7 +11,7 @@
 # runs/offline12; any --set goes to every tts command.
 # Logs: RUN/logs/. The score: RUN/eval_100.json.
 set -euo pipefail
-source "$(dirname "$0")/_venv.sh" corpus
+source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 CORPUS="corpora/offline12"
 RUN="runs/offline12"
