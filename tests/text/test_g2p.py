@@ -1,6 +1,7 @@
 """G2P properties: inventory, word boundaries, punctuation, determinism, OOV words, errors, no network."""
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -50,6 +51,45 @@ def test_punctuation_is_kept_in_order(phonemizer):
 def test_exact_sequence_for_a_short_sentence(phonemizer):
     assert text_to_phones("Hello, world.") == (
         "hello, world.", ["HH", "AH0", "L", "OW1", ",", "_", "W", "ER1", "L", "D", "."])
+
+
+# (raw text, phones with keep_punctuation=True, phones with keep_punctuation=False): what `tts prepare` stores
+PUNCTUATION_CASES = [
+    ("Hello, world.", "HH AH0 L OW1 , _ W ER1 L D .", "HH AH0 L OW1 _ W ER1 L D"),
+    ("The BBC.", "DH AH0 _ B IY1 _ B IY1 _ S IY1 .", "DH AH0 _ B IY1 _ B IY1 _ S IY1"),
+    ("Wait; what: really? Yes!", "W EY1 T ; _ W AH1 T : _ R IH1 L IY0 ? _ Y EH1 S !",
+     "W EY1 T _ W AH1 T _ R IH1 L IY0 _ Y EH1 S"),
+    ("Yes. No.", "Y EH1 S . _ N OW1 .", "Y EH1 S _ N OW1"),
+    ("...Hi!!", "HH AY1 !", "HH AY1"),
+    ("One two three", "W AH1 N _ T UW1 _ TH R IY1", "W AH1 N _ T UW1 _ TH R IY1"),
+]
+
+
+@pytest.mark.parametrize("text, kept, dropped", PUNCTUATION_CASES)
+def test_keep_punctuation_table(phonemizer, text, kept, dropped):
+    normalized, phones = text_to_phones(text, keep_punctuation=True)
+    assert phones == kept.split()
+    assert text_to_phones(text) == (normalized, phones)  # keeping punctuation is the default
+    assert text_to_phones(text, keep_punctuation=False) == (normalized, dropped.split())  # the text keeps its own
+
+
+@pytest.mark.parametrize("text", [LONG_TEXT, "Hello, world.", "Dr. Smith paid $5.50 (approx.) on 3/4/2021 -- why?!",
+                                  "Wait... what?! No; never: ever.", "well-known x-ray, e.g. this"])
+def test_keep_punctuation_false_yields_no_punctuation_tokens(phonemizer, text):
+    normalized, kept = text_to_phones(text, keep_punctuation=True)
+    _, dropped = text_to_phones(text, keep_punctuation=False)
+    assert any(p in PUNCTUATION for p in kept)
+    assert not any(p in PUNCTUATION for p in dropped)
+    assert dropped == [p for p in kept if p not in PUNCTUATION]  # the rule `tts prepare` applied on its own
+    assert dropped.count(WORD_BOUNDARY) == len(normalized.split()) - 1
+    assert dropped[0] in PHONES and dropped[-1] in PHONES
+    assert (WORD_BOUNDARY, WORD_BOUNDARY) not in set(zip(dropped, dropped[1:]))
+    assert len(encode(dropped)) == len(dropped)
+
+
+def test_keep_punctuation_false_still_refuses_unspeakable_text():
+    with pytest.raises(UnspeakableTextError, match="nothing to speak"):
+        text_to_phones("?!...", keep_punctuation=False)
 
 
 def test_normalized_text_is_returned_alongside_the_phones(phonemizer):
@@ -102,31 +142,58 @@ def test_unspeakable_text_raises_a_clear_error(text):
     assert repr(text) in str(caught.value)
 
 
-def test_no_network_and_one_tagger_line_on_import_and_use(tmp_path):
-    """A fresh interpreter with NLTK data hidden: no socket is opened, and stderr holds one log line at most."""
-    script = textwrap.dedent(f"""
-        import json, logging, socket, sys
-        attempts = []
-        def refuse(*args, **kwargs):
-            attempts.append(repr(args[1:] or args))
-            raise OSError("network disabled in this test")
-        socket.socket.connect = refuse
-        socket.socket.connect_ex = refuse
-        socket.create_connection = refuse
-        socket.getaddrinfo = refuse
-        import nltk
-        nltk.data.path[:] = [{str(tmp_path)!r}]
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-        from tts.text import text_to_phones
-        out = [text_to_phones(t)[1] for t in ("I'll record it, zorblatt!", "Read the record.", "Hello.")]
-        print(json.dumps({{"attempts": attempts, "phones": out}}))
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["attempts"] == []
-    assert all(phones for phones in report["phones"])
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("INFO tts.text.g2p:"), result.stderr
-    assert TAGGER_INSTALL_COMMAND in lines[0]
+def test_tagger_fallback_is_quiet_at_info_and_said_once_at_debug(phonemizer, caplog, monkeypatch, tmp_path):
+    """The missing tagger is the normal offline state: nothing at INFO or above, one DEBUG line per process."""
+    import nltk
+
+    from tts.text import g2p
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])  # no NLTK data: the tagger cannot load
+    g2p._note_missing_tagger.cache_clear()
+    with caplog.at_level(logging.DEBUG, logger="tts.text.g2p"):
+        assert g2p._load_tagger() is None
+        assert g2p._load_tagger() is None
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+    said = [r for r in caplog.records if "part-of-speech tagger" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.DEBUG
+    assert TAGGER_INSTALL_COMMAND in said[0].getMessage()
     assert TAGGER_INSTALL_COMMAND == "python -m nltk.downloader averaged_perceptron_tagger_eng"
+
+
+_OFFLINE_CLI = textwrap.dedent("""
+    import json, socket, sys
+    attempts = []
+    def refuse(*args, **kwargs):
+        attempts.append(repr(args[1:] or args))
+        raise OSError("network disabled in this test")
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+    import nltk
+    nltk.data.path[:] = [sys.argv[1]]
+    from tts.cli import app
+    try:
+        app(sys.argv[2:], prog_name="tts")
+    finally:
+        print(json.dumps({"attempts": attempts}))
+""")
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_cli_run_is_offline_and_says_nothing_about_the_tagger(tmp_path, verbose):
+    """`tts text` in a fresh interpreter with NLTK data hidden: no socket is opened, stderr is empty at the
+    default level, and with -v the missing tagger is one debug line."""
+    command = ["-v"] * verbose + ["text", "I'll record it, zorblatt! Read the record.", "--json"]
+    result = subprocess.run([sys.executable, "-c", _OFFLINE_CLI, str(tmp_path), *command],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    *output, report = result.stdout.strip().splitlines()
+    assert json.loads(report)["attempts"] == []
+    assert json.loads(output[-1])["phones"]
+    assert "[nltk_data]" not in result.stderr and "Resource" not in result.stderr, result.stderr  # NLTK's own errors
+    tagger_lines = [line for line in result.stderr.splitlines() if "part-of-speech tagger" in line]
+    if verbose:
+        assert len(tagger_lines) == 1 and tagger_lines[0].startswith("DEBUG tts.text.g2p:"), result.stderr
+    else:
+        assert result.stderr.strip() == "", result.stderr

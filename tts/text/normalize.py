@@ -20,6 +20,7 @@ Conventions (documented choices):
   (NFKD), and characters outside ASCII that have no reading (emoji, other scripts) are removed.
 
 Passes run in a fixed order (see `_PASSES`); each is a small str -> str function.
+Money, times, dates and percentages are in `tts.text.quantities`; the word tables in `tts.text.tables`.
 """
 
 from __future__ import annotations
@@ -29,68 +30,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from tts.text import numbers
-
-PUNCTUATION = ",.?!;:"  # sentence punctuation kept in normalised text, weakest last in _PUNCTUATION_STRENGTH
-_PUNCTUATION_STRENGTH = "?!.;:,"  # a run of punctuation collapses to its strongest member
-_LETTER = "\ue000"  # private-use marker: the next character is a letter spoken by name
-
-# Abbreviations that stand before a name and never end a sentence (also used by sentence splitting).
-TITLES = {"mr": "mister", "mrs": "missus", "ms": "miz", "dr": "doctor", "prof": "professor", "rev": "reverend",
-          "hon": "honorable", "lt": "lieutenant", "col": "colonel", "capt": "captain", "gen": "general",
-          "sgt": "sergeant", "cpl": "corporal", "maj": "major", "gov": "governor", "sen": "senator",
-          "pres": "president", "st": "saint", "mt": "mount", "fr": "father"}
-_TITLES_WITHOUT_PERIOD = {"mr", "mrs", "ms", "dr", "prof", "lt", "capt", "sgt", "st", "mt"}
-# Abbreviations after a word; they may end a sentence, in which case the period is kept.
-_TRAILING = {"jr": "junior", "sr": "senior", "inc": "incorporated", "ltd": "limited", "corp": "corporation",
-             "co": "company", "bros": "brothers", "etc": "et cetera", "ave": "avenue", "blvd": "boulevard",
-             "rd": "road", "approx": "approximately", "dept": "department"}
-# Abbreviations read only in front of a number.
-_BEFORE_NUMBER = {"no": "number", "vol": "volume", "ch": "chapter", "chap": "chapter", "fig": "figure",
-                  "p": "page", "pp": "pages", "ca": "circa"}
-NON_FINAL_ABBREVIATIONS = frozenset(TITLES) | frozenset(_BEFORE_NUMBER) | {"vs", "e.g", "i.e", "cf", "a.k.a"}
-
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december")
-_MONTH_NAME = (r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
-               r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
-
-# unit as written after a number -> (singular, plural); case-sensitive, longest first when matching
-UNITS = {
-    "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
-    "mi": ("mile", "miles"), "ft": ("foot", "feet"), "yd": ("yard", "yards"),
-    "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
-    "ml": ("milliliter", "milliliters"), "mL": ("milliliter", "milliliters"),
-    "mph": ("mile per hour", "miles per hour"), "km/h": ("kilometer per hour", "kilometers per hour"),
-    "kph": ("kilometer per hour", "kilometers per hour"), "m/s": ("meter per second", "meters per second"),
-    "ms": ("millisecond", "milliseconds"), "sec": ("second", "seconds"), "secs": ("second", "seconds"),
-    "min": ("minute", "minutes"), "mins": ("minute", "minutes"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
-    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"), "kW": ("kilowatt", "kilowatts"), "kWh": ("kilowatt hour", "kilowatt hours"),
-    "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"),
-    "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"),
-    "°C": ("degree celsius", "degrees celsius"), "°F": ("degree fahrenheit", "degrees fahrenheit"),
-    "°": ("degree", "degrees"),
-}
-# symbol -> (singular, plural, sub-unit singular, sub-unit plural)
-CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", "")}
-_SCALE_WORDS = {"thousand": "thousand", "k": "thousand", "million": "million", "m": "million", "mn": "million",
-                "billion": "billion", "bn": "billion", "b": "billion", "trillion": "trillion"}
-# all-caps words spelled letter by letter although they contain vowels (else they read as words: "us", "id")
-SPELLED_ACRONYMS = {"US", "USA", "UK", "EU", "UN", "AI", "ID", "IOU", "FBI", "CIA", "IBM", "ATM"}
-_NOT_ACRONYMS = {"HMM", "HM", "MM", "MMM", "SHH", "SH", "PSST", "PST", "TSK", "ZZZ", "BRR", "GRR", "HMPH", "PFFT"}
-
-_CHAR_MAP = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2212": "-", "\u2012": "\u2013", "\u2015": "\u2014",
-    "\u2026": "...", "\u00d7": " times ", "\u00f7": " divided by ", "\u00ad": "", "\u200b": "", "\u200c": "",
-    "\u200d": "", "\ufeff": "", "\u2060": "", "\u00bd": " 1/2", "\u00bc": " 1/4", "\u00be": " 3/4",
-    "\u0153": "oe", "\u0152": "Oe", "\u00e6": "ae", "\u00c6": "Ae", "\u00df": "ss", "\u00f8": "o", "\u00d8": "O",
-    "\u0142": "l", "\u0141": "L", "\u0111": "d", "\u0110": "D", "\u00f0": "d", "\u00d0": "D", "\u00fe": "th",
-    "\u00de": "Th", "\u2103": "°C", "\u2109": "°F", "\u00ba": "°", "\u2022": ",", "\u00b7": ",",
-})
+from tts.text.quantities import dates, money, percent, times
+from tts.text.tables import (
+    BEFORE_NUMBER_ABBREVIATIONS, CHAR_MAP, LETTER, NOT_ACRONYMS, PUNCTUATION, PUNCTUATION_STRENGTH, ROMAN_DIGITS,
+    ROMAN_KEYWORDS, SPELLED_ACRONYMS, SYMBOL_WORDS, TITLES, TITLES_WITHOUT_PERIOD, TRAILING_ABBREVIATIONS, UNITS,
+    ends_sentence, letters,
+)
 
 
 def normalize_text(text: str) -> str:
@@ -102,23 +47,10 @@ def normalize_text(text: str) -> str:
     return text
 
 
-def _letters(word: str) -> str:
-    """"BBC" -> marked letters that survive lowercasing and come out as "B B C"."""
-    return " ".join(_LETTER + char.upper() for char in word if char.isalpha())
-
-
-def _ends_sentence(match: re.Match) -> bool:
-    """Whether a period consumed by `match` also ends the sentence (end of text or a capital follows)."""
-    if not match.group(0).endswith("."):
-        return False
-    rest = match.string[match.end():]
-    return not rest.strip() or re.match(r"\s+[\"'(]?[A-Z]", rest) is not None
-
-
 # ---- 1. characters -------------------------------------------------------------------------------------------
 
 def _clean_characters(text: str) -> str:
-    text = text.translate(_CHAR_MAP)
+    text = text.translate(CHAR_MAP)
     text = re.sub(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", text)
     text = re.sub(r"(?<=\d)\s*\u2013\s*(?=[-$£€¥]?\d)", " to ", text)  # 1990–2000: a range
     text = re.sub(r"(?<=\d) -{1,2} (?=\d)", "-", text)  # 10 - 20: a range, read later
@@ -136,133 +68,7 @@ def _ellipses(text: str) -> str:
     return re.sub(r"\s*\.(?:\s?\.){2,}\s*", replace, text)
 
 
-# ---- 2. money, times, dates, percentages ---------------------------------------------------------------------
-
-def _money_words(amount: str, symbol: str, scale: str | None) -> str:
-    one, many, sub_one, sub_many = CURRENCIES[symbol]
-    amount = amount.replace(",", "")
-    whole, _, cents = amount.partition(".")
-    if scale:
-        return f"{numbers.number(amount)} {_SCALE_WORDS[scale.lower()]} {many}"
-    if len(cents) > 2 or (cents and not sub_one):
-        return f"{numbers.number(amount)} {many}"
-    units, subunits = int(whole or 0), int(cents.ljust(2, "0")) if cents else 0
-    parts = []
-    if units or not subunits:
-        parts.append(f"{numbers.cardinal(units)} {one if units == 1 else many}")
-    if subunits:
-        parts.append(f"{numbers.cardinal(subunits)} {sub_one if subunits == 1 else sub_many}")
-    return " and ".join(parts)
-
-
-def _money(text: str) -> str:
-    amount = r"(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    scale = r"(?:\s?(?P<scale>thousand|million|billion|trillion|[kK]|[mM]n?|bn|[bB])\b)?"
-
-    def before(match: re.Match) -> str:
-        words = _money_words(match["amount"], match["symbol"], match["scale"])
-        return ("minus " if match["sign"] else "") + words
-
-    text = re.sub(rf"(?P<sign>-)?(?P<symbol>[$£€¥])\s?{amount}{scale}", before, text)
-    text = re.sub(rf"{amount}\s?(?P<symbol>[£€])(?!\w)",
-                  lambda m: _money_words(m["amount"], m["symbol"], None), text)
-    return re.sub(r"(?P<amount>\d+)\s?¢", lambda m: f"{numbers.cardinal(int(m['amount']))} "
-                  f"{'cent' if m['amount'] == '1' else 'cents'}", text)
-
-
-def _clock(hour: int, minute: int, suffix: str | None) -> str:
-    words = numbers.cardinal(hour)
-    if minute == 0 and not suffix:
-        words += " o'clock" if hour <= 12 else " hundred"
-    elif 0 < minute < 10:
-        words += f" oh {numbers.cardinal(minute)}"
-    elif minute:
-        words += f" {numbers.cardinal(minute)}"
-    if suffix:
-        words += f" {_letters(suffix[0] + 'm')}"
-    return words
-
-
-def _times(text: str) -> str:
-    suffix = r"(?:\s?(?P<suffix>[aApP]\.?[mM]\b\.?))"
-
-    def with_minutes(match: re.Match) -> str:
-        hour, minute = int(match["hour"]), int(match["minute"])
-        if hour > 24 or minute > 59 or (match["suffix"] and not 1 <= hour <= 12):
-            return match.group(0)
-        words = _clock(hour, minute, match["suffix"])
-        if match["second"]:
-            words += f" and {numbers.cardinal(int(match['second']))} seconds"
-        return words + ("." if match["suffix"] and _ends_sentence(match) else "")
-
-    def hour_only(match: re.Match) -> str:
-        hour = int(match["hour"])
-        if not 1 <= hour <= 12:
-            return match.group(0)
-        return _clock(hour, 0, match["suffix"]) + ("." if _ends_sentence(match) else "")
-
-    text = re.sub(rf"(?<![\d:.])(?P<hour>\d{{1,2}}):(?P<minute>\d\d)(?::(?P<second>\d\d))?(?![\d:]){suffix}?",
-                  with_minutes, text)
-    return re.sub(rf"(?<![\d:.,])(?P<hour>\d{{1,2}}){suffix}", hour_only, text)
-
-
-def _date_words(month: int, day: int, year: str | None) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    words = f"{_MONTHS[month - 1]} {numbers.ordinal(day)}"
-    if year:
-        words += ", " + (numbers.year(int(year)) if len(year) == 4 else _two_digit_year(year))
-    return words
-
-
-def _two_digit_year(year: str) -> str:
-    return f"oh {numbers.ONES[int(year)]}" if year.startswith("0") else numbers.cardinal(int(year))
-
-
-def _month_number(name: str) -> int:
-    return next(i for i, month in enumerate(_MONTHS, 1) if month.startswith(name.lower()[:3]))
-
-
-def _dates(text: str) -> str:
-    def numeric(match: re.Match) -> str:
-        first, second = int(match["first"]), int(match["second"])
-        month, day = (first, second) if first <= 12 else (second, first)
-        return _date_words(month, day, match["year"]) or match.group(0)
-
-    def iso(match: re.Match) -> str:
-        return _date_words(int(match["month"]), int(match["day"]), match["year"]) or match.group(0)
-
-    def month_day(match: re.Match) -> str:
-        day = int(match["day"])
-        if not 1 <= day <= 31:
-            return match.group(0)
-        words = f"{_MONTHS[_month_number(match['month']) - 1]} {numbers.ordinal(day)}"
-        if match["year"]:
-            words += f"{match['sep'].rstrip()} {numbers.year(int(match['year']))}"
-        return words
-
-    def day_month(match: re.Match) -> str:
-        day = int(match["day"])
-        if not 1 <= day <= 31:
-            return match.group(0)
-        article = "" if re.search(r"\bthe\s+$", match.string[:match.start()], re.IGNORECASE) else "the "
-        words = f"{article}{numbers.ordinal(day)} of {_MONTHS[_month_number(match['month']) - 1]}"
-        if match["year"]:
-            words += f" {numbers.year(int(match['year']))}"
-        return words
-
-    text = re.sub(r"(?<![\d/])(?P<first>\d{1,2})/(?P<second>\d{1,2})/(?P<year>\d{4}|\d{2})(?![\d/])", numeric, text)
-    text = re.sub(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)(?![\d-])", iso, text)
-    text = re.sub(rf"\b{_MONTH_NAME}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b"
-                  r"(?:(?P<sep>,?\s+)(?P<year>\d{4})\b)?", month_day, text)
-    return re.sub(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_NAME}\b\.?"
-                  r"(?:,?\s+(?P<year>\d{4})\b)?", day_month, text)
-
-
-def _percent(text: str) -> str:
-    return re.sub(r"(?P<sign>-)?(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s?%",
-                  lambda m: ("minus " if m["sign"] else "") + numbers.number(m["amount"]) + " percent", text)
-
+# ---- 2. money, times, dates, percentages: tts.text.quantities ------------------------------------------------
 
 # ---- 3. abbreviations and acronyms ---------------------------------------------------------------------------
 
@@ -283,7 +89,7 @@ def _street_or_title(match: re.Match) -> str:
     name_follows = re.match(r"\s+[A-Z][a-z]", after) is not None
     place_before = re.search(r"(?:\b[A-Z][a-z]+|\d(?:st|nd|rd|th)?)\s+$", before) is not None
     if place_before and not name_follows:
-        return ("street" if word == "st" else "drive") + ("." if _ends_sentence(match) else "")
+        return ("street" if word == "st" else "drive") + ("." if ends_sentence(match) else "")
     if not name_follows and not match.group(0).endswith("."):
         return match.group(0)  # a bare "st" or "dr" with no name around it: leave it
     return TITLES[word]
@@ -295,10 +101,11 @@ def _alternatives(words: Iterable[str]) -> str:
 
 _TITLE_WITH_PERIOD = re.compile(rf"\b(?P<word>{_alternatives(w.capitalize() for w in TITLES)}"
                                 rf"|{_alternatives(w.upper() for w in TITLES)})\.(?=\s|$)")
-_TITLE_WITHOUT_PERIOD = re.compile(rf"\b(?P<word>{_alternatives(w.capitalize() for w in _TITLES_WITHOUT_PERIOD)}"
-                                   rf"|{_alternatives(w.upper() for w in _TITLES_WITHOUT_PERIOD)})\b(?=\s+[A-Z])")
-_TRAILING_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(_TRAILING)})\.(?=\W|$)", re.IGNORECASE)
-_BEFORE_NUMBER_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(_BEFORE_NUMBER)})\.\s?(?=#?\d)", re.IGNORECASE)
+_TITLE_WITHOUT_PERIOD = re.compile(rf"\b(?P<word>{_alternatives(w.capitalize() for w in TITLES_WITHOUT_PERIOD)}"
+                                   rf"|{_alternatives(w.upper() for w in TITLES_WITHOUT_PERIOD)})\b(?=\s+[A-Z])")
+_TRAILING_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(TRAILING_ABBREVIATIONS)})\.(?=\W|$)", re.IGNORECASE)
+_BEFORE_NUMBER_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(BEFORE_NUMBER_ABBREVIATIONS)})\.\s?(?=#?\d)",
+                                         re.IGNORECASE)
 
 
 def _abbreviations(text: str) -> str:
@@ -306,24 +113,21 @@ def _abbreviations(text: str) -> str:
     text = _TITLE_WITH_PERIOD.sub(lambda m: TITLES[m["word"].lower()], text)
     text = _TITLE_WITHOUT_PERIOD.sub(lambda m: TITLES[m["word"].lower()], text)
     text = _TRAILING_ABBREVIATION.sub(
-        lambda m: _TRAILING[m["word"].lower()] + ("." if _ends_sentence(m) else ""), text)
-    text = _BEFORE_NUMBER_ABBREVIATION.sub(lambda m: _BEFORE_NUMBER[m["word"].lower()] + " ", text)
+        lambda m: TRAILING_ABBREVIATIONS[m["word"].lower()] + ("." if ends_sentence(m) else ""), text)
+    text = _BEFORE_NUMBER_ABBREVIATION.sub(lambda m: BEFORE_NUMBER_ABBREVIATIONS[m["word"].lower()] + " ", text)
     text = re.sub(r"\b(number|pages?) #(?=\d)", r"\1 ", text)  # "No. #5"
     text = re.sub(r"#\s?(?=\d)", " number ", text)
     return re.sub(r"~\s?(?=\d)", "about ", text)
 
 
-_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
-_ROMAN_KEYWORDS = "|".join(f"{w.capitalize()}|{w.upper()}" for w in (
-    "chapter", "book", "part", "volume", "act", "scene", "section", "war", "phase", "round", "level", "stage",
-    "season", "episode", "article", "appendix", "title", "grade", "class", "type", "vol", "psalm", "canto"))
+_ROMAN_KEYWORDS = "|".join(f"{w.capitalize()}|{w.upper()}" for w in ROMAN_KEYWORDS)
 
 
 def roman_to_int(numeral: str) -> int | None:
     """"XIV" -> 14; None when the string is not a canonical Roman numeral."""
-    if not numeral or any(c not in _ROMAN for c in numeral):
+    if not numeral or any(c not in ROMAN_DIGITS for c in numeral):
         return None
-    values = [_ROMAN[c] for c in numeral]
+    values = [ROMAN_DIGITS[c] for c in numeral]
     total = sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
     return total if 0 < total < 4000 and _int_to_roman(total) == numeral else None
 
@@ -356,10 +160,10 @@ def _acronyms(text: str) -> str:
     """U.S.A. / BBC / J. K. Rowling -> letters spoken by name."""
     def dotted(match: re.Match) -> str:
         at_end = not match.string[match.end():].strip(" \"')")
-        return _letters(match.group(0)) + ("." if at_end else "")  # "U.S. Army": not a sentence end
+        return letters(match.group(0)) + ("." if at_end else "")  # "U.S. Army": not a sentence end
 
     text = re.sub(r"\b(?:[A-Za-z]\.){2,}", dotted, text)
-    text = re.sub(r"(?<!\ue000)\b([A-Z])\.(?=\s+[A-Z])", lambda m: _letters(m.group(1)), text)  # initials
+    text = re.sub(r"(?<!\ue000)\b([A-Z])\.(?=\s+[A-Z])", lambda m: letters(m.group(1)), text)  # initials
     words = re.findall(r"\b[A-Za-z]{2,}\b", text)
     if sum(w.isupper() for w in words) * 2 > len(words):  # mostly capitals: shouting, words stay words
         return text
@@ -367,16 +171,16 @@ def _acronyms(text: str) -> str:
     def letter(match: re.Match) -> str:
         char, before = match.group(1), match.string[:match.start()]
         if re.search(r"(?:^|[\s\ue000])[A-Z]\s+$", before):
-            return _letters(char)  # within a spelled run: "F B I"
+            return letters(char)  # within a spelled run: "F B I"
         sentence_start = re.search(r"(?:^|[.!?:;]\s+)[\"'(]?$", before) is not None
-        return char if char == "I" or (char == "A" and sentence_start) else _letters(char)
+        return char if char == "I" or (char == "A" and sentence_start) else letters(char)
 
     text = re.sub(r"(?<![\w'\-\ue000°])([A-Z])(?![\w'\-])", letter, text)  # "plan B", "grade A"
 
     def spelled(match: re.Match) -> str:
         word = match.group(0)
-        vowelless = not re.search(r"[AEIOUY]", word) and word not in _NOT_ACRONYMS
-        return _letters(word) if word in SPELLED_ACRONYMS or vowelless else word
+        vowelless = not re.search(r"[AEIOUY]", word) and word not in NOT_ACRONYMS
+        return letters(word) if word in SPELLED_ACRONYMS or vowelless else word
     return re.sub(r"\b[A-Z]{2,6}\b", spelled, text)
 
 
@@ -453,21 +257,17 @@ def _plain_numbers(text: str) -> str:
 
 # ---- 5. symbols, case and punctuation ------------------------------------------------------------------------
 
-_SYMBOLS = (("&", " and "), ("@", " at "), ("+", " plus "), ("=", " equals "), ("%", " percent "),
-            ("°", " degrees "))
-
-
 def _symbols(text: str) -> str:
     text = re.sub(r"(?<=\w) < (?=\w)", " less than ", text)
     text = re.sub(r"(?<=\w) > (?=\w)", " greater than ", text)
-    for symbol, words in _SYMBOLS:
+    for symbol, words in SYMBOL_WORDS:
         text = text.replace(symbol, words)
     return text
 
 
 def _case_and_characters(text: str) -> str:
     text = text.lower()
-    text = re.sub(_LETTER + r"([a-z])", lambda m: m.group(1).upper(), text)
+    text = re.sub(LETTER + r"([a-z])", lambda m: m.group(1).upper(), text)
     text = re.sub(r"(?<=[a-z])\.(?=[a-z])", " dot ", text)  # example.com
     text = re.sub(r"[()\[\]{}]", ",", text)
     text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])", " ", text)  # quotes, not apostrophes
@@ -479,7 +279,7 @@ def _punctuation(text: str) -> str:
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"\s+(?=[" + re.escape(PUNCTUATION) + "])", "", text)
     text = re.sub(r"[" + re.escape(PUNCTUATION) + r"](?:\s*[" + re.escape(PUNCTUATION) + "])+",
-                  lambda m: min((c for c in m.group(0) if c in PUNCTUATION), key=_PUNCTUATION_STRENGTH.index), text)
+                  lambda m: min((c for c in m.group(0) if c in PUNCTUATION), key=PUNCTUATION_STRENGTH.index), text)
     text = re.sub(r"([" + re.escape(PUNCTUATION) + r"])(?=[^\s])", r"\1 ", text)
     text = re.sub(r"^[\s" + re.escape(PUNCTUATION) + r"]+", "", text)
     text = re.sub(r"[,;:\s]+$", "", text)
@@ -487,7 +287,7 @@ def _punctuation(text: str) -> str:
 
 
 _PASSES: tuple[Callable[[str], str], ...] = (
-    _clean_characters, _ellipses, _word_abbreviations, _times, _dates, _digit_groups, _money, _percent,
+    _clean_characters, _ellipses, _word_abbreviations, times, dates, _digit_groups, money, percent,
     _abbreviations, _roman_numerals, _acronyms, _decades, _ordinals, _units, _fractions, _plain_numbers,
     _symbols, _case_and_characters, _punctuation,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tts.text.normalize import NON_FINAL_ABBREVIATIONS, normalize_text
+from tts.text.normalize import normalize_text
+from tts.text.tables import NON_FINAL_ABBREVIATIONS
 
 MAX_SENTENCE_CHARS = 200  # longer sentences are cut at ; : then , then spaces (~170 phones, ~12 s of speech)
 _END = re.compile(r"(?:[.!?]+|\u2026)[\"'\u201d\u2019)\]]*(?=\s|$)")
