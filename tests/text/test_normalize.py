@@ -131,6 +131,15 @@ CASES = [
     ('Acme Inc. makes things', 'acme incorporated makes things'),
     ('Gen. Patton', 'general patton'),
     ('Prof. Xavier', 'professor xavier'),
+    # St. and Dr.: after a name (or a number and a name) a street or a drive, before a name a saint or a doctor
+    ("St. Mary's St.", "saint mary's street."),
+    ("St. Mary's St. is closed", "saint mary's street is closed"),
+    ('I live at 12 Mulberry Dr. Come visit.', 'i live at twelve mulberry drive. come visit.'),
+    ('Nancy lived on 1428 Elm St. It was late.', 'nancy lived on fourteen twenty-eight elm street. it was late.'),
+    ('She met Dr. Jones on Main St. Later she left.', 'she met doctor jones on main street. later she left.'),
+    ('12 Mulberry Dr Springfield', 'twelve mulberry drive springfield'),
+    ('1428 Elm St Apt 4', 'fourteen twenty-eight elm street apt four'),
+    ('In 2020 Dr. Smith said so', 'in twenty twenty doctor smith said so'),
     # units
     ('5 km', 'five kilometers'),
     ('10 kg', 'ten kilograms'),
@@ -173,6 +182,15 @@ CASES = [
     ('Zoë', 'zoe'),
     ('œuvre', 'oeuvre'),
     ('ﬁne', 'fine'),
+    # control characters and terminal escape sequences are removed first
+    ('Color \x1b[31mred\x1b[0m text', 'color red text'),
+    ('\x1b[1;32mOK\x1b[0m', 'ok'),
+    ('Price\x1b[0m 5', 'price five'),
+    ('\x1b]0;window title\x07Hello', 'hello'),
+    ('\x9b31mred', 'red'),
+    ('a\x00b\x7fc', 'abc'),
+    ('zero\u200bwidth', 'zerowidth'),
+    ('line\x0bbreak', 'line break'),
     # punctuation and junk
     ('Really?!', 'really?'),
     ('Stop!!!', 'stop!'),

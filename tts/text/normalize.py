@@ -8,33 +8,41 @@ the word before it, apostrophes only inside words ("don't") and hyphens only ins
 Text with nothing speakable (only punctuation, emoji or whitespace) normalises to "".
 
 Conventions (documented choices):
+- control characters and terminal escape sequences ("\\x1b[31m") are removed before anything else;
 - numeric dates are US style, month/day/year ("3/4/2021" -> "march fourth, twenty twenty-one"); a first field
-  above 12 is read as a day (day/month/year); ISO "2021-03-04" is understood too;
+  above 12 is read as a day (day/month/year); ISO "2021-03-04" and dotted day-first "25.07.2012" are understood
+  too (see `tts.text.dates`);
 - a bare four-digit integer from 1100 to 2099 reads as a year ("1999" -> "nineteen ninety-nine"); with grouping
   commas ("1,999") it is a cardinal;
-- "a-b" between numbers is a range ("10-20" -> "ten to twenty"); three or more groups ("555-123-4567") are read
-  digit by digit;
+- "a-b" between numbers is a range ("10-20" -> "ten to twenty"); telephone numbers ("555-1234", "(555) 123-4567")
+  and other runs of three or more groups ("111-11-1111") are read digit by digit;
 - units are expanded only after a number and only where the abbreviation is unambiguous (km, kg, ml, mph, °C...);
-- St. and Dr. before a capitalised name are "saint"/"doctor", after a name or a number "street"/"drive";
+  magnitudes, multipliers and powers too ("1.5M", "3x", "10^50"; see `tts.text.measures`);
+- St. and Dr. before a capitalised name are "saint"/"doctor" ("St. Mary's"), after a capitalised name or a number
+  and a name "street"/"drive" ("Mary's St.", "12 Mulberry Dr."); with a name on both sides, the one before wins
+  unless it opens the sentence ("Visit St. Paul's");
 - dashes and brackets become commas, an ellipsis a period before a capital (else a comma); accents are dropped
   (NFKD), and characters outside ASCII that have no reading (emoji, other scripts) are removed.
 
 Passes run in a fixed order (see `_PASSES`); each is a small str -> str function.
-Money, times, dates and percentages are in `tts.text.quantities`; the word tables in `tts.text.tables`.
+Money, times, telephone numbers and percentages are in `tts.text.quantities`, dates in `tts.text.dates`, amounts
+with units in `tts.text.measures`; the word tables in `tts.text.tables`.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from tts.text import numbers
-from tts.text.quantities import dates, money, percent, times
+from tts.text.dates import dates
+from tts.text.measures import fractions, magnitudes, multipliers, powers, units
+from tts.text.quantities import money, percent, telephone, times
 from tts.text.tables import (
-    BEFORE_NUMBER_ABBREVIATIONS, CHAR_MAP, LETTER, NOT_ACRONYMS, PUNCTUATION, PUNCTUATION_STRENGTH, ROMAN_DIGITS,
-    ROMAN_KEYWORDS, SPELLED_ACRONYMS, SYMBOL_WORDS, TITLES, TITLES_WITHOUT_PERIOD, TRAILING_ABBREVIATIONS, UNITS,
-    ends_sentence, letters,
+    BEFORE_NUMBER_ABBREVIATIONS, CHAR_MAP, CURRENCY_SIGNS, LETTER, NOT_ACRONYMS, PUNCTUATION, PUNCTUATION_STRENGTH,
+    ROMAN_DIGITS, ROMAN_KEYWORDS, SPELLED_ACRONYMS, SYMBOL_WORDS, TITLES, TITLES_WITHOUT_PERIOD,
+    TRAILING_ABBREVIATIONS, alternatives, ends_sentence, letters,
 )
 
 
@@ -49,10 +57,32 @@ def normalize_text(text: str) -> str:
 
 # ---- 1. characters -------------------------------------------------------------------------------------------
 
+# ANSI/VT100 escape sequences: CSI ("\x1b[31m", also the one-byte "\x9b" form), OSC ("\x1b]0;title\x07"), and
+# two-character escapes ("\x1bM")
+_ESCAPE_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]")
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b", "0123456789-")
+
+
+def _control_characters(text: str) -> str:
+    """Drop escape sequences, then control and format characters (whitespace among them becomes a space)."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    return "".join(" " if char.isspace() else char for char in text
+                   if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf"))
+
+
+def _superscript(match: re.Match) -> str:
+    """Superscript digits are a power after a number, a bracket or a short symbol ("10⁵⁰", "m²", "mc²"; NFKD would
+    make them plain digits), and a footnote mark, not spoken, after a longer word ("Einstein²") or when a lone "¹"."""
+    if match.group(0) != "\u00b9" and re.search(r"(?:[\d)]|\b[A-Za-z]{1,2})$", match.string[:match.start()]):
+        return "^" + match.group(0).translate(_SUPERSCRIPTS)
+    return ""
+
+
 def _clean_characters(text: str) -> str:
+    text = re.sub(r"[\u2070\u00b9\u00b2\u00b3\u2074-\u207b]+", _superscript, text)
     text = text.translate(CHAR_MAP)
     text = re.sub(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", text)
-    text = re.sub(r"(?<=\d)\s*\u2013\s*(?=[-$£€¥]?\d)", " to ", text)  # 1990–2000: a range
+    text = re.sub(rf"(?<=\d)\s*\u2013\s*(?=[-{CURRENCY_SIGNS}]?\d)", " to ", text)  # 1990–2000: a range
     text = re.sub(r"(?<=\d) -{1,2} (?=\d)", "-", text)  # 10 - 20: a range, read later
     text = re.sub(r"\s*[\u2013\u2014]\s*|\s+-{1,2}\s+|--+", ", ", text)  # dashes are pauses
     # NFKD splits accents off their letters (then dropped); private-use characters are dropped too
@@ -85,26 +115,24 @@ def _street_or_title(match: re.Match) -> str:
     """St. and Dr. before a capitalised name are "saint"/"doctor"; after a name or a number, "street"/"drive"."""
     word = match["word"].lower()
     before = match.string[:match.start()]
-    after = match.string[match.end():]
-    name_follows = re.match(r"\s+[A-Z][a-z]", after) is not None
-    place_before = re.search(r"(?:\b[A-Z][a-z]+|\d(?:st|nd|rd|th)?)\s+$", before) is not None
-    if place_before and not name_follows:
+    name_follows = re.match(r"\s+[A-Z][a-z]", match.string[match.end():]) is not None
+    address_before = re.search(r"\d(?:st|nd|rd|th)?\s+(?:[A-Z][a-z]+(?:'s)?\s+)+$", before) is not None
+    name_before = re.search(r"\b[A-Z][a-z]+(?:'s)?\s+$", before) is not None
+    opens_sentence = re.search(r"(?:^|[.!?]\s+)[\"'(]?[A-Z][a-z]+(?:'s)?\s+$", before) is not None
+    place_before = name_before or re.search(r"\d(?:st|nd|rd|th)?\s+$", before) is not None
+    if address_before or (name_before and not opens_sentence) or (place_before and not name_follows):
         return ("street" if word == "st" else "drive") + ("." if ends_sentence(match) else "")
     if not name_follows and not match.group(0).endswith("."):
         return match.group(0)  # a bare "st" or "dr" with no name around it: leave it
     return TITLES[word]
 
 
-def _alternatives(words: Iterable[str]) -> str:
-    return "|".join(sorted(words, key=len, reverse=True))
-
-
-_TITLE_WITH_PERIOD = re.compile(rf"\b(?P<word>{_alternatives(w.capitalize() for w in TITLES)}"
-                                rf"|{_alternatives(w.upper() for w in TITLES)})\.(?=\s|$)")
-_TITLE_WITHOUT_PERIOD = re.compile(rf"\b(?P<word>{_alternatives(w.capitalize() for w in TITLES_WITHOUT_PERIOD)}"
-                                   rf"|{_alternatives(w.upper() for w in TITLES_WITHOUT_PERIOD)})\b(?=\s+[A-Z])")
-_TRAILING_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(TRAILING_ABBREVIATIONS)})\.(?=\W|$)", re.IGNORECASE)
-_BEFORE_NUMBER_ABBREVIATION = re.compile(rf"\b(?P<word>{_alternatives(BEFORE_NUMBER_ABBREVIATIONS)})\.\s?(?=#?\d)",
+_TITLE_WITH_PERIOD = re.compile(rf"\b(?P<word>{alternatives(w.capitalize() for w in TITLES)}"
+                                rf"|{alternatives(w.upper() for w in TITLES)})\.(?=\s|$)")
+_TITLE_WITHOUT_PERIOD = re.compile(rf"\b(?P<word>{alternatives(w.capitalize() for w in TITLES_WITHOUT_PERIOD)}"
+                                   rf"|{alternatives(w.upper() for w in TITLES_WITHOUT_PERIOD)})\b(?=\s+[A-Z])")
+_TRAILING_ABBREVIATION = re.compile(rf"\b(?P<word>{alternatives(TRAILING_ABBREVIATIONS)})\.(?=\W|$)", re.IGNORECASE)
+_BEFORE_NUMBER_ABBREVIATION = re.compile(rf"\b(?P<word>{alternatives(BEFORE_NUMBER_ABBREVIATIONS)})\.\s?(?=#?\d)",
                                          re.IGNORECASE)
 
 
@@ -192,52 +220,15 @@ def _decades(text: str) -> str:
 
 
 def _ordinals(text: str) -> str:
-    return re.sub(r"\b(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?:st|nd|rd|th|ST|ND|RD|TH)\b",
+    return re.sub(r"\b(?P<n>\d{1,3}(?:,\d{3})+|\d{1,15})(?:st|nd|rd|th|ST|ND|RD|TH)\b",
                   lambda m: numbers.ordinal(int(m["n"].replace(",", ""))), text)
-
-
-_UNIT = re.compile(r"(?<![\w.])(?P<sign>-)?(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-                   rf"\s?(?P<unit>{_alternatives(re.escape(u) for u in UNITS)})(?![\w/])")
-
-
-def _units(text: str) -> str:
-    def replace(match: re.Match) -> str:
-        singular, plural = UNITS[match["unit"]]
-        amount = match["amount"]
-        sign = "minus " if match["sign"] else ""
-        return f"{sign}{numbers.number(amount)} {singular if amount == '1' else plural}"
-    return _UNIT.sub(replace, text)
-
-
-def _fractions(text: str) -> str:
-    def mixed(match: re.Match) -> str:
-        return f"{numbers.cardinal(int(match['whole']))} and {_fraction(match['num'], match['den'], article=True)}"
-
-    def simple(match: re.Match) -> str:
-        return _fraction(match["num"], match["den"], article=False)
-
-    text = re.sub(r"(?<![\w/.])(?P<whole>\d+)\s+(?P<num>\d)/(?P<den>\d{1,2})(?![\w/])", mixed, text)
-    return re.sub(r"(?<![\w/.])(?P<num>\d+)/(?P<den>\d+)(?![\w/])", simple, text)
-
-
-def _fraction(num: str, den: str, article: bool) -> str:
-    numerator, denominator = int(num), int(den)
-    if (num, den) == ("24", "7"):
-        return "twenty-four seven"
-    if numerator == denominator:
-        return f"{numbers.cardinal(numerator)} {numbers.cardinal(denominator)}"
-    if 0 < numerator < denominator <= 10:
-        if article and numerator == 1:
-            return "a " + numbers.fraction(1, denominator).split(" ", 1)[1]
-        return numbers.fraction(numerator, denominator)
-    return f"{numbers.number(num)} slash {numbers.number(den)}"
 
 
 def _digit_groups(text: str) -> str:
     """Phone-number-like groups are read digit by digit, ranges "10-20" as "ten to twenty"."""
     text = re.sub(r"(?<![\w.-])\d+(?:-\d+){2,}(?![\w-])",
                   lambda m: ", ".join(numbers.digits(group) for group in m.group(0).split("-")), text)
-    return re.sub(r"(?<=\d)\s?-\s?(?=[$£€¥]?\d)", " to ", text)
+    return re.sub(rf"(?<=\d)\s?-\s?(?=[{CURRENCY_SIGNS}]?\d)", " to ", text)
 
 
 def _plain_numbers(text: str) -> str:
@@ -287,7 +278,7 @@ def _punctuation(text: str) -> str:
 
 
 _PASSES: tuple[Callable[[str], str], ...] = (
-    _clean_characters, _ellipses, _word_abbreviations, times, dates, _digit_groups, money, percent,
-    _abbreviations, _roman_numerals, _acronyms, _decades, _ordinals, _units, _fractions, _plain_numbers,
-    _symbols, _case_and_characters, _punctuation,
+    _control_characters, _clean_characters, _ellipses, _word_abbreviations, times, telephone, dates, _digit_groups,
+    money, percent, _abbreviations, _roman_numerals, _acronyms, _decades, _ordinals, magnitudes, multipliers, units,
+    powers, fractions, _plain_numbers, _symbols, _case_and_characters, _punctuation,
 )

@@ -90,11 +90,11 @@ def number(text: str) -> str:
     """A number as written: "1,000" -> "one thousand", "3.14" -> "three point one four", "007" -> "zero zero seven".
 
     Grouping commas must already be valid; a leading zero in a multi-digit integer part marks a code, read digit
-    by digit.
+    by digit, and an integer part above MAX_CARDINAL is read digit by digit too.
     """
     whole, _, fractional = text.replace(",", "").partition(".")
-    if len(whole) > 1 and whole.startswith("0"):
-        words = digits(whole)
+    if (len(whole) > 1 and whole.startswith("0")) or len(whole) > len(str(MAX_CARDINAL)):
+        words = digits(whole)  # a code, or too long to read as a cardinal
     elif whole:
         words = cardinal(int(whole))
     else:

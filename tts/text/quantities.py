@@ -1,7 +1,14 @@
-"""Normalisation passes for money, clock times, dates and percentages (each str -> str).
+"""Normalisation passes for money, clock times, telephone numbers and percentages (each str -> str).
 
 They run before abbreviations and plain numbers (see `tts.text.normalize._PASSES`), so that "$5.50", "7:05 p.m."
-and "3/4/2021" are read whole rather than as separate numbers and symbols.
+and "555-123-4567" are read whole rather than as separate numbers and symbols. Dates are in `tts.text.dates`.
+
+Money conventions: the currency signs in `tts.text.tables.CURRENCIES` are read before or after the amount
+("$5", "₹500", "20€"); a dollar sign may carry a country ("US$5" -> "five US dollars"); a scale may follow
+("$3B", "€2m", "$1.5 million") and a rate ("$20/mo" -> "twenty dollars per month"). A dot followed by exactly
+three digits is a thousands separator when the amount has several such groups ("$1.234.567") or ends in a zero
+("$2.000" -> "two thousand dollars", "$20.500"): as decimals these would carry a pointless zero past the cents;
+otherwise it is a decimal point ("$5.505" -> "five point five zero five dollars").
 """
 
 from __future__ import annotations
@@ -9,35 +16,57 @@ from __future__ import annotations
 import re
 
 from tts.text import numbers
-from tts.text.tables import CURRENCIES, MONTH_NAME, MONTHS, SCALE_WORDS, ends_sentence, letters
+from tts.text.tables import (
+    CURRENCIES, CURRENCY_SIGNS, DOLLAR_PREFIXES, PER_UNITS, SCALE_WORDS, alternatives, ends_sentence, letters,
+)
 
 _AMOUNT = r"(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"  # 1,234.5 / 12.5 / .5
 
 
 # ---- money -----------------------------------------------------------------------------------------------------
 
+_MONEY_AMOUNT = r"(?P<amount>\d{1,3}(?:\.\d{3}){2,}(?!\d|\.\d)|" + _AMOUNT[len("(?P<amount>"):]
+_SIGN = rf"(?P<symbol>(?<![A-Za-z])(?P<prefix>{alternatives(DOLLAR_PREFIXES)})\$|[{re.escape(CURRENCY_SIGNS)}])"
+_SCALE = r"(?:\s?(?P<scale>thousand|million|billion|trillion|[kK]|[mM]n?|bn|[bB]|tn)\b|(?P<big_t>T)\b(?!-))?"
+_PER = rf"(?:\s?/\s?(?P<per>{alternatives(PER_UNITS)})\b)?"
+_MONEY_BEFORE = re.compile(rf"(?P<sign>-)?{_SIGN}\s?{_MONEY_AMOUNT}{_SCALE}{_PER}")
+_MONEY_AFTER = re.compile(rf"{_AMOUNT}\s?(?P<symbol>[{re.escape(CURRENCY_SIGNS.replace('$', ''))}])(?!\w)")
+
+
 def money(text: str) -> str:
     """"$5.50" -> "five dollars and fifty cents", "€2m" -> "two million euros", "5¢" -> "five cents"."""
-    scale = r"(?:\s?(?P<scale>thousand|million|billion|trillion|[kK]|[mM]n?|bn|[bB])\b)?"
-
     def before(match: re.Match) -> str:
-        words = _money_words(match["amount"], match["symbol"], match["scale"])
-        return ("minus " if match["sign"] else "") + words
+        words = _money_words(match["amount"], _currency(match), match["scale"] or match["big_t"])
+        if match["per"]:
+            words += f" per {PER_UNITS[match['per']]}"
+        space = " " if match.start() and match.string[match.start() - 1].isalnum() else ""  # "CAD$5"
+        return space + ("minus " if match["sign"] else "") + words
 
-    text = re.sub(rf"(?P<sign>-)?(?P<symbol>[$£€¥])\s?{_AMOUNT}{scale}", before, text)
-    text = re.sub(rf"{_AMOUNT}\s?(?P<symbol>[£€])(?!\w)",
-                  lambda m: _money_words(m["amount"], m["symbol"], None), text)
-    return re.sub(r"(?P<amount>\d+)\s?¢", lambda m: f"{numbers.cardinal(int(m['amount']))} "
+    text = _MONEY_BEFORE.sub(before, text)
+    text = _MONEY_AFTER.sub(lambda m: _money_words(m["amount"], CURRENCIES[m["symbol"]], None), text)
+    return re.sub(r"(?P<amount>\d{1,15})\s?¢", lambda m: f"{numbers.cardinal(int(m['amount']))} "
                   f"{'cent' if m['amount'] == '1' else 'cents'}", text)
 
 
-def _money_words(amount: str, symbol: str, scale: str | None) -> str:
-    one, many, sub_one, sub_many = CURRENCIES[symbol]
+def _currency(match: re.Match) -> tuple[str, str, str, str]:
+    """(singular, plural, sub-unit singular, sub-unit plural) for the sign in `match`."""
+    if not match["prefix"]:
+        return CURRENCIES[match["symbol"]]
+    country = DOLLAR_PREFIXES[match["prefix"]]
+    country = letters(country) if country.isupper() else country
+    return f"{country} dollar", f"{country} dollars", "cent", "cents"
+
+
+def _money_words(amount: str, currency: tuple[str, str, str, str], scale: str | None) -> str:
+    one, many, sub_one, sub_many = currency
+    if not scale and re.fullmatch(r"[1-9]\d{0,2}(?:\.\d{3})+", amount) and (amount.count(".") > 1
+                                                                       or amount.endswith("0")):
+        amount = amount.replace(".", "")  # thousands separators (see the module docstring)
     amount = amount.replace(",", "")
     whole, _, cents = amount.partition(".")
     if scale:
         return f"{numbers.number(amount)} {SCALE_WORDS[scale.lower()]} {many}"
-    if len(cents) > 2 or (cents and not sub_one):
+    if len(cents) > 2 or (cents and not sub_one) or len(whole) > 15:
         return f"{numbers.number(amount)} {many}"
     units, subunits = int(whole or 0), int(cents.ljust(2, "0")) if cents else 0
     parts = []
@@ -46,6 +75,36 @@ def _money_words(amount: str, symbol: str, scale: str | None) -> str:
     if subunits:
         parts.append(f"{numbers.cardinal(subunits)} {sub_one if subunits == 1 else sub_many}")
     return " and ".join(parts)
+
+
+# ---- telephone numbers -----------------------------------------------------------------------------------------
+
+_PHONE = re.compile(rf"(?<![\w.+\-/{re.escape(CURRENCY_SIGNS)}])(?:\+(?P<country>\d{{1,3}})[\s.-]?)?"
+                    r"(?:\((?P<area>\d{3})\)[\s.-]?|(?P<plain_area>\d{3})(?P<area_sep>[.-]))?"
+                    r"(?P<exchange>\d{3})(?P<sep>[.-])(?P<line>\d{4})(?![\w-]|\.\d)")
+
+
+def telephone(text: str) -> str:
+    """"555-1234", "(555) 123-4567", "+1 555-123-4567" -> digit by digit in groups: "five five five, one two ..."
+
+    Without an area code or a country code the number must look like a North American one (exchange 200-999)
+    and not like a range of round numbers, so that "100-1000" and "300-1200" stay ranges. Dots separate groups
+    only when all three groups are there ("555.123.4567"); "555.1234" is a decimal number.
+    """
+    def replace(match: re.Match) -> str:
+        area, exchange, line = match["area"] or match["plain_area"], match["exchange"], match["line"]
+        if match["sep"] == "." and match["area_sep"] != ".":
+            return match.group(0)
+        if match["plain_area"] and match["area_sep"] != match["sep"]:
+            return match.group(0)
+        round_range = exchange.endswith("0") and line.endswith("0") and int(exchange) < int(line)
+        if not area and not match["country"] and (exchange[0] in "01" or round_range):
+            return match.group(0)
+        words = [numbers.digits(group) for group in (area, exchange, line) if group]
+        if match["country"]:
+            words.insert(0, "plus " + numbers.digits(match["country"]))
+        return ", ".join(words)
+    return _PHONE.sub(replace, text)
 
 
 # ---- clock times -----------------------------------------------------------------------------------------------
@@ -85,62 +144,6 @@ def _clock(hour: int, minute: int, suffix: str | None) -> str:
     if suffix:
         words += f" {letters(suffix[0] + 'm')}"
     return words
-
-
-# ---- dates -----------------------------------------------------------------------------------------------------
-
-def dates(text: str) -> str:
-    """"3/4/2021" (US order), "2021-03-04", "March 3rd, 2020", "4th of July" -> words."""
-    def numeric(match: re.Match) -> str:
-        first, second = int(match["first"]), int(match["second"])
-        month, day = (first, second) if first <= 12 else (second, first)
-        return _date_words(month, day, match["year"]) or match.group(0)
-
-    def iso(match: re.Match) -> str:
-        return _date_words(int(match["month"]), int(match["day"]), match["year"]) or match.group(0)
-
-    def month_day(match: re.Match) -> str:
-        day = int(match["day"])
-        if not 1 <= day <= 31:
-            return match.group(0)
-        words = f"{MONTHS[_month_number(match['month']) - 1]} {numbers.ordinal(day)}"
-        if match["year"]:
-            words += f"{match['sep'].rstrip()} {numbers.year(int(match['year']))}"
-        return words
-
-    def day_month(match: re.Match) -> str:
-        day = int(match["day"])
-        if not 1 <= day <= 31:
-            return match.group(0)
-        article = "" if re.search(r"\bthe\s+$", match.string[:match.start()], re.IGNORECASE) else "the "
-        words = f"{article}{numbers.ordinal(day)} of {MONTHS[_month_number(match['month']) - 1]}"
-        if match["year"]:
-            words += f" {numbers.year(int(match['year']))}"
-        return words
-
-    text = re.sub(r"(?<![\d/])(?P<first>\d{1,2})/(?P<second>\d{1,2})/(?P<year>\d{4}|\d{2})(?![\d/])", numeric, text)
-    text = re.sub(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)(?![\d-])", iso, text)
-    text = re.sub(rf"\b{MONTH_NAME}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b"
-                  r"(?:(?P<sep>,?\s+)(?P<year>\d{4})\b)?", month_day, text)
-    return re.sub(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH_NAME}\b\.?"
-                  r"(?:,?\s+(?P<year>\d{4})\b)?", day_month, text)
-
-
-def _date_words(month: int, day: int, year: str | None) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    words = f"{MONTHS[month - 1]} {numbers.ordinal(day)}"
-    if year:
-        words += ", " + (numbers.year(int(year)) if len(year) == 4 else _two_digit_year(year))
-    return words
-
-
-def _two_digit_year(year: str) -> str:
-    return f"oh {numbers.ONES[int(year)]}" if year.startswith("0") else numbers.cardinal(int(year))
-
-
-def _month_number(name: str) -> int:
-    return next(i for i, month in enumerate(MONTHS, 1) if month.startswith(name.lower()[:3]))
 
 
 # ---- percentages -----------------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """What the normalisation passes share: word tables (abbreviations, months, units, currencies, acronyms,
 symbols, the character map) and the marker for letters spoken by name, with its two small helpers.
 
-The passes themselves live in `tts.text.normalize` and `tts.text.quantities`.
+The passes themselves live in `tts.text.normalize`, `tts.text.quantities`, `tts.text.dates` and `tts.text.measures`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 PUNCTUATION = ",.?!;:"  # sentence punctuation kept in normalised text
 PUNCTUATION_STRENGTH = "?!.;:,"  # a run of punctuation collapses to its strongest member (weakest last)
@@ -32,20 +33,14 @@ NON_FINAL_ABBREVIATIONS = (frozenset(TITLES) | frozenset(BEFORE_NUMBER_ABBREVIAT
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
-MONTH_NAME = (r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
-              r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")  # a regex group, abbreviated or not
 
 # unit as written after a number -> (singular, plural); case-sensitive, longest first when matching
 UNITS = {
-    "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
-    "mi": ("mile", "miles"), "ft": ("foot", "feet"), "yd": ("yard", "yards"),
-    "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+    "mm": ("millimeter", "millimeters"), "mi": ("mile", "miles"), "yd": ("yard", "yards"),
+    "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
     "ml": ("milliliter", "milliliters"), "mL": ("milliliter", "milliliters"),
-    "mph": ("mile per hour", "miles per hour"), "km/h": ("kilometer per hour", "kilometers per hour"),
-    "kph": ("kilometer per hour", "kilometers per hour"), "m/s": ("meter per second", "meters per second"),
-    "ms": ("millisecond", "milliseconds"), "sec": ("second", "seconds"), "secs": ("second", "seconds"),
-    "min": ("minute", "minutes"), "mins": ("minute", "minutes"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
+    "km/h": ("kilometer per hour", "kilometers per hour"), "m/s": ("meter per second", "meters per second"),
+    "ms": ("millisecond", "milliseconds"),
     "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
     "GHz": ("gigahertz", "gigahertz"), "kW": ("kilowatt", "kilowatts"), "kWh": ("kilowatt hour", "kilowatt hours"),
     "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"),
@@ -53,12 +48,44 @@ UNITS = {
     "°C": ("degree celsius", "degrees celsius"), "°F": ("degree fahrenheit", "degrees fahrenheit"),
     "°": ("degree", "degrees"),
 }
-# symbol -> (singular, plural, sub-unit singular, sub-unit plural)
+# units read in any letter case ("12KG", "5 Yrs"), keyed in lower case
+UNITS_ANY_CASE = {
+    "km": ("kilometer", "kilometers"), "kms": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"),
+    "ft": ("foot", "feet"), "kg": ("kilogram", "kilograms"), "kgs": ("kilogram", "kilograms"),
+    "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+    "mph": ("mile per hour", "miles per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
+    "kbps": ("kilobit per second", "kilobits per second"), "mbps": ("megabit per second", "megabits per second"),
+    "gbps": ("gigabit per second", "gigabits per second"),
+    "sec": ("second", "seconds"), "secs": ("second", "seconds"), "min": ("minute", "minutes"),
+    "mins": ("minute", "minutes"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"), "wk": ("week", "weeks"),
+    "wks": ("week", "weeks"), "yr": ("year", "years"), "yrs": ("year", "years"),
+}
+# length units that take a power for area and volume ("km2", "m³" -> "square/cubic ...")
+LENGTH_UNITS = {"km": ("kilometer", "kilometers"), "m": ("meter", "meters"), "cm": ("centimeter", "centimeters"),
+                "mm": ("millimeter", "millimeters"), "mi": ("mile", "miles"), "ft": ("foot", "feet"),
+                "yd": ("yard", "yards")}
+# what an amount is counted per, after a slash ("$20/mo")
+PER_UNITS = {"mo": "month", "month": "month", "yr": "year", "year": "year", "wk": "week", "week": "week",
+             "d": "day", "day": "day", "hr": "hour", "h": "hour", "hour": "hour"}
+# symbol -> (singular, plural, sub-unit singular, sub-unit plural); "" when amounts have no spoken sub-unit
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", "")}
+              "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "", ""), "₩": ("won", "won", "", ""),
+              "₹": ("rupee", "rupees", "paisa", "paise"), "₽": ("ruble", "rubles", "kopek", "kopeks"),
+              "₿": ("bitcoin", "bitcoins", "", ""), "₪": ("shekel", "shekels", "agora", "agorot"),
+              "₺": ("lira", "lira", "kurus", "kurus"), "₱": ("peso", "pesos", "centavo", "centavos"),
+              "₦": ("naira", "naira", "kobo", "kobo"), "₫": ("dong", "dong", "", ""),
+              "₴": ("hryvnia", "hryvnias", "kopiyka", "kopiyky")}
+CURRENCY_SIGNS = "".join(CURRENCIES)  # the one-character signs, for regex classes
+# letters before a dollar sign -> the dollar's name ("US$5" -> "five US dollars"); capitals are spoken by name
+DOLLAR_PREFIXES = {"US": "US", "A": "australian", "AU": "australian", "C": "canadian", "CA": "canadian",
+                   "NZ": "new zealand", "HK": "hong kong", "S": "singapore"}
+# words after which a number with a letter is a label, not a magnitude ("Room 12B", "Gate 4K")
+LABEL_WORDS = ("apt", "apartment", "room", "suite", "unit", "gate", "seat", "row", "flat", "platform", "terminal",
+               "building", "block", "floor", "level", "flight", "bus", "route", "no", "number", "page", "box", "lot")
 # a scale after an amount of money, as written (lowercased) -> as read
 SCALE_WORDS = {"thousand": "thousand", "k": "thousand", "million": "million", "m": "million", "mn": "million",
-               "billion": "billion", "bn": "billion", "b": "billion", "trillion": "trillion"}
+               "billion": "billion", "bn": "billion", "b": "billion", "trillion": "trillion", "t": "trillion",
+               "tn": "trillion"}
 # all-caps words spelled letter by letter although they contain vowels (else they read as words: "us", "id")
 SPELLED_ACRONYMS = {"US", "USA", "UK", "EU", "UN", "AI", "ID", "IOU", "FBI", "CIA", "IBM", "ATM"}
 # all-caps words without vowels that are still read as words, not spelled
@@ -96,3 +123,8 @@ def ends_sentence(match: re.Match) -> bool:
         return False
     rest = match.string[match.end():]
     return not rest.strip() or re.match(r"\s+[\"'(]?[A-Z]", rest) is not None
+
+
+def alternatives(words: Iterable[str]) -> str:
+    """A regex alternation of the words, escaped, longest first (so that "lbs" wins over "lb")."""
+    return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
