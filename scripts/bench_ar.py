@@ -27,7 +27,8 @@ import time
 
 import torch
 
-from tts.models.ar import ARModel, GenerationOptions
+from tts.config import SynthesisConfig
+from tts.models.ar import ARModel
 from tts.models.layers import IGNORE, TransformerShape, token_loss
 from tts.models.nar import NARModel
 
@@ -79,10 +80,10 @@ class Timer:
 
 def bench_decoding(model: ARModel, args, inputs, frames: int, use_cache: bool) -> Timer:
     text, prompt_phones, prompt_codes = inputs
-    options = GenerationOptions(temperature=1.0, top_k=50, seed=0, use_cache=use_cache, min_frames=frames,
-                                max_frames_per_phone=frames / len(text))
+    options = SynthesisConfig(temperature=1.0, top_k=50, seed=0, kv_cache=use_cache,
+                              max_frames_per_phone=frames / len(text))
     with Timer() as timer:
-        result = model.generate([text], [prompt_codes[0]], options, [prompt_phones])
+        result = model.generate([text], [prompt_codes[0]], options, [prompt_phones], min_frames=frames)
     assert len(result.codes[0]) == frames, len(result.codes[0])
     return timer
 
@@ -92,9 +93,10 @@ def bench_nar(args, inputs) -> float:
     shape = TransformerShape(args.width, args.layers, args.heads, 0.0, 8192)
     model = NARModel(N_SYMBOLS, args.codebook_size, args.codebooks, shape).eval()
     first = torch.randint(0, args.codebook_size, (args.frames,))
+    books = torch.randn(args.codebooks, args.codebook_size, 128)  # (Q, V, E): expected latents, as synthesis
     with Timer() as timer:
-        out = model.generate([text], [first], [prompt_codes], [prompt_phones])
-    assert out[0].shape == (args.codebooks, args.frames)
+        codes, latents = model.generate([text], [first], [prompt_codes], [prompt_phones], codebooks=books)
+    assert codes[0].shape == (args.codebooks, args.frames) and latents[0].shape == (128, args.frames)
     return timer.wall
 
 

@@ -46,24 +46,17 @@ class Candidate:
 
 
 def candidates() -> list[Candidate]:
-    base = CodecConfig(kind="trained", dimension=128, lstm_layers=0, discriminator_channels=16)
+    base = CodecConfig(kind="trained", dimension=128, lstm_layers=0)
     rows = [
         ("50 Hz  c32 q8x1024", dict(strides=(8, 5, 4, 2), channels=32, n_codebooks=8, codebook_size=1024)),
         ("25 Hz  c32 q6x1024", dict(strides=(8, 5, 4, 4), channels=32, n_codebooks=6, codebook_size=1024)),
         ("25 Hz  c16 q4x256", dict(strides=(8, 5, 4, 4), channels=16, n_codebooks=4, codebook_size=256,
                                    dimension=64)),
-        ("25 Hz  c16 q4x256 disc8", dict(strides=(8, 5, 4, 4), channels=16, n_codebooks=4, codebook_size=256,
-                                         dimension=64, discriminator_channels=8)),
         ("12.5Hz c32 q8x1024", dict(strides=(8, 8, 5, 4), channels=32, n_codebooks=8, codebook_size=1024)),
         ("12.5Hz c16 q8x256", dict(strides=(8, 8, 5, 4), channels=16, n_codebooks=8, codebook_size=256,
                                    dimension=64)),
         ("25 Hz  c32 q6x1024 lstm2", dict(strides=(8, 5, 4, 4), channels=32, n_codebooks=6,
                                           codebook_size=1024, lstm_layers=2)),
-        # the vocoder's generator with its 320-point inverse-STFT head as the decoder
-        ("25 Hz  c32 q6x1024 istft", dict(strides=(8, 5, 4, 4), channels=32, n_codebooks=6,
-                                          codebook_size=1024, decoder="istft")),
-        ("25 Hz  c16 q6x1024 istft", dict(strides=(8, 5, 4, 4), channels=16, n_codebooks=6,
-                                          codebook_size=1024, decoder="istft")),
     ]
     return [Candidate(name, replace(base, **changes)) for name, changes in rows]
 
@@ -71,7 +64,7 @@ def candidates() -> list[Candidate]:
 def mel_candidates() -> list[Candidate]:
     """Mel-domain codecs: SEANet over 10 ms log-mel frames (the offline recipe's is the first)."""
     base = CodecConfig(kind="trained", domain="mel", channels=64, dimension=128, lstm_layers=0,
-                       n_codebooks=6, codebook_size=1024, adversarial="none")
+                       n_codebooks=6, codebook_size=1024)
     return [Candidate("mel 25 Hz  c64 q6x1024", replace(base, strides=(2, 2))),
             Candidate("mel 12.5Hz c64 q6x1024", replace(base, strides=(2, 2, 2)))]
 
@@ -110,13 +103,12 @@ def timed_steps(one_step, steps: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: float,
-                adversarial: bool) -> dict[str, float]:
+def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: float) -> dict[str, float]:
     """Seconds of audio trained per second, after one untimed step (k-means codebook init)."""
     from tts.train.codec_task import CodecTask
 
-    codec = replace(candidate.codec, adversarial="hinge" if adversarial else "none",
-                    train=replace(candidate.codec.train, batch_size=batch_size, segment_seconds=segment))
+    codec = replace(candidate.codec, train=replace(candidate.codec.train, batch_size=batch_size,
+                                                   segment_seconds=segment))
     task = CodecTask(_recipe(codec), corpus=object())  # the corpus is not read: batches are made here
     torch.manual_seed(0)
     modules = task.build_modules()
@@ -133,9 +125,7 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
 
     wall, cpu = timed_steps(one_step, steps)
     audio = batch_size * task.segment_samples / RATE
-    return {"wall": audio / wall, "cpu": audio / cpu,
-            "generator_parameters": count_parameters(modules["generator"]),
-            "discriminator_parameters": count_parameters(modules["discriminator"])}
+    return {"wall": audio / wall, "cpu": audio / cpu, "generator_parameters": count_parameters(modules["generator"])}
 
 
 def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: float) -> dict[str, float]:
@@ -160,8 +150,7 @@ def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: 
 
     wall, cpu = timed_steps(one_step, steps)
     audio = batch_size * task.segment_frames * recipe.audio.hop_length / RATE
-    return {"wall": audio / wall, "cpu": audio / cpu,
-            "generator_parameters": count_parameters(modules["generator"]), "discriminator_parameters": 0}
+    return {"wall": audio / wall, "cpu": audio / cpu, "generator_parameters": count_parameters(modules["generator"])}
 
 
 # ---------------------------------------------------------------------- encode / decode speed
@@ -308,28 +297,24 @@ def main() -> None:
     if not args.skip_train:
         print(f"\nTraining: seconds of audio per second, batch {args.batch_size} x {args.segment} s, "
               f"median of {args.steps} steps (wall / cpu)")
-        print(f"{'configuration':<26} {'bits/s':>7} {'gen M':>6} {'disc M':>6} {'recon only':>14} {'with GAN':>14}")
+        print(f"{'configuration':<26} {'bits/s':>7} {'gen M':>6} {'training':>14}")
         report["training"] = []
         for candidate in candidates():
-            plain = train_speed(candidate, args.steps, args.batch_size, args.segment, adversarial=False)
-            gan = train_speed(candidate, args.steps, args.batch_size, args.segment, adversarial=True)
-            print(f"{candidate.name:<26} {bitrate(candidate.codec):>7.0f} "
-                  f"{plain['generator_parameters'] / 1e6:>6.2f} {gan['discriminator_parameters'] / 1e6:>6.2f} "
-                  f"{plain['wall']:>6.2f} / {plain['cpu']:<5.2f} {gan['wall']:>6.2f} / {gan['cpu']:<5.2f}", flush=True)
-            report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec),
-                                       "recon_only": plain, "with_gan": gan})
+            speed = train_speed(candidate, args.steps, args.batch_size, args.segment)
+            print(f"{candidate.name:<26} {bitrate(candidate.codec):>7.0f} {speed['generator_parameters'] / 1e6:>6.2f} "
+                  f"{speed['wall']:>6.2f} / {speed['cpu']:<5.2f}", flush=True)
+            report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec), **speed})
         for candidate in mel_candidates():
-            plain = mel_train_speed(candidate, args.steps, 16, 2.0)
-            print(f"{candidate.name:<26} {bitrate(candidate.codec):>7.0f} {plain['generator_parameters'] / 1e6:>6.2f} "
-                  f"{'-':>6} {plain['wall']:>6.2f} / {plain['cpu']:<5.2f} {'(log-mel L1, batch 16 x 2 s)':>14}",
-                  flush=True)
-            report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec),
-                                       "recon_only": plain, "batch": "16 x 2 s"})
+            speed = mel_train_speed(candidate, args.steps, 16, 2.0)
+            print(f"{candidate.name:<26} {bitrate(candidate.codec):>7.0f} {speed['generator_parameters'] / 1e6:>6.2f} "
+                  f"{speed['wall']:>6.2f} / {speed['cpu']:<5.2f}  (log-mel L1, batch 16 x 2 s)", flush=True)
+            report["training"].append({"name": candidate.name, "bitrate": bitrate(candidate.codec), **speed,
+                                       "batch": "16 x 2 s"})
 
     print(f"\nEncode / decode: seconds of audio per second on {args.seconds:g} s of audio, "
           f"median of {args.repeats} (wall / cpu)")
     print(f"{'codec':<37} {'rate':>6} {'frames/s':>8} {'bits/s':>7} {'params M':>8} {'encode':>14} {'decode':>14}")
-    rows = [(c.name, our_codec(c.codec)) for c in candidates() if "disc" not in c.name]  # same generators
+    rows = [(c.name, our_codec(c.codec)) for c in candidates()]
     rows += [(c.name + " +voc", our_codec(c.codec)) for c in mel_candidates()]  # decode includes the vocoder
     rows.append(("EnCodec 24 kHz arch, 6 kbps (random)", encodec_24khz_random()))
     report["codecs"] = []

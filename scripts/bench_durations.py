@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_durations.py runs/offline12 [--train 1000] [--test 500]
 
 For every source, each frame of an utterance is given a phone by that source's durations (in codec
-frames, what nar.condition: durations trains on). A predictor that knows only the phone, the mean
+frames, what stage durations trains on). A predictor that knows only the phone, the mean
 log-mel frame of that phone over the first --train training utterances (each bin normalised over its
 utterance), then predicts the next --test utterances; the script prints its mel L1 per source. The
 better the durations, the lower the L1; durations no better than spreading the frames evenly over
@@ -52,14 +52,14 @@ def main() -> None:
     from tts.config import load_recipe
     from tts.models.alignment import Aligner, codec_durations, even_durations, normalised_frames
     from tts.text.symbols import N_SYMBOLS, encode
+    from tts.checkpoint import load_checkpoint
     from tts.train.aligner_task import align
-    from tts.train.checkpoint import load_checkpoint
-    from tts.train.nar_task import NARTask
+    from tts.train.durations_task import DurationsTask
 
     recipe = load_recipe(args.run / "recipe.yaml") if (args.run / "recipe.yaml").is_file() else None
     if recipe is None:
         raise SystemExit(f"{args.run}/recipe.yaml is missing: pass a run folder that `tts train` wrote")
-    task = NARTask(recipe)
+    task = DurationsTask(recipe)
     per_frame = task.mel_per_frame
     model = Aligner.from_checkpoint(load_checkpoint(args.run / "aligner"))
     items = task.dataset("train").items[:args.train + args.test]

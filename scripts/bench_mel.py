@@ -51,8 +51,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     audio = load_recipe(args.recipe).audio if args.recipe else AudioConfig()
+    settings = audio.mel_kwargs()
     wav = signal(audio.sample_rate, args.seconds)
-    module = MelSpectrogram(audio)
+    module = MelSpectrogram(**settings)
     tensor = torch.from_numpy(wav)
 
     def reference() -> np.ndarray:
@@ -62,10 +63,10 @@ def main() -> None:
         return np.log(np.maximum(mel, LOG_FLOOR))
 
     with torch.inference_mode():
-        ours_function = log_mel(wav, audio).numpy()
+        ours_function = log_mel(wav, **settings).numpy()
         ours_module = module(tensor).numpy()
         theirs = reference()
-        t_function = best_time(lambda: log_mel(wav, audio), args.repeats)
+        t_function = best_time(lambda: log_mel(wav, **settings), args.repeats)
         t_module = best_time(lambda: module(tensor), args.repeats)
     t_librosa = best_time(reference, args.repeats)
 

@@ -115,7 +115,7 @@ def bench_reads(corpus, recipe, n_reads: int, seed: int) -> None:
         print(f"  one AR batch of {batch_tokens} tokens ({len(picks) / len(batches):.0f} utterances): "
               f"codes + phones read in {per_batch * 1000:.2f} ms")
     rate, cfg = recipe.audio.sample_rate, recipe.audio
-    mel = MelSpectrogram(cfg)
+    mel = MelSpectrogram(**cfg.mel_kwargs())
     naive_picks = picks[: max(1, len(picks) // 10)]
     naive_seconds = sum(r["duration"] for r in naive_picks)
 
@@ -129,7 +129,7 @@ def bench_reads(corpus, recipe, n_reads: int, seed: int) -> None:
                    naive_seconds)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=None, help="corpus root (default: data/demo if present)")
     parser.add_argument("--reader", default="libritts", help="reader for --corpus")
@@ -145,24 +145,24 @@ def main() -> None:
                         help="trained: the recipe's codec architecture with random weights")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in this process")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.WARNING)
+    return parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench_prepare_"))
-    corpus_root = args.corpus
-    if corpus_root is None and not args.generate and Path("data/demo").is_dir():
-        corpus_root = Path("data/demo")
-    if corpus_root is None:
-        corpus_root = work / "corpus"
-        start = time.perf_counter()
-        generate_corpus(corpus_root, args.utterances, args.seconds, 24000, seed=0)
-        print(f"generated {args.utterances} utterances (24 kHz, LibriTTS layout) in "
-              f"{time.perf_counter() - start:.1f} s")
-    print(f"corpus: {corpus_root} ({args.reader} reader)")
-    run_dir = args.keep or work / "run"
-    if args.keep and run_dir.exists():
-        shutil.rmtree(run_dir)
+
+def corpus_root_for(args: argparse.Namespace, work: Path) -> Path:
+    """--corpus, else data/demo when present (and --generate not given), else a generated corpus."""
+    if args.corpus is not None:
+        return args.corpus
+    if not args.generate and Path("data/demo").is_dir():
+        return Path("data/demo")
+    root = work / "corpus"
+    start = time.perf_counter()
+    generate_corpus(root, args.utterances, args.seconds, 24000, seed=0)
+    print(f"generated {args.utterances} utterances (24 kHz, LibriTTS layout) in {time.perf_counter() - start:.1f} s")
+    return root
+
+
+def bench_recipe(args: argparse.Namespace, corpus_root: Path, run_dir: Path):
+    """The recipe (--recipe's keys, or defaults) pointed at the corpus and run folder, on the CPU."""
     keys = yaml.safe_load(args.recipe.read_text()) if args.recipe else {}
     keys.update(output_dir=str(run_dir), device="cpu")
     keys.setdefault("data", {}).update(reader=args.reader, root=str(corpus_root))
@@ -172,21 +172,11 @@ def main() -> None:
         keys["codec"] = {"kind": "none"}
     else:
         keys.setdefault("codec", {})["kind"] = "trained"
-    recipe = recipe_from_dict(keys)
-    print(f"codec: {args.codec}" + (f" ({recipe.codec.n_codebooks} codebooks, hop {recipe.codec.hop_length}, "
-                                     f"{recipe.codec.channels} channels, {recipe.codec.lstm_layers} LSTM layers)"
-                                     if args.codec == "trained" else ""))
-    if args.codec == "trained":
-        save_random_codec(recipe)
-    for name, seconds in warm_up(recipe).items():
-        print(f"one-time cost: {name} {seconds:.1f} s")
+    return recipe_from_dict(keys)
 
-    from tts.data.corpus import PreparedCorpus
-    from tts.data.prepare import prepare_corpus
 
-    start = time.perf_counter()
-    result = prepare_corpus(recipe, workers=args.workers)
-    wall = time.perf_counter() - start
+def print_prepare(result: dict, wall: float, args: argparse.Namespace) -> None:
+    """Throughput end to end and per stage."""
     stats = result["stats"]
     hours = stats["all"]["hours"]
     print(f"\nprepared {stats['all']['utterances']} utterances ({hours * 3600:.0f} s of audio kept), "
@@ -204,6 +194,34 @@ def main() -> None:
     if args.workers > 1:
         print("  (work seconds are summed over worker processes)")
     print()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING)
+
+    work = Path(tempfile.mkdtemp(prefix="bench_prepare_"))
+    corpus_root = corpus_root_for(args, work)
+    print(f"corpus: {corpus_root} ({args.reader} reader)")
+    run_dir = args.keep or work / "run"
+    if args.keep and run_dir.exists():
+        shutil.rmtree(run_dir)
+    recipe = bench_recipe(args, corpus_root, run_dir)
+    print(f"codec: {args.codec}" + (f" ({recipe.codec.n_codebooks} codebooks, hop {recipe.codec.hop_length}, "
+                                     f"{recipe.codec.channels} channels, {recipe.codec.lstm_layers} LSTM layers)"
+                                     if args.codec == "trained" else ""))
+    if args.codec == "trained":
+        save_random_codec(recipe)
+    for name, seconds in warm_up(recipe).items():
+        print(f"one-time cost: {name} {seconds:.1f} s")
+
+    from tts.data.corpus import PreparedCorpus
+    from tts.data.prepare import prepare_corpus
+
+    start = time.perf_counter()
+    result = prepare_corpus(recipe, workers=args.workers)
+    print_prepare(result, time.perf_counter() - start, args)
     bench_reads(PreparedCorpus(run_dir), recipe, args.reads, seed=0)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

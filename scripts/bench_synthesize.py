@@ -5,7 +5,9 @@ the default (KV cache, batched sentences), without the KV cache, without batchin
     .venv/bin/python scripts/bench_synthesize.py --model runs/offline --repeats 3
 
 The AR decodes with one thread (as `tts synthesize` does); the NAR and decoder use every core.
-Greedy decoding with a floor on the number of frames keeps the work equal across variants.
+Greedy decoding keeps the work close across variants. The stages are the run's chain's: front_end, ar,
+nar, decoder for the AR chain; front_end, durations, vocoder for the durations model (which has no KV
+cache, so that variant repeats the default there).
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ def main() -> None:
         s.synthesize("Warm up.", s.prompt_from_speaker(None), o)
     rows = [(name, run(s, o, args.repeats)) for name, s, o in variants]
     base = rows[0][1]["total"]
-    print(f"{'variant':30} {'audio s':>8} {'front':>7} {'AR':>7} {'NAR':>7} {'decoder':>8} {'total':>7} "
-          f"{'RTF':>6} {'vs default':>10}")
+    stages = [k for k in rows[0][1] if k not in ("audio", "total", "rtf")]
+    print(f"{'variant':30} {'audio s':>8} " + " ".join(f"{k:>10}" for k in stages)
+          + f" {'total':>7} {'RTF':>6} {'vs default':>10}")
     for name, r in rows:
-        print(f"{name:30} {r['audio']:8.2f} {r['front_end']:7.2f} {r['ar']:7.2f} {r['nar']:7.2f} "
-              f"{r['decoder']:8.2f} {r['total']:7.2f} {r['rtf']:6.3f} {r['total'] / base:9.2f}x")
+        print(f"{name:30} {r['audio']:8.2f} " + " ".join(f"{r[k]:10.2f}" for k in stages)
+              + f" {r['total']:7.2f} {r['rtf']:6.3f} {r['total'] / base:9.2f}x")
     print("(audio lengths differ where a variant changes the decoded tokens; compare per-stage seconds)")
 
 

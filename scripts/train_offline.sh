@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The offline recipe from nothing to its score, on a 2-core CPU, as README "Results" measured it:
 # generate the 12-hour corpus, prepare it, train the vocoder, the codec and the aligner side by side
-# (one thread each), add the codes, train the NAR and then nar_vocoder (two threads), and score 100
-# held-out sentences. Every step skips or resumes finished work, so a killed run continues when this
-# is started again.
+# (one thread each), add the codes, train the durations model and then durations_vocoder (two
+# threads), and score 100 held-out sentences. Every step skips or resumes finished work, so a killed
+# run continues when this is started again.
 #
 #   scripts/train_offline.sh [CORPUS [RUN]] [--set key=value ...]
 #
@@ -48,7 +48,7 @@ for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 [ "$failed" = 0 ] || { echo "a stage failed: run this again to resume it" >&2; exit 1; }
 
 step codes tts prepare "$RECIPE" "${SETS[@]}"
-step nar tts train "$RECIPE" --stage nar --set threads=2 "${SETS[@]}"
-step nar_vocoder tts train "$RECIPE" --stage nar_vocoder --set threads=2 "${SETS[@]}"
+step durations tts train "$RECIPE" --stage durations --set threads=2 "${SETS[@]}"
+step durations_vocoder tts train "$RECIPE" --stage durations_vocoder --set threads=2 "${SETS[@]}"
 step eval tts eval model "$RUN" --limit 100 -o "$RUN/eval_100.json"
 tail -n 25 "$LOGS/eval.log"

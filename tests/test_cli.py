@@ -49,7 +49,24 @@ def test_console_script_runs():
 def test_synthesize_and_eval_share_the_decoding_options(tmp_path):
     for command in (["synthesize"], ["eval", "model"]):
         output = CliRunner().invoke(app, command + ["--help"], env={"COLUMNS": "200"}).output
-        for option in ("--pace", "--mel-contrast", "--top-k", "--top-p", "--min-frames-per-phone"):
+        for option in ("--pace", "--top-k", "--top-p", "--min-frames-per-phone", "--max-frames-per-phone"):
             assert option in output, (command, option)
+        for removed in ("--ar-decode", "--nar-decode", "--mel-contrast"):
+            assert removed not in output, (command, removed)
     result = CliRunner().invoke(app, ["eval", "model", str(tmp_path), "--what", "codec", "--pace", "1.2"])
     assert result.exit_code == 1 and "apply to --what model" in result.output
+
+
+def test_synthesize_reports_a_missing_run_and_a_bad_decoder(tmp_path):
+    out = str(tmp_path / "out.wav")
+    result = CliRunner().invoke(app, ["synthesize", "Hello.", out, "--model", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = CliRunner().invoke(app, ["synthesize", "Hello.", out, "--decoder", "griffin"])
+    assert result.exit_code == 1 and "use codec or vocoder" in result.output
+
+
+def test_eval_model_names_durations_among_its_choices(tmp_path):
+    output = CliRunner().invoke(app, ["eval", "model", "--help"], env={"COLUMNS": "200"}).output
+    assert "durations" in output
+    result = CliRunner().invoke(app, ["eval", "model", str(tmp_path), "--what", "pitch"])
+    assert result.exit_code == 1 and "is not one of model, nar, durations, ar" in result.output

@@ -1,5 +1,6 @@
 """Recipes load into typed config; bad keys, types and values fail with the dotted key."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_defaults_validate():
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
 def test_shipped_recipes_load(path):
     recipe = load_recipe(path)
-    assert recipe.vocoder.upsampling == recipe.vocoder_hop
+    assert recipe.vocoder.upsampling == recipe.audio.hop_length
     assert recipe.codec_hop % recipe.audio.hop_length == 0
 
 
@@ -36,28 +37,30 @@ def test_shipped_recipes_exist():
     ({"audio": {"sample_rate": "16k"}}, "audio.sample_rate", "expected int"),
     ({"audio": {"sample_rate": 16000.5}}, "audio.sample_rate", "expected int"),
     ({"audio": {"hop_length": 150}}, "audio.hop_length", "divisor of the codec hop"),
-    ({"vocoder": {"upsample_rates": [8, 8, 2]}}, "vocoder.upsample_rates", "equals the hop"),
+    ({"vocoder": {"upsample_rates": [8, 8, 2]}}, "vocoder.upsample_rates", "equals audio.hop_length"),
     ({"codec": {"kind": "soundstream"}}, "codec.kind", "one of"),
     ({"codec": {"kind": "encodec_24khz"}}, "audio.sample_rate", "24000"),
     ({"codec": {"kind": "encodec_24khz", "bandwidth": 5.0}, "audio": {"sample_rate": 24000}},
      "codec.bandwidth", "1.5, 3, 6, 12, 24"),
     ({"ar": {"width": 100, "heads": 3}}, "ar.heads", "divisor of width"),
     ({"ar": {"train": {"lr": -1}}}, "ar.train.lr", "positive"),
-    ({"ar": {"predict": "mel"}}, "ar.predict", "the NAR's"),
-    ({"ar": {"scheduled_sampling": 1.0}}, "ar.scheduled_sampling", "[0, 1)"),
-    ({"nar": {"scheduled_sampling": 0.2}}, "nar.scheduled_sampling", "the AR's"),
-    ({"nar": {"predict": "latents"}}, "nar.predict", "one of"),
-    ({"nar": {"code_noise": 1.0}}, "nar.code_noise", "[0, 1)"),
-    ({"nar": {"condition": "durations"}}, "nar.condition", "unless predict is mel"),
-    ({"nar": {"predict": "mel", "condition": "durations"}, "stages": ["codec", "nar"]}, "stages",
-     "aligner before nar"),
-    ({"nar": {"predict": "mel", "condition": "durations"}, "stages": ["codec", "nar", "aligner"]}, "stages",
-     "aligner before nar"),
+    ({"ar": {"guided_attention": -1.0}}, "ar.guided_attention", ">= 0"),
+    ({"ar": {"mel_loss": 0.5}}, "ar.mel_loss", "unknown key"),
+    ({"nar": {"guided_attention": 1.0}}, "nar.guided_attention", "valid keys here are"),  # the AR's key
+    ({"nar": {"predict": "mel"}}, "nar.predict", "unknown key"),
+    ({"durations": {"width": 100, "heads": 3}}, "durations.heads", "divisor of width"),
+    ({"durations": {"prompt_seconds": -1.0}}, "durations.prompt_seconds", ">= 0 seconds"),
+    ({"durations": {"condition": "durations"}}, "durations.condition", "unknown key"),
+    ({"stages": ["codec", "durations"]}, "stages", "aligner before durations"),
+    ({"stages": ["codec", "durations", "aligner"]}, "stages", "aligner before durations"),
+    ({"stages": ["vocoder", "codec", "aligner", "durations_vocoder"]}, "stages",
+     "durations before durations_vocoder"),
+    ({"stages": ["vocoder", "nar_vocoder"]}, "stages", "drawn from"),
     ({"aligner": {"kernel": 4}}, "aligner.kernel", "odd"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
-    ({"nar": {"condition": "text"}}, "nar.condition", "one of"),
-    ({"nar": {"pitch": True}}, "nar.pitch", "unless condition is durations"),
-    ({"stages": ["vocoder", "codec", "nar_vocoder"]}, "stages", "nar before nar_vocoder"),
+    ({"vocoder": {"durations_utterances": -1}}, "vocoder.durations_utterances", ">= 0 recordings"),
+    ({"synthesis": {"ar_decode": "sample"}}, "synthesis.ar_decode", "unknown key"),
+    ({"synthesis": {"pace": 0}}, "synthesis.pace", "> 0"),
     ({"ar": {"train": {"betas": [0.9]}}}, "ar.train.betas", "list of 2"),
     ({"nar": {"train": {"precision": "fp16"}}}, "nar.train.precision", "one of"),
     ({"data": {"max_duration": 0.1}}, "data.max_duration", "min_duration"),
@@ -141,3 +144,18 @@ def test_partial_section_keeps_that_sections_defaults():
     assert recipe.vocoder.train.lr == pytest.approx(1e-4)
     assert recipe.vocoder.train.schedule == "constant" and recipe.vocoder.train.betas == (0.8, 0.99)
     assert recipe.codec.train.max_steps == 5 and recipe.codec.train.warmup_steps == 500
+
+
+def test_each_model_section_has_its_own_keys():
+    from tts.config import ARConfig, DurationsConfig, NARConfig
+
+    recipe = recipe_from_dict({"stages": ["vocoder", "codec", "aligner", "durations", "durations_vocoder"],
+                               "durations": {"width": 64, "train": {"max_steps": 7}}})
+    assert isinstance(recipe.ar, ARConfig) and isinstance(recipe.nar, NARConfig)
+    assert isinstance(recipe.durations, DurationsConfig)
+    assert recipe.durations.width == 64 and recipe.durations.train.max_steps == 7 and recipe.nar.width == 256
+    assert hasattr(recipe.ar, "guided_attention") and not hasattr(recipe.nar, "guided_attention")
+    tuned = recipe.durations_vocoder_recipe()
+    assert tuned.stages == ("vocoder",) and tuned.vocoder.input == "mel"
+    assert tuned.vocoder.train == dataclasses.replace(recipe.vocoder.durations_train,
+                                                      init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))

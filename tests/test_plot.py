@@ -1,4 +1,4 @@
-"""PNG plots (tts.plot) and `tts plot ...` through the CLI."""
+"""PNG plots (tts.plot over arrays, tts.plot_files over files and waveforms) and `tts plot ...` through the CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from tts.cli import app
 from tts.config import AudioConfig
-from tts.plot import (DPI, PANEL_HEIGHT, codes_figure, curves_figure, plot_attention, plot_codes, plot_codes_file,
-                      plot_curves_files, plot_spectrograms, read_metrics, spectrogram_figure)
+from tts.plot import DPI, PANEL_HEIGHT, codes_figure, curves_figure, plot_attention, plot_codes, spectrogram_figure
+from tts.plot_files import (plot_codes_file, plot_curves_files, plot_mels, plot_spectrograms, read_metrics,
+                            spectrogram_panels)
 
 
 def _voice(rate: int, seconds: float, f0: float = 140.0) -> np.ndarray:
@@ -65,7 +66,10 @@ def test_cli_linear_and_missing_file(tmp_path):
 def test_spectrogram_figure_axes():
     audio = AudioConfig()
     items = [(_voice(16000, 1.0), 16000, "long"), (_voice(22050, 0.5), 22050, "short")]
-    figure = spectrogram_figure(items, audio)
+    panels = spectrogram_panels(items, audio)
+    assert [db.shape[0] for db, _, _ in panels] == [audio.n_mels] * 2
+    assert [seconds for _, _, seconds in panels] == pytest.approx([1.0, 0.5])
+    figure = spectrogram_figure(panels, audio.sample_rate, audio.hop_length, mel_band=(audio.f_min, audio.fmax))
     assert _image_panels(figure) == 2
     panels = [ax for ax in figure.axes if ax.images]
     assert [ax.get_title(loc="left") for ax in panels] == ["long", "short"]
@@ -77,7 +81,9 @@ def test_spectrogram_figure_axes():
     # mel spacing: 0-1000 Hz takes far more of the axis than 1000-2000 Hz of a linear one would
     hz = {label: pos for label, pos in zip(labels, positions)}
     assert hz["1000"] - hz["0"] > 0.2 * audio.n_mels
-    linear = spectrogram_figure(items, audio, linear=True)
+    linear_panels = spectrogram_panels(items, audio, linear=True)
+    assert linear_panels[0][0].shape[0] == audio.n_fft // 2 + 1
+    linear = spectrogram_figure(linear_panels, audio.sample_rate, audio.hop_length)
     assert [ax for ax in linear.axes if ax.images][0].get_ylim() == pytest.approx((0, 8000))
     assert any("dB" in ax.get_ylabel() for ax in figure.axes)  # the colour bar
 
@@ -85,6 +91,17 @@ def test_spectrogram_figure_axes():
 def test_plot_spectrograms_rejects_empty_audio(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         plot_spectrograms([(np.zeros(0, np.float32), 16000, "nothing")], tmp_path / "x.png", AudioConfig())
+    with pytest.raises(ValueError, match="nothing to plot"):
+        spectrogram_figure([], 16000, 256)
+
+
+def test_log_mel_features_plot_in_db_on_the_mel_axis(tmp_path):
+    audio = AudioConfig()
+    mel = np.log(np.full((audio.n_mels, 40), 0.1, dtype=np.float32))  # natural log, as log_mel makes them
+    out = plot_mels([(mel, "flat")], tmp_path / "m.png", audio)
+    assert _png_size(out)[0] > 0
+    with pytest.raises(ValueError, match="no features"):
+        plot_mels([], tmp_path / "none.png", audio)
 
 
 # --------------------------------------------------------------------------- curves

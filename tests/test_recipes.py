@@ -61,13 +61,13 @@ def make_vctk(root: Path) -> Path:
 
 
 TINY = ["stages=[codec, ar, nar]", "codec.kind=trained", "codec.channels=4", "codec.dimension=16",
-        "codec.lstm_layers=0", "codec.n_codebooks=2", "codec.codebook_size=16", "codec.adversarial=none",
+        "codec.lstm_layers=0", "codec.n_codebooks=2", "codec.codebook_size=16",
         "codec.train.batch_size=2", "codec.train.segment_seconds=0.5", "data.min_duration=0.3",
         "data.validation_fraction=0.2"]
-for _section in ("ar", "nar"):
+for _section in ("ar", "nar", "durations"):
     TINY += [f"{_section}.width=32", f"{_section}.layers=1", f"{_section}.heads=2",
              f"{_section}.train.batch_tokens=400"]
-for _section in ("codec", "ar", "nar"):
+for _section in ("codec", "ar", "nar", "durations"):
     TINY += [f"{_section}.train.max_steps=2", f"{_section}.train.warmup_steps=1",
              f"{_section}.train.validate_every=2", f"{_section}.train.checkpoint_every=2",
              f"{_section}.train.sample_every=0", f"{_section}.train.log_every=1"]
@@ -98,40 +98,42 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
 
 def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path):
     """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
-    codes, the aligner, its durations, the NAR that reads them, the vocoder fine-tuned on its log-mels;
-    then synthesis with no AR through that vocoder; then the AR chain of the same recipe (codec_vocoder,
-    AR, a NAR over codebook 1)."""
+    codes, the aligner, its durations, the durations model, the vocoder fine-tuned on its log-mels; then
+    synthesis with no AR through that vocoder; then the AR chain of the same recipe (codec_vocoder, AR,
+    NAR)."""
     from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
-    from tts.synthesize import Synthesizer
+    from tts.synthesize import ARChain, DurationsChain, Synthesizer
 
     shipped = load_recipe(ROOT / "recipes" / "offline.yaml")
     assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0
-    assert shipped.stages == ("vocoder", "codec", "aligner", "nar", "nar_vocoder") and shipped.nar.condition == "durations"
+    assert shipped.stages == ("vocoder", "codec", "aligner", "durations", "durations_vocoder")
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
     tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
-    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.nar_train", "aligner.train"):
+    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.durations_train", "aligner.train"):
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
                  f"{section}.log_every=1"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + [f"stages={list(shipped.stages)}", f"data.root={corpus}", f"output_dir={run}"])
     run_recipe(recipe)
-    for stage in ("vocoder", "codec", "aligner", "nar", "nar_vocoder"):
+    for stage in ("vocoder", "codec", "aligner", "durations", "durations_vocoder"):
         assert (run / stage / "best.pt").is_file()
     assert (run / "aligner" / "durations.npz").is_file() and not (run / "ar").exists()
-    assert (run / "nar_vocoder" / "nar_mels.npz").is_file()
+    assert (run / "durations_vocoder" / "durations_mels.npz").is_file()
     synthesizer = Synthesizer.from_run(run)
-    assert synthesizer.ar is None and synthesizer.nar_speaks_alone
-    assert synthesizer.vocoder.source == run / "nar_vocoder" / "best.pt"  # the NAR's log-mels go through it
+    assert isinstance(synthesizer.chain, DurationsChain)
+    assert synthesizer.chain.vocoder.source == run / "durations_vocoder" / "best.pt"  # its log-mels go through it
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
-    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]", "nar.predict=codes", "nar.condition=codebook1",
-             "synthesis.pace=1.0"]
+    assert set(result.timings) == {"front_end", "durations", "vocoder"}
+    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
     run_recipe(recipe)
     assert mel_vocoder_path(recipe) == tmp_path / "ar_run" / "codec_vocoder" / "best.pt"
-    result = Synthesizer.from_run(tmp_path / "ar_run").synthesize("Hello.")
-    assert result.sample_rate == 16000 and len(result.wav) > 0
+    synthesizer = Synthesizer.from_run(tmp_path / "ar_run")
+    assert isinstance(synthesizer.chain, ARChain)
+    result = synthesizer.synthesize("Hello.")
+    assert result.sample_rate == 16000 and len(result.wav) > 0 and result.codes[0].shape[0] == 2

@@ -48,7 +48,7 @@ def save_checkpoint(run: Path, recipe: Recipe, stored_audio: AudioConfig | None 
     torch.save({"stage": stage, "step": 3, "recipe": recipe.to_dict(),
                 "modules": {"generator": generator.state_dict(), "discriminator": {}},
                 "audio": dataclasses.asdict(stored_audio or recipe.audio), "vocoder_input": "mel",
-                "hop_length": recipe.vocoder_hop}, run / stage / "best.pt")
+                "hop_length": recipe.audio.hop_length}, run / stage / "best.pt")
     return generator
 
 
@@ -79,7 +79,7 @@ def test_loud_griffin_lim_output_is_scaled_down_not_clipped(tmp_path):
 
 
 def test_cli_griffin_lim_from_a_log_mel_npy(tmp_path):
-    mel = log_mel(voiced(0.5), AudioConfig()).numpy()  # (80, T)
+    mel = log_mel(voiced(0.5), **AudioConfig().mel_kwargs()).numpy()  # (80, T)
     np.save(tmp_path / "mel.npy", mel)
     result = CliRunner().invoke(app, ["vocode", str(tmp_path / "mel.npy"), str(tmp_path / "out.wav")])
     assert result.exit_code == 0, result.output
@@ -122,7 +122,7 @@ def test_cli_vocodes_with_a_trained_vocoder_from_a_run_folder(tmp_path):
     assert abs(rms_db(normalized) - target) < 0.1 and abs(rms_db(original) - target) > 3
     gain = np.abs(normalized).max() / np.abs(original).max()
     with torch.no_grad():
-        expected = generator(log_mel(normalized, recipe.audio)[None])[0, 0, : original.shape[0]].numpy()
+        expected = generator(log_mel(normalized, **recipe.audio.mel_kwargs())[None])[0, 0, : original.shape[0]].numpy()
     expected = expected / gain
     np.testing.assert_allclose(wav, expected, atol=2e-4)  # 16-bit file: 1 / 32768 steps
     assert np.abs(wav).max() > 0.01
@@ -178,29 +178,30 @@ def test_a_checkpoint_of_another_stage_or_none_at_all_is_refused(tmp_path, wav_f
 def test_griffin_lim_flag_uses_the_models_mel_settings(tmp_path):
     recipe = tiny_vocoder_recipe()
     save_checkpoint(tmp_path / "run", recipe)
-    np.save(tmp_path / "mel.npy", log_mel(voiced(0.3), recipe.audio).numpy())
+    np.save(tmp_path / "mel.npy", log_mel(voiced(0.3), **recipe.audio.mel_kwargs()).numpy())
     out = vocode_file(tmp_path / "mel.npy", tmp_path / "gl.wav", model=tmp_path / "run", griffin_lim=True)
     wav, rate = load_audio(out)
     assert rate == RATE and wav.shape[0] == (mel_frames(int(0.3 * RATE), 160) - 1) * 160
 
 
-def test_codec_latent_vocoder_checks_its_codec(tmp_path, wav_file):
+def test_codec_mel_vocoder_checks_its_codec(tmp_path, wav_file):
     from tts.codec import expected_settings
 
-    recipe = recipe_from_dict({"audio": {}, "vocoder": {"input": "codec_latent", "upsample_rates": [8, 5, 4, 2],
-                                                        "initial_channels": 16, "resblock_kernel_sizes": [3],
-                                                        "resblock_dilations": [[1]]}})
+    recipe = recipe_from_dict({"audio": {}, "codec": {"domain": "mel", "strides": [2, 2]},
+                               "vocoder": {"input": "codec_mel", "upsample_rates": [5, 4, 4, 2],
+                                           "initial_channels": 16, "resblock_kernel_sizes": [3],
+                                           "resblock_dilations": [[1]]}})
     save_checkpoint(tmp_path / "run", recipe)
     path = tmp_path / "run" / "vocoder" / "best.pt"
     checkpoint = torch.load(path, weights_only=False)
     checkpoint["codec"] = expected_settings(recipe)
     torch.save(checkpoint, path)
     vocoder = load_vocoder(tmp_path / "run")
-    assert vocoder.input == "codec_latent" and vocoder.hop_length == 320
-    assert vocoder(torch.zeros(1, recipe.codec.dimension, 3)).shape == (1, 1, 960)
+    assert vocoder.input == "codec_mel" and vocoder.hop_length == 160
+    assert vocoder(torch.zeros(1, recipe.audio.n_mels, 3)).shape == (1, 1, 480)
     vocoder.check_codec(expected_settings(recipe))
     with pytest.raises(ValueError, match="n_codebooks: 4 vs 8"):
         vocoder.check_codec({**expected_settings(recipe), "n_codebooks": 8})
     result = CliRunner().invoke(app, ["vocode", str(wav_file), str(tmp_path / "o.wav"), "--model",
                                       str(tmp_path / "run")])
-    assert result.exit_code == 1 and "reads codec latents" in result.output
+    assert result.exit_code == 1 and "fine-tuned on a codec's log-mels" in result.output

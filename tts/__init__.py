@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Synthesizer": "tts.synthesize",
-    "SamplingOptions": "tts.synthesize",
+    "SynthesisConfig": "tts.config",
     "SynthesisResult": "tts.synthesize",
     "load_recipe": "tts.config",
     "Recipe": "tts.config",

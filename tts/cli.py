@@ -33,9 +33,7 @@ MIN_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--min-frames-per-phone", help=
                                            "x this frames (0 = off; default: the recipe's).")
 MAX_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--max-frames-per-phone", help="The AR ends (with a warning) "
                                            "after phones x this frames (default: the recipe's).")
-MEL_CONTRAST_OPTION = typer.Option(None, "--mel-contrast", help="Predicted log-mels: each bin's deviation from its "
-                                   "mean times this (1 = off; default: the recipe's).")
-PACE_OPTION = typer.Option(None, "--pace", help="A NAR that reads durations speaks each phone this many times its "
+PACE_OPTION = typer.Option(None, "--pace", help="The durations model speaks each phone this many times its "
                            "predicted length (above 1 slower; default: the recipe's).")
 
 
@@ -101,8 +99,9 @@ def prepare(
 def train(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
     stage: Optional[List[str]] = typer.Option(None, "--stage", "-s",
-                                              help="Stage to train: vocoder, codec, codec_vocoder, aligner, ar, nar or "
-                                                   "nar_vocoder (repeatable; default: the recipe's stages)."),
+                                              help="Stage to train: vocoder, codec, codec_vocoder, ar, nar, aligner, "
+                                                   "durations or durations_vocoder (repeatable; default: the "
+                                                   "recipe's stages)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Train the recipe's stages with checkpoints, exact resume, validation and samples."""
@@ -146,14 +145,9 @@ def synthesize(
     min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
     max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
-    mel_contrast: Optional[float] = MEL_CONTRAST_OPTION,
     pace: Optional[float] = PACE_OPTION,
-    decoder: Optional[str] = typer.Option(None, help="codec or vocoder."),
-    nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="expected (the mean of each NAR "
-                                             "level's entries under its prediction) or argmax (its likeliest)."),
-    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="sample (codebook 1 heard as the AR's "
-                                            "sampled codes), expected (the mean entry under its prediction) or "
-                                            "mel (the AR's mel head through the mel vocoder; needs ar.mel_loss > 0)."),
+    decoder: Optional[str] = typer.Option(None, help="AR chain: codec (its decoder) or vocoder (a vocoder fine-tuned "
+                                          "on the codec's log-mels)."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -161,19 +155,78 @@ def synthesize(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
     """Speak text with a trained model, optionally in the voice of a reference clip; prints the real-time factor."""
-    from tts.synthesize import synthesize_cli
-
     if batch is not None and sentence is not None and out == Path("out.wav"):
         sentence, out = None, Path(sentence)  # `tts synthesize --batch lines.txt OUT_DIR`
+    changes = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "pace": pace,
+               "min_frames_per_phone": min_frames_per_phone, "max_frames_per_phone": max_frames_per_phone,
+               "decoder": decoder, "kv_cache": False if no_kv_cache else None}
     try:
-        synthesize_cli(sentence=sentence, out=out, model=model, prompt_wav=prompt_wav, prompt_text=prompt_text,
-                       speaker=speaker, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                       min_frames_per_phone=min_frames_per_phone, max_frames_per_phone=max_frames_per_phone,
-                       pace=pace, mel_contrast=mel_contrast, decoder=decoder, nar_decode=nar_decode,
-                       ar_decode=ar_decode, batch=batch, plot=plot, quantize=quantize, kv_cache=not no_kv_cache,
-                       device=device)
+        _synthesize(sentence, out, model, prompt_wav, prompt_text, speaker, changes, batch, plot, quantize, device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
+
+
+def _synthesize(sentence: Optional[str], out: Path, model: Path, prompt_wav: Optional[Path],
+                prompt_text: Optional[str], speaker: Optional[str], changes: dict, batch: Optional[Path],
+                plot: Optional[Path], quantize: Optional[str], device: str) -> None:
+    """One text to one wav, or --batch lines to a folder with a manifest; `changes` to the recipe's options."""
+    import time
+
+    from tts.audio.io import save_audio
+    from tts.synthesize import Synthesizer
+
+    if (sentence is None) == (batch is None):
+        raise ValueError("give either a text to speak or --batch lines.txt (not both)")
+    if changes.get("decoder") not in (None, "codec", "vocoder"):
+        raise ValueError(f"--decoder {changes['decoder']!r}: use codec or vocoder")
+    if prompt_text and not prompt_wav:
+        raise ValueError("--prompt-text goes with --prompt-wav")
+    load_start = time.perf_counter()
+    synth = Synthesizer.from_run(model, device=device, quantize=quantize)
+    load_seconds = time.perf_counter() - load_start
+    options = synth.options(**changes)
+    prompt = synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav else synth.prompt_from_speaker(speaker)
+    if batch is not None:
+        lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{batch} holds no lines of text")
+        results = synth.synthesize_many(lines, prompt, options)
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
+            for n, result in enumerate(results, 1):
+                path = out / f"line-{n:04d}.wav"
+                save_audio(path, result.wav, result.sample_rate)
+                manifest.write(json.dumps({"audio": path.name, "text": result.text,
+                                           "duration": round(result.duration, 3),
+                                           "hit_max_length": result.hit_max_length}) + "\n")
+        _report(results, load_seconds, prompt, f"{len(results)} files and manifest.jsonl in {out}")
+        return
+    result = synth.synthesize(sentence, prompt, options)
+    save_audio(out, result.wav, result.sample_rate)
+    if plot is not None:
+        from tts.plot import plot_spectrograms
+
+        plot_spectrograms([(result.wav, result.sample_rate, f"{out.name}: {sentence[:60]}")], plot,
+                          audio=synth.recipe.audio)
+    _report([result], load_seconds, prompt, f"{out}" + (f" (spectrogram {plot})" if plot else ""))
+
+
+def _report(results: list, load_seconds: float, prompt, where: str) -> None:
+    """What `tts synthesize` wrote, the voice, and the real-time factor with each stage's seconds."""
+    audio = sum(r.duration for r in results)
+    stages: dict[str, float] = {}
+    for r in results:
+        for key, value in r.timings.items():
+            stages[key] = stages.get(key, 0.0) + value
+    compute = sum(stages.values())
+    typer.echo(f"wrote {where}")
+    typer.echo(f"voice: {prompt.source if prompt else 'none (no prompt)'}")
+    typer.echo(f"audio {audio:.2f} s, compute {compute:.2f} s (model load {load_seconds:.1f} s): "
+               f"real-time factor {compute / max(audio, 1e-9):.3f}")
+    typer.echo("  " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    hit = sum(r.hit_max_length for r in results)
+    if hit:
+        typer.echo(f"  warning: {hit} text(s) reached a length limit (cut there)")
 
 
 @app.command()
@@ -203,7 +256,7 @@ def plot_spectrogram(
     """Spectrograms of one or several files, time in seconds, frequency in Hz, with a dB colour bar."""
     from tts.audio.io import AudioError
     from tts.config import AudioConfig
-    from tts.plot import plot_spectrogram_files
+    from tts.plot_files import plot_spectrogram_files
 
     audio = _load(recipe, []).audio if recipe else AudioConfig()
     try:
@@ -222,7 +275,7 @@ def plot_curves(
                           "to compare runs of different speed at equal cost)."),
 ) -> None:
     """Training and validation curves from one or more runs."""
-    from tts.plot import plot_curves_files
+    from tts.plot_files import plot_curves_files
 
     try:
         plot_curves_files(metrics, output, keys=keys or None, x=x)
@@ -238,7 +291,7 @@ def plot_codes(
     prepared: Optional[Path] = typer.Option(None, "--prepared", help="Prepared corpus folder to look the id up in."),
 ) -> None:
     """A code map: codebook index (rows) against time (frames), colour = code."""
-    from tts.plot import plot_codes_file
+    from tts.plot_files import plot_codes_file
 
     try:
         plot_codes_file(source, output, prepared=prepared)
@@ -274,10 +327,11 @@ def eval_model(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
     limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
     prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
-    what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + decoder from "
-                             "the true codebook 1, or from the true durations for a NAR that reads them), ar "
-                             "(the AR teacher-forced on it, codebook 1 alone), codec (resynthesis), vocoder "
-                             "(copy-synthesis), griffin_lim (its baseline) or original (the recogniser's floor)."),
+    what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + codec from the true "
+                             "codebook 1), durations (the durations model at the aligner's true durations), ar "
+                             "(the AR teacher-forced on the true codebook 1, codebook 1 alone), codec "
+                             "(resynthesis), vocoder (copy-synthesis), griffin_lim (its baseline) or original "
+                             "(the recogniser's floor)."),
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),
@@ -286,17 +340,11 @@ def eval_model(
     top_p: Optional[float] = TOP_P_OPTION,
     min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
     max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
-    mel_contrast: Optional[float] = MEL_CONTRAST_OPTION,
     pace: Optional[float] = PACE_OPTION,
     quantize: Optional[str] = typer.Option(None, "--quantize", help="With --what model: int8 synthesizes with "
                                            "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
-    nar_decode: Optional[str] = typer.Option(None, "--nar-decode", help="With --what model or nar: expected "
-                                             "(the mean of each level's entries) or argmax (default: the recipe's)."),
-    ar_decode: Optional[str] = typer.Option(None, "--ar-decode", help="With --what model or ar: sample, "
-                                            "expected (codebook 1 heard as the mean entry under the AR) or mel (the "
-                                            "AR's mel head through the mel vocoder); default: the recipe's."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
@@ -305,9 +353,7 @@ def eval_model(
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                                           "min_frames_per_phone": min_frames_per_phone,
-                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace,
-                                          "mel_contrast": mel_contrast,
-                                          "nar_decode": nar_decode, "ar_decode": ar_decode},
+                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace},
                                 codebooks=codebooks, quantize=quantize)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))

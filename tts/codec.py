@@ -14,6 +14,10 @@ audio (codes) on each side, so the model never sees more than chunk + 2 x contex
 memory stays bounded however long the file. Encoding keeps each chunk's central frames;
 decoding cross-fades neighbouring chunks linearly across their boundary.
 
+Codes of one codec are meaningless to a model trained on another's: `codec_identity` (kind,
+settings and the digest of the weights file) is what prepared corpora and checkpoints record, and
+`codec_differences` compares two such records.
+
 Glossary: B batch, S samples, T frames, Q codebooks, D latent width.
 """
 
@@ -28,10 +32,12 @@ import torch
 from torch import nn
 
 from tts.config import Recipe
+from tts.data.store import file_digest
 from tts.device import resolve_device  # noqa: F401 (also used by callers of tts.codec)
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_DIGEST = "checkpoint_digest"  # key of a codec record: content hash of the weights that made the codes
 ENCODEC_24KHZ_FILE = "encodec_24khz-d7cc33bc.th"  # the file name encodec's model.py asks torch hub for
 ENCODEC_24KHZ = dict(sample_rate=24000, hop_length=320, codebook_size=1024)
 CONTEXT_SECONDS = 1.0  # audio on each side of a chunk; beyond the encoder's reach for our sizes
@@ -160,20 +166,16 @@ class Codec(nn.Module):
 
     @torch.no_grad()
     def vocoder_features(self, codes: torch.Tensor, vocoder_input: str) -> torch.Tensor:
-        """What a vocoder trained on this codec reads: codes (B, Q, T) -> quantised latents
-        (B, D, T) for input codec_latent, or the decoded log-mel (B, M, T x strides) of a
-        mel-domain codec for input codec_mel."""
+        """What a vocoder trained on this codec reads: codes (B, Q, T) -> the decoded log-mel
+        (B, M, T x strides) of a mel-domain codec, for a vocoder with input codec_mel."""
         return self.latent_features(self.latents(codes), vocoder_input)
 
     @torch.no_grad()
     def latent_features(self, latents: torch.Tensor, vocoder_input: str) -> torch.Tensor:
         """vocoder_features from latents (B, D, T) rather than codes."""
-        latents = latents.to(self.device, torch.float32)
-        if vocoder_input == "codec_latent":
-            return latents
-        if vocoder_input == "codec_mel":
-            return self.model.latents_mel(latents)
-        raise ValueError(f"a vocoder with input {vocoder_input!r} does not read codec features")
+        if vocoder_input != "codec_mel":
+            raise ValueError(f"a vocoder with input {vocoder_input!r} does not read codec features")
+        return self.model.latents_mel(latents.to(self.device, torch.float32))
 
     @torch.no_grad()
     def codebooks(self) -> torch.Tensor:
@@ -226,14 +228,9 @@ def trained_settings(recipe: Recipe) -> dict[str, Any]:
                     codebook_size=codec.codebook_size, strides=list(codec.strides),
                     channels=codec.channels, dimension=codec.dimension, lstm_layers=codec.lstm_layers)
     if codec.domain == "mel":  # absent for the waveform domain, so that earlier checkpoints still match
-        from tts.vocode import mel_settings
-
-        settings.update(domain="mel", mel=mel_settings(recipe.audio))
+        settings.update(domain="mel", mel=recipe.audio.mel_kwargs())
         return settings
     settings["input_gain"] = round(10 ** (-recipe.audio.loudness_db / 20), 6)  # loudness -> unit RMS
-    if codec.decoder != "seanet":  # absent for SEANet, so that earlier checkpoints still match
-        settings.update(decoder=codec.decoder, decoder_upsample_rates=list(codec.decoder_upsample_rates),
-                        decoder_istft_n_fft=codec.decoder_istft_n_fft, decoder_channels=codec.decoder_channels)
     return settings
 
 
@@ -250,6 +247,43 @@ def expected_settings(recipe: Recipe) -> dict[str, Any] | None:
     if recipe.codec.kind == "encodec_24khz":
         return encodec_settings(recipe.codec.bandwidth)
     return trained_settings(recipe)
+
+
+# ---------------------------------------------------------------------- identity
+
+
+def codec_checkpoint(recipe: Recipe) -> Path | None:
+    """The weights file of the recipe's codec where one is on disk: codec.checkpoint, else (kind
+    trained) the run's codec/best.pt; None for weights in the torch hub cache or none at all."""
+    candidates = [recipe.codec.checkpoint] if recipe.codec.checkpoint else []
+    if recipe.codec.kind == "trained":
+        candidates.append(str(Path(recipe.output_dir) / "codec" / "best.pt"))
+    return next((Path(c) for c in candidates if Path(c).is_file()), None)
+
+
+def codec_identity(recipe: Recipe, codec: Codec) -> dict[str, Any]:
+    """What makes the codes of the recipe's codec (loaded as `codec`) its own: its kind, its settings
+    and the content digest of its weights file (None where there is none). Codes made by codecs
+    whose identities differ are not interchangeable, even when the settings agree."""
+    checkpoint = codec_checkpoint(recipe)
+    return {"kind": recipe.codec.kind, "settings": codec.settings(),
+            "checkpoint": file_digest(checkpoint) if checkpoint else None}
+
+
+def weights_differ(before: str | None, now: str | None) -> bool:
+    """Two codec checkpoint digests name other weights (only where both were recorded)."""
+    return bool(before and now and before != now)
+
+
+def codec_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The keys in which the codec records `now` differ from `before` (a key missing on one side
+    differs), CHECKPOINT_DIGEST among them only where both record it and the weights differ."""
+    missing = object()
+    keys = [k for k in sorted(set(before) | set(now))
+            if k != CHECKPOINT_DIGEST and before.get(k, missing) != now.get(k, missing)]
+    if weights_differ(before.get(CHECKPOINT_DIGEST), now.get(CHECKPOINT_DIGEST)):
+        keys.append(CHECKPOINT_DIGEST)
+    return keys
 
 
 # ---------------------------------------------------------------------- loading
@@ -340,8 +374,6 @@ def _mel_vocoder(settings: dict[str, Any], vocoder: str | Path, codec_path: Path
         raise FileNotFoundError(f"the mel-domain codec {codec_path} decodes through a mel vocoder, and there "
                                 f"is none at {vocoder}: train it (`tts train <recipe> --stage vocoder`, "
                                 "before the codec) or set codec.vocoder to its checkpoint") from None
-    if loaded.input == "codec_latent":
-        raise ValueError(f"the vocoder {loaded.source} reads codec latents; a mel-domain codec needs a mel vocoder")
     check_mel_settings(settings["mel"], loaded.audio, f"the codec {codec_path}", f"the vocoder {loaded.source}")
     if loaded.input == "codec_mel":  # fine-tuned on this codec's decoded log-mels: the same codec
         loaded.check_codec(settings, f"the codec {codec_path}")

@@ -33,11 +33,6 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
-def _valid_istft_size(n_fft: int) -> bool:
-    """An inverse-STFT head's FFT size: a multiple of 4 (its hop is a quarter), at least 8."""
-    return n_fft >= 8 and n_fft % 4 == 0
-
-
 # --------------------------------------------------------------------------- sections
 
 
@@ -109,6 +104,17 @@ class AudioConfig:
     @property
     def fmax(self) -> float:
         return self.f_max if self.f_max is not None else self.sample_rate / 2
+
+    def stft_kwargs(self) -> dict[str, int]:
+        """The STFT settings as plain numbers: `linear_spectrogram(wav, **audio.stft_kwargs())`."""
+        return {"n_fft": self.n_fft, "hop_length": self.hop_length, "win_length": self.win_length}
+
+    def mel_kwargs(self) -> dict[str, int | float]:
+        """The settings that define log-mel features, as plain numbers (f_max resolved), for
+        tts.audio.spectral: `log_mel(wav, **audio.mel_kwargs())`. Trim and loudness are not among
+        them: they change the audio, not how its features are made."""
+        return {"sample_rate": self.sample_rate, **self.stft_kwargs(), "n_mels": self.n_mels,
+                "f_min": float(self.f_min), "f_max": float(self.fmax)}
 
     def validate(self) -> None:
         _check(self.sample_rate >= 8000, "sample_rate", self.sample_rate, ">= 8000 Hz")
@@ -187,14 +193,6 @@ class CodecConfig:
     quantizer_dropout: float = 0.0  # trained: share of training batches quantised with a random
     # number of codebooks 1..Q (SoundStream's quantizer dropout), so that the first codebooks decode well alone
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
-    decoder: Literal["seanet", "istft"] = "seanet"  # trained: SEANet mirror of the encoder, or the
-    # vocoder's generator with an inverse-STFT head reading the latents (ahead in a CPU probe, README)
-    decoder_upsample_rates: tuple[int, ...] = (8,)  # decoder istft: strides; x iSTFT hop = codec hop
-    decoder_istft_n_fft: int = 320  # decoder istft: FFT size of the head (hop = a quarter)
-    decoder_channels: int = 256  # decoder istft: channels before the first upsampling layer
-    adversarial: Literal["hinge", "least_squares", "none"] = "hinge"  # trained: GAN loss (none = off)
-    adversarial_start: int = 0  # trained: generator steps on reconstruction alone before the GAN joins
-    discriminator_channels: int = 16  # trained: MS-STFT discriminator base filters (EnCodec: 32)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-4, warmup_steps=500,
                                                                    max_steps=20000))
 
@@ -234,30 +232,12 @@ class CodecConfig:
         _check(self.codebook_size >= 2, "codebook_size", self.codebook_size, ">= 2")
         _check(0 <= self.quantizer_dropout <= 1, "quantizer_dropout", self.quantizer_dropout, "in [0, 1]")
         _check(self.chunk_seconds > 0, "chunk_seconds", self.chunk_seconds, "> 0 seconds")
-        _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
-        _check(self.discriminator_channels >= 1, "discriminator_channels",
-               self.discriminator_channels, ">= 1")
-        if self.domain == "mel" and self.kind == "trained":
-            _check(self.decoder == "seanet", "decoder", self.decoder,
-                   "seanet for domain mel (the mel vocoder makes the waveform)")
-            _check(self.adversarial == "none", "adversarial", self.adversarial,
-                   "none for domain mel (its decoder writes log-mel, trained by L1)")
-        if self.decoder == "istft" and self.kind == "trained":
-            _check(_valid_istft_size(self.decoder_istft_n_fft), "decoder_istft_n_fft",
-                   self.decoder_istft_n_fft, "a multiple of 4, at least 8")
-            halvings = 2 ** len(self.decoder_upsample_rates)
-            _check(self.decoder_channels >= halvings, "decoder_channels", self.decoder_channels,
-                   f">= 2 ** len(decoder_upsample_rates) = {halvings}")
-            istft_hop = self.decoder_istft_n_fft // 4
-            upsampling = math.prod(self.decoder_upsample_rates) * istft_hop
-            _check(upsampling == self.hop_length, "decoder_upsample_rates", self.decoder_upsample_rates,
-                   f"strides whose product times the iSTFT hop {istft_hop} ({upsampling}) equals the "
-                   f"codec hop ({self.hop_length} samples)")
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
-    """Size of an AR or NAR transformer. Presets: tiny (CPU demo) to VALL-E (12 x 1024 x 16)."""
+class TransformerSize:
+    """The size of a transformer stack, shared by the ar, nar and durations sections (each adds its own
+    keys). Presets: tiny (CPU demo) to VALL-E (12 x 1024 x 16)."""
 
     width: int = 256  # model width D
     layers: int = 4  # transformer blocks
@@ -266,37 +246,8 @@ class TransformerConfig:
     attention_dropout: Optional[float] = None  # dropout on attention weights (None = dropout); 0 skips
     # drawing a (heads x N x N) mask per layer, which cost a quarter of a CPU step here
     max_positions: int = 4096  # longest phones + frames sequence
-    prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
-    guided_attention: float = 0.0  # AR: weight of the diagonal attention loss on phones (0 = off)
-    short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
-    mel_loss: float = 0.0  # AR: weight of an L1 loss on the log-mel frames a linear head predicts from each
-    # position beside its code (0 = no mel head); synthesis.ar_decode mel hears them through the mel vocoder
-    scheduled_sampling: float = 0.0  # AR training: share of the target's input frames replaced by the model's own
-    # draws from a first teacher-forced pass (exposure to its own errors; 0 = off; README "Scheduled sampling")
-    predict: Literal["codes", "mel"] = "codes"  # NAR: codebooks 2..Q, or the log-mel frames of each codec frame
-    # from codebook 1 and the phones (heard through the mel vocoder; README "The NAR's mel mode")
-    code_noise: float = 0.0  # NAR mel mode, training: up to this share of codebook 1's frames is replaced by
-    # random codes (a share drawn per utterance), so that the NAR learns to read the phones over the AR's errors
-    condition: Literal["codebook1", "durations"] = "codebook1"  # NAR mel mode: what the target's frames show:
-    # the AR's codebook 1, or the phone each frame speaks, from durations read off the aligner (stage aligner) in
-    # training and predicted by the NAR itself in synthesis, with no AR (README "Durations")
-    pitch: bool = False  # NAR with durations: each voiced phone's pitch (ln F0 by YIN at the aligner's durations)
-    # is shown to the frames that speak it and predicted from the phones and the prompt (README "Pitch")
-    train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        _check(self.prompt_seconds >= 0, "prompt_seconds", self.prompt_seconds, ">= 0 seconds")
-        _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
-        _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
-        _check(self.mel_loss >= 0, "mel_loss", self.mel_loss, ">= 0 (0 = no mel head)")
-        _check(0 <= self.scheduled_sampling < 1, "scheduled_sampling", self.scheduled_sampling, "in [0, 1) (0 = off)")
-        _check(self.predict in ("codes", "mel"), "predict", self.predict, "codes or mel")
-        _check(0 <= self.code_noise < 1, "code_noise", self.code_noise, "in [0, 1)")
-        _check(self.condition in ("codebook1", "durations"), "condition", self.condition, "codebook1 or durations")
-        _check(self.condition == "codebook1" or self.predict == "mel", "condition", self.condition,
-               "codebook1 unless predict is mel (durations feed the mel mode)")
-        _check(not self.pitch or self.condition == "durations", "pitch", self.pitch,
-               "false unless condition is durations (pitch is read at the aligner's durations)")
         _check(self.width >= 1, "width", self.width, ">= 1")
         _check(self.layers >= 1, "layers", self.layers, ">= 1")
         _check(self.heads >= 1 and self.width % self.heads == 0, "heads", self.heads,
@@ -307,6 +258,43 @@ class TransformerConfig:
         _check(self.max_positions >= 16, "max_positions", self.max_positions, ">= 16")
 
 
+@dataclass(frozen=True)
+class _SpeechModel(TransformerSize):
+    """Keys of every model trained on the prepared codes with a voice prompt (ar, nar, durations)."""
+
+    prompt_seconds: float = 3.0  # training: longest voice prompt (a prefix of the utterance), seconds
+    short_first_epochs: int = 0  # training: epoch e < n uses only the shortest (e + 1) / (n + 1) of utterances
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.prompt_seconds >= 0, "prompt_seconds", self.prompt_seconds, ">= 0 seconds")
+        _check(self.short_first_epochs >= 0, "short_first_epochs", self.short_first_epochs, ">= 0 epochs (0 = off)")
+
+
+@dataclass(frozen=True)
+class ARConfig(_SpeechModel):
+    """The AR model (stage ar): codebook 1 of the codec, sampled frame by frame after the phones."""
+
+    guided_attention: float = 0.0  # weight of the diagonal attention loss on phones (0 = off)
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
+
+
+@dataclass(frozen=True)
+class NARConfig(_SpeechModel):
+    """The NAR model (stage nar): codebooks 2..Q of the codec, given codebook 1, the phones and the prompt."""
+
+
+@dataclass(frozen=True)
+class DurationsConfig(_SpeechModel):
+    """The durations model (stage durations): a non-autoregressive model over log-mels that predicts each
+    phone's duration and the log-mel frames that speak it, trained at the aligner's durations (stage
+    aligner); it speaks alone, through the mel vocoder, with no AR (README "Durations")."""
+
+
 def _aligner_train() -> "TrainConfig":
     return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,
                        validate_every=250, checkpoint_every=250, sample_every=500, log_every=20)
@@ -315,7 +303,7 @@ def _aligner_train() -> "TrainConfig":
 @dataclass(frozen=True)
 class AlignerConfig:
     """The aligner of stage aligner: phones and log-mel frames encoded into one space, trained without
-    labels by the forward-sum loss; its durations feed nar.condition: durations (README "Durations")."""
+    labels by the forward-sum loss; its durations train the durations model (README "Durations")."""
 
     width: int = 128  # encoder width D
     kernel: int = 3  # convolution kernel of both encoders
@@ -332,10 +320,10 @@ class AlignerConfig:
 class VocoderConfig:
     """ConvTranspose1d upsampling generator (HiFi-GAN style) trained as a GAN."""
 
-    input: Literal["mel", "codec_latent", "codec_mel"] = "mel"  # features it turns into waveform: log-mel,
-    # codec latents, or the log-mel a mel-domain codec decodes from the prepared codes (fine-tuning a mel
-    # vocoder on what the codec will feed it)
-    upsample_rates: tuple[int, ...] = (5, 4, 4, 2)  # product must equal the input hop
+    input: Literal["mel", "codec_mel"] = "mel"  # features it turns into waveform: log-mel, or the log-mel a
+    # mel-domain codec decodes from the prepared codes (stage codec_vocoder: a mel vocoder fine-tuned on what
+    # the codec will feed it)
+    upsample_rates: tuple[int, ...] = (5, 4, 4, 2)  # product (times the iSTFT hop) must equal audio.hop_length
     initial_channels: int = 128  # channels before the first upsampling layer
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)  # multi-receptive-field kernels (HiFi-GAN V2)
     resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))  # one per kernel
@@ -346,7 +334,6 @@ class VocoderConfig:
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
     mel_loss_weight: float = 45.0  # weight of the multi-resolution log-mel L1 in the generator loss
     feature_loss_weight: float = 2.0  # weight of discriminator feature matching
-    stft_loss_weight: float = 0.0  # weight of a multi-resolution linear STFT loss (resolves harmonics)
     adversarial_start: int = 0  # generator steps on the mel loss alone before the discriminators join
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
                                                                    schedule="constant",
@@ -355,11 +342,12 @@ class VocoderConfig:
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
     # stage codec_vocoder: fine-tunes the trained mel vocoder on the log-mels a mel-domain codec decodes
     # from the prepared codes (init_from: the run's vocoder/best.pt unless set)
-    nar_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+    durations_train: TrainConfig = field(default_factory=lambda: TrainConfig(
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
-    # stage nar_vocoder: fine-tunes the trained mel vocoder on the log-mels the durations NAR speaks at the
-    # aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
-    nar_utterances: int = 4000  # stage nar_vocoder: training recordings the NAR speaks for it (0 = all of them)
+    # stage durations_vocoder: fine-tunes the trained mel vocoder on the log-mels the durations model speaks at
+    # the aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
+    durations_utterances: int = 4000  # stage durations_vocoder: training recordings the durations model speaks
+    # for it (0 = all of them)
 
     @property
     def istft_hop(self) -> int:
@@ -373,7 +361,7 @@ class VocoderConfig:
 
     def validate(self) -> None:
         _check(self.resblock_convs in (1, 2), "resblock_convs", self.resblock_convs, "1 or 2")
-        _check(self.istft_n_fft == 0 or _valid_istft_size(self.istft_n_fft),
+        _check(self.istft_n_fft == 0 or (self.istft_n_fft >= 8 and self.istft_n_fft % 4 == 0),  # hop: a quarter
                "istft_n_fft", self.istft_n_fft, "0 (off) or a multiple of 4, at least 8")
         _check(all(k % 2 == 1 for k in self.resblock_kernel_sizes), "resblock_kernel_sizes",
                self.resblock_kernel_sizes, "odd kernel sizes")
@@ -387,8 +375,8 @@ class VocoderConfig:
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
-        _check(self.nar_utterances >= 0, "nar_utterances", self.nar_utterances, ">= 0 recordings (0 = all)")
-        _check(self.stft_loss_weight >= 0, "stft_loss_weight", self.stft_loss_weight, ">= 0 (0 = off)")
+        _check(self.durations_utterances >= 0, "durations_utterances", self.durations_utterances,
+               ">= 0 recordings (0 = all)")
         _check(len(self.upsample_rates) >= 1 and all(r >= 1 for r in self.upsample_rates),
                "upsample_rates", self.upsample_rates, "a list of positive integers")
         _check(self.initial_channels >= 2 ** len(self.upsample_rates), "initial_channels",
@@ -400,7 +388,11 @@ class VocoderConfig:
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """Decoding defaults; each has a `tts synthesize` option that overrides it."""
+    """Decoding options: the recipe's defaults, which `tts synthesize` options replace one by one.
+
+    The AR chain reads the sampling keys (temperature .. repetition_max), decoder and kv_cache; the
+    durations model reads pace; both read sentence_pause and batch.
+    """
 
     temperature: float = 1.0  # AR sampling temperature (0 = greedy)
     top_k: int = 0  # keep the k most likely tokens (0 = off)
@@ -410,13 +402,11 @@ class SynthesisConfig:
     min_frames_per_phone: float = 0.0  # the AR may not end before phones x this frames (0 = off)
     repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
-    decoder: Literal["codec", "vocoder"] = "codec"  # what turns codes into waveform
-    nar_decode: Literal["expected", "argmax"] = "expected"  # NAR levels: mean of the entries | likeliest
-    ar_decode: Literal["sample", "expected", "mel"] = "sample"  # what is heard: the sampled codes | the mean
-    # entry of codebook 1 under the AR | the AR's mel head through the mel vocoder (needs ar.mel_loss > 0)
+    decoder: Literal["codec", "vocoder"] = "codec"  # AR chain: what turns the NAR's latents into waveform
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
-    pace: float = 1.0  # a NAR that reads durations speaks each phone this many times its predicted length
-    mel_contrast: float = 1.0  # predicted log-mels: each bin's deviation from its mean times this (1 = off; README)
+    pace: float = 1.0  # durations model: each phone this many times its predicted length (above 1 slower)
+    kv_cache: bool = True  # AR: keep keys and values of the prefix (false recomputes it each step: comparison only)
+    batch: bool = True  # decode a text's sentences as one batch (false: one by one, for comparison only)
 
     def validate(self) -> None:
         _check(self.temperature >= 0, "temperature", self.temperature, ">= 0 (0 = greedy)")
@@ -430,10 +420,9 @@ class SynthesisConfig:
         _check(self.repetition_max >= 0, "repetition_max", self.repetition_max, ">= 0")
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")
         _check(self.pace > 0, "pace", self.pace, "> 0 (1 = the predicted lengths, above 1 slower)")
-        _check(self.mel_contrast > 0, "mel_contrast", self.mel_contrast, "> 0 (1 = off, above 1 more contrast)")
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "nar_vocoder")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder")
 
 
 @dataclass(frozen=True)
@@ -450,8 +439,9 @@ class Recipe:
     text: TextConfig = field(default_factory=TextConfig)
     data: DataConfig = field(default_factory=DataConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
-    ar: TransformerConfig = field(default_factory=TransformerConfig)
-    nar: TransformerConfig = field(default_factory=TransformerConfig)
+    ar: ARConfig = field(default_factory=ARConfig)
+    nar: NARConfig = field(default_factory=NARConfig)
+    durations: DurationsConfig = field(default_factory=DurationsConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     aligner: AlignerConfig = field(default_factory=AlignerConfig)
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
@@ -467,10 +457,6 @@ class Recipe:
     def codec_frame_rate(self) -> float:
         return self.audio.sample_rate / self.codec_hop
 
-    @property
-    def vocoder_hop(self) -> int:
-        return self.codec_hop if self.vocoder.input == "codec_latent" else self.audio.hop_length
-
     def codec_vocoder_recipe(self) -> "Recipe":
         """The recipe stage codec_vocoder trains with (and its checkpoints carry): a vocoder-stage
         recipe reading the codec's decoded log-mels (input codec_mel), trained by vocoder.codec_train,
@@ -481,11 +467,12 @@ class Recipe:
         return dataclasses.replace(self, stages=("vocoder",),
                                    vocoder=dataclasses.replace(self.vocoder, input="codec_mel", train=train))
 
-    def nar_vocoder_recipe(self) -> "Recipe":
-        """The recipe stage nar_vocoder trains with (and its checkpoints carry): a vocoder-stage recipe on
-        log-mels (the durations NAR's, tts/train/nar_mels.py), trained by vocoder.nar_train, starting from
-        the run's vocoder/best.pt unless nar_train.init_from names another checkpoint."""
-        train = self.vocoder.nar_train
+    def durations_vocoder_recipe(self) -> "Recipe":
+        """The recipe stage durations_vocoder trains with (and its checkpoints carry): a vocoder-stage recipe
+        on log-mels (the durations model's, tts/train/durations_vocoder_task.py), trained by
+        vocoder.durations_train, starting from the run's vocoder/best.pt unless durations_train.init_from
+        names another checkpoint."""
+        train = self.vocoder.durations_train
         if not train.init_from:
             train = dataclasses.replace(train, init_from=str(Path(self.output_dir) / "vocoder" / "best.pt"))
         return dataclasses.replace(self, stages=("vocoder",),
@@ -497,46 +484,43 @@ class Recipe:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                "device", self.device, "auto, cpu, cuda or cuda:N")
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
-        _check(self.nar.scheduled_sampling == 0, "nar.scheduled_sampling", self.nar.scheduled_sampling,
-               "0: scheduled sampling is the AR's (the NAR reads no draws of its own)")
-        if "nar_vocoder" in self.stages:
-            _check("nar" in self.stages and self.stages.index("nar") < self.stages.index("nar_vocoder")
-                   and self.nar.condition == "durations", "stages", self.stages,
-                   "nar before nar_vocoder, with nar.condition durations (it hears that NAR's log-mels)")
-        if self.nar.condition == "durations" and "nar" in self.stages:
-            _check("aligner" in self.stages and self.stages.index("aligner") < self.stages.index("nar"), "stages",
-                   self.stages, "a list with aligner before nar: nar.condition durations reads the aligner's durations")
-        _check(self.ar.predict == "codes", "ar.predict", self.ar.predict,
-               "codes: the AR predicts codebook 1 (predict: mel is the NAR's; the AR's mel head is ar.mel_loss)")
+        if "durations_vocoder" in self.stages:
+            _check(_before(self.stages, "durations", "durations_vocoder"), "stages", self.stages,
+                   "durations before durations_vocoder (it hears the durations model's log-mels)")
+        if "durations" in self.stages:
+            _check(_before(self.stages, "aligner", "durations"), "stages", self.stages,
+                   "aligner before durations (the durations model trains at the aligner's durations)")
         if self.codec.kind == "encodec_24khz":
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")
-        if self.codec.kind == "trained" and self.codec.domain == "mel":
-            _check(self.vocoder.input in ("mel", "codec_mel"), "vocoder.input", self.vocoder.input,
-                   "mel or codec_mel: a mel-domain codec decodes through a mel vocoder")
         if self.vocoder.input == "codec_mel":
             _check(self.codec.kind == "trained" and self.codec.domain == "mel", "vocoder.input",
-                   self.vocoder.input, "mel or codec_latent: codec_mel needs codec.domain mel")
+                   self.vocoder.input, "mel: codec_mel needs codec.domain mel")
         if "codec_vocoder" in self.stages:
             _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
                    "stages without codec_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
             _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
                    "mel: stage codec_vocoder fine-tunes the mel vocoder of stage vocoder")
-        if "nar_vocoder" in self.stages:
+        if "durations_vocoder" in self.stages:
             _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
-                   "mel: stage nar_vocoder fine-tunes the mel vocoder of stage vocoder")
+                   "mel: stage durations_vocoder fine-tunes the mel vocoder of stage vocoder")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "
                "frames line up with codec frames")
         istft = f" times the iSTFT hop {self.vocoder.istft_hop}" if self.vocoder.istft_n_fft else ""
-        _check(self.vocoder.upsampling == self.vocoder_hop, "vocoder.upsample_rates",
+        _check(self.vocoder.upsampling == self.audio.hop_length, "vocoder.upsample_rates",
                self.vocoder.upsample_rates,
-               f"rates whose product{istft} ({self.vocoder.upsampling}) equals the hop of the "
-               f"vocoder input '{self.vocoder.input}' ({self.vocoder_hop} samples)")
+               f"rates whose product{istft} ({self.vocoder.upsampling}) equals audio.hop_length "
+               f"({self.audio.hop_length} samples per mel frame)")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
+
+
+def _before(stages: tuple[str, ...], first: str, then: str) -> bool:
+    """Whether `first` is among the stages, before `then`."""
+    return first in stages and then in stages and stages.index(first) < stages.index(then)
 
 
 # --------------------------------------------------------------------------- loading

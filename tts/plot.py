@@ -1,24 +1,20 @@
-"""PNG plots: spectrograms for comparison, training curves, codec code maps.
+"""PNG plots of arrays: spectrograms, training curves, codec code maps, attention maps.
 
-Shapes: S samples, F frequency bins, M mel bins, T frames, Q codebooks.
+Shapes: F frequency bins, M mel bins, T frames, Q codebooks, L phones.
 
-Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, so no global
-backend or figure state), imported inside the functions so that `import tts.plot` is cheap.
+Every function takes numpy arrays and plain numbers and draws or writes a figure; reading audio,
+metrics or corpora and computing features is tts/plot_files.py's. Figures are drawn with
+matplotlib's object API on the Agg canvas (no pyplot, so no global backend or figure state),
+imported inside the functions so that `import tts.plot` is cheap.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
-from tts.config import AudioConfig
-
-log = logging.getLogger(__name__)
 
 DB_RANGE = 80.0  # dB shown below the loudest bin of all panels
 PANEL_HEIGHT = 2.3  # inches per stacked spectrogram panel
@@ -30,108 +26,62 @@ HZ_TICKS = (0, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 20000
 # --------------------------------------------------------------------------- spectrograms
 
 
-def plot_spectrogram_files(files: Sequence[str | Path], output: str | Path, audio: AudioConfig,
-                           linear: bool = False) -> Path:
-    """Stacked spectrograms of audio files (resampled to audio.sample_rate), titled by file name."""
-    from tts.audio.io import audio_info, load_audio
-
-    if not files:
-        raise ValueError("give at least one audio file to plot")
-    items = []
-    for path in files:
-        rate = audio_info(path)[0]
-        wav, _ = load_audio(path, audio.sample_rate)
-        title = Path(path).name
-        if rate != audio.sample_rate:
-            title += f"  ({rate} Hz, shown at {audio.sample_rate} Hz)"
-        items.append((wav, audio.sample_rate, title))
-    return plot_spectrograms(items, output, audio, linear=linear)
+def plot_spectrograms(panels: Sequence[tuple[np.ndarray, str, float]], output: str | Path, sample_rate: int,
+                      hop_length: int, mel_band: tuple[float, float] | None = None) -> Path:
+    """Stacked spectrogram panels on one colour scale, as PNG; see `spectrogram_figure`."""
+    return _save(spectrogram_figure(panels, sample_rate, hop_length, mel_band), output)
 
 
-def plot_spectrograms(items: Sequence[tuple[np.ndarray, int, str]], output: str | Path,
-                      audio: AudioConfig, linear: bool = False) -> Path:
-    """Stacked mel (or linear) spectrograms of (wav (S,), sample_rate, title) items, one colour scale."""
-    figure = spectrogram_figure(items, audio, linear=linear)
-    return _save(figure, output)
+def spectrogram_figure(panels: Sequence[tuple[np.ndarray, str, float]], sample_rate: int, hop_length: int,
+                       mel_band: tuple[float, float] | None = None) -> Any:
+    """(dB image (bins, T), title, seconds) panels stacked on a shared time axis and colour scale.
 
-
-def spectrogram_figure(items: Sequence[tuple[np.ndarray, int, str]], audio: AudioConfig,
-                       linear: bool = False) -> Any:
-    """The matplotlib Figure behind `plot_spectrograms`: one image axis per item, shared time axis."""
-    from tts.audio.io import resample
-    from tts.audio.spectral import linear_spectrogram, log_mel
-
-    if not items:
-        raise ValueError("nothing to plot: no audio given")
-    panels = []
-    for wav, rate, title in items:
-        wav = np.asarray(wav, dtype=np.float32).reshape(-1)  # (S,)
-        if wav.size == 0:
-            raise ValueError(f"{title}: empty waveform, nothing to plot")
-        if rate != audio.sample_rate:
-            wav = resample(wav, rate, audio.sample_rate)
-        if linear:
-            db = 20 * np.log10(np.maximum(linear_spectrogram(wav, audio).numpy(), 1e-5))  # (F, T)
-        else:
-            db = (20 / math.log(10)) * log_mel(wav, audio).numpy()  # (M, T): ln -> dB
-        panels.append((db, title, wav.size / audio.sample_rate))
-    return _panels_figure(panels, audio, linear)
-
-
-def plot_mels(items: Sequence[tuple[np.ndarray, str]], output: str | Path, audio: AudioConfig) -> Path:
-    """Stacked log-mel features (M, T) (natural log, as `tts.audio.spectral.log_mel` makes them)
-    with titles, on one colour scale: for features that are not audio yet (a codec's rebuild)."""
-    if not items:
-        raise ValueError("nothing to plot: no features given")
-    panels = [((20 / math.log(10)) * np.asarray(mel, dtype=np.float32), title,
-               np.asarray(mel).shape[-1] * audio.hop_length / audio.sample_rate) for mel, title in items]
-    return _save(_panels_figure(panels, audio, linear=False), output)
-
-
-def _panels_figure(panels: Sequence[tuple[np.ndarray, str, float]], audio: AudioConfig, linear: bool) -> Any:
-    """(dB image (bins, T), title, seconds) panels stacked on a shared time axis and colour scale."""
+    mel_band = (f_min, f_max) in Hz: the rows are mel bins over that band, labelled in Hz; None:
+    the rows are linear STFT bins from 0 to sample_rate / 2.
+    """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedLocator
 
+    if not panels:
+        raise ValueError("nothing to plot: no spectrograms given")
     top = max(float(db.max()) for db, _, _ in panels)
     longest = max(seconds for _, _, seconds in panels)
 
     figure = Figure(figsize=(10, 0.9 + PANEL_HEIGHT * len(panels)), dpi=DPI, layout="constrained")
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (db, title, seconds) in zip(axes, panels):
-        frames = db.shape[-1]
-        extent_y = (0, audio.sample_rate / 2) if linear else (0, db.shape[0])
+        extent_y = (0, sample_rate / 2) if mel_band is None else (0, db.shape[0])
         image = ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - DB_RANGE, vmax=top,
-                          extent=(0, frames * audio.hop_length / audio.sample_rate, *extent_y),
+                          extent=(0, db.shape[-1] * hop_length / sample_rate, *extent_y),
                           interpolation="nearest")
-        ax.set_facecolor("0.85")  # grey where a shorter file has ended
+        ax.set_facecolor("0.85")  # grey where a shorter panel has ended
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_ylabel("frequency (Hz)")
-        if not linear:
-            positions, labels = _mel_ticks(audio, db.shape[0])
+        if mel_band is not None:
+            positions, labels = _mel_ticks(*mel_band, db.shape[0])
             ax.yaxis.set_major_locator(FixedLocator(positions))
             ax.set_yticklabels(labels)
     axes[0].set_xlim(0, longest)
     axes[-1].set_xlabel("time (s)")
-    kind = "linear STFT magnitude" if linear else f"log-mel, {audio.n_mels} bins"
+    kind = "linear STFT magnitude" if mel_band is None else f"log-mel, {panels[0][0].shape[0]} bins"
     figure.colorbar(image, ax=list(axes), label=f"dB ({kind})", fraction=0.03, pad=0.01,
                     aspect=20 * len(panels))  # as tall as the stack
     return figure
 
 
-def _mel_ticks(audio: AudioConfig, n_mels: int) -> tuple[list[float], list[str]]:
-    """Positions (in mel-bin units of the image) and Hz labels for a mel axis."""
+def _mel_ticks(f_min: float, f_max: float, n_mels: int) -> tuple[list[float], list[str]]:
+    """Positions (in mel-bin units of the image) and Hz labels for a mel axis over f_min..f_max Hz."""
     from tts.audio.spectral import hz_to_mel
 
-    low, high = float(hz_to_mel(audio.f_min)), float(hz_to_mel(audio.fmax))
-    inner = [hz for hz in HZ_TICKS if audio.f_min < hz < audio.fmax]
+    low, high = float(hz_to_mel(f_min)), float(hz_to_mel(f_max))
+    inner = [hz for hz in HZ_TICKS if f_min < hz < f_max]
     positions, labels = [], []
-    for hz in [audio.f_min, *inner, audio.fmax]:  # the band edges are always labelled
+    for hz in [f_min, *inner, f_max]:  # the band edges are always labelled
         # filter i peaks at mel low + (i + 1) (high - low) / (M + 1); the image draws it at i + 0.5
         position = (float(hz_to_mel(hz)) - low) / (high - low) * (n_mels + 1) - 0.5
         position = min(max(position, 0.0), float(n_mels))
         gap = 0.07 * n_mels  # keep labels apart
-        if hz == audio.fmax:
+        if hz == f_max:
             while positions and position - positions[-1] < gap:  # the top edge wins
                 positions.pop()
                 labels.pop()
@@ -145,46 +95,17 @@ def _mel_ticks(audio: AudioConfig, n_mels: int) -> tuple[list[float], list[str]]
 # --------------------------------------------------------------------------- training curves
 
 
-def read_metrics(path: str | Path) -> list[dict]:
-    """Records of a metrics.jsonl (or of the one inside a stage folder); bad lines are skipped."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; give a metrics.jsonl or a stage folder "
-                                "(e.g. runs/demo/ar) holding one")
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # e.g. a line still being written
-                log.warning("%s:%d is not JSON; skipped", path, number)
-                continue
-            if isinstance(record, dict) and isinstance(record.get("step"), (int, float)):
-                records.append(record)
-    if not records:
-        raise ValueError(f"{path} holds no metric records (lines of JSON with a 'step')")
-    return records
-
-
-def plot_curves_files(paths: Sequence[str | Path], output: str | Path,
-                      keys: Sequence[str] | None = None, x: str = "step") -> Path:
-    """Training (solid) and validation (dashed) curves, one subplot per metric, runs overlaid;
-    against the optimiser step, or (x="time") the hours of training (to compare runs of
-    different speed at equal cost)."""
-    if not paths:
-        raise ValueError("give at least one metrics.jsonl or stage folder")
-    runs = [(_run_label(Path(p)), read_metrics(p)) for p in paths]
-    figure = curves_figure(runs, keys, x)
-    return _save(figure, output)
+def plot_curves(runs: Sequence[tuple[str, list[dict]]], output: str | Path, keys: Sequence[str] | None = None,
+                x: str = "step") -> Path:
+    """Training and validation curves of (label, metric records) runs, as PNG; see `curves_figure`."""
+    return _save(curves_figure(runs, keys, x), output)
 
 
 def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | None = None,
                   x: str = "step") -> Any:
-    """The Figure behind `plot_curves_files`; runs are (label, records)."""
+    """Training (solid) and validation (dashed) curves, one subplot per metric, runs overlaid; runs are
+    (label, records of metrics.jsonl). Against the optimiser step, or (x="time") the hours of
+    training (to compare runs of different speed at equal cost)."""
     from matplotlib.figure import Figure
 
     if x not in ("step", "time"):
@@ -232,11 +153,6 @@ def curves_figure(runs: Sequence[tuple[str, list[dict]]], keys: Sequence[str] | 
     return figure
 
 
-def _run_label(path: Path) -> str:
-    folder = path if path.is_dir() else path.parent
-    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
-
-
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -271,37 +187,6 @@ def codes_figure(codes: np.ndarray, title: str = "") -> Any:
     ax.set_title(title or f"codes: {n_codebooks} codebooks x {frames} frames", fontsize=10, loc="left")
     figure.colorbar(image, ax=ax, label="code", fraction=0.03, pad=0.01)
     return figure
-
-
-def plot_codes_file(source: str | Path, output: str | Path, prepared: str | Path | None = None) -> Path:
-    """Code map of a .npy (Q, T) file, or of utterance id `source` in a prepared corpus folder."""
-    if prepared is None:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist; give a .npy of codes (Q, T), "
-                                    "or an utterance id with --prepared")
-        try:
-            codes = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"{path}: not a numpy .npy array ({err})") from None
-        while codes.ndim > 2 and codes.shape[0] == 1:
-            codes = codes[0]  # (B=1, Q, T) -> (Q, T)
-        return plot_codes(codes, output, title=f"{path.name}: {codes.shape[0]} codebooks x {codes.shape[-1]} frames")
-
-    try:
-        from tts.data.corpus import PreparedCorpus
-    except ImportError as err:
-        raise ValueError(f"reading a prepared corpus is not available in this install ({err})") from None
-    corpus = PreparedCorpus(prepared)
-    record = next((r for r in corpus.records("all") if r["id"] == str(source)), None)
-    if record is None:
-        raise KeyError(f"utterance {str(source)!r} is not in the prepared corpus {prepared}")
-    if not corpus.has_codes:
-        raise ValueError(f"{prepared} has no codec codes yet; run `tts prepare` again once a codec is available")
-    codes = corpus.codes(record)  # (Q, T)
-    text = record.get("text", "")
-    text = text if len(text) <= 60 else text[:57] + "..."
-    return plot_codes(codes, output, title=f"{record['id']} ({record.get('speaker', '?')}): {text}")
 
 
 # --------------------------------------------------------------------------- attention

@@ -4,12 +4,11 @@ A vocoder checkpoint carries the mel settings it was trained on; features made w
 settings (rate, FFT size, hop, mel bins, band) are refused with a ValueError naming what
 differs, because a vocoder fed the wrong features produces buzz rather than an error.
 
-Shapes: B batch, S samples, T frames, M mel bins (or latent width D).
+Shapes: B batch, S samples, T frames, M mel bins.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,17 +27,15 @@ MAX_PEAK = 0.99  # written audio louder than this is scaled down rather than cli
 
 
 def mel_settings(audio: AudioConfig | Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that define log-mel features, with f_max resolved (null -> sample_rate / 2)."""
-    data = dataclasses.asdict(audio) if isinstance(audio, AudioConfig) else dict(audio)
+    """The settings that define log-mel features (`AudioConfig.mel_kwargs`, f_max resolved) of an
+    audio section, or of one stored in a checkpoint or prepared corpus as a mapping."""
+    if isinstance(audio, AudioConfig):
+        return audio.mel_kwargs()
+    data = dict(audio)
     missing = [k for k in MEL_KEYS if k not in data and k != "f_max"]
     if missing:
         raise ValueError(f"mel settings {data} lack {missing}")
-    out = {k: data.get(k) for k in MEL_KEYS}
-    if out["f_max"] is None:
-        out["f_max"] = out["sample_rate"] / 2
-    for key in ("f_min", "f_max"):
-        out[key] = float(out[key])
-    return out
+    return AudioConfig(**{k: data.get(k) for k in MEL_KEYS}).mel_kwargs()
 
 
 def check_mel_settings(expected: AudioConfig | Mapping[str, Any], given: AudioConfig | Mapping[str, Any],
@@ -62,7 +59,7 @@ class Vocoder:
         self.recipe = recipe
         self.audio: AudioConfig = recipe.audio
         self.input: str = recipe.vocoder.input
-        self.hop_length: int = recipe.vocoder_hop
+        self.hop_length: int = recipe.audio.hop_length
         self.sample_rate: int = recipe.audio.sample_rate
         self.codec_settings: dict[str, Any] | None = extras.get("codec")
         self.source = source
@@ -73,14 +70,15 @@ class Vocoder:
         check_mel_settings(self.audio, audio, f"the vocoder ({self.source})", name)
 
     def check_codec(self, settings: Mapping[str, Any], name: str = "the codec") -> None:
-        """ValueError when a codec-latent vocoder is fed latents of another codec."""
+        """ValueError when a vocoder fine-tuned on a codec's decoded log-mels (input codec_mel) is
+        fed those of another codec."""
         if self.input == "mel":
             raise ValueError(f"the vocoder {self.source} reads log-mel, not codec features")
         mine = self.codec_settings or {}
         differences = [f"{k}: {mine.get(k)!r} vs {settings.get(k)!r}" for k in sorted(set(mine) | set(settings))
                        if mine.get(k) != settings.get(k)]
         if differences:
-            raise ValueError(f"the vocoder {self.source} was trained on latents of another codec than "
+            raise ValueError(f"the vocoder {self.source} was trained on the log-mels of another codec than "
                              f"{name} ({'; '.join(differences)})")
 
     @torch.no_grad()
@@ -92,8 +90,7 @@ class Vocoder:
             x = x[None]  # (1, M, T)
         channels = self.generator.in_channels
         if x.dim() != 3 or x.shape[1] != channels:
-            what = "latent channels" if self.input == "codec_latent" else "mel bins"
-            raise ValueError(f"the vocoder {self.source} expects {channels} {what} as (M, T) or (B, M, T), "
+            raise ValueError(f"the vocoder {self.source} expects {channels} mel bins as (M, T) or (B, M, T), "
                              f"got features of shape {tuple(x.shape)}")
         return self.generator(x).clamp(-1.0, 1.0)  # (B, 1, T * hop); the iSTFT head is not bounded by tanh
 
@@ -129,7 +126,7 @@ def load_vocoder(run_dir_or_ckpt: str | Path, device: str | torch.device = "cpu"
     generator.remove_weight_norm()
     generator.eval().to(device)
     log.info("loaded vocoder %s (step %s, input %s, %d Hz, hop %d)", path, checkpoint.get("step"),
-             recipe.vocoder.input, recipe.audio.sample_rate, recipe.vocoder_hop)
+             recipe.vocoder.input, recipe.audio.sample_rate, recipe.audio.hop_length)
     return Vocoder(generator, recipe, checkpoint, path, device)
 
 
@@ -159,7 +156,7 @@ def _read_features(source: Path, audio: AudioConfig, loudness: bool) -> tuple[to
         normalized = normalize_loudness(wav, audio.loudness_db)
         gain = float(np.abs(normalized).max() / np.abs(wav).max())
         wav = normalized
-    return log_mel(wav, audio), wav.shape[-1], gain  # (M, T), S, gain
+    return log_mel(wav, **audio.mel_kwargs()), wav.shape[-1], gain  # (M, T), S, gain
 
 
 def vocode_file(source: str | Path, out: str | Path, model: str | Path | None = None,
@@ -177,8 +174,8 @@ def vocode_file(source: str | Path, out: str | Path, model: str | Path | None = 
     source, out = Path(source), Path(out)
     vocoder = load_vocoder(model, "cpu") if model is not None else None
     if vocoder is not None and vocoder.input != "mel":
-        raise ValueError(f"the vocoder {vocoder.source} reads codec latents; `vocode` needs a mel vocoder "
-                         "(or use --griffin-lim)")
+        raise ValueError(f"the vocoder {vocoder.source} was fine-tuned on a codec's log-mels (input "
+                         f"{vocoder.input}); `vocode` needs a vocoder of stage vocoder (or use --griffin-lim)")
     audio = vocoder.audio if vocoder is not None else AudioConfig()
     use_vocoder = vocoder is not None and not griffin_lim
     mel, n_samples, gain = _read_features(source, audio, loudness=use_vocoder)  # (M, T)
@@ -186,7 +183,7 @@ def vocode_file(source: str | Path, out: str | Path, model: str | Path | None = 
         wav = vocoder(mel)[0, 0, :n_samples].cpu().numpy() / gain  # (S,) back at the input's level
         method = f"vocoder {vocoder.source}"
     else:
-        wav = griffin_lim_from_log_mel(mel, audio, length=n_samples).numpy()  # (S,)
+        wav = griffin_lim_from_log_mel(mel, **audio.mel_kwargs(), length=n_samples).numpy()  # (S,)
         method = "Griffin-Lim"
     peak = float(np.abs(wav).max(initial=0.0))
     if peak > MAX_PEAK:  # Griffin-Lim's phases can add up beyond full scale: lower the level, never clip

@@ -21,7 +21,7 @@ def tiny_recipe(output_dir: Path, **codec: Any) -> Recipe:
                  schedule="constant")
     train.update(codec.pop("train", {}))
     settings = dict(kind="trained", strides=[4, 4, 4], channels=4, dimension=16, lstm_layers=0,
-                    n_codebooks=2, codebook_size=16, discriminator_channels=4, train=train)
+                    n_codebooks=2, codebook_size=16, train=train)
     settings.update(codec)
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "seed": 7,
                              "audio": {"hop_length": 64, "n_fft": 256, "win_length": 256},

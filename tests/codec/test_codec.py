@@ -15,7 +15,6 @@ from codec_fixtures import init_codebooks, speechlike, tiny_recipe
 from tts.codec import (ENCODEC_24KHZ_FILE, Codec, CodecUnavailable, codec_from_checkpoint,
                        encodec_24khz_cache_path, encodec_settings, expected_settings, load_codec,
                        trained_settings)
-from tts.config import ConfigError
 from tts.models.codec_model import CodecModel, quiet_weight_norm
 
 
@@ -47,15 +46,6 @@ def test_hop_frame_rate_and_bitrate_follow_the_recipe(recipe):
     assert codec.settings() == expected_settings(recipe) == trained_settings(recipe)
     pretrained = encodec_settings(6.0)
     assert (pretrained["n_codebooks"], pretrained["frame_rate"], pretrained["sample_rate"]) == (8, 75.0, 24000)
-
-
-def test_recipe_rejects_bad_codec_keys(tmp_path):
-    with pytest.raises(ConfigError, match="codec.discriminator_channels"):
-        tiny_recipe(tmp_path, discriminator_channels=0)
-    with pytest.raises(ConfigError, match="codec.adversarial_start"):
-        tiny_recipe(tmp_path, adversarial_start=-1)
-    with pytest.raises(ConfigError, match="codec.adversarial"):
-        tiny_recipe(tmp_path, adversarial="wasserstein")
 
 
 # ---------------------------------------------------------------------- encode / decode

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from codec_fixtures import speechlike, tiny_recipe
 
@@ -63,38 +62,3 @@ def test_dead_code_threshold_scales_with_the_batch():
     assert dead_code_threshold(4800, 1024) == 1.875  # encodec's batch: close to its own 2
     assert dead_code_threshold(100_000, 1024) == 2.0  # never above encodec's
     assert dead_code_threshold(200, 1024) == 0.078125  # 8 x 1 s at 25 Hz
-
-
-ISTFT_DECODER = dict(decoder="istft", decoder_upsample_rates=[4], decoder_istft_n_fft=64, decoder_channels=16)
-
-
-def test_istft_decoder_reads_the_latents_at_the_codec_hop(tmp_path):
-    recipe = tiny_recipe(tmp_path, **ISTFT_DECODER)  # 4 x 64 / 4 = 64 = the codec hop
-    settings = trained_settings(recipe)
-    assert settings["decoder"] == "istft" and settings["decoder_istft_n_fft"] == 64
-    assert "decoder" not in trained_settings(tiny_recipe(tmp_path))  # SEANet: settings as before
-    model = CodecModel.from_settings(settings)
-    assert model.decoder.hop_length == 64 and model.decoder.in_channels == 16  # codec.dimension
-    wav = torch.from_numpy(speechlike(0.3))[None, None]
-    recon, codes, _ = model(wav)
-    assert recon.shape == wav.shape and codes.shape == (1, 2, math.ceil(wav.shape[-1] / 64))
-
-
-def test_istft_decoder_output_is_not_clipped_at_full_scale(tmp_path):
-    """The codec decodes at input_gain (10) x full scale; a clip at 1 would cut most speech peaks."""
-    model = CodecModel.from_settings(trained_settings(tiny_recipe(tmp_path, **ISTFT_DECODER))).eval()
-    post = model.decoder.post
-    bins = post.bias.shape[0] // 2
-    with torch.no_grad():  # every frame: a flat spectrum of magnitude e^3 = 20, phase pi k: a pulse mid-frame
-        post.parametrizations.weight.original0.zero_()  # weight-norm magnitude 0: the bias alone speaks
-        post.bias[:bins] = 3.0
-        post.bias[bins:] = math.pi * torch.arange(bins)
-        out = model.decoder(torch.randn(1, 16, 8))
-    assert out.abs().max() > 1.5
-
-
-def test_recipe_checks_the_istft_decoder_hop(tmp_path):
-    with pytest.raises(ValueError, match="codec.decoder_upsample_rates"):
-        tiny_recipe(tmp_path, **dict(ISTFT_DECODER, decoder_upsample_rates=[2]))  # 2 x 16 != 64
-    with pytest.raises(ValueError, match="codec.decoder_istft_n_fft"):
-        tiny_recipe(tmp_path, **dict(ISTFT_DECODER, decoder_istft_n_fft=30))

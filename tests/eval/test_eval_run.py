@@ -231,9 +231,7 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="nar", sampling={"min_frames_per_phone": 1.0})
     with pytest.raises(ValueError, match="apply to --what model"):
-        evaluate_model(run_dir, limit=1, what="nar", sampling={"pace": 1.2})
-    with pytest.raises(ValueError, match="--mel-contrast applies"):
-        evaluate_model(run_dir, limit=1, what="codec", sampling={"mel_contrast": 1.3})
+        evaluate_model(run_dir, limit=1, what="durations", sampling={"pace": 1.2})
     result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu", quantize="int8")
     assert quantized[-1] == "int8" and result["quantize"] == "int8"
     with pytest.raises(ValueError, match="--quantize applies"):
@@ -331,7 +329,10 @@ def test_evaluate_model_scores_a_chosen_checkpoint(run_dir, monkeypatch, tmp_pat
         evaluate_model(run_dir, what="codec", checkpoint=tmp_path / "missing.pt")
 
 
-def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, monkeypatch):
+def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips, monkeypatch):
+    import tts.eval.generators as generators
+    import tts.loading
+
     class CodedCorpus(FakeCorpus):
         has_codes = True
 
@@ -346,101 +347,44 @@ def test_evaluate_model_nar_starts_from_the_true_first_codebook(run_dir, clips, 
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    calls, forced, spoken, pitches = [], [], [], []
+    chains = {"ar": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), name="ar"),
+              "durations": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000),
+                                                 name="durations")}
+    monkeypatch.setattr(tts.loading, "load_ar_chain", lambda run, device: (chains["ar"], {"ar": 1, "nar": 2}))
+    monkeypatch.setattr(tts.loading, "load_durations_chain", lambda run, device: (chains["durations"], {}))
+    monkeypatch.setattr(generators, "_prompt_voice", lambda synthesizer, record, audio, speaker: ("wav", record["id"]))
+    heard = {"nar": [], "ar": [], "durations": []}
 
-    class FakeSynthesizer:
-        sample_rate = 16000
-        nar_speaks_alone = False
-        nar = types.SimpleNamespace(pitch=False)
-
-        @classmethod
-        def from_run(cls, model_dir, device):
-            return cls()
-
-        def prompt_from_wav(self, path, text):
-            return ("wav", text)
-
-        def options(self, **changes):
-            return changes
-
-        def speak_durations(self, phones, durations, prompt, options, pitch=None):
-            spoken.append((phones, durations.tolist(), prompt))
-            pitches.append(None if pitch is None else pitch.tolist())
+    def hearing(what):
+        def speak(chain, phones, truth, prompt):
+            assert chain.name == ("durations" if what == "durations" else "ar") and prompt[0] == "wav"
+            heard[what].append((phones, truth.tolist()))
             return read(clips["slt_1"])[0]
+        return speak
 
-        def speak_first_level(self, phones, first, prompt, options):
-            calls.append((phones, first.tolist(), prompt))
-            assert options == {"nar_decode": "argmax"}  # --nar-decode reaches the synthesizer
-            return read(clips["slt_1"])[0]
-
-        def hear_ar_forced(self, phones, first, prompt, options):
-            forced.append(first.tolist())
-            return read(clips["slt_1"])[0]
-
-    monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
-    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu",
-                            sampling={"nar_decode": "argmax", "top_k": None})
-    assert result["what"] == "nar" and len(calls) == 2
-    for phones, first, prompt in calls:
-        assert phones[-1] == "." and len(set(first)) == 1 and len(first) == 7 and prompt[0] == "wav"
-    chosen = [u["id"] for u in result["utterances"]]
+    monkeypatch.setattr(generators, "speak_first_level", hearing("nar"))
+    monkeypatch.setattr(generators, "hear_ar_forced", hearing("ar"))
+    monkeypatch.setattr(generators, "speak_durations", hearing("durations"))
     index = {r["id"]: i for i, r in enumerate(corpus.records())}
-    assert [first[0] for _, first, _ in calls] == [index[i] for i in chosen]  # each utterance's own codebook 1
-    with pytest.raises(ValueError, match="top_k"):
+    for what in ("nar", "ar"):
+        result = evaluate_model(run_dir, limit=2, prompt=True, what=what, device="cpu")
+        assert result["what"] == what and len(heard[what]) == 2
+        for phones, first in heard[what]:
+            assert phones[-1] == "." and len(set(first)) == 1 and len(first) == 7
+        chosen = [u["id"] for u in result["utterances"]]
+        assert [first[0] for _, first in heard[what]] == [index[i] for i in chosen]  # each one's own codebook 1
+    with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"top_k": 5})
-    with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
-        evaluate_model(run_dir, limit=1, what="codec", device="cpu", sampling={"nar_decode": "argmax"})
-    with pytest.raises(ValueError, match="--nar-decode applies to --what model or nar"):
-        evaluate_model(run_dir, limit=1, what="ar", device="cpu", sampling={"nar_decode": "argmax"})
-    with pytest.raises(ValueError, match="--ar-decode applies to --what model or ar"):
-        evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"ar_decode": "expected"})
-    result = evaluate_model(run_dir, limit=2, prompt=True, what="ar", device="cpu")
-    assert result["what"] == "ar" and not calls[2:]  # the AR alone, not the NAR
-    assert [f[0] for f in forced] == [index[u["id"]] for u in result["utterances"]]
-    # a NAR that reads durations speaks each utterance's durations from <run>/aligner/durations.npz
-    FakeSynthesizer.nar_speaks_alone = True
+    # the durations model speaks each utterance's durations from <run>/aligner/durations.npz
     with pytest.raises(FileNotFoundError, match="durations.npz is missing"):
-        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
+        evaluate_model(run_dir, limit=1, what="durations", device="cpu")
     ids = [r["id"] for r in corpus.records()]
     (run_dir / "aligner").mkdir(exist_ok=True)
     np.savez(run_dir / "aligner" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
              durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), aligner_step=1)
-    result = evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
-    assert len(spoken) == 2 and all(d == [2, 1, 2, 2, 0] and p[0] == "wav" for _, d, p in spoken)
-    assert pitches == [None, None]
-    # ... and a NAR with a pitch head the pitch from <run>/aligner/pitch.npz
-    FakeSynthesizer.nar = types.SimpleNamespace(pitch=True)
-    with pytest.raises(FileNotFoundError, match="pitch.npz is missing"):
-        evaluate_model(run_dir, limit=1, what="nar", device="cpu")
-    np.savez(run_dir / "aligner" / "pitch.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
-             pitch=np.tile(np.asarray([0.5, np.nan, -1.0, 0.0, np.nan], dtype=np.float32), len(ids)), mean=5.0, std=0.3)
-    pitches.clear()
-    evaluate_model(run_dir, limit=2, prompt=True, what="nar", device="cpu")
-    assert len(pitches) == 2 and all(np.allclose(p, [0.5, np.nan, -1.0, 0.0, np.nan], equal_nan=True) for p in pitches)
-    FakeSynthesizer.nar = types.SimpleNamespace(pitch=False)
-    FakeSynthesizer.nar_speaks_alone = False
+    result = evaluate_model(run_dir, limit=2, prompt=True, what="durations", device="cpu")
+    assert result["what"] == "durations" and [d for _, d in heard["durations"]] == [[2, 1, 2, 2, 0]] * 2
     corpus.has_codes = False
     for what in ("nar", "ar"):
         with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):
             evaluate_model(run_dir, limit=1, what=what, device="cpu")
-
-
-def test_speak_first_level_runs_the_nar_and_the_decoder(monkeypatch):
-    import torch
-
-    from tts.synthesize import SamplingOptions, Synthesizer
-
-    seen = {}
-
-    class FakeNAR:
-        def generate(self, phones, first, prompt_codes, prompt_phones):
-            seen.update(phones=phones, first=first, prompt_codes=prompt_codes)
-            return [torch.stack([first[0], first[0]])]
-
-    synthesizer = Synthesizer.__new__(Synthesizer)
-    synthesizer.nar = FakeNAR()
-    monkeypatch.setattr(synthesizer, "options", lambda **changes: SamplingOptions(nar_decode="argmax"), raising=False)
-    monkeypatch.setattr(synthesizer, "_decode", lambda codes, options, latents: codes.numpy().astype(np.float32).ravel(),
-                        raising=False)
-    wav = synthesizer.speak_first_level(["HH", "AH0"], torch.tensor([3, 4]))
-    assert wav.tolist() == [3, 4, 3, 4] and seen["prompt_codes"] is None and len(seen["phones"][0]) == 2

@@ -1,11 +1,13 @@
 """AR model: KV-cached decoding equals recomputation, masks, decoding controls, one-batch overfit."""
 
+import dataclasses
 import logging
 
 import pytest
 import torch
 
-from tts.models.ar import ARModel, GenerationOptions, attention_alignment, prefix_lm_mask, sample_next
+from tts.config import SynthesisConfig
+from tts.models.ar import ARModel, attention_alignment, prefix_lm_mask, sample_next
 from tts.models.layers import IGNORE, KVCache, TransformerShape, token_loss
 
 V = 32  # codebook size
@@ -28,11 +30,11 @@ def sentences():
 def test_cached_generation_equals_uncached(batch):
     model = tiny_ar()
     phones, prompt_phones, prompt_codes = sentences()
-    options = GenerationOptions(temperature=1.0, top_k=16, top_p=0.95, seed=7, max_frames_per_phone=4,
-                                repetition_window=6, repetition_max=2)
+    options = SynthesisConfig(temperature=1.0, top_k=16, top_p=0.95, seed=7, max_frames_per_phone=4,
+                              repetition_window=6, repetition_max=2)
     cached = model.generate(phones[:batch], prompt_codes[:batch], options, prompt_phones[:batch], keep_logits=True)
     uncached = model.generate(phones[:batch], prompt_codes[:batch],
-                              GenerationOptions(**{**options.__dict__, "use_cache": False}),
+                              dataclasses.replace(options, kv_cache=False),
                               prompt_phones[:batch], keep_logits=True)
     for a, b, la, lb in zip(cached.codes, uncached.codes, cached.logits, uncached.logits):
         assert len(a) > 3
@@ -43,7 +45,7 @@ def test_cached_generation_equals_uncached(batch):
 def test_batch_decoding_matches_one_sentence_at_a_time():
     model = tiny_ar()
     phones, prompt_phones, prompt_codes = sentences()
-    options = GenerationOptions(temperature=0, max_frames_per_phone=3)
+    options = SynthesisConfig(temperature=0, max_frames_per_phone=3)
     together = model.generate(phones, prompt_codes, options, prompt_phones, keep_logits=True)
     for i in range(2):
         alone = model.generate(phones[i:i + 1], prompt_codes[i:i + 1], options, prompt_phones[i:i + 1],
@@ -55,9 +57,9 @@ def test_batch_decoding_matches_one_sentence_at_a_time():
 def test_length_limit_ends_cleanly_with_flag_and_warning(caplog):
     model = tiny_ar()
     phones, _, _ = sentences()
-    options = GenerationOptions(temperature=1.0, seed=0, max_frames_per_phone=2.5, min_frames=100)
+    options = SynthesisConfig(temperature=1.0, seed=0, max_frames_per_phone=2.5)
     with caplog.at_level(logging.WARNING):
-        result = model.generate(phones, options=options)
+        result = model.generate(phones, options=options, min_frames=100)
     assert result.truncated == [True, True]
     assert [len(c) for c in result.codes] == [15, 8]  # ceil(6 x 2.5), ceil(3 x 2.5)
     assert "length limit" in caplog.text
@@ -71,7 +73,7 @@ def test_eos_ends_a_sentence_without_truncation():
         model.head.weight[model.eos] = 0  # all logits equal except a large EOS bias below
     model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
         torch.tensor(model.eos), V + 1) * 50)
-    result = model.generate([torch.tensor([1, 2, 3])], options=GenerationOptions(temperature=0))
+    result = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0))
     assert result.truncated == [False]
     assert len(result.codes[0]) == 0
 
@@ -81,12 +83,12 @@ def test_a_length_floor_per_phone_keeps_an_eager_eos_away():
     model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
         torch.tensor(model.eos), V + 1) * 50)  # EOS always the likeliest
     phones = [torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6, 7, 8])]
-    eager = model.generate(phones, options=GenerationOptions(temperature=0))
+    eager = model.generate(phones, options=SynthesisConfig(temperature=0))
     assert [len(c) for c in eager.codes] == [0, 0]  # both sentences silent
-    floored = model.generate(phones, options=GenerationOptions(temperature=0, min_frames_per_phone=1.5))
+    floored = model.generate(phones, options=SynthesisConfig(temperature=0, min_frames_per_phone=1.5))
     assert [len(c) for c in floored.codes] == [5, 8] and floored.truncated == [False, False]  # ceil(3 x 1.5), ceil(5 x 1.5)
-    capped = model.generate(phones, options=GenerationOptions(temperature=0, min_frames_per_phone=1.5,
-                                                              max_frames_per_phone=1.0))
+    capped = model.generate(phones, options=SynthesisConfig(temperature=0, min_frames_per_phone=1.5,
+                                                            max_frames_per_phone=1.0))
     assert [len(c) for c in capped.codes] == [2, 4]  # the floor stays below the limit: EOS at its last frame
 
 
@@ -104,18 +106,18 @@ def test_repetition_guard_limits_repeats():
     history = torch.tensor([[5, 5, 1, 5]])
     logits = torch.zeros(1, V + 1)
     logits[0, 5] = 10.0  # greedy would pick 5 again
-    guarded = GenerationOptions(temperature=0, repetition_window=4, repetition_max=3)
+    guarded = SynthesisConfig(temperature=0, repetition_window=4, repetition_max=3)
     assert int(sample_next(logits, guarded, torch.Generator(), history, eos=V, step=0)) != 5
-    loose = GenerationOptions(temperature=0, repetition_window=4, repetition_max=4)
+    loose = SynthesisConfig(temperature=0, repetition_window=4, repetition_max=4)
     assert int(sample_next(logits, loose, torch.Generator(), history, eos=V, step=0)) == 5
 
 
 def test_top_k_and_top_p_restrict_choices():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     g = torch.Generator().manual_seed(0)
-    top1 = GenerationOptions(top_k=1)
+    top1 = SynthesisConfig(top_k=1)
     assert all(int(sample_next(logits, top1, g, torch.zeros(1, 0, dtype=torch.long), 3, 0)) == 0 for _ in range(20))
-    nucleus = GenerationOptions(top_p=0.7)
+    nucleus = SynthesisConfig(top_p=0.7)
     seen = {int(sample_next(logits, nucleus, g, torch.zeros(1, 0, dtype=torch.long), 3, 0)) for _ in range(200)}
     assert seen == {0, 1}
 
@@ -239,38 +241,3 @@ def test_attention_dropout_is_its_own_key_and_old_configs_keep_the_residual_rate
     assert again.config()["attention_dropout"] == 0.0
     old = {k: v for k, v in model.config().items() if k != "attention_dropout"}  # a checkpoint from before the key
     assert all(block.attention.dropout == 0.3 for block in ARModel.from_config(old).transformer.blocks)
-
-
-def tiny_mel_ar(seed: int = 0) -> ARModel:
-    torch.manual_seed(seed)
-    return ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, 0.0, 256),
-                   mel_bins=5, mel_per_frame=3).eval()
-
-
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_generated_mel_frames_equal_the_teacher_forced_mel_head(use_cache):
-    """keep_mel gives, for each generated frame, what forward(mel=True) says of it from the same history."""
-    model = tiny_mel_ar()
-    phones, prompt_phones, prompt_codes = sentences()
-    options = GenerationOptions(temperature=1.0, seed=3, max_frames_per_phone=3, min_frames=4, use_cache=use_cache)
-    out = model.generate(phones[:1], prompt_codes[:1], options, prompt_phones[:1], keep_mel=True)
-    codes, mel = out.codes[0], out.mels[0]
-    assert len(codes) > 2 and mel.shape == (5, 3 * len(codes))
-    text = torch.cat([prompt_phones[0], phones[0]]).unsqueeze(0)
-    audio = torch.cat([torch.tensor([model.bos]), prompt_codes[0], codes]).unsqueeze(0)
-    _, _, forced = model(text, torch.tensor([text.size(1)]), audio, torch.tensor([audio.size(1)]), mel=True)
-    P = len(prompt_codes[0])
-    expected = forced[0, P:P + len(codes)].flatten(0, 1).T  # (M, T x r)
-    torch.testing.assert_close(mel, expected, atol=1e-4, rtol=1e-4)
-
-
-def test_mel_head_round_trips_and_old_configs_have_none():
-    model = tiny_mel_ar()
-    rebuilt = ARModel.from_config(model.config())
-    assert rebuilt.has_mel_head and (rebuilt.mel_bins, rebuilt.mel_per_frame) == (5, 3)
-    old = {k: v for k, v in model.config().items() if k not in ("mel_bins", "mel_per_frame")}
-    assert not ARModel.from_config(old).has_mel_head
-    with pytest.raises(ValueError, match="no mel head"):
-        tiny_ar().generate(sentences()[0][:1], keep_mel=True)
-    with pytest.raises(ValueError, match="both mel_bins and mel_per_frame"):
-        ARModel(20, V, TransformerShape(32, 2, 4, 0.0, 256), mel_bins=5)

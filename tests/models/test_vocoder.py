@@ -24,12 +24,12 @@ def tiny_generator(rates, in_channels=8) -> Generator:
     return Generator(in_channels, rates, 2 ** (len(rates) + 1), (3,), ((1, 2),))
 
 
-def small_recipe(**vocoder) -> Recipe:
+def small_recipe(codec: dict | None = None, **vocoder) -> Recipe:
     """8 kHz, hop 64 (rates 4, 4, 4): a generator and discriminator small enough for a unit test."""
     return recipe_from_dict({
         "seed": 7,
         "audio": {"sample_rate": 8000, "n_fft": 256, "win_length": 256, "hop_length": 64, "n_mels": 32},
-        "codec": {"strides": [4, 4, 4], "dimension": 16, "n_codebooks": 2, "codebook_size": 16},
+        "codec": codec or {"strides": [4, 4, 4], "dimension": 16, "n_codebooks": 2, "codebook_size": 16},
         "vocoder": {"upsample_rates": [4, 4, 4], "initial_channels": 32, "resblock_kernel_sizes": [3],
                     "resblock_dilations": [[1, 3]], "discriminator_channels": 1, "discriminator_periods": [2, 3],
                     "discriminator_scales": 1, "train": {"batch_size": 2, "segment_seconds": 0.128},
@@ -61,7 +61,7 @@ class FakeCorpus:
             wav = voiced(int(seconds * cfg.sample_rate), cfg.sample_rate, f0=110 + 20 * i, seed=i)
             utt = f"utt{i}"
             self._wavs[utt] = wav
-            n_codec = math.ceil(wav.shape[0] / recipe.codec.hop_length)
+            n_codec = math.ceil(wav.shape[0] / recipe.codec_hop)
             self._records.append({
                 "id": utt, "speaker": "s", "split": "validation" if i < n_validation else "train",
                 "n_samples": wav.shape[0], "n_mel_frames": mel_frames(wav.shape[0], cfg.hop_length),
@@ -74,7 +74,7 @@ class FakeCorpus:
         return self._wavs[record["id"]]
 
     def mel(self, record):
-        return log_mel(self._wavs[record["id"]], AudioConfig(**self.settings["audio"])).numpy()
+        return log_mel(self._wavs[record["id"]], **AudioConfig(**self.settings["audio"]).mel_kwargs()).numpy()
 
     def codes(self, record):
         return record["codes"]
@@ -134,11 +134,11 @@ def test_recipe_checks_strides_times_istft_hop_against_the_mel_hop():
 def test_every_shipped_recipe_builds_a_generator_of_exact_length(recipe_file):
     recipe = load_recipe(recipe_file)
     cfg = recipe.vocoder
-    assert math.prod(cfg.upsample_rates) * cfg.istft_hop == recipe.vocoder_hop
-    channels = recipe.audio.n_mels if cfg.input == "mel" else 8
+    assert math.prod(cfg.upsample_rates) * cfg.istft_hop == recipe.audio.hop_length
+    channels = recipe.audio.n_mels
     generator = Generator(channels, cfg.upsample_rates, 2 ** (len(cfg.upsample_rates) + 1), (3,), ((1, 2),),
                           istft_n_fft=cfg.istft_n_fft)
-    assert generator(torch.randn(1, channels, 5)).shape[-1] == 5 * recipe.vocoder_hop
+    assert generator(torch.randn(1, channels, 5)).shape[-1] == 5 * recipe.audio.hop_length
 
 
 def test_shipped_recipes_exist():
@@ -155,13 +155,6 @@ def test_build_generator_checks_the_hop():
         build_generator(bad)
     with pytest.raises(ValueError, match="odd"):
         Generator(8, (4,), 8, (4,), ((1,),))
-
-
-def test_generator_reads_codec_latents_when_asked():
-    recipe = small_recipe(input="codec_latent")
-    generator = build_generator(recipe)
-    assert generator.in_channels == 16  # codec.dimension
-    assert generator(torch.randn(1, 16, 4)).shape == (1, 1, 4 * 64)
 
 
 @pytest.mark.parametrize("rates,n_fft", [((5, 4, 2), 0), ((5, 2), 16)])
@@ -188,7 +181,7 @@ def test_one_batch_overfit_on_mel_l1(rates, n_fft):
     """A tiny generator (either head) fits one crop: its log-mel L1 falls by more than half in 40 steps."""
     torch.manual_seed(0)
     audio = AudioConfig(sample_rate=8000, n_fft=256, win_length=256, hop_length=64, n_mels=32)
-    mel = MelSpectrogram(audio)
+    mel = MelSpectrogram(**audio.mel_kwargs())
     wav = torch.from_numpy(voiced(4096, 8000))[None, None]  # (1, 1, 4096)
     features = mel(wav)[..., :64]  # (1, 32, 64): 64 frames x hop 64 = 4096 samples
     generator = Generator(32, rates, 32, (3,), ((1, 3),), istft_n_fft=n_fft)
@@ -266,7 +259,8 @@ def test_task_crops_match_the_features_of_their_audio():
     recipe = small_recipe()
     task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
     batch = next(iter(task.train_batches(epoch=3, rank=0, world_size=1)))
-    recomputed = log_mel(batch["audio"], recipe.audio)  # (B, M, frames + 1), zero-padded at the crop edges
+    # (B, M, frames + 1), zero-padded at the crop edges
+    recomputed = log_mel(batch["audio"], **recipe.audio.mel_kwargs())
     inner = slice(4, task.segment_frames - 4)  # away from the crop edges (n_fft / 2 = 2 frames)
     torch.testing.assert_close(recomputed[..., inner], batch["features"][..., inner], atol=1e-4, rtol=1e-4)
 
@@ -321,17 +315,6 @@ def test_mel_warm_up_runs_no_discriminator_then_the_gan_joins():
     assert history[19]["mel_l1"] < 0.6 * history[0]["mel_l1"], [h["mel_l1"] for h in history]
 
 
-def test_stft_loss_joins_the_reconstruction_when_weighted():
-    recipe = small_recipe(adversarial_start=3, stft_loss_weight=2.0)
-    task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
-    history = run_steps(task, 4)
-    assert set(history[0]) == {"loss", "mel_l1", "stft"}
-    assert history[0]["loss"] == pytest.approx(45.0 * history[0]["mel_l1"] + 2.0 * history[0]["stft"], rel=1e-5)
-    assert "stft" in history[-1] and "g_adv" in history[-1]
-    plain = VocoderTask(small_recipe(), corpus=FakeCorpus(recipe))
-    assert "stft" not in run_steps(plain, 1)[0]
-
-
 def test_task_validates_and_stores_mel_settings():
     recipe = small_recipe()
     task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
@@ -359,33 +342,19 @@ def test_task_writes_a_sample_wav_and_spectrogram(tmp_path):
     assert (tmp_path / "reference-utt0.wav").is_file()
 
 
-class FakeCodec:
-    """Codes (B, Q, T) -> latents (B, D, T) through fixed random codebooks."""
+MEL_CODEC = {"domain": "mel", "strides": [2, 2], "dimension": 16, "n_codebooks": 2, "codebook_size": 16}
 
-    def __init__(self, n_codebooks=2, size=16, dimension=16):
-        self.tables = torch.randn(n_codebooks, size, dimension, generator=torch.Generator().manual_seed(0))
+
+class FakeCodec:
+    """Decodes codes (B, Q, T) to a silent log-mel (B, M, T x 4), the shape a mel-domain codec of strides (2, 2)
+    hands a codec_mel vocoder."""
 
     def requires_grad_(self, flag):
         return self
 
-    def latents(self, codes):
-        return sum(self.tables[q][codes[:, q]] for q in range(codes.shape[1])).transpose(1, 2)  # (B, D, T)
-
     def vocoder_features(self, codes, vocoder_input):
-        assert vocoder_input == "codec_latent"
-        return self.latents(codes)
-
-
-def test_codec_latent_input_trains_on_codes():
-    recipe = small_recipe(input="codec_latent")
-    task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
-    task._codec = FakeCodec()
-    batch = next(iter(task.train_batches(0, 0, 1)))
-    assert batch["features"].dtype == torch.int64 and batch["features"].shape == (2, 2, task.segment_frames)
-    assert batch["audio"].shape[-1] == task.segment_frames * recipe.codec.hop_length
-    history = run_steps(task, 2)
-    assert all(np.isfinite(h["loss"]) for h in history)
-    assert task.checkpoint_extras()["codec"]["hop_length"] == 64
+        assert vocoder_input == "codec_mel"
+        return torch.zeros(codes.shape[0], 32, codes.shape[-1] * 4)
 
 
 def test_loading_the_codec_leaves_the_training_rng_alone(monkeypatch):
@@ -394,11 +363,12 @@ def test_loading_the_codec_leaves_the_training_rng_alone(monkeypatch):
         return FakeCodec()
 
     monkeypatch.setattr("tts.codec.load_codec", load_codec)
-    recipe = small_recipe(input="codec_latent")
+    recipe = small_recipe(codec=MEL_CODEC, input="codec_mel")
     task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
     batch = next(iter(task.train_batches(0, 0, 1)))
+    assert batch["features"].dtype == torch.int64 and batch["audio"].shape[-1] == task.segment_frames * 256
     torch.manual_seed(3)
-    task._inputs(batch, torch.device("cpu"))
+    assert task._inputs(batch, torch.device("cpu")).shape == (2, 32, task.segment_frames * 4)
     after_load = torch.rand(4)
     torch.manual_seed(3)
     assert torch.equal(after_load, torch.rand(4))

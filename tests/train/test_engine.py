@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tts.train.checkpoint import load_checkpoint
+from tts.checkpoint import load_checkpoint
 from tts.train.engine import NonFiniteError, train
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -180,3 +180,21 @@ def test_init_from_refuses_a_missing_file_or_another_stage(tmp_path):
     torch.save({"stage": "nar", "modules": {}}, other)
     with pytest.raises(ValueError, match="stage 'nar'"):
         train(ToyTask(toy_recipe(tmp_path / "b", init_from=str(other))), tmp_path / "b" / "ar")
+
+
+def test_log_window_means_rates_and_eta():
+    from tts.train.metrics import LogWindow, format_duration, learning_rate
+
+    window = LogWindow()
+    window.add_time(tokens=100, seconds=1.0)
+    window.add_step({"loss": 2.0, "lr_generator": 1e-3})
+    window.add_time(tokens=300, seconds=1.0)  # a skipped step: its time and tokens count, its scalars do not
+    window.add_time(tokens=200, seconds=2.0)
+    window.add_step({"loss": 4.0, "lr_generator": 3e-3})
+    record = window.record()
+    assert record["loss"] == pytest.approx(3.0) and record["tokens_per_second"] == pytest.approx(150.0)
+    assert learning_rate(record) == pytest.approx(2e-3)
+    assert window.eta(10) == pytest.approx(20.0)  # 4 s for 2 steps
+    window.clear()
+    assert window.record() == {"tokens_per_second": 0.0} and window.steps == 0
+    assert (format_duration(65), format_duration(3 * 3600 + 5 * 60 + 9)) == ("1m05s", "3h05m")

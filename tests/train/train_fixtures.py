@@ -113,7 +113,7 @@ def ddp_worker(rank: int, world_size: int, port: int, output_dir: str) -> None:
 
 
 class FakeCorpus:
-    """What ARTask/NARTask read from tts.data.corpus.PreparedCorpus, made up in memory."""
+    """What ARTask, NARTask and DurationsTask read from tts.data.corpus.PreparedCorpus, made up in memory."""
 
     def __init__(self, folder: Path, n_codebooks: int = 3, codebook_size: int = 16, utterances: int = 12):
         from tts.text.symbols import PHONES
@@ -155,7 +155,7 @@ def tasks_recipe(output_dir: Path, **train) -> Recipe:
     model = {"width": 32, "layers": 2, "heads": 4, "dropout": 0.0, "max_positions": 256, "prompt_seconds": 0.2,
              "train": settings}
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "codec": {"kind": "none"},
-                             "ar": dict(model, guided_attention=0.5), "nar": model,
+                             "ar": dict(model, guided_attention=0.5), "nar": model, "durations": model,
                              "aligner": {"width": 16, "train": dict(settings, batch_tokens=200, schedule="noam")},
                              "synthesis": {"max_frames_per_phone": 3.0}})
 

@@ -15,10 +15,13 @@ Conventions, chosen to match librosa's defaults so that its figures and tools li
 Parity with ln(max(librosa.feature.melspectrogram(power=1), 1e-5)), max abs difference in
 log-mel: ~1e-7 for float64 input; ~5e-7 for float32 noise; for float32 audio with deep
 spectral valleys, float32 FFT rounding (~1e-7 of the loudest bin) shows up to ~2e-3 in bins
-near the floor but stays below 1e-4 wherever mel > 1e-3 (tests/audio/test_spectral.py,
+near the floor but stays below 1e-4 wherever mel > 1e-3 (tests/audio/test_audio_spectral.py,
 scripts/bench_mel.py).
 
-Functions accept numpy arrays or torch tensors and return torch tensors.
+Functions accept numpy arrays or torch tensors and return torch tensors. Settings are plain
+numbers, as in torchaudio's functional API: a recipe's come from `AudioConfig.stft_kwargs()` and
+`AudioConfig.mel_kwargs()`, e.g. `log_mel(wav, **recipe.audio.mel_kwargs())`. win_length None
+means n_fft and f_max None means sample_rate / 2, as in torchaudio.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
-
-from tts.config import AudioConfig
 
 LOG_FLOOR = 1e-5  # mel amplitudes below this are floored before the log (-100 dB)
 
@@ -97,10 +98,10 @@ def mel_frames(n_samples: int, hop_length: int) -> int:
     return 1 + n_samples // hop_length
 
 
-def linear_spectrogram(wav: np.ndarray | torch.Tensor, audio: AudioConfig) -> torch.Tensor:
-    """STFT magnitude with the recipe's settings: (..., S) -> (..., F, T)."""
-    return magnitude(stft(_drop_channel(_as_tensor(wav)), audio.n_fft, audio.hop_length,
-                          audio.win_length))
+def linear_spectrogram(wav: np.ndarray | torch.Tensor, n_fft: int, hop_length: int,
+                       win_length: int | None = None) -> torch.Tensor:
+    """STFT magnitude: (..., S) -> (..., F, T); (B, 1, S) -> (B, F, T)."""
+    return magnitude(stft(_drop_channel(_as_tensor(wav)), n_fft, hop_length, win_length))
 
 
 # --------------------------------------------------------------------------- mel
@@ -152,31 +153,30 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0
     return torch.from_numpy(weights.astype(np.float32))
 
 
-def mel_filterbank_for(audio: AudioConfig) -> torch.Tensor:
-    """The recipe's mel filterbank (M, F)."""
-    return mel_filterbank(audio.sample_rate, audio.n_fft, audio.n_mels, audio.f_min, audio.fmax)
-
-
-def log_mel(wav: np.ndarray | torch.Tensor, audio: AudioConfig) -> torch.Tensor:
+def log_mel(wav: np.ndarray | torch.Tensor, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
+            win_length: int | None = None, f_min: float = 0.0, f_max: float | None = None) -> torch.Tensor:
     """Log-mel features (..., S) -> (..., M, T); (B, 1, S) -> (B, M, T). See the module notes."""
     x = _drop_channel(_as_tensor(wav))
-    fbank = mel_filterbank_for(audio).to(x.device)
-    mag = magnitude(stft(x, audio.n_fft, audio.hop_length, audio.win_length))  # (..., F, T)
+    fbank = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max).to(x.device)  # (M, F)
+    mag = magnitude(stft(x, n_fft, hop_length, win_length))  # (..., F, T)
     return torch.log(torch.clamp(torch.matmul(fbank.to(mag.dtype), mag), min=LOG_FLOOR))  # (..., M, T)
 
 
 class MelSpectrogram(nn.Module):
     """Log-mel features as a module: window and filterbank are buffers, so .to(device) moves them.
 
-    forward: waveform (..., S) or (B, 1, S) -> log-mel (..., M, T) or (B, M, T), float32.
+    Takes the settings of `log_mel`. forward: waveform (..., S) or (B, 1, S) -> log-mel (..., M, T)
+    or (B, M, T), float32.
     """
 
-    def __init__(self, audio: AudioConfig):
+    def __init__(self, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int,
+                 win_length: int | None = None, f_min: float = 0.0, f_max: float | None = None):
         super().__init__()
-        self.sample_rate, self.n_fft = audio.sample_rate, audio.n_fft
-        self.hop_length, self.win_length, self.n_mels = audio.hop_length, audio.win_length, audio.n_mels
-        self.register_buffer("window", hann_window(audio.win_length), persistent=False)
-        self.register_buffer("filterbank", mel_filterbank_for(audio), persistent=False)  # (M, F)
+        self.sample_rate, self.n_fft, self.hop_length, self.n_mels = sample_rate, n_fft, hop_length, n_mels
+        self.win_length = win_length or n_fft
+        self.register_buffer("window", hann_window(self.win_length), persistent=False)
+        self.register_buffer("filterbank", mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max),
+                             persistent=False)  # (M, F)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         x = _drop_channel(_as_tensor(wav)).float()
@@ -189,16 +189,6 @@ class MelSpectrogram(nn.Module):
 
 
 # --------------------------------------------------------------------------- inversion
-
-
-def expand_variance(log_mel_spec: torch.Tensor, factor: float) -> torch.Tensor:
-    """Log-mel frames (M, F) with each bin's deviation from its mean over the frames times `factor`:
-    the global-variance compensation of statistical speech synthesis, for a regression model whose
-    frames are smoother than speech (factor 1 returns the input)."""
-    if factor == 1.0 or log_mel_spec.shape[-1] == 0:
-        return log_mel_spec
-    mean = log_mel_spec.mean(dim=-1, keepdim=True)
-    return mean + factor * (log_mel_spec - mean)
 
 
 def griffin_lim(magnitude_spec: np.ndarray | torch.Tensor, hop_length: int, win_length: int | None = None,
@@ -227,14 +217,16 @@ def griffin_lim(magnitude_spec: np.ndarray | torch.Tensor, hop_length: int, win_
     return istft(mag * angles, hop_length, win_length, window, length=length or n_samples)
 
 
-def mel_to_linear(mel: np.ndarray | torch.Tensor, audio: AudioConfig, n_iter: int = 32) -> torch.Tensor:
+def mel_to_linear(mel: np.ndarray | torch.Tensor, *, sample_rate: int, n_fft: int, f_min: float = 0.0,
+                  f_max: float | None = None, n_iter: int = 32) -> torch.Tensor:
     """Non-negative linear magnitude (..., F, T) whose mel projection approximates mel (..., M, T).
 
-    mel is the amplitude (not the log). Starts from the pseudo-inverse clipped to be positive,
-    then refines with multiplicative non-negative least-squares updates, which keep every bin >= 0.
+    mel is the amplitude (not the log), made with the filterbank of these settings (M from its
+    shape). Starts from the pseudo-inverse clipped to be positive, then refines with
+    multiplicative non-negative least-squares updates, which keep every bin >= 0.
     """
     target = _as_tensor(mel).float()
-    fbank = mel_filterbank_for(audio).to(target.device)  # (M, F)
+    fbank = mel_filterbank(sample_rate, n_fft, target.shape[-2], f_min, f_max).to(target.device)  # (M, F)
     estimate = torch.matmul(torch.linalg.pinv(fbank), target).clamp(min=1e-8)  # (..., F, T)
     gram = fbank.T @ fbank  # (F, F)
     numerator = torch.matmul(fbank.T, target)  # (..., F, T)
@@ -243,11 +235,18 @@ def mel_to_linear(mel: np.ndarray | torch.Tensor, audio: AudioConfig, n_iter: in
     return estimate
 
 
-def griffin_lim_from_log_mel(log_mel_spec: np.ndarray | torch.Tensor, audio: AudioConfig,
-                             n_iter: int = 32, length: int | None = None, seed: int = 0) -> torch.Tensor:
-    """Waveform (..., S) from log-mel (..., M, T): exp, `mel_to_linear`, then `griffin_lim`."""
-    linear = mel_to_linear(torch.exp(_as_tensor(log_mel_spec).float()), audio)  # (..., F, T)
-    return griffin_lim(linear, audio.hop_length, audio.win_length, n_iter=n_iter, length=length, seed=seed)
+def griffin_lim_from_log_mel(log_mel_spec: np.ndarray | torch.Tensor, *, sample_rate: int, n_fft: int,
+                             hop_length: int, n_mels: int, win_length: int | None = None, f_min: float = 0.0,
+                             f_max: float | None = None, n_iter: int = 32, length: int | None = None,
+                             seed: int = 0) -> torch.Tensor:
+    """Waveform (..., S) from log-mel (..., M, T) made with the settings of `log_mel`: exp,
+    `mel_to_linear`, then `griffin_lim`."""
+    features = _as_tensor(log_mel_spec).float()
+    if features.dim() < 2 or features.shape[-2] != n_mels:
+        raise ValueError(f"expected a log-mel (..., {n_mels} mel bins, frames), got shape {tuple(features.shape)}")
+    linear = mel_to_linear(torch.exp(features), sample_rate=sample_rate, n_fft=n_fft, f_min=f_min,
+                           f_max=f_max)  # (..., F, T)
+    return griffin_lim(linear, hop_length, win_length, n_iter=n_iter, length=length, seed=seed)
 
 
 # --------------------------------------------------------------------------- multi-resolution loss
@@ -274,8 +273,7 @@ class MultiResolutionMelLoss(nn.Module):
         super().__init__()
         self.resolutions = list(resolutions or mel_resolutions(sample_rate))
         self.mels = nn.ModuleList(
-            MelSpectrogram(AudioConfig(sample_rate=sample_rate, n_fft=n_fft, win_length=n_fft,
-                                       hop_length=hop, n_mels=n_mels))
+            MelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
             for n_fft, hop, n_mels in self.resolutions)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -283,31 +281,6 @@ class MultiResolutionMelLoss(nn.Module):
             raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} "
                              "must have the same shape; crop them to the same length first")
         losses = [torch.nn.functional.l1_loss(mel(prediction), mel(target)) for mel in self.mels]
-        return torch.stack(losses).mean()
-
-
-class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1 of linear STFTs at several FFT sizes (the Parallel
-    WaveGAN loss): (B, 1, S) or (..., S) pairs -> scalar. Unlike a log-mel, a 1024- or 2048-point
-    linear spectrum resolves the harmonics of the voice, so a wrong pitch costs what it should."""
-
-    def __init__(self, sample_rate: int, window_seconds: Sequence[float] = (0.032, 0.064, 0.128)):
-        super().__init__()
-        self.sizes = [2 ** int(round(math.log2(seconds * sample_rate))) for seconds in window_seconds]
-        for n_fft in self.sizes:
-            self.register_buffer(f"window_{n_fft}", hann_window(n_fft), persistent=False)
-
-    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if prediction.shape != target.shape:
-            raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} "
-                             "must have the same shape; crop them to the same length first")
-        losses = []
-        for n_fft in self.sizes:
-            window = getattr(self, f"window_{n_fft}")
-            fake = stft(prediction, n_fft, n_fft // 4, window=window).abs().clamp(min=LOG_FLOOR)
-            real = stft(target, n_fft, n_fft // 4, window=window).abs().clamp(min=LOG_FLOOR)
-            convergence = torch.linalg.vector_norm(real - fake) / torch.linalg.vector_norm(real).clamp(min=LOG_FLOOR)
-            losses.append(convergence + torch.nn.functional.l1_loss(fake.log(), real.log()))
         return torch.stack(losses).mean()
 
 

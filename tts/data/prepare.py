@@ -3,7 +3,7 @@
     read -> shards of data.shard_utterances utterances (sorted by id)
          -> per shard: text (normalise + G2P), audio (load, resample, trim, level),
             log-mel, codec codes (when a codec is available)      [tts.data.stages]
-         -> merge: checks and limits, drop report, manifest, split, statistics
+         -> merge: checks and limits, drop report, manifest, split, statistics   [tts.data.merge]
 
 Every per-shard output is named by a key over the recipe keys and inputs it depends on
 (text: text settings + transcripts; audio: sample rate, trim, loudness + the files; mel: the
@@ -14,32 +14,25 @@ and runs whenever anything changed; limits (durations, phones, levels) are appli
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tts.config import Recipe
-from tts.data.corpus import CORPUS_FILE, MANIFEST_FILE, prepared_folder
-from tts.data.readers import Drop, Utterance, read_corpus
-from tts.data.report import (check_utterance, code_usage, corpus_stats, drop_of, limits_text, summary_text,
-                             write_drop_report)
-from tts.data.split import assign_split
-from tts.data.stages import STAGES, PrepareError, ShardJob, ShardResult, process_shard, resolve_device
-from tts.data.store import ShardFolder, file_digest, fingerprint, read_json, write_json, write_text
+from tts.data.corpus import CORPUS_FILE, prepared_folder
+from tts.data.merge import merge
+from tts.data.readers import Utterance, read_corpus
+from tts.data.report import corpus_stats, limits_text, summary_text, write_drop_report
+from tts.data.stages import (STAGE_VERSIONS, STAGES, PrepareError, ShardJob, ShardResult, process_shard,
+                             resolve_device, unfinished_stages)
+from tts.data.store import fingerprint
 
 log = logging.getLogger(__name__)
-
-# Bump a stage's version when its code changes what it writes, so old outputs are redone.
-STAGE_VERSIONS = {"text": 1, "audio": 1, "mel": 1, "codes": 1, "merge": 1}
 
 __all__ = ["PrepareError", "prepare_corpus"]
 
@@ -157,11 +150,6 @@ def make_jobs(recipe: Recipe, utterances: list[Utterance], root: Path, codec_id:
     return jobs
 
 
-def unfinished_stages(job: ShardJob) -> list[str]:
-    shard = ShardFolder(Path(job.root), job.index)
-    return [stage for stage, key in job.keys.items() if not shard.done(stage, key)]
-
-
 def run_jobs(jobs: list[ShardJob], workers: int, codec: Any = None):
     """Prepare shards, with a progress bar (rate and ETA); yields results as shards finish."""
     from tqdm import tqdm
@@ -228,39 +216,13 @@ def _log_timings(timings: dict) -> None:
 # --------------------------------------------------------------------------- codec
 
 
-CHECKPOINT_DIGEST = "checkpoint_digest"  # key of the codec settings: content hash of the weights that made the codes
-
-
-def weights_differ(before: str | None, now: str | None) -> bool:
-    """Two codec checkpoint digests name other weights (only where both were recorded)."""
-    return bool(before and now and before != now)
-
-
-def codec_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The keys in which the codec settings `now` differ from `before` (a key missing on one side
-    differs), CHECKPOINT_DIGEST among them only where both record it and the weights differ."""
-    missing = object()
-    keys = [k for k in sorted(set(before) | set(now))
-            if k != CHECKPOINT_DIGEST and before.get(k, missing) != now.get(k, missing)]
-    if weights_differ(before.get(CHECKPOINT_DIGEST), now.get(CHECKPOINT_DIGEST)):
-        keys.append(CHECKPOINT_DIGEST)
-    return keys
-
-
-def _codec_checkpoint(recipe: Recipe) -> Path | None:
-    candidates = [recipe.codec.checkpoint] if recipe.codec.checkpoint else []
-    if recipe.codec.kind == "trained":
-        candidates.append(str(Path(recipe.output_dir) / "codec" / "best.pt"))
-    return next((Path(c) for c in candidates if Path(c).is_file()), None)
-
-
 def _codec_identity(recipe: Recipe) -> tuple[Any, dict | None]:
     """(codec on the CPU, what identifies its codes) or (None, None) with one message saying why."""
     if recipe.codec.kind == "none":
         log.info("codec stage skipped: codec.kind is none")
         return None, None
     try:
-        from tts.codec import load_codec
+        from tts.codec import codec_identity, load_codec
 
         codec = load_codec(recipe, "cpu", with_vocoder=False)  # encoding only
     except (ImportError, RuntimeError, OSError, ValueError) as err:
@@ -278,124 +240,7 @@ def _codec_identity(recipe: Recipe) -> tuple[Any, dict | None]:
     if int(codec.sample_rate) != recipe.audio.sample_rate:
         raise PrepareError(f"the codec works at {codec.sample_rate} Hz but audio.sample_rate is "
                            f"{recipe.audio.sample_rate}; set audio.sample_rate: {codec.sample_rate}")
-    checkpoint = _codec_checkpoint(recipe)
-    identity = {"kind": recipe.codec.kind, "settings": codec.settings(),
-                "checkpoint": file_digest(checkpoint) if checkpoint else None}
+    identity = codec_identity(recipe, codec)
     log.info("codec stage: %s codec, %d codebooks at %g frames/s", recipe.codec.kind,
              codec.n_codebooks, codec.frame_rate)
     return codec, identity
-
-
-# --------------------------------------------------------------------------- merge
-
-
-def _missing_report(jobs: list[ShardJob]) -> str | None:
-    missing = [(job.index, unfinished_stages(job)) for job in jobs]
-    missing = [(index, stages) for index, stages in missing if stages]
-    if not missing:
-        return None
-    listed = ", ".join(f"{index} ({', '.join(stages)})" for index, stages in missing[:40])
-    more = f", ... ({len(missing) - 40} more)" if len(missing) > 40 else ""
-    return (f"{len(missing)} of {len(jobs)} shards are not finished: {listed}{more}. Prepare them "
-            "(`tts prepare <recipe> --shard i/N` in each job, or without --shard), then merge again")
-
-
-def _merge_key(recipe: Recipe, jobs: list[ShardJob], codec_id: dict | None) -> str:
-    return fingerprint({"v": STAGE_VERSIONS["merge"], "keys": [job.keys for job in jobs],
-                        "data": asdict(recipe.data), "seed": recipe.seed, "codec": codec_id})
-
-
-def merge(recipe: Recipe, jobs: list[ShardJob], read_drops: list[Drop], left_out: int,
-          codec_id: dict | None, codec: Any) -> dict:
-    """Build manifest, split, drop report and statistics from finished shards."""
-    folder = prepared_folder(recipe)
-    problem = _missing_report(jobs)
-    if problem:
-        raise PrepareError(problem)
-    key = _merge_key(recipe, jobs, codec_id)
-    corpus_file = folder / CORPUS_FILE
-    complete = all((folder / name).is_file() for name in (CORPUS_FILE, MANIFEST_FILE, "stats.json"))
-    if complete and read_json(corpus_file).get("key") == key:
-        stats = read_json(folder / "stats.json")
-        log.info("%s", summary_text(stats, folder))
-        log.info("prepared corpus is up to date")
-        return stats
-    corpus_file.unlink(missing_ok=True)  # the manifest is rewritten below; no reader may trust the old index
-    records, drops, shard_files = _collect(recipe, jobs, list(read_drops))
-    drops.sort(key=lambda d: d.id)
-    split = assign_split(((r["id"], r["speaker"]) for r in records), recipe.seed,
-                         recipe.data.validation_fraction, recipe.data.validation_min)
-    for record in records:
-        record["split"] = split[record["id"]]
-    stats = corpus_stats(records, drops, left_out, codec_id is not None)
-    if codec_id is not None:
-        stats["codes"] = _code_usage(folder, records, shard_files, codec)
-    write_drop_report(folder / "dropped.tsv", drops)
-    write_json(folder / "stats.json", stats)
-    summary = summary_text(stats, folder)
-    if not records:
-        raise PrepareError("no usable utterances are left:\n" + summary + "\n" + limits_text(recipe))
-
-    write_text(folder / MANIFEST_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    settings = {"audio": asdict(recipe.audio), "text": asdict(recipe.text),
-                "mel_frame_rate": recipe.audio.mel_frame_rate,
-                "codec": None if codec_id is None else {
-                    **codec_id["settings"], "kind": recipe.codec.kind, "n_codebooks": codec.n_codebooks,
-                    "frame_rate": codec.frame_rate, "hop_length": codec.hop_length,
-                    CHECKPOINT_DIGEST: codec_id["checkpoint"]}}
-    write_json(corpus_file, {"format": 1, "key": key, "settings": settings, "shards": shard_files})
-    _remove_extra_shards(folder / "shards", len(jobs))
-    log.info("%s", summary)
-    return stats
-
-
-def _code_usage(folder: Path, records: list[dict], shard_files: list[dict], codec: Any) -> dict:
-    """Entries used and perplexity per codebook over the training split's codes (report.code_usage)."""
-    arrays: dict[int, np.ndarray] = {}
-
-    def pieces():
-        for r in records:
-            if r["split"] != "train" or not r["n_frames"]:
-                continue
-            if r["shard"] not in arrays:
-                arrays[r["shard"]] = np.load(folder / shard_files[r["shard"]]["codes"], mmap_mode="r")
-            start = r["offsets"]["codes"]
-            yield arrays[r["shard"]][start:start + r["n_frames"]]  # (T, Q)
-
-    return code_usage(pieces(), int(codec.codebook_size), float(codec.frame_rate))
-
-
-def _collect(recipe: Recipe, jobs: list[ShardJob], drops: list[Drop]) -> tuple[list[dict], list[Drop], list[dict]]:
-    """Kept records, all drops, and the feature files of each shard (paths relative to prepared/)."""
-    records, shard_files = [], []
-    for job in jobs:
-        shard = ShardFolder(Path(job.root), job.index)
-        items = {stage: {it["id"]: it for it in shard.load(stage, key)} for stage, key in job.keys.items()}
-        for utt in job.utterances:
-            problem = check_utterance(items["text"][utt.id], items["audio"][utt.id], recipe)
-            if problem:
-                drops.append(drop_of(utt, *problem))
-                continue
-            text, audio, mel = items["text"][utt.id], items["audio"][utt.id], items["mel"][utt.id]
-            codes = items.get("codes", {}).get(utt.id, {"offset": 0, "n_frames": 0})
-            records.append({
-                "id": utt.id, "speaker": utt.speaker, "split": "",
-                "duration": round(audio["n_samples"] / recipe.audio.sample_rate, 4),
-                "text": utt.text, "normalized": text["normalized"], "phones": text["phones"],
-                "n_samples": audio["n_samples"], "n_mel_frames": mel["n_mel_frames"],
-                "n_frames": codes["n_frames"], "shard": job.index,
-                "offsets": {"audio": audio["offset"], "mel": mel["offset"], "codes": codes["offset"]},
-                "audio_path": utt.audio_path,
-            })
-        relative = Path("shards") / shard.path.name
-        shard_files.append({stage: str(relative / shard.array(stage, key).name)
-                            for stage, key in job.keys.items() if stage != "text"})
-        shard_files[-1].setdefault("codes", None)
-    return records, drops, shard_files
-
-
-def _remove_extra_shards(root: Path, count: int) -> None:
-    """Delete shard folders beyond the current shard count (the corpus shrank)."""
-    for path in root.glob("[0-9]" * 5):
-        if int(path.name) >= count:
-            shutil.rmtree(path, ignore_errors=True)

@@ -31,6 +31,8 @@ from tts.device import resolve_device
 log = logging.getLogger(__name__)
 
 STAGES = ("text", "audio", "mel", "codes")
+# Bump a stage's version when its code changes what it writes, so old outputs are redone.
+STAGE_VERSIONS = {"text": 1, "audio": 1, "mel": 1, "codes": 1, "merge": 1}
 INT16_SCALE = 32768.0
 
 
@@ -78,7 +80,6 @@ def text_items(utterances: tuple[Utterance, ...], keep_punctuation: bool = True)
     keep_punctuation=False (text.keep_punctuation) leaves the punctuation tokens out of the phones.
     """
     from tts.text import UnspeakableTextError, text_to_phones
-    from tts.text.symbols import PUNCTUATION
 
     load_front_end()
     items = []
@@ -87,7 +88,7 @@ def text_items(utterances: tuple[Utterance, ...], keep_punctuation: bool = True)
             items.append({"id": utt.id, "drop": "empty_text", "detail": "the transcript is empty"})
             continue
         try:
-            normalized, phones = text_to_phones(utt.text)
+            normalized, phones = text_to_phones(utt.text, keep_punctuation=keep_punctuation)
         except UnspeakableTextError as err:
             items.append({"id": utt.id, "drop": "unspeakable_text", "detail": str(err)})
             continue
@@ -95,8 +96,6 @@ def text_items(utterances: tuple[Utterance, ...], keep_punctuation: bool = True)
         except Exception as err:  # noqa: BLE001
             items.append({"id": utt.id, "drop": "g2p_failed", "detail": f"{type(err).__name__}: {err}"})
             continue
-        if not keep_punctuation:
-            phones = [p for p in phones if p not in PUNCTUATION]
         if not phones:
             items.append({"id": utt.id, "drop": "unspeakable_text", "detail": f"no phones for {utt.text!r}"})
             continue
@@ -178,7 +177,7 @@ def _frame_items(audio_records: list[dict], audio: np.ndarray, analyse: Any, cou
 
 def mel_items(audio_records: list[dict], audio: np.ndarray, recipe: Recipe) -> tuple[list[dict], np.ndarray]:
     """Log-mel of each stored utterance: records with offsets, and (T_total, M) float16."""
-    transform = MelSpectrogram(recipe.audio)
+    transform = MelSpectrogram(**recipe.audio.mel_kwargs())
     return _frame_items(audio_records, audio, lambda wav: transform(wav).T.numpy(),  # (T, M)
                         "n_mel_frames", recipe.audio.n_mels, np.float16)
 
@@ -198,6 +197,12 @@ def code_items(audio_records: list[dict], audio: np.ndarray, codec: Any,
 
 
 # --------------------------------------------------------------------------- one shard
+
+
+def unfinished_stages(job: ShardJob) -> list[str]:
+    """The stages whose output for this shard is missing or stale."""
+    shard = ShardFolder(Path(job.root), job.index)
+    return [stage for stage, key in job.keys.items() if not shard.done(stage, key)]
 
 
 def process_shard(job: ShardJob, codec: Any = None) -> ShardResult:

@@ -10,15 +10,14 @@ Both return one JSON-serialisable dict:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
 from tts.eval import asr
+from tts.eval.generators import WHATS, generator
 from tts.eval.inputs import Item, read_items
 from tts.eval.mcd import MCD_ANALYSIS, DEFAULT_SECONDS_PER_PHONE, count_phones, expected_duration
 from tts.eval.score import TRIM_DB, Audio, add_speaker_scores, aggregate, aggregate_by_speaker, score_utterance
@@ -29,7 +28,6 @@ __all__ = ["evaluate_folder", "evaluate_model", "print_summary", "read_items"]
 
 log = logging.getLogger(__name__)
 
-WHATS = ("model", "nar", "ar", "codec", "vocoder", "griffin_lim", "original")
 SPEAKER_REFERENCES = 4  # training utterances per speaker that stand for its voice
 MAX_REFERENCE_SPEAKERS = 20  # speakers compared against (all evaluated ones, then others)
 
@@ -122,53 +120,27 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
                    sampling: dict | None = None, codebooks: int | None = None, quantize: str | None = None) -> dict:
     """Score a run on the held-out sentences of its prepared corpus (`model_dir`/prepared).
 
-    what: "model" synthesizes each sentence (prompted with another utterance of its speaker when
-    `prompt`); "nar" gives the NAR the sentence's true codebook 1 (the AR's part done perfectly)
-    and decodes its levels; "ar" hears the AR teacher-forced on the true codebook 1 (each frame the
-    mean entry under its prediction from the true earlier frames, or with ar_decode mel its mel
-    head's frames; compare with "codec" at codebooks=1); "codec" resynthesizes the original audio through the codec, "vocoder"
-    through the vocoder (copy-synthesis), "griffin_lim" through Griffin-Lim (the vocoder's untrained
-    baseline); "original" scores the original audio itself: the recogniser's floor.
-    Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
+    what: one of WHATS, what is heard (tts/eval/generators.py): "model" synthesizes each sentence
+    (prompted with another utterance of its speaker when `prompt`); "nar", "durations" and "ar" one model
+    given the truth from the recording; "codec", "vocoder", "griffin_lim" resynthesis; "original" the
+    recogniser's floor. Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
-    `sampling` changes the recipe's synthesis settings (None = keep): temperature, top_k, top_p,
-    min_frames_per_phone, max_frames_per_phone, pace (model only), nar_decode (model and nar), ar_decode
-    (model and ar) and mel_contrast (model, nar and ar: predicted log-mels only).
+    `sampling` (model only) changes the recipe's synthesis options (None = keep): temperature, top_k,
+    top_p, min_frames_per_phone, max_frames_per_phone, pace.
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     `quantize` (model only): "int8" synthesizes with dynamic int8 linear layers (tts synthesize --quantize).
     """
     from tts.data.corpus import PreparedCorpus
 
-    if what not in WHATS:
-        raise ValueError(f"--what {what!r} is not one of {', '.join(WHATS)}")
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    if checkpoint is not None:
-        if what not in ("codec", "vocoder"):
-            raise ValueError(f"--checkpoint applies to --what codec or vocoder, not {what}")
-        if not Path(checkpoint).is_file():
-            raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
-    ar_settings = [k for k in sampling if k not in ("nar_decode", "ar_decode", "mel_contrast")]
-    if "mel_contrast" in sampling and what not in ("model", "nar", "ar"):
-        raise ValueError(f"--mel-contrast applies to --what model, nar or ar, not {what}")
-    if "ar_decode" in sampling and what not in ("model", "ar"):
-        raise ValueError(f"--ar-decode applies to --what model or ar, not {what}")
-    if ar_settings and what != "model":
-        raise ValueError(f"sampling settings ({', '.join(ar_settings)}) apply to --what model, not {what}")
-    if "nar_decode" in sampling and what not in ("model", "nar"):
-        raise ValueError(f"--nar-decode applies to --what model or nar, not {what}")
-    if quantize not in (None, "none") and what != "model":
-        raise ValueError(f"--quantize applies to --what model, not {what}")
-    if codebooks is not None and what != "codec":
-        raise ValueError(f"--codebooks applies to --what codec, not {what}")
+    _check_arguments(what, limit, checkpoint, sampling, codebooks, quantize)
     start = time.perf_counter()
     model_dir = Path(model_dir)
     corpus = PreparedCorpus(model_dir / "prepared")
     rng = np.random.default_rng(seed)
     chosen = _held_out(corpus, limit, rng)
     speakers = _speaker_embeddings(corpus, sorted({r["speaker"] for r in chosen}), rng)
-    generate = _generator(what, model_dir, _device(device), checkpoint, sampling, codebooks, quantize)
+    generate = generator(what, model_dir, _device(device), checkpoint, sampling, codebooks, quantize)
     log.info("scoring %d held-out utterances of %s (%s)", len(chosen), model_dir, what)
     utterances = []
     for number, record in enumerate(chosen):
@@ -201,15 +173,24 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     return result
 
 
-def _run_recipe(model_dir: Path):
-    from tts.config import load_recipe
-
-    path = model_dir / "recipe.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{model_dir} has no recipe.yaml (written by `tts run` and `tts train`), "
-                                "which codec resynthesis needs")
-    # the run folder may have moved since training: look for its parts where it is now
-    return dataclasses.replace(load_recipe(path), output_dir=str(model_dir))
+def _check_arguments(what: str, limit: int, checkpoint: str | Path | None, sampling: dict, codebooks: int | None,
+                     quantize: str | None) -> None:
+    """ValueError (FileNotFoundError for a missing checkpoint) when an argument does not apply to `what`."""
+    if what not in WHATS:
+        raise ValueError(f"--what {what!r} is not one of {', '.join(WHATS)}")
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if checkpoint is not None:
+        if what not in ("codec", "vocoder"):
+            raise ValueError(f"--checkpoint applies to --what codec or vocoder, not {what}")
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
+    if sampling and what != "model":
+        raise ValueError(f"sampling settings ({', '.join(sampling)}) apply to --what model, not {what}")
+    if quantize not in (None, "none") and what != "model":
+        raise ValueError(f"--quantize applies to --what model, not {what}")
+    if codebooks is not None and what != "codec":
+        raise ValueError(f"--codebooks applies to --what codec, not {what}")
 
 
 def _device(name: str) -> str:
@@ -261,186 +242,3 @@ def _speaker_embeddings(corpus, evaluated: list[str], rng: np.random.Generator) 
         if vectors:
             embeddings[speaker] = vectors
     return embeddings
-
-
-Generator = Callable[[dict, Audio, "dict | None", "Audio | None", int], "tuple[Audio, dict]"]
-
-
-def _generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | None = None,
-               sampling: dict | None = None, codebooks: int | None = None, quantize: str | None = None) -> Generator:
-    """A function (record, original, prompt record, prompt audio, seed) -> (audio, extra fields)."""
-    if what == "original":
-        return lambda record, original, *_: (original, {})
-    if what == "codec":
-        recipe = _run_recipe(model_dir)
-        if checkpoint is not None:
-            recipe = dataclasses.replace(recipe, codec=dataclasses.replace(recipe.codec, checkpoint=str(checkpoint)))
-        return _codec_generator(recipe, device, codebooks)
-    if what == "vocoder":
-        return _vocoder_generator(model_dir, device, checkpoint)
-    if what == "griffin_lim":
-        return _griffin_lim_generator(_run_recipe(model_dir))
-    if what in ("nar", "ar"):
-        return _first_level_generator(what, model_dir, device, sampling or {})
-    return _model_generator(model_dir, device, sampling or {}, quantize)
-
-
-def _griffin_lim_generator(recipe) -> Generator:
-    """Copy-synthesis with no training: log-mel (the recipe's settings) -> Griffin-Lim; the vocoder's baseline."""
-    from tts.audio.io import resample
-    from tts.audio.spectral import griffin_lim_from_log_mel, log_mel
-
-    audio = recipe.audio
-
-    def generate(record, original, *_):
-        wav = resample(original.wav, original.sample_rate, audio.sample_rate)
-        out = griffin_lim_from_log_mel(log_mel(wav, audio), audio, length=len(wav))  # (S,)
-        return Audio(out.float().cpu().numpy(), audio.sample_rate), {}
-
-    return generate
-
-
-def _codec_generator(recipe, device: str, levels: int | None = None) -> Generator:
-    import torch
-
-    from tts.audio.io import resample
-    from tts.codec import load_codec
-
-    codec = load_codec(recipe, device)
-    if codec is None:
-        raise RuntimeError(f"the run has no codec to resynthesize with (codec.kind={recipe.codec.kind}, "
-                           "or not trained yet: `tts train <recipe> --stage codec`)")
-
-    def generate(record, original, *_):
-        wav = resample(original.wav, original.sample_rate, codec.sample_rate)
-        with torch.no_grad():
-            out = codec(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device), levels)  # (1, 1, S)
-        return Audio(out[0, 0].float().cpu().numpy(), codec.sample_rate), {}
-
-    return generate
-
-
-def _vocoder_generator(model_dir: Path, device: str, checkpoint: str | Path | None = None) -> Generator:
-    import torch
-
-    from tts.audio.io import resample
-    from tts.audio.spectral import log_mel
-    from tts.vocode import load_vocoder
-
-    vocoder = load_vocoder(checkpoint or model_dir, device)
-    codec = None
-    if vocoder.input != "mel":
-        from tts.codec import load_codec
-
-        # the vocoder's checkpoint carries its recipe; its codec is looked for in this run folder
-        codec = load_codec(dataclasses.replace(vocoder.recipe, output_dir=str(model_dir)), device)
-        if codec is None:
-            raise RuntimeError("the vocoder reads codec latents but the run has no codec")
-        vocoder.check_codec(codec.settings())
-
-    def generate(record, original, *_):
-        wav = resample(original.wav, original.sample_rate, vocoder.sample_rate)
-        with torch.no_grad():
-            if codec is None:
-                features = log_mel(wav, vocoder.audio)  # (M, T)
-            else:
-                codes = codec.encode(torch.from_numpy(np.ascontiguousarray(wav))[None, None].to(device))
-                features = codec.vocoder_features(codes, vocoder.input)  # latents, or the decoded log-mel
-            out = vocoder(features)[0, 0, : len(wav)]  # (S,)
-        return Audio(out.float().cpu().numpy(), vocoder.sample_rate), {}
-
-    return generate
-
-
-def _model_generator(model_dir: Path, device: str, sampling: dict, quantize: str | None = None) -> Generator:
-    """Synthesis through the public API: a prompt clip goes in as a wav file, as a user's would."""
-    from tts.synthesize import Synthesizer
-
-    synthesizer = Synthesizer.from_run(model_dir, device, quantize=quantize)
-
-    def generate(record, original, prompt_record, prompt_audio, seed):
-        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
-        output = synthesizer.synthesize(record["text"], voice, synthesizer.options(seed=seed, **sampling))
-        extra = {"hit_max_length": bool(output.hit_max_length), "model_steps": synthesizer.steps,
-                 "synthesis_timings": {k: float(v) for k, v in output.timings.items()}}
-        return Audio(np.asarray(output.wav, dtype=np.float32).reshape(-1), int(output.sample_rate)), extra
-
-    return generate
-
-
-def _prompt_voice(synthesizer, prompt_record: dict | None, prompt_audio: Audio | None, speaker: str):
-    """The prompt as a user gives it (a wav file and its transcript), or a training speaker's."""
-    import tempfile
-
-    from tts.audio.io import save_audio
-
-    if prompt_record is None:
-        return synthesizer.prompt_from_speaker(speaker)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{prompt_record['id']}.wav"
-        save_audio(path, prompt_audio.wav, prompt_audio.sample_rate)
-        return synthesizer.prompt_from_wav(path, prompt_record["text"])
-
-
-def _true_durations_generator(synthesizer: Any, model_dir: Path, sampling: dict) -> Generator:
-    """--what nar for a NAR that reads durations: it speaks each utterance with the durations the aligner
-    read off its recording (<run>/aligner/durations.npz), not with its own, and a NAR with a pitch head
-    with the pitch read off it too (<run>/aligner/pitch.npz)."""
-    import torch
-
-    from tts.train.durations import FILE, read_durations
-    from tts.train.pitch import FILE as PITCH_FILE, read_pitch
-
-    path = model_dir / "aligner" / FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"--what nar: {path} is missing; the NAR stage writes it when it starts "
-                                "training with nar.condition: durations")
-    durations = read_durations(path)
-    pitch_file = model_dir / "aligner" / PITCH_FILE
-    pitch = None
-    if getattr(getattr(synthesizer, "nar", None), "pitch", False):
-        if not pitch_file.is_file():
-            raise FileNotFoundError(f"--what nar: {pitch_file} is missing; the NAR stage writes it when it starts "
-                                    "training with nar.pitch: true")
-        pitch = read_pitch(pitch_file)[0]
-
-    def generate(record, original, prompt_record, prompt_audio, seed):
-        if record["id"] not in durations:
-            raise RuntimeError(f"{path} has no durations of {record['id']}: it was computed for another corpus")
-        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
-        d = torch.as_tensor(durations[record["id"]].astype(np.int64))
-        true_pitch = None
-        if pitch is not None:
-            if record["id"] not in pitch:
-                raise RuntimeError(f"{pitch_file} has no pitch of {record['id']}: it was computed for another corpus")
-            true_pitch = torch.as_tensor(pitch[record["id"]])
-        wav = synthesizer.speak_durations(list(record["phones"]), d, voice, synthesizer.options(**sampling),
-                                          pitch=true_pitch)
-        return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
-
-    return generate
-
-
-def _first_level_generator(what: str, model_dir: Path, device: str, sampling: dict) -> Generator:
-    """One model from the utterance's true codebook 1 (its prepared codes): "nar", the NAR and the
-    decoder (levels 2..Q filled in); "ar", the AR teacher-forced on it (Synthesizer.hear_ar_forced)."""
-    import torch
-
-    from tts.data.corpus import PreparedCorpus
-    from tts.synthesize import Synthesizer
-
-    synthesizer = Synthesizer.from_run(model_dir, device)
-    corpus = PreparedCorpus(model_dir / "prepared")
-    if not corpus.has_codes:
-        raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
-    speak = synthesizer.speak_first_level if what == "nar" else synthesizer.hear_ar_forced
-    if what == "nar" and synthesizer.nar_speaks_alone:
-        return _true_durations_generator(synthesizer, model_dir, sampling)
-
-    def generate(record, original, prompt_record, prompt_audio, seed):
-        voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
-        first = torch.as_tensor(np.asarray(corpus.codes(record))[0], dtype=torch.long)  # (T,)
-        wav = speak(list(record["phones"]), first, voice, synthesizer.options(**sampling))
-        return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
-
-    return generate

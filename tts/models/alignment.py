@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.models.layers import length_mask, pad_right
-from tts.text.symbols import PUNCTUATION, VOICED_IDS, WORD_BOUNDARY, symbol_to_id
+from tts.text.symbols import PUNCTUATION, WORD_BOUNDARY, symbol_to_id
 
 SILENT_IDS = frozenset(symbol_to_id[s] for s in (WORD_BOUNDARY,) + PUNCTUATION)  # may take 0 frames
 MAX_SKIP = 3  # most silent tokens jumped over in one step of the path
@@ -31,11 +31,6 @@ MAX_SKIP = 3  # most silent tokens jumped over in one step of the path
 def may_skip(phones: torch.Tensor | np.ndarray) -> np.ndarray:
     """(L,) bool: the tokens that may take no frame (word boundaries, punctuation)."""
     return np.isin(np.asarray(phones), list(SILENT_IDS))
-
-
-def voiced(phones: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(L,) bool: the phones that carry a pitch (vowels and voiced consonants, tts.text.symbols.VOICED)."""
-    return np.isin(np.asarray(phones), list(VOICED_IDS))
 
 
 def monotonic_path(log_attention: np.ndarray, skippable: np.ndarray) -> np.ndarray:

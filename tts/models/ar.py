@@ -6,13 +6,10 @@ text is known in full before the first frame, so each phone sees its context, li
 at no cost when decoding); audio attends to every phone and causally to earlier audio. The loss
 (tts.models.layers.token_loss) covers the target frames and EOS only.
 
-With a mel head (mel_bins > 0), each audio position also predicts the log-mel frames of the
-frame its code stands for (mel_per_frame of them, M bins each), by a linear layer on the same
-hidden state: the AR's knowledge of each frame heard through a mel vocoder, with no codebook in
-between (tts.train.ar_task: ar.mel_loss; synthesis.ar_decode mel). The codes still feed back.
-
-Decoding keeps a KVCache: the prefix is run once, then each new frame costs one step over one
-position. `use_cache=False` recomputes the whole sequence every step (for comparison and tests).
+Decoding samples each frame under the recipe's `synthesis` options (tts.config.SynthesisConfig:
+temperature, top-k, top-p, a repetition guard, length bounds per phone) and keeps a KVCache: the
+prefix is run once, then each new frame costs one step over one position. `kv_cache=False`
+recomputes the whole sequence every step (for comparison and tests).
 
 Shapes: B batch, L phones, T frames, N = L + T, D width, V codebook size (+ EOS, BOS).
 phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1).
@@ -29,33 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, init_weights, length_mask,
-                               pad_left, pad_right)
+from tts.config import SynthesisConfig
+from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, check_length, init_weights,
+                               length_mask, model_from_checkpoint, pad_left, pad_right)
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """Controls of AR decoding (the recipe's `synthesis` section, plus test/benchmark switches)."""
-
-    temperature: float = 1.0  # 0 = greedy
-    top_k: int = 0  # keep the k most likely tokens (0 = off)
-    top_p: float = 1.0  # nucleus mass (1 = off)
-    seed: int = 0  # seeds the sampling torch.Generator
-    max_frames_per_phone: float = 20.0  # stop (warning, truncated flag) after phones x this frames
-    repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
-    repetition_max: int = 0  # a token already seen this often in the window is resampled
-    use_cache: bool = True  # False: recompute the prefix every step
-    min_frames: int = 0  # EOS is not allowed before this many frames (benchmarks)
-    min_frames_per_phone: float = 0.0  # nor before phones x this many frames (0 = off): no sentence left silent
-
-    @classmethod
-    def from_synthesis(cls, synthesis: Any, **changes: Any) -> "GenerationOptions":
-        """Options from a recipe's SynthesisConfig, with keyword changes."""
-        base = {k: getattr(synthesis, k) for k in ("temperature", "top_k", "top_p", "seed",
-                                                   "max_frames_per_phone", "min_frames_per_phone",
-                                                   "repetition_window", "repetition_max")}
-        return cls(**{**base, **changes})
 
 
 @dataclass
@@ -65,17 +40,14 @@ class ARGeneration:
     codes: list[torch.Tensor]  # each (T_i,) long
     truncated: list[bool]  # True: hit the length limit without EOS (output trimmed there)
     logits: list[torch.Tensor] = field(default_factory=list)  # each (T_i + 1, V + 1) if asked
-    mels: list[torch.Tensor] = field(default_factory=list)  # each (M, T_i x mel_per_frame) if asked
 
 
 class ARModel(nn.Module):
-    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, mel_bins: int = 0,
-                 mel_per_frame: int = 0):
+    """Codebook 1, frame by frame, after the phones and a voice prompt."""
+
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape):
         super().__init__()
         self.n_symbols, self.codebook_size, self.shape = n_symbols, codebook_size, shape
-        if (mel_bins > 0) != (mel_per_frame > 0):
-            raise ValueError(f"a mel head needs both mel_bins and mel_per_frame (got {mel_bins}, {mel_per_frame})")
-        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
         self.eos, self.bos = codebook_size, codebook_size + 1
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
@@ -84,59 +56,36 @@ class ARModel(nn.Module):
         self.audio_positions = SinusoidalPositions(D)
         self.transformer = Transformer(shape)
         self.head = nn.Linear(D, codebook_size + 1, bias=False)  # codes and EOS
-        self.mel_head = nn.Linear(D, mel_bins * mel_per_frame) if mel_bins else None
         init_weights(self, shape.layers)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        s = self.shape
-        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **s.config(),
-                "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame}
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **self.shape.config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
-        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config),
-                   int(config.get("mel_bins", 0)), int(config.get("mel_per_frame", 0)))
-
-    @property
-    def has_mel_head(self) -> bool:
-        return self.mel_head is not None
-
-    def mel_frames(self, h: torch.Tensor) -> torch.Tensor:
-        """Hidden states (..., D) of audio positions -> their log-mel frames (..., mel_per_frame, M)."""
-        if self.mel_head is None:
-            raise ValueError("this AR has no mel head: train it with ar.mel_loss > 0 to hear its mel frames")
-        return self.mel_head(h).unflatten(-1, (self.mel_per_frame, self.mel_bins))
+        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
-        """The model of a checkpoint dict of its training stage (tts.train.checkpoint.load_checkpoint)."""
-        if "model_config" not in checkpoint or "model" not in checkpoint.get("modules", {}):
-            raise ValueError(f"not a checkpoint of this model's stage (stage {checkpoint.get('stage')!r})")
-        model = cls.from_config(checkpoint["model_config"])
-        model.load_state_dict(checkpoint["modules"]["model"])
-        return model.eval()
+        """The model of a checkpoint dict of stage ar (tts.checkpoint.load_checkpoint)."""
+        return model_from_checkpoint(cls, checkpoint)
 
     # ------------------------------------------------------------------ training
 
     def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, audio: torch.Tensor,
-                audio_lengths: torch.Tensor, weights_layer: int | None = None, mel: bool = False):
-        """Logits (B, T, V + 1) over the audio positions of right-padded inputs (audio starts with BOS).
-
-        With `weights_layer`, also that layer's attention weights (B, H, N, N) (for guided attention),
-        else None. With `mel`, a third output: the mel head's frames (B, T, mel_per_frame, M).
+                audio_lengths: torch.Tensor,
+                weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V + 1) over the audio positions of right-padded inputs (audio starts with BOS),
+        and with `weights_layer` that layer's attention weights (B, H, N, N) (for guided attention), else None.
         """
         L, T = phones.size(1), audio.size(1)
-        if L + T > self.shape.max_positions:
-            raise ValueError(f"sequence of {L} phones + {T} frames is longer than max_positions = "
-                             f"{self.shape.max_positions}; raise it in the recipe or drop long utterances")
+        check_length(L, T, self.shape.max_positions)
         phone_valid = length_mask(phone_lengths, L)
         audio_valid = length_mask(audio_lengths, T)
         positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
         x = self.embed(phones, positions[:, :L], audio, positions[:, :T])  # (B, N, D)
         h, weights = self.transformer(x, prefix_lm_mask(phone_valid, audio_valid), weights_layer=weights_layer)
-        if mel:
-            return self.head(h[:, L:]), weights, self.mel_frames(h[:, L:])
         return self.head(h[:, L:]), weights  # (B, T, V + 1)
 
     def embed(self, phones: torch.Tensor, phone_positions: torch.Tensor, audio: torch.Tensor,
@@ -150,9 +99,9 @@ class ARModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
-                 options: GenerationOptions = GenerationOptions(),
+                 options: SynthesisConfig = SynthesisConfig(),
                  prompt_phones: Sequence[torch.Tensor] | None = None,
-                 keep_logits: bool = False, keep_mel: bool = False) -> ARGeneration:
+                 keep_logits: bool = False, min_frames: int = 0) -> ARGeneration:
         """Sample codebook-1 codes for a batch of sentences until EOS or the length limit.
 
         phones[i] (L_i,): the phones to speak; prompt_phones[i] (Lp_i,) and prompt_codes[i] (P_i,):
@@ -160,11 +109,9 @@ class ARModel(nn.Module):
         (phones on the right, audio on the left, so every sentence's next frame is the same column).
         The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence that
         reaches it ends there with a warning and truncated[i] = True. EOS may not come before
-        max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit).
-        `keep_logits` keeps each step's logits; `keep_mel` the mel head's frames of each generated frame.
+        max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit; min_frames is for
+        benchmarks of a fixed length). `keep_logits` keeps each step's logits.
         """
-        if keep_mel and not self.has_mel_head:
-            raise ValueError("this AR has no mel head: train it with ar.mel_loss > 0 to hear its mel frames")
         device = self.head.weight.device
         B = len(phones)
         if B == 0 or any(len(p) == 0 for p in phones):
@@ -181,7 +128,7 @@ class ARModel(nn.Module):
         if int(limits.min()) < 1:
             raise ValueError(f"no room to generate: {L} phones + {A} prompt frames fill "
                              f"max_positions = {self.shape.max_positions}; use a shorter prompt or text")
-        floors = torch.tensor([max(options.min_frames, math.ceil(len(t) * options.min_frames_per_phone))
+        floors = torch.tensor([max(min_frames, math.ceil(len(t) * options.min_frames_per_phone))
                                for t in phones], device=device).minimum(limits - 1)
         phones_padded = pad_right(text, L)  # (B, L)
         left = A - start_lengths  # (B,) left padding of the audio segment
@@ -191,13 +138,11 @@ class ARModel(nn.Module):
         history = torch.zeros(B, 0, dtype=torch.long, device=device)  # (B, S) generated so far
         done = torch.zeros(B, dtype=torch.bool, device=device)
         ended = torch.zeros(B, dtype=torch.bool, device=device)  # emitted EOS
-        all_logits, all_mels = [], []
+        all_logits = []
         for step in range(int(limits.max())):
             logits = state.next_logits()  # (B, V + 1)
             if keep_logits:
                 all_logits.append(logits.float())
-            if keep_mel:
-                all_mels.append(self.mel_frames(state.hidden).float())  # (B, r, M)
             token = sample_next(logits, options, generator, history, self.eos, step, floors)  # (B,)
             eos = (token == self.eos) & ~done
             ended |= eos
@@ -206,13 +151,12 @@ class ARModel(nn.Module):
             if bool(done.all()):
                 break
             state.append(token)
-        return self._finish(history, ended, limits, all_logits, all_mels)
+        return self._finish(history, ended, limits, all_logits)
 
     def _finish(self, history: torch.Tensor, ended: torch.Tensor, limits: torch.Tensor,
-                all_logits: list[torch.Tensor], all_mels: list[torch.Tensor]) -> ARGeneration:
-        codes, truncated, logits, mels = [], [], [], []
+                all_logits: list[torch.Tensor]) -> ARGeneration:
+        codes, truncated, logits = [], [], []
         stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1)
-        mel_steps = torch.stack(all_mels, dim=1) if all_mels else None  # (B, S, r, M)
         for i in range(history.size(0)):
             row = history[i, :int(limits[i])]
             stop = (row == self.eos).nonzero()
@@ -221,20 +165,18 @@ class ARModel(nn.Module):
             truncated.append(not bool(ended[i]))
             if stacked is not None:
                 logits.append(stacked[i, :n + int(bool(ended[i]))])  # one row per token, EOS included
-            if mel_steps is not None:
-                mels.append(mel_steps[i, :n].flatten(0, 1).T.contiguous())  # (M, n x r)
         if any(truncated):
             log.warning("%d of %d sentences reached the length limit without end-of-speech; their "
                         "audio is cut there", sum(truncated), len(truncated))
-        return ARGeneration(codes, truncated, logits, mels)
+        return ARGeneration(codes, truncated, logits)
 
 
 class _DecodeState:
     """The growing batch during decoding: next-frame logits with a KV cache or by recomputation."""
 
     def __init__(self, model: ARModel, phones: torch.Tensor, phone_lengths: torch.Tensor,
-                 audio: torch.Tensor, left: torch.Tensor, options: GenerationOptions, max_new: int):
-        self.model, self.use_cache = model, options.use_cache
+                 audio: torch.Tensor, left: torch.Tensor, options: SynthesisConfig, max_new: int):
+        self.model, self.use_cache = model, options.kv_cache
         self.phones, self.audio, self.left = phones, audio, left
         B, L = phones.shape
         self.phone_valid = length_mask(phone_lengths, L)  # (B, L)
@@ -245,8 +187,6 @@ class _DecodeState:
             weight = model.head.weight
             self.cache = model.transformer.new_cache(B, L + audio.size(1) + max_new, weight.device, weight.dtype)
         self.pending = None  # logits for the next frame when already computed
-        self.pending_hidden = None  # and the hidden state they come from
-        self.hidden = None  # (B, D) hidden state of the position whose logits next_logits returned last
 
     def _positions(self, start: int, n: int) -> torch.Tensor:
         columns = torch.arange(start, start + n, device=self.audio.device).unsqueeze(0)  # (1, n)
@@ -258,14 +198,12 @@ class _DecodeState:
         phone_positions = torch.arange(L, device=self.phones.device).unsqueeze(0)
         x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A))  # (B, L + A, D)
         h, _ = m.transformer(x, prefix_lm_mask(self.phone_valid, self.audio_valid), cache=cache)
-        self.pending_hidden = h[:, -1]  # (B, D)
         return m.head(h[:, -1])  # (B, V + 1)
 
     def next_logits(self) -> torch.Tensor:
         if self.pending is None:  # first step, or every step without a cache
             self.pending = self._full(self.cache)
         logits, self.pending = self.pending, None
-        self.hidden, self.pending_hidden = self.pending_hidden, None
         return logits
 
     def append(self, token: torch.Tensor) -> None:
@@ -279,14 +217,13 @@ class _DecodeState:
         keys_valid = torch.cat([self.phone_valid, self.audio_valid], dim=1)  # (B, K)
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)
-        self.pending_hidden = h[:, -1]  # (B, D)
         self.pending = m.head(h[:, -1])  # (B, V + 1)
 
 
-def sample_next(logits: torch.Tensor, options: GenerationOptions, generator: torch.Generator,
+def sample_next(logits: torch.Tensor, options: SynthesisConfig, generator: torch.Generator,
                 history: torch.Tensor, eos: int, step: int, floors: torch.Tensor | None = None) -> torch.Tensor:
     """One token per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p.
-    EOS is barred while step < floors (B,) (default: options.min_frames for every row)."""
+    EOS is barred while step < floors (B,) (default: never)."""
     logits = logits.float().clone()
     if options.repetition_window > 0 and history.size(1) > 0:
         # a token already seen repetition_max times in the window may not come again: drawing from
@@ -296,9 +233,8 @@ def sample_next(logits: torch.Tensor, options: GenerationOptions, generator: tor
         banned = counts >= max(options.repetition_max, 1)
         banned[:, eos] = False
         logits[banned] = float("-inf")
-    if floors is None:
-        floors = torch.full((logits.size(0),), options.min_frames, device=logits.device)
-    logits[step < floors, eos] = float("-inf")
+    if floors is not None:
+        logits[step < floors, eos] = float("-inf")
     if options.temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits / options.temperature

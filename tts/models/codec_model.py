@@ -2,11 +2,9 @@
 
 The generator is EnCodec's: a SEANet convolutional encoder (optionally ending in an LSTM), a
 residual vector quantiser with EMA codebooks (k-means initialised on the first training batch,
-dead codes replaced from the batch), and the mirror SEANet decoder, or (decoder "istft") the
-vocoder's ConvTranspose1d generator with an inverse-STFT head reading the quantised latents
-(the head that made the vocoder converge fastest here; see the README). The discriminator is
-EnCodec's multi-scale STFT discriminator. Only sizes come from the recipe; the layers are the
-package's own, so a pretrained EnCodec and ours behave alike in `tts.codec.Codec`.
+dead codes replaced from the batch), and the mirror SEANet decoder. Only sizes come from the
+recipe; the layers are the package's own, so a pretrained EnCodec and ours behave alike in
+`tts.codec.Codec`.
 
 Glossary: B batch, S samples, T frames, Q codebooks, D latent width.
 """
@@ -22,16 +20,9 @@ import numpy as np
 import torch
 from encodec import distrib
 from encodec.modules import SEANetDecoder, SEANetEncoder
-from encodec.msstftd import MultiScaleSTFTDiscriminator
 from encodec.quantization import ResidualVectorQuantizer
 from encodec.quantization.core_vq import EuclideanCodebook
 from torch import nn
-
-from tts.config import CodecConfig
-
-# STFT sizes of the MS-STFT discriminator (window = FFT size, hop = a quarter): three scales
-# as in the package's default, one octave lower than its 24 kHz setting to suit 16 kHz speech.
-DISCRIMINATOR_FFTS = (1024, 512, 256)
 
 
 @contextlib.contextmanager
@@ -78,7 +69,7 @@ class CodecModel(nn.Module):
 
     def __init__(self, sample_rate: int, strides: Sequence[int], channels: int, dimension: int,
                  lstm_layers: int, n_codebooks: int, codebook_size: int, input_gain: float = 1.0,
-                 dead_code_threshold: float = 2.0, decoder: dict[str, Any] | None = None):
+                 dead_code_threshold: float = 2.0):
         super().__init__()
         self.sample_rate = sample_rate
         self.strides = tuple(int(s) for s in strides)
@@ -90,11 +81,7 @@ class CodecModel(nn.Module):
                      lstm=lstm_layers, norm="weight_norm", causal=False)
         with quiet_weight_norm():
             self.encoder = SEANetEncoder(**sizes)
-            self.decoder = SEANetDecoder(**sizes) if decoder is None else istft_decoder(dimension, decoder)
-        if decoder is not None and self.decoder.hop_length != self.hop_length:
-            raise ValueError(f"the codec decoder upsamples by {self.decoder.hop_length} samples per frame, "
-                             f"the encoder's strides by {self.hop_length}; choose decoder_upsample_rates "
-                             "whose product times decoder_istft_n_fft / 4 is the codec hop")
+            self.decoder = SEANetDecoder(**sizes)
         self.quantizer = ResidualVectorQuantizer(dimension=dimension, n_q=n_codebooks, bins=codebook_size,
                                                  threshold_ema_dead_code=dead_code_threshold)
         for layer in self.quantizer.vq.layers:  # same buffers, repaired training updates
@@ -103,12 +90,12 @@ class CodecModel(nn.Module):
     @classmethod
     def from_settings(cls, settings: dict[str, Any], dead_code_threshold: float = 2.0) -> "CodecModel":
         """Build from the settings of a trained codec (`tts.codec.trained_settings`)."""
-        decoder = None
         if settings.get("decoder", "seanet") != "seanet":
-            decoder = {key: settings[key] for key in ISTFT_DECODER_KEYS}
+            raise ValueError(f"a codec with decoder {settings['decoder']!r} cannot be built: only the SEANet "
+                             "decoder remains; train the codec again")
         return cls(settings["sample_rate"], settings["strides"], settings["channels"],
                    settings["dimension"], settings["lstm_layers"], settings["n_codebooks"],
-                   settings["codebook_size"], settings.get("input_gain", 1.0), dead_code_threshold, decoder)
+                   settings["codebook_size"], settings.get("input_gain", 1.0), dead_code_threshold)
 
     @property
     def frame_rate(self) -> float:
@@ -140,18 +127,16 @@ class MelCodecModel(nn.Module):
     (B, 1, T x hop), the latter only once `attach_vocoder` gave it a vocoder.
     """
 
-    def __init__(self, audio: dict[str, Any], strides: Sequence[int], channels: int, dimension: int,
+    def __init__(self, mel: dict[str, Any], strides: Sequence[int], channels: int, dimension: int,
                  lstm_layers: int, n_codebooks: int, codebook_size: int, dead_code_threshold: float = 2.0):
         super().__init__()
-        from tts.config import AudioConfig
-
-        self.audio = AudioConfig(**{k: audio[k] for k in MEL_CODEC_AUDIO_KEYS})
+        self.mel_settings = dict(mel)  # the settings of log_mel as plain numbers (AudioConfig.mel_kwargs)
         self.strides = tuple(int(s) for s in strides)
         self.mel_frames_per_code = math.prod(self.strides)
-        self.hop_length = self.mel_frames_per_code * self.audio.hop_length
-        self.sample_rate = self.audio.sample_rate
+        self.hop_length = self.mel_frames_per_code * int(self.mel_settings["hop_length"])
+        self.sample_rate = int(self.mel_settings["sample_rate"])
         self.n_codebooks, self.codebook_size = n_codebooks, codebook_size
-        sizes = dict(channels=self.audio.n_mels, dimension=dimension, n_filters=channels,
+        sizes = dict(channels=int(self.mel_settings["n_mels"]), dimension=dimension, n_filters=channels,
                      ratios=list(self.strides), lstm=lstm_layers, norm="weight_norm", causal=False)
         with quiet_weight_norm():
             self.mel_encoder = SEANetEncoder(**sizes)
@@ -216,7 +201,7 @@ class _MelEncoder(nn.Module):
         super().__init__()
         from tts.audio.spectral import MelSpectrogram
 
-        self.features = MelSpectrogram(codec.audio)
+        self.features = MelSpectrogram(**codec.mel_settings)
         object.__setattr__(self, "codec", codec)  # a back-reference, not a submodule
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
@@ -245,20 +230,7 @@ class _MelDecoder(nn.Module):
         return vocoder(self.codec.latents_mel(latents)).clamp(-1.0, 1.0)
 
 
-MEL_CODEC_AUDIO_KEYS = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "f_min", "f_max")
 MEL_CENTRE, MEL_SPREAD = -5.0, 3.0  # natural-log mel of speech at -20 dBFS spans about -11.5 to 2
-
-
-ISTFT_DECODER_KEYS = ("decoder_upsample_rates", "decoder_istft_n_fft", "decoder_channels")
-
-
-def istft_decoder(dimension: int, settings: dict[str, Any]) -> nn.Module:
-    """The vocoder's generator (HiFi-GAN V2 blocks) as a codec decoder: latents (B, D, T) -> (B, 1, T x hop).
-    Unlike the vocoder it is not clipped to [-1, 1]: the codec works at `input_gain` times full scale."""
-    from tts.models.vocoder import Generator
-
-    return Generator(dimension, settings["decoder_upsample_rates"], settings["decoder_channels"],
-                     (3, 7, 11), ((1, 3, 5),) * 3, 2, settings["decoder_istft_n_fft"])
 
 
 class RepairedCodebook(EuclideanCodebook):
@@ -326,14 +298,6 @@ def dead_code_threshold(vectors_per_batch: int, codebook_size: int) -> float:
     2 / 4.7), and never above encodec's 2.
     """
     return min(2.0, 0.4 * vectors_per_batch / codebook_size)
-
-
-def build_discriminator(codec: CodecConfig) -> nn.Module:
-    """EnCodec's multi-scale STFT discriminator with `codec.discriminator_channels` filters."""
-    ffts = list(DISCRIMINATOR_FFTS)
-    with quiet_weight_norm():
-        return MultiScaleSTFTDiscriminator(filters=codec.discriminator_channels, n_ffts=ffts,
-                                           win_lengths=ffts, hop_lengths=[n // 4 for n in ffts])
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,5 +1,5 @@
-"""Transformer pieces shared by the AR and NAR models: attention with a KV cache, pre-norm blocks,
-sinusoidal positions and adaptive layer norm.
+"""Transformer pieces shared by the AR, NAR and durations models: attention with a KV cache, pre-norm
+blocks, sinusoidal positions, adaptive layer norm, and the embedding of phones and codec frames.
 
 Shapes: B batch, N sequence (phones + frames), D width, H heads, K keys (cached + new).
 hidden (B, N, D); attention mask (B, 1, N, K) bool, True = may attend.
@@ -25,7 +25,7 @@ IGNORE = -100  # target value that losses and accuracies skip
 
 @dataclass(frozen=True)
 class TransformerShape:
-    """Size of a transformer stack (a copy of the recipe's TransformerConfig, without training)."""
+    """Size of a transformer stack (the recipe's TransformerSize keys of an ar, nar or durations section)."""
 
     width: int
     layers: int
@@ -211,6 +211,41 @@ class SinusoidalPositions(nn.Module):
         if encoding.size(-1) < self.width:  # odd width
             encoding = F.pad(encoding, (0, self.width - encoding.size(-1)))
         return self.scale * encoding
+
+
+def check_length(n_phones: int, n_frames: int, max_positions: int) -> None:
+    """ValueError when phones + frames do not fit the model's max_positions."""
+    if n_phones + n_frames > max_positions:
+        raise ValueError(f"sequence of {n_phones} phones + {n_frames} frames is longer than max_positions = "
+                         f"{max_positions}; raise it in the recipe or drop long utterances")
+
+
+def embed_levels(embedding: nn.Embedding, codes: torch.Tensor, codebook_size: int,
+                 shown: torch.Tensor | None = None) -> torch.Tensor:
+    """The sum over levels of each frame's code embeddings: codes (B, Q, T) through one table of Q x V
+    rows (level q's code c is row q * V + c), levels where `shown` (B, Q, T) is False left out -> (B, T, D)."""
+    offsets = (torch.arange(codes.size(1), device=codes.device) * codebook_size).view(1, -1, 1)
+    embedded = embedding(codes + offsets)  # (B, Q, T, D)
+    if shown is not None:
+        embedded = embedded * shown.unsqueeze(-1)
+    return embedded.sum(dim=1)
+
+
+def phones_then_audio(phones: torch.Tensor, audio: torch.Tensor, phone_positions: SinusoidalPositions,
+                      audio_positions: SinusoidalPositions) -> torch.Tensor:
+    """Embedded phones (B, L, D) and frames (B, T, D), each with positions from 0 -> (B, L + T, D)."""
+    L, T = phones.size(1), audio.size(1)
+    positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
+    return torch.cat([phones + phone_positions(positions[:, :L]), audio + audio_positions(positions[:, :T])], dim=1)
+
+
+def model_from_checkpoint(cls: Any, checkpoint: dict[str, Any]) -> nn.Module:
+    """The model `cls` of a checkpoint dict of its training stage (tts.checkpoint.load_checkpoint), in eval mode."""
+    if "model_config" not in checkpoint or "model" not in checkpoint.get("modules", {}):
+        raise ValueError(f"not a checkpoint of this model's stage (stage {checkpoint.get('stage')!r})")
+    model = cls.from_config(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["modules"]["model"])
+    return model.eval()
 
 
 def init_weights(module: nn.Module, layers: int) -> None:

@@ -15,8 +15,8 @@ Two discriminators judge the waveform: multi-period (the signal folded into 2-D 
 period) and multi-scale (the signal at 1, 1/2, 1/4 of the rate). Losses are least-squares
 adversarial, feature matching and (in the training task) L1 on log-mel.
 
-Shapes: B batch, S samples, T frames, C channels, M mel bins (or latent width D).
-features (B, M, T) -> waveform (B, 1, S) with S = T x hop.
+Shapes: B batch, S samples, T frames, C channels, M mel bins.
+log-mel (B, M, T) -> waveform (B, 1, S) with S = T x hop.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Generator(nn.Module):
         spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))  # (B, F, T')
         wav = torch.istft(spec, self.istft_n_fft, self.istft_hop, self.istft_n_fft, self.window,
                           center=True, length=x.shape[-1] * self.istft_hop)  # (B, S)
-        return wav[:, None]  # (B, 1, S), unbounded (the vocoder clips at inference; a codec decoder must not)
+        return wav[:, None]  # (B, 1, S), unbounded (`tts.vocode.Vocoder` clips at inference)
 
     def _convs(self) -> list[nn.Module]:
         return [m for m in self.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
@@ -160,25 +160,15 @@ class Generator(nn.Module):
             self._weight_norm = False
 
 
-def latent_channels(recipe: Recipe) -> int:
-    """Width D of the codec latents (quantised embedding sum) the vocoder reads for input codec_latent."""
-    return 128 if recipe.codec.kind == "encodec_24khz" else recipe.codec.dimension
-
-
-def input_channels(recipe: Recipe) -> int:
-    """Channels of the vocoder input: mel bins (mel, codec_mel), or the codec latent width."""
-    return latent_channels(recipe) if recipe.vocoder.input == "codec_latent" else recipe.audio.n_mels
-
-
 def build_generator(recipe: Recipe) -> Generator:
-    """The recipe's generator (weight norm on); checks that its strides multiply to the input hop."""
+    """The recipe's generator over its log-mels (weight norm on); checks that its strides multiply
+    to the mel hop."""
     cfg: VocoderConfig = recipe.vocoder
-    if cfg.upsampling != recipe.vocoder_hop:
+    if cfg.upsampling != recipe.audio.hop_length:
         raise ValueError(f"vocoder.upsample_rates {list(cfg.upsample_rates)} (with the iSTFT hop "
-                         f"{cfg.istft_hop}) multiply to {cfg.upsampling}, "
-                         f"but the '{cfg.input}' input has a hop of {recipe.vocoder_hop} samples; "
-                         "choose rates whose product is the hop")
-    return Generator(input_channels(recipe), cfg.upsample_rates, cfg.initial_channels,
+                         f"{cfg.istft_hop}) multiply to {cfg.upsampling}, but the log-mel has a hop of "
+                         f"{recipe.audio.hop_length} samples; choose rates whose product is the hop")
+    return Generator(recipe.audio.n_mels, cfg.upsample_rates, cfg.initial_channels,
                      cfg.resblock_kernel_sizes, cfg.resblock_dilations, cfg.resblock_convs,
                      cfg.istft_n_fft)
 

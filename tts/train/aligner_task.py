@@ -3,7 +3,7 @@
 The aligner (tts.models.alignment.Aligner) reads the phones and the prepared log-mel frames (each
 bin normalised over its utterance) and is trained by the forward-sum loss: minus the log-likelihood
 of every monotonic alignment of the frames to the phones. It needs no codes, so it can train while
-the codec does. Its durations (tts.train.durations) feed `nar.condition: durations`.
+the codec does. Its durations (tts.train.durations) train the durations model (stage durations).
 
 Batches are dicts of CPU tensors: ids, phones (B, L), phone_lengths (B,), frames (B, T, M) (zero past
 an utterance's end), frame_lengths (B,), tokens.

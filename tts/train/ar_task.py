@@ -11,11 +11,6 @@ With `ar.guided_attention` > 0, the head-averaged attention of the middle layer 
 to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
 a help for learning the alignment on little data; 0 turns it off.
 
-With `ar.mel_loss` > 0 the model has a mel head: each target position also predicts the log-mel
-frames of its codec frame (the prepared corpus's, `mel_per_frame` of them), trained by a masked L1
-of that weight beside the cross-entropy. Batches then also hold mel (B, T + 1, mel_per_frame, M),
-whose last position (EOS) and prompt frames are masked out.
-
 Batches are dicts of CPU tensors (moved to the device in train_step):
     ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
     targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens.
@@ -33,19 +28,13 @@ import torch
 from torch import nn
 
 from tts.config import Recipe, TrainConfig
-from tts.models.ar import ARModel, GenerationOptions, attention_alignment
+from tts.models.ar import ARModel, attention_alignment
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
 log = logging.getLogger(__name__)
 
 VALIDATION_EPOCH = -1  # batch_rng epoch of the (fixed) validation batches
-
-
-def masked_mel_l1(mel: torch.Tensor, target: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
-    """Mean L1 of log-mel frames (B, T, r, M) against `target` over the positions `wanted` (B, T)."""
-    error = (mel.float() - target).abs().mean(dim=(2, 3))  # (B, T)
-    return (error * wanted).sum() / wanted.sum().clamp(min=1)
 
 
 class ARTask:
@@ -55,7 +44,7 @@ class ARTask:
 
     def __init__(self, recipe: Recipe, corpus: Any = None):
         self.recipe = recipe
-        self.section = getattr(recipe, self.name)  # TransformerConfig
+        self.section = getattr(recipe, self.name)  # ARConfig (NARConfig, DurationsConfig in the subclasses)
         self._corpus = corpus
         self._datasets: dict[str, CodesDataset] = {}
         self._validation: list[dict] | None = None
@@ -158,37 +147,7 @@ class ARTask:
                  "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
                  "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
                  "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
-        if self.section.mel_loss > 0:
-            batch["mel"] = self._mel_targets(data, items, int(audio_lengths.max()))
         return batch
-
-    @property
-    def mel_per_frame(self) -> int:
-        """Mel frames per codec frame (the mel head's frames per position)."""
-        audio = self.recipe.audio
-        frame_rate = float(self.codec_settings.get("frame_rate", self.recipe.codec_frame_rate))
-        ratio = audio.sample_rate / audio.hop_length / frame_rate
-        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
-            key = "ar.mel_loss" if self.name == "ar" else f"{self.name}.predict: mel"
-            off = "ar.mel_loss: 0" if self.name == "ar" else f"{self.name}.predict: codes"
-            raise ValueError(f"{key} needs a whole number of mel frames per codec frame, but the mel rate "
-                             f"{audio.sample_rate / audio.hop_length:g} Hz (audio.hop_length) over the codec's "
-                             f"{frame_rate:g} Hz is {ratio:g}; set {off} or change audio.hop_length")
-        return int(round(ratio))
-
-    def _mel_targets(self, data: CodesDataset, items: list[int], positions: int) -> torch.Tensor:
-        """(B, positions, r, M): position t holds the log-mel frames [t r, (t + 1) r) of the utterance,
-        padded with silence (the log floor) past its end."""
-        from tts.audio.spectral import LOG_FLOOR
-
-        r, floor = self.mel_per_frame, float(np.log(LOG_FLOOR))
-        rows = []
-        for index in items:
-            mel = torch.from_numpy(self.corpus.mel(data.items[index].record))  # (M, F)
-            frames = mel.T[:positions * r]  # (F', M)
-            frames = torch.nn.functional.pad(frames, (0, 0, 0, positions * r - frames.size(0)), value=floor)
-            rows.append(frames.view(positions, r, -1))
-        return torch.stack(rows)
 
     def batch_ids(self, batch: dict) -> list[str]:
         return batch["ids"]
@@ -203,10 +162,7 @@ class ARTask:
 
         s = self.section
         shape = TransformerShape(s.width, s.layers, s.heads, s.dropout, s.max_positions, s.attention_dropout)
-        config = {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
-        if self.name == "ar" and s.mel_loss > 0:
-            config.update(mel_bins=self.recipe.audio.n_mels, mel_per_frame=self.mel_per_frame)
-        return config
+        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": ARModel.from_config(self.model_config())}
@@ -221,7 +177,7 @@ class ARTask:
     def check_resume(self, checkpoint: dict[str, Any], path: Path) -> None:
         """ValueError when the corpus's codes come from another codec than those `path` learned
         (the codec was trained on or replaced, and the codes prepared again, since)."""
-        from tts.data.prepare import CHECKPOINT_DIGEST, codec_differences
+        from tts.codec import CHECKPOINT_DIGEST, codec_differences
 
         differences = ["the codec's weights (checkpoint_digest)" if k == CHECKPOINT_DIGEST else k
                        for k in codec_differences(checkpoint.get("codec") or {}, self.codec_settings)]
@@ -234,55 +190,18 @@ class ARTask:
     # ------------------------------------------------------------------ steps
 
     def _forward(self, model: nn.Module, batch: dict, device: torch.device, weights: bool):
-        """(batch on the device, logits, attention weights or None, mel frames or None)."""
+        """(batch on the device, logits, attention weights or None)."""
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         layer = self.section.layers // 2 if weights else None
-        if "mel" in b:
-            logits, attention, mel = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
-                                           weights_layer=layer, mel=True)
-            return b, logits, attention, mel
         logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
                                   weights_layer=layer)
-        return b, logits, attention, None
-
-    def mel_l1(self, mel: torch.Tensor, b: dict) -> torch.Tensor:
-        """Mean L1 of predicted log-mel frames (B, T, r, M) against b["mel"] at the positions that
-        count in the loss (targets not IGNORE), EOS's position excepted."""
-        wanted = (b["targets"] != IGNORE) & (b["targets"] != self.codebook_size)  # (B, T): EOS = V
-        return masked_mel_l1(mel, b["mel"], wanted)
-
-    @torch.no_grad()
-    def own_draws(self, model: nn.Module, batch: dict, share: float, step: int) -> dict:
-        """Scheduled sampling: the batch with a share of the target's input frames (after the prompt)
-        replaced by the model's own draws from its teacher-forced prediction of that frame (temperature
-        1). Input t + 1 holds code t, which position t predicts; an EOS draw keeps the true code.
-        The draws are seeded by the run's seed and the step, so a resumed run makes the same ones."""
-        device = batch["audio"].device
-        logits, _ = model(batch["phones"], batch["phone_lengths"], batch["audio"], batch["audio_lengths"])
-        g = torch.Generator(device=device).manual_seed(int(self.recipe.seed) * 1_000_003 + step)
-        probs = logits.float().softmax(dim=-1)  # (B, T + 1, V + 1)
-        drawn = torch.multinomial(probs.flatten(0, 1), 1, generator=g).view(probs.shape[:2])  # (B, T + 1)
-        targets = batch["targets"]
-        eligible = (targets != IGNORE) & (targets < self.codebook_size) & (drawn < self.codebook_size)
-        chosen = eligible & (torch.rand(targets.shape, generator=g, device=device) < share)  # by position t
-        audio = batch["audio"].clone()
-        audio[:, 1:] = torch.where(chosen[:, :-1], drawn[:, :-1], audio[:, 1:])  # into input t + 1
-        return {**batch, "audio": audio, "own_draws": chosen[:, :-1].sum().item()}
+        return b, logits, attention
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
-        weight, share = self.section.guided_attention, self.section.scheduled_sampling
-        if share > 0:
-            moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            batch = self.own_draws(modules["model"], moved, share, step)
-        b, logits, attention, mel = self._forward(modules["model"], batch, device, weights=weight > 0)
+        weight = self.section.guided_attention
+        b, logits, attention = self._forward(modules["model"], batch, device, weights=weight > 0)
         loss = token_loss(logits, b["targets"])
         logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
-        if share > 0:
-            logs["own_draws"] = b["own_draws"] / max(int((b["targets"] != IGNORE).sum()), 1)
-        if mel is not None:
-            l1 = self.mel_l1(mel, b)
-            logs["mel_l1"] = l1.item()
-            loss = loss + self.section.mel_loss * l1
         if weight > 0:
             guide, _ = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
             logs["guided_attention"] = guide.item()
@@ -292,18 +211,13 @@ class ARTask:
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         """Teacher-forced loss and accuracy, and how the middle layer's attention reads the phones:
-        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share).
-        With a mel head also mel_l1, and loss is then token_loss + ar.mel_loss x mel_l1."""
-        b, logits, attention, mel = self._forward(modules["model"], batch, device, weights=True)
+        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share)."""
+        b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
         penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
         metrics = {"loss": token_loss(logits, b["targets"]).item(),
                    "accuracy": token_accuracy(logits, b["targets"]),
                    "top10_accuracy": token_accuracy(logits, b["targets"], k=10),
                    "attention_penalty": penalty.item(), "phone_attention": share.item()}
-        if mel is not None:  # best.pt follows the whole objective; token_loss is the cross-entropy alone
-            metrics["token_loss"] = metrics["loss"]
-            metrics["mel_l1"] = self.mel_l1(mel, b).item()
-            metrics["loss"] = metrics["token_loss"] + self.section.mel_loss * metrics["mel_l1"]
         return metrics
 
     # ------------------------------------------------------------------ samples
@@ -322,52 +236,19 @@ class ARTask:
         item = data.items[index]
         prompt_phones = [prompt[0].items[prompt[1]].phones] if prompt else None
         prompt_codes = prompt[0].codes(prompt[1]) if prompt else None  # (Q, P)
-        options = GenerationOptions.from_synthesis(self.recipe.synthesis)
-        model = modules["model"]
-        generated = model.generate([item.phones], [prompt_codes[0]] if prompt else None,
-                                   options, prompt_phones, keep_mel=model.has_mel_head)
+        generated = modules["model"].generate([item.phones], [prompt_codes[0]] if prompt else None,
+                                              self.recipe.synthesis, prompt_phones)
         codes = generated.codes[0].view(1, -1).cpu()  # (1, T)
-        if model.has_mel_head and len(codes[0]):
-            self.render_mel(folder, generated.mels[0], item, device)
         self.plot_attention(modules["model"], data, index, folder / "attention.png", device)
         nar, latents = self._trained_nar(device), None
         levels = "all" if nar is not None else "codebook 1 only (no trained NAR yet)"
-        if nar is not None and nar.reads_durations:  # the NAR speaks without the AR's codes
-            levels = "codebook 1 only (the NAR reads durations, not these codes)"
-        elif nar is not None and nar.predicts_mel:  # the NAR's mel mode: heard as nar_mel.wav
-            levels = "codebook 1 (the NAR's mel frames are nar_mel.wav)"
-            if len(codes[0]):
-                mel = nar.generate([item.phones], [codes[0]], [prompt_codes] if prompt else None,
-                                   prompt_phones if prompt else None)[0]
-                self.render_mel(folder, mel, item, device, label="AR + NAR mel mode", name="nar_mel")
-        elif nar is not None and len(codes[0]):
+        if nar is not None and len(codes[0]):
             codes, latents = self.fill_levels(nar, item.phones, codes[0], prompt_codes if prompt else None,
                                               prompt_phones[0] if prompt else None, device)
         info = {"step": step, "id": item.id, "text": item.record.get("text", ""),
                 "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
                 "reference_frames": item.n_frames, "truncated": generated.truncated[0], "levels": levels}
         self.render(folder, codes, item, info, device, latents)
-
-    def render_mel(self, folder: Path, mel: torch.Tensor, item: Any, device: torch.device,
-                   label: str = "AR mel head", name: str = "mel") -> None:
-        """<name>.wav and <name>_spectrogram.png: log-mel frames (M, F) of a mel head through the run's
-        mel vocoder (what synthesis hears of it); skipped with a warning while there is none."""
-        from tts import plot
-        from tts.audio.io import save_audio
-        from tts.vocode import load_vocoder
-
-        try:
-            vocoder = load_vocoder(Path(self.recipe.output_dir), device)
-        except (FileNotFoundError, ValueError) as err:
-            log.warning("the mel head's sample is not voiced: %s", err)
-            return
-        if vocoder.input != "mel":
-            return
-        wav = vocoder(mel.to(device))[0, 0].float().cpu().numpy()
-        save_audio(folder / f"{name}.wav", wav, vocoder.sample_rate)
-        plot.plot_spectrograms([(wav, vocoder.sample_rate, f"{label} ({item.id})"),
-                                (self.corpus.audio(item.record), self.corpus.sample_rate, "reference")],
-                               folder / f"{name}_spectrogram.png", self.recipe.audio)
 
     def plot_attention(self, model: nn.Module, data: CodesDataset, index: int, output: Path,
                        device: torch.device) -> None:
@@ -378,7 +259,7 @@ class ARTask:
         was_training = model.training
         model.eval()
         try:
-            b, _, attention, _ = self._forward(model, batch, device, weights=True)
+            b, _, attention = self._forward(model, batch, device, weights=True)
         finally:
             model.train(was_training)
         L = int(b["phone_lengths"][0])
@@ -388,8 +269,8 @@ class ARTask:
                                   "(teacher-forced)")
 
     def _trained_nar(self, device: torch.device):
+        from tts.checkpoint import load_checkpoint
         from tts.models.nar import NARModel
-        from tts.train.checkpoint import load_checkpoint
 
         folder = Path(self.recipe.output_dir) / "nar"
         if not ((folder / "best.pt").is_file() or (folder / "last.pt").is_file()):
@@ -398,34 +279,31 @@ class ARTask:
 
     def fill_levels(self, nar: nn.Module, phones: torch.Tensor, first: torch.Tensor, prompt_codes, prompt_phones,
                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Levels 2..Q by the NAR, as synthesis decodes them: codes (Q, T), and with the recipe's
-        synthesis.nar_decode expected (and a codec to hand) the expected latents (D, T), else None."""
-        codec = self._load_codec(device) if self.recipe.synthesis.nar_decode == "expected" else None
-        out = nar.generate([phones], [first], [prompt_codes] if prompt_codes is not None else None,
-                           [prompt_phones] if prompt_phones is not None else None,
-                           codebooks=codec.codebooks() if codec is not None else None)
-        if codec is None:
-            return out[0].cpu(), None
-        return out[0][0].cpu(), out[1][0]
+        """Levels 2..Q by the NAR, as synthesis decodes them: codes (Q, T), and with a codec to hand the
+        expected latents (D, T) that synthesis decodes, else None."""
+        codec = self._load_codec(device)
+        codes, latents = nar.generate([phones], [first], [prompt_codes] if prompt_codes is not None else None,
+                                      [prompt_phones] if prompt_phones is not None else None,
+                                      codebooks=codec.codebooks() if codec is not None else None)
+        return codes[0].cpu(), latents[0] if latents is not None else None
 
     def render(self, folder: Path, codes: torch.Tensor, item: Any, info: dict, device: torch.device,
                latents: torch.Tensor | None = None) -> None:
-        """codes.npy and sample.json; then generated.wav + spectrogram.png through the codec (from
-        `latents` (D, T) when given), or codes.png."""
-        from tts import plot
+        """codes.npy and sample.json; then generated.wav + spectrogram.png through the codec from the
+        NAR's expected `latents` (D, T) when given, else codes.png."""
+        from tts import plot, plot_files
 
         np.save(folder / "codes.npy", codes.numpy())
         codec = self._load_codec(device)
-        if codec is not None and codes.size(0) == codec.n_codebooks and codes.size(1) > 0:
+        if codec is not None and latents is not None and codes.size(1) > 0:
             from tts.audio.io import save_audio
 
-            wav = (codec.decode(codes.unsqueeze(0).to(device)) if latents is None
-                   else codec.decode_latents(latents.unsqueeze(0).to(device)))[0, 0].float().cpu().numpy()  # (S,)
+            wav = codec.decode_latents(latents.unsqueeze(0).to(device))[0, 0].float().cpu().numpy()  # (S,)
             save_audio(folder / "generated.wav", wav, codec.sample_rate)
             reference = self.corpus.audio(item.record)
-            plot.plot_spectrograms([(wav, codec.sample_rate, f"generated ({info['id']})"),
-                                    (reference, self.corpus.sample_rate, "reference")],
-                                   folder / "spectrogram.png", self.recipe.audio)
+            plot_files.plot_spectrograms([(wav, codec.sample_rate, f"generated ({info['id']})"),
+                                          (reference, self.corpus.sample_rate, "reference")],
+                                         folder / "spectrogram.png", self.recipe.audio)
             info["wav"] = "generated.wav"
         elif codes.size(1) > 0:
             plot.plot_codes(codes.numpy(), folder / "codes.png", title=f"{self.name} sample {info['id']}")

@@ -1,12 +1,10 @@
 """The codec stage: our EnCodec model learns to resynthesise random crops of the prepared corpus.
 
-Generator loss (EnCodec's recipe, weights below): waveform L1 + multi-resolution log-mel L1 +
-VQ commitment, and once the GAN is on (step >= codec.adversarial_start, codec.adversarial not
-"none") the MS-STFT discriminator's adversarial loss (hinge or least squares) + relative feature
-matching. Each step yields the discriminator's loss (when the GAN is on), then the generator's,
-as `tts.train.task` describes. Codebooks are not trained by the optimiser: they follow the
-encoder by exponential moving average, are k-means initialised on the first batch, and dead
-entries are replaced from the batch (encodec's quantiser does all three).
+Loss (EnCodec's reconstruction terms, weights below): waveform L1 + multi-resolution log-mel L1
++ VQ commitment; each step yields it once, as `tts.train.task` describes. Codebooks are not
+trained by the optimiser: they follow the encoder by exponential moving average, are k-means
+initialised on the first batch, and dead entries are replaced from the batch (encodec's
+quantiser does all three).
 
 Shapes: B batch, S samples, T frames, Q codebooks.
 Batch: {"ids": [B], "wav": (B, 1, S) float32, "n_samples": [B] real samples before padding}.
@@ -26,8 +24,7 @@ from torch import nn
 
 from tts.codec import trained_settings
 from tts.config import Recipe, TrainConfig
-from tts.models.codec_model import (DISCRIMINATOR_FFTS, CodecModel, build_discriminator, dropout_levels,
-                                    dead_code_threshold)
+from tts.models.codec_model import CodecModel, dead_code_threshold, dropout_levels
 from tts.train.batching import CropBatches, random_crops
 
 log = logging.getLogger(__name__)
@@ -35,8 +32,6 @@ log = logging.getLogger(__name__)
 WAV_WEIGHT = 1.0  # waveform L1 (EnCodec: 0.1 against a larger spectral loss than ours)
 MEL_WEIGHT = 1.0  # multi-resolution log-mel L1 (mean over resolutions, nats)
 COMMIT_WEIGHT = 1.0  # VQ commitment: encoder output to its quantised value, MSE
-ADVERSARIAL_WEIGHT = 1.0  # generator's adversarial loss, mean over discriminator scales
-FEATURE_WEIGHT = 1.0  # relative feature matching, mean over scales and layers (EnCodec: 3 and 3)
 VALIDATION_SECONDS = 4.0  # validation crops: up to this long, from the start of each utterance
 VALIDATION_UTTERANCES = 16  # validation utterances scored at each validation pass
 
@@ -44,7 +39,7 @@ Batch = dict[str, Any]
 
 
 class CodecTask:
-    """GAN training of our EnCodec model (see tts/train/task.py for the protocol)."""
+    """Training of our EnCodec model (see tts/train/task.py for the protocol)."""
 
     name = "codec"
 
@@ -59,10 +54,6 @@ class CodecTask:
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._mel_loss: nn.Module | None = None
         self._validation: list[Batch] | None = None
-        if self.segment_samples < max(DISCRIMINATOR_FFTS):
-            raise ValueError(f"codec.train.segment_seconds = {self.cfg.train.segment_seconds} gives "
-                             f"{self.segment_samples} samples, fewer than the discriminator's largest "
-                             f"window ({max(DISCRIMINATOR_FFTS)}); use a longer segment")
 
     # ------------------------------------------------------------------ setup
 
@@ -91,17 +82,13 @@ class CodecTask:
     def build_modules(self) -> dict[str, nn.Module]:
         vectors = self.cfg.train.batch_size * self.segment_samples // self.hop  # latent frames per batch
         threshold = dead_code_threshold(vectors, self.cfg.codebook_size)
-        return {"generator": CodecModel.from_settings(trained_settings(self.recipe), threshold),
-                "discriminator": build_discriminator(self.cfg)}
+        return {"generator": CodecModel.from_settings(trained_settings(self.recipe), threshold)}
 
     def optimizer_groups(self) -> dict[str, list[str]]:
-        return {"discriminator": ["discriminator"], "generator": ["generator"]}
+        return {"generator": ["generator"]}
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"codec": trained_settings(self.recipe)}
-
-    def adversarial_on(self, step: int) -> bool:
-        return self.cfg.adversarial != "none" and step >= self.cfg.adversarial_start
 
     # ------------------------------------------------------------------ data
 
@@ -161,36 +148,16 @@ class CodecTask:
 
     def train_step(self, modules: dict[str, nn.Module], batch: Batch, step: int,
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
-        generator, discriminator = modules["generator"], modules["discriminator"]
         real = batch["wav"].to(device)  # (B, 1, S)
         levels = dropout_levels(self.cfg.quantizer_dropout, self.cfg.n_codebooks, self.recipe.seed, step)
-        fake, _, commit = generator(real, levels)  # (B, 1, S), codes, scalar
+        fake, _, commit = modules["generator"](real, levels)  # (B, 1, S), codes, scalar
         fake = fake.float()
-        adversarial = self.adversarial_on(step)
-        logs: dict[str, float] = {}
-        if adversarial:
-            real_logits, real_features = discriminator(real)
-            fake_logits, _ = discriminator(fake.detach())
-            d_loss = discriminator_loss(real_logits, fake_logits, self.cfg.adversarial)
-            yield "discriminator", d_loss, {"d_loss": d_loss.item()}
-
         wav_l1 = F.l1_loss(fake, real)
         mel = self.mel_loss(fake, real)
         loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * commit
-        logs.update(wav_l1=wav_l1.item(), mel=mel.item(), commit=commit.item())
+        logs = {"wav_l1": wav_l1.item(), "mel": mel.item(), "commit": commit.item(), "loss": loss.item()}
         if self.cfg.quantizer_dropout > 0:
             logs["levels"] = float(levels or self.cfg.n_codebooks)
-        if adversarial:
-            # the discriminator's current weights as constants: gradients reach the generator only
-            plain = getattr(discriminator, "module", discriminator)  # unwrap DDP
-            frozen = {name: p.detach() for name, p in plain.named_parameters()}
-            fake_logits, fake_features = torch.func.functional_call(plain, frozen, (fake,))
-            g_adv = generator_adversarial_loss(fake_logits, self.cfg.adversarial)
-            matching = feature_matching_loss([[f.detach() for f in fs] for fs in real_features],
-                                             fake_features)
-            loss = loss + ADVERSARIAL_WEIGHT * g_adv + FEATURE_WEIGHT * matching
-            logs.update(g_adv=g_adv.item(), feature_match=matching.item())
-        logs["loss"] = loss.item()
         yield "generator", loss, logs
 
     @torch.no_grad()
@@ -205,7 +172,7 @@ class CodecTask:
             distances.append(multi_resolution_mel_distance(f[..., :n], r[..., :n], self.sample_rate))
             l1s.append(float((f[..., :n] - r[..., :n]).abs().mean()))
         distance, wav_l1 = float(np.mean(distances)), float(np.mean(l1s))
-        # "loss" picks best.pt: the reconstruction part of the generator loss
+        # "loss" picks best.pt: the training loss without the commitment term
         return {"loss": MEL_WEIGHT * distance + WAV_WEIGHT * wav_l1, "mel_distance": distance,
                 "wav_l1": wav_l1}
 
@@ -215,7 +182,7 @@ class CodecTask:
         """The first validation utterance resynthesised (wav), plus a PNG: reference over decoded."""
         from tts.audio.io import save_audio
         from tts.codec import Codec
-        from tts.plot import plot_spectrograms
+        from tts.plot_files import plot_spectrograms
 
         record = self.corpus.records("validation")[:1] or self.corpus.records("train")[:1]
         real = self.corpus.audio(record[0])  # (S,)
@@ -234,32 +201,3 @@ class CodecTask:
                            (fake, self.sample_rate, f"codec resynthesis, step {step}")],
                           folder / f"codec-{step:07d}-{utt}.png", self.recipe.audio)
 
-
-# ---------------------------------------------------------------------- GAN losses
-# logits: one (B, 1, T', F') map per discriminator scale; features: per scale, per layer.
-
-
-def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor], kind: str) -> torch.Tensor:
-    """Hinge: relu(1 - D(x)) + relu(1 + D(G(z))); least squares: (1 - D(x))^2 + D(G(z))^2."""
-    if kind == "hinge":
-        losses = [F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)]
-    else:
-        losses = [(1 - r).pow(2).mean() + f.pow(2).mean() for r, f in zip(real, fake)]
-    return torch.stack(losses).mean()
-
-
-def generator_adversarial_loss(fake: list[torch.Tensor], kind: str) -> torch.Tensor:
-    """Hinge: relu(1 - D(G(z))); least squares: (1 - D(G(z)))^2; mean over scales."""
-    if kind == "hinge":
-        losses = [F.relu(1 - f).mean() for f in fake]
-    else:
-        losses = [(1 - f).pow(2).mean() for f in fake]
-    return torch.stack(losses).mean()
-
-
-def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Tensor]]) -> torch.Tensor:
-    """L1 between discriminator features of real and generated audio, relative to the real
-    features' mean magnitude (EnCodec's form: every layer counts alike whatever its scale)."""
-    losses = [F.l1_loss(f, r) / (r.abs().mean() + 1e-8)
-              for rs, fs in zip(real, fake) for r, f in zip(rs, fs)]
-    return torch.stack(losses).mean()

@@ -1,6 +1,6 @@
 """The phone durations of a prepared corpus, read off the trained aligner (README "Durations").
 
-`nar.condition: durations` trains the NAR on them. They are computed once, from <run>/aligner/best.pt,
+Stage durations trains the durations model on them. They are computed once, from <run>/aligner/best.pt,
 over every utterance with codes, in mel frames by the aligner's monotonic path and then rounded to
 codec frames, and kept in <run>/aligner/durations.npz beside the checkpoint they came from (its step is
 stored with them; a newer aligner checkpoint does not redo them: delete the file to). A killed
@@ -29,7 +29,7 @@ def durations_path(recipe: Any) -> Path:
 
 
 def load_durations(recipe: Any, task: Any) -> dict[str, np.ndarray]:
-    """{utterance id: codec frames (L,) of each phone} for the corpus of `task` (a NARTask), computed
+    """{utterance id: codec frames (L,) of each phone} for the corpus of `task` (a DurationsTask), computed
     from the run's aligner on first use."""
     path = durations_path(recipe)
     if not path.exists():
@@ -45,7 +45,7 @@ def read_durations(path: Path) -> dict[str, np.ndarray]:
 
 
 def compute_durations(recipe: Any, task: Any, path: Path) -> None:
-    """Codec-frame durations of every train and validation utterance of `task` (a NARTask) from the
+    """Codec-frame durations of every train and validation utterance of `task` (a DurationsTask) from the
     aligner's best.pt, saved at `path`."""
     from tqdm import tqdm
 
@@ -56,7 +56,7 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
 
     checkpoint_path = path.parent / "best.pt"
     if not checkpoint_path.exists():
-        raise RuntimeError(f"nar.condition: durations reads the aligner's durations, but {checkpoint_path} does "
+        raise RuntimeError(f"stage durations reads the aligner's durations, but {checkpoint_path} does "
                            "not exist: train the aligner first (`tts train <recipe> --stage aligner`)")
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
     model = Aligner.from_checkpoint(checkpoint)

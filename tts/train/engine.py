@@ -13,7 +13,7 @@ last `keep_last`), and best.pt whenever the validation loss improves. A checkpoi
 A restarted run loads last.pt and continues with the same weights, optimiser and schedule state,
 random states and data position, so it reaches the same weights as a run that was never killed.
 
-metrics.jsonl gets one JSON object per line: {"step", "split": "train"|"validation", "time", ...}.
+Metrics go to metrics.jsonl (tts/train/metrics.py); restoring a run is tts/train/resume.py.
 With torchrun (WORLD_SIZE > 1) every process trains on its shard of the batches under DDP and
 only rank 0 writes files.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import math
 import time
@@ -34,10 +33,11 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from tts.checkpoint import copy_checkpoint, remove_old_checkpoints, rng_state, save_checkpoint, set_rng_state, versions
 from tts.config import TrainConfig, save_recipe
-from tts.train.checkpoint import (copy_checkpoint, load_checkpoint, remove_old_checkpoints, rng_state,
-                                  save_checkpoint, set_rng_state, versions)
 from tts.train.ddp import Distributed, no_sync, setup_distributed, wrap_modules
+from tts.train.metrics import LogWindow, MetricsWriter, format_duration, learning_rate
+from tts.train.resume import Progress, start_or_resume
 from tts.train.schedule import build_scheduler
 from tts.train.task import Task
 
@@ -48,18 +48,6 @@ VALIDATION_METRIC = "loss"  # best.pt keeps the lowest validation value of this 
 
 class NonFiniteError(RuntimeError):
     """Too many optimiser steps in a row had a non-finite loss or gradient."""
-
-
-@dataclass
-class Progress:
-    """Where training stands; saved in every checkpoint."""
-
-    step: int = 0  # optimiser steps done
-    epoch: int = 0
-    batch_in_epoch: int = 0  # micro-batches of `epoch` consumed
-    best_metric: float = math.inf
-    elapsed: float = 0.0  # seconds of training before this process started
-    nonfinite_in_a_row: int = 0
 
 
 @dataclass
@@ -115,63 +103,11 @@ def _setup(task: Task, run_dir: Path, env: Distributed) -> Trainer:
     optimizers = {name: _adamw([modules[m] for m in names], config) for name, names in groups.items()}
     schedulers = {name: build_scheduler(opt, config.schedule, config.warmup_steps, config.max_steps)
                   for name, opt in optimizers.items()}
-    progress = Progress()
-    last = run_dir / "last.pt"
-    if last.is_file():
-        checkpoint = load_checkpoint(last)
-        if hasattr(task, "check_resume"):  # e.g. the AR and NAR: the codes must be the ones they learned
-            task.check_resume(checkpoint, last)
-        _resume(checkpoint, modules, optimizers, schedulers, progress, env)
-        log.info("%s: resuming from %s at step %d", task.name, last, progress.step)
-        if env.is_main:
-            _forget_metrics_after(run_dir / "metrics.jsonl", progress.step)
-    else:
-        if config.init_from:
-            _init_weights(Path(config.init_from), task.name, modules)
-        _seed_process(recipe.seed, env.rank)
+    progress = start_or_resume(task, run_dir, env, modules, optimizers, schedulers)
     for module in modules.values():
         module.train()
     wrapped = wrap_modules(modules, env, getattr(task, "find_unused_parameters", False))
     return Trainer(task, config, run_dir, env, modules, wrapped, optimizers, schedulers, groups, progress)
-
-
-def _init_weights(path: Path, stage: str, modules: dict[str, nn.Module]) -> None:
-    """Start a new run from the weights of a checkpoint of the same stage (train.init_from)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{stage}.train.init_from: {path} does not exist")
-    checkpoint = load_checkpoint(path)
-    if checkpoint.get("stage") != stage:
-        raise ValueError(f"{stage}.train.init_from: {path} is a checkpoint of stage "
-                         f"{checkpoint.get('stage')!r}, not {stage!r}")
-    _load_modules(checkpoint, modules, f"{stage}.train.init_from: {path}")
-    log.info("%s: weights from %s (its step %s); optimiser and schedule start afresh", stage, path,
-             checkpoint.get("step"))
-
-
-def _load_modules(checkpoint: dict[str, Any], modules: dict[str, nn.Module], source: str, advice: str = "") -> None:
-    """Every module's weights from a checkpoint, strictly (a missing module or shape is an error)."""
-    missing = sorted(set(modules) - set(checkpoint["modules"]))
-    if missing:
-        raise ValueError(f"{source} has no weights for modules {missing}; it belongs to another stage or "
-                         f"version{': ' + advice if advice else ''}")
-    for name, module in modules.items():
-        module.load_state_dict(checkpoint["modules"][name])
-
-
-def _forget_metrics_after(path: Path, step: int) -> None:
-    """Drop metric lines of steps after the checkpoint we resume from (they will be redone)."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut short by the kill
-            continue
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    tmp.replace(path)
 
 
 def _check_groups(groups: dict[str, list[str]], modules: dict[str, nn.Module]) -> None:
@@ -192,64 +128,6 @@ def _adamw(modules: list[nn.Module], config: TrainConfig) -> torch.optim.AdamW:
                               {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=config.betas)
 
 
-def _seed_process(seed: int, rank: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed + rank)
-    np.random.seed(seed + rank)
-    torch.manual_seed(seed + rank)  # dropout differs between processes, as it should
-
-
-def _resume(checkpoint: dict[str, Any], modules, optimizers, schedulers, progress: Progress,
-            env: Distributed) -> None:
-    _load_modules(checkpoint, modules, "last.pt", "move the stage folder away to start afresh")
-    for name, optimizer in optimizers.items():
-        optimizer.load_state_dict(checkpoint["optimizers"][name])
-    for name, scheduler in schedulers.items():
-        _resume_schedule(name, scheduler, checkpoint["schedulers"][name], checkpoint["step"])
-    progress.step, progress.epoch = checkpoint["step"], checkpoint["epoch"]
-    progress.batch_in_epoch, progress.best_metric = checkpoint["batch_in_epoch"], checkpoint["best_metric"]
-    progress.elapsed = checkpoint.get("elapsed", 0.0)
-    states = checkpoint["rng"]
-    if len(states) != env.world_size:
-        log.warning("checkpoint has random states of %d processes, this run has %d: data order is kept "
-                    "but dropout differs from an uninterrupted run", len(states), env.world_size)
-        _seed_process(checkpoint["step"], env.rank)
-    else:
-        set_rng_state(states[env.rank])
-
-
-def _resume_schedule(name: str, scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict[str, Any],
-                     step: int) -> None:
-    """Restore the update count of a schedule, but follow the recipe's rate and schedule.
-
-    A LambdaLR's state carries its factor's settings and peak rates, so loading it alone would keep
-    the old schedule silently when the recipe changed (a cosine decay or a longer max_steps set
-    before resuming); here the recipe wins, from the resumed step on, and the change is logged.
-    """
-    wanted = [dict(f.__dict__) for f in scheduler.lr_lambdas], list(scheduler.base_lrs)
-    scheduler.load_state_dict(state)
-    saved = [dict(f.__dict__) for f in scheduler.lr_lambdas], list(scheduler.base_lrs)
-    if saved == wanted:
-        return
-    log.info("%s: the recipe's learning-rate schedule (%s) differs from the checkpoint's (%s); following the "
-             "recipe from step %d", name, _describe_schedule(*wanted), _describe_schedule(*saved), step)
-    for factor, settings in zip(scheduler.lr_lambdas, wanted[0]):
-        factor.__dict__.update(settings)
-    scheduler.base_lrs = wanted[1]
-    for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
-        group["initial_lr"], group["lr"] = base, base * factor(scheduler.last_epoch)
-    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
-
-
-def _describe_schedule(factors: list[dict], peaks: list[float]) -> str:
-    """"cosine, warmup 200, max_steps 8000, peak 0.0005" (the first parameter group's)."""
-    f = factors[0]
-    return f"{f['schedule']}, warmup {f['warmup_steps']}, max_steps {f['max_steps']}, peak {peaks[0]:g}"
-
-
 # ---------------------------------------------------------------------------- loop
 
 
@@ -257,36 +135,23 @@ def _loop(t: Trainer) -> None:
     config, progress = t.config, t.progress
     stream = _batch_stream(t.task, progress.epoch, progress.batch_in_epoch, t.env, config.num_workers)
     writer = MetricsWriter(t.run_dir, t.env.is_main, progress.elapsed)
-    window: dict[str, list[float]] = defaultdict(list)
-    window_seconds, window_tokens, window_steps = 0.0, 0, 0  # training time only, not validation
+    window = LogWindow()  # training time only, not validation
     while progress.step < config.max_steps:
         start = time.perf_counter()
         micro_batches = [next(stream) for _ in range(config.grad_accum)]
         progress.epoch, progress.batch_in_epoch = micro_batches[-1][0], micro_batches[-1][1] + 1
         logs, stepped = _optimizer_step(t, [b for _, _, b in micro_batches])
-        window_tokens += sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size
-        window_seconds += time.perf_counter() - start
+        window.add_time(sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size,
+                        time.perf_counter() - start)
         if not stepped:
             _count_nonfinite(t, [b for _, _, b in micro_batches])
             continue
         progress.nonfinite_in_a_row = 0
         progress.step += 1
-        window_steps += 1
-        for key, value in logs.items():
-            window[key].append(value)
+        window.add_step(logs)
         step, final = progress.step, progress.step == config.max_steps
         if step % config.log_every == 0 or final:
-            record = {key: sum(v) / len(v) for key, v in window.items()}
-            record["tokens_per_second"] = window_tokens / max(window_seconds, 1e-9)
-            writer.write(step, "train", record)
-            eta = window_seconds / max(window_steps, 1) * (config.max_steps - step)
-            lr = next((v for k, v in record.items() if k.startswith("lr")), math.nan)
-            if t.env.is_main:  # rank 0's own loss; the others train alike
-                log.info("%s step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", t.task.name, step,
-                         config.max_steps, record.get("loss", math.nan), lr, record["tokens_per_second"],
-                         _duration(eta))
-            window.clear()
-            window_seconds, window_tokens, window_steps = 0.0, 0, 0
+            _log_window(t, writer, window)
         improved = False
         if step % config.validate_every == 0 or final:
             improved = _validate(t, writer)
@@ -296,6 +161,18 @@ def _loop(t: Trainer) -> None:
         if config.sample_every and (step % config.sample_every == 0 or final) and t.env.is_main:
             _write_samples(t)
     writer.close()
+
+
+def _log_window(t: Trainer, writer: MetricsWriter, window: LogWindow) -> None:
+    """One train line in metrics.jsonl and in the log for the steps since the last, then a new window."""
+    step, max_steps = t.progress.step, t.config.max_steps
+    record = window.record()
+    writer.write(step, "train", record)
+    if t.env.is_main:  # rank 0's own loss; the others train alike
+        log.info("%s step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s", t.task.name, step, max_steps,
+                 record.get("loss", math.nan), learning_rate(record), record["tokens_per_second"],
+                 format_duration(window.eta(max_steps - step)))
+    window.clear()
 
 
 def _batch_stream(task: Task, epoch: int, start: int, env: Distributed,
@@ -426,7 +303,7 @@ def _evaluating(modules: dict[str, nn.Module]) -> Iterator[None]:
         set_rng_state(state)
 
 
-def _validate(t: Trainer, writer: "MetricsWriter") -> bool:
+def _validate(t: Trainer, writer: MetricsWriter) -> bool:
     """Validation on rank 0; returns (on every rank) whether the validation loss improved."""
     improved = False
     if t.env.is_main:
@@ -499,41 +376,3 @@ def _write_samples(t: Trainer) -> None:
             t.task.write_samples(t.modules, folder, t.progress.step, t.env.device)
     except Exception:  # a failed sample must not end a long run; the traceback says why
         log.exception("%s: writing samples at step %d failed", t.task.name, t.progress.step)
-
-
-class MetricsWriter:
-    """metrics.jsonl lines (and TensorBoard scalars when tensorboard is installed), rank 0 only."""
-
-    def __init__(self, run_dir: Path, enabled: bool, elapsed: float):
-        self.path, self.enabled = run_dir / "metrics.jsonl", enabled
-        self.start, self.before = time.perf_counter(), elapsed
-        self.board = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.board = SummaryWriter(str(run_dir / "tensorboard"))
-            except ImportError:
-                pass  # tensorboard is optional
-
-    def elapsed(self) -> float:
-        return self.before + time.perf_counter() - self.start
-
-    def write(self, step: int, split: str, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        record = {"step": step, "split": split, "time": round(self.elapsed(), 3), **values}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.board is not None:
-            for key, value in values.items():
-                self.board.add_scalar(f"{split}/{key}", value, step)
-
-    def close(self) -> None:
-        if self.board is not None:
-            self.board.close()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

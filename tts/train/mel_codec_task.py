@@ -159,7 +159,7 @@ class MelCodecTask:
                       device: torch.device) -> None:
         """The first validation utterance's log-mel beside its rebuild through the codes (PNG),
         and the rebuild as audio when the run's mel vocoder exists."""
-        from tts.plot import plot_mels
+        from tts.plot_files import plot_mels
 
         generator = getattr(modules["generator"], "module", modules["generator"])
         record = (self.corpus.records("validation") or self.corpus.records("train"))[0]

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from tts.config import STAGES, Recipe
-from tts.train.checkpoint import is_complete
+from tts.checkpoint import is_complete
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,10 @@ TASKS = {  # stage -> (module, class)
     "nar": ("tts.train.nar_task", "NARTask"),
     "vocoder": ("tts.train.vocoder_task", "VocoderTask"),
     "codec_vocoder": ("tts.train.vocoder_task", "VocoderTask"),  # the vocoder fine-tuned on codec log-mels
-    "aligner": ("tts.train.aligner_task", "AlignerTask"),  # phone durations for nar.condition: durations
-    "nar_vocoder": ("tts.train.nar_mels", "NARVocoderTask"),  # the vocoder fine-tuned on the NAR's log-mels
+    "aligner": ("tts.train.aligner_task", "AlignerTask"),  # phone durations for stage durations
+    "durations": ("tts.train.durations_task", "DurationsTask"),
+    "durations_vocoder": ("tts.train.durations_vocoder_task", "DurationsVocoderTask"),  # the vocoder fine-tuned
+    # on the durations model's log-mels
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
@@ -44,18 +46,18 @@ def load_task(recipe: Recipe, stage: str):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} has no {class_name})")
     if stage == "codec_vocoder":
         return getattr(module, class_name)(recipe.codec_vocoder_recipe(), run_recipe=recipe)
-    if stage == "nar_vocoder":
-        return getattr(module, class_name)(recipe.nar_vocoder_recipe(), run_recipe=recipe)
+    if stage == "durations_vocoder":
+        return getattr(module, class_name)(recipe.durations_vocoder_recipe(), run_recipe=recipe)
     return getattr(module, class_name)(recipe)
 
 
 def stage_config(recipe: Recipe, stage: str):
-    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder and nar_vocoder: recipe.vocoder's
-    codec_train and nar_train)."""
+    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder and durations_vocoder: recipe.vocoder's
+    codec_train and durations_train)."""
     if stage == "codec_vocoder":
         return recipe.vocoder.codec_train
-    if stage == "nar_vocoder":
-        return recipe.vocoder.nar_train
+    if stage == "durations_vocoder":
+        return recipe.vocoder.durations_train
     return getattr(recipe, stage).train
 
 
@@ -84,7 +86,7 @@ def _warn_if_other_codec(recipe: Recipe, checkpoint: Path) -> None:
     import torch
 
     from tts.data.corpus import PreparedCorpus, prepared_folder
-    from tts.data.prepare import CHECKPOINT_DIGEST, weights_differ
+    from tts.codec import CHECKPOINT_DIGEST, weights_differ
 
     try:
         now = ((PreparedCorpus(prepared_folder(recipe)).settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)

@@ -1,8 +1,8 @@
 """What a training stage gives the shared engine (`tts.train.engine.train`).
 
-One engine trains every stage (vocoder, codec, codec_vocoder, ar, nar). A stage is a `Task`: it
-builds its named modules, says which optimiser owns which modules, feeds batches, and computes
-losses.
+One engine trains every stage (tts.config.STAGES: codec, ar, nar, aligner, durations, the vocoders).
+A stage is a `Task`: it builds its named modules, says which optimiser owns which modules, feeds
+batches, and computes losses.
 GAN stages yield one loss per optimiser in order (discriminator, then generator); the engine
 back-propagates and steps that optimiser before asking for the next loss.
 
@@ -31,7 +31,7 @@ Batch = Any  # whatever a task's loaders yield; the task moves it to the device
 class Task(Protocol):
     """One trainable stage."""
 
-    name: str  # "codec", "ar", "nar" or "vocoder": the run sub-folder and the recipe section
+    name: str  # "codec", "ar", "nar", "durations", ...: the run sub-folder and the recipe section
     recipe: Recipe
 
     @property

@@ -4,18 +4,17 @@ Each step yields the discriminator's loss (least squares on real vs generated au
 generator's (least squares + feature matching + multi-resolution log-mel L1), as `tts.train.task`
 describes. For the first vocoder.adversarial_start steps the generator learns from the mel loss
 alone and the discriminators are not run (a cheap warm-up that gets the spectrum right first).
-Features are the prepared log-mels (input "mel"), the codec's quantised latents of the
-prepared codes (input "codec_latent"), or the log-mels a mel-domain codec decodes from the
-prepared codes (input "codec_mel": a mel vocoder fine-tuned on what the codec will feed it,
-its own rebuild rather than the true log-mel).
+Features are the prepared log-mels (input "mel"), or the log-mels a mel-domain codec decodes
+from the prepared codes (input "codec_mel": a mel vocoder fine-tuned on what the codec will feed
+it, its own rebuild rather than the true log-mel).
 
 Alignment: a prepared log-mel has T = 1 + S // hop centred frames (frame t is centred on
 sample t x hop). The generator turns frames [t0, t0 + n) into samples [t0 x hop, (t0 + n) x hop):
 a fixed half-hop offset that it learns, and that inference reproduces by feeding the same
 features (the whole utterance from t0 = 0, cut to S samples). Codec frames t cover samples
-[t x hop, (t + 1) x hop) and are cut the same way.
+[t x codec hop, (t + 1) x codec hop) and are cut the same way.
 
-Shapes: B batch, S samples, T frames, M mel bins, Q codebooks, D latent width.
+Shapes: B batch, S samples, T frames, M mel bins, Q codebooks.
 Batch: {"ids": [B], "features": (B, M, T) float or (B, Q, T) long codes, "audio": (B, 1, T x hop)}.
 """
 
@@ -53,14 +52,13 @@ class VocoderTask:
         self.recipe = recipe
         self.run_recipe = run_recipe  # the run's own recipe when `recipe` is derived (stage codec_vocoder)
         self.cfg = recipe.vocoder
-        self.hop = recipe.vocoder_hop  # samples per generator input frame
-        self.uses_codes = self.cfg.input in ("codec_latent", "codec_mel")
+        self.hop = recipe.audio.hop_length  # samples per generator input frame
+        self.uses_codes = self.cfg.input == "codec_mel"
         self.crop_hop = recipe.codec_hop if self.uses_codes else self.hop  # samples per stored feature frame
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
-        self._codec: Any | None = None  # frozen codec for latents, loaded on first use
+        self._codec: Any | None = None  # frozen codec that decodes the codes, loaded on first use
         self._mel: nn.Module | None = None
         self._mel_loss: nn.Module | None = None
-        self._stft_loss: nn.Module | None = None
         self._mel_checked = False
         self._validation: list[Batch] | None = None
 
@@ -111,14 +109,14 @@ class VocoderTask:
     @property
     def codec_digest(self) -> str | None:
         """Content hash of the codec checkpoint whose codes the corpus holds (None: not recorded)."""
-        from tts.data.prepare import CHECKPOINT_DIGEST
+        from tts.codec import CHECKPOINT_DIGEST
 
         return ((self.corpus.settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)
 
     def check_resume(self, checkpoint: dict[str, Any], path: Path) -> None:
         """ValueError when a vocoder on codec features would resume on the codes of another codec
         checkpoint than it was trained on (the codec trained on, and the codes prepared again)."""
-        from tts.data.prepare import weights_differ
+        from tts.codec import weights_differ
 
         if self.uses_codes and weights_differ(checkpoint.get("codec_digest"), self.codec_digest):
             raise ValueError(f"{path} was trained on the codes of another codec checkpoint than the prepared "
@@ -168,7 +166,7 @@ class VocoderTask:
     # ------------------------------------------------------------------ steps
 
     def _inputs(self, batch: Batch, device: torch.device) -> torch.Tensor:
-        """Generator input (B, C, T): the log-mel, or the codec latents of the codes."""
+        """Generator input (B, M, T): the log-mel, or the one the codec decodes from the codes."""
         features = batch["features"].to(device)
         if not self.uses_codes:
             return features
@@ -183,7 +181,7 @@ class VocoderTask:
                 raise RuntimeError(f"vocoder.input is {self.cfg.input} but the recipe has no trained codec; "
                                    "train the codec stage first")
             self._codec.requires_grad_(False)
-        # (B, D, T) latents, or (B, M, T x strides) the log-mel a mel-domain codec decodes
+        # (B, M, T x strides): the log-mel the mel-domain codec decodes
         return self._codec.vocoder_features(features, self.cfg.input).to(device).float()
 
     def _log_mel(self, wav: torch.Tensor) -> torch.Tensor:
@@ -191,7 +189,7 @@ class VocoderTask:
         if self._mel is None:
             from tts.audio.spectral import MelSpectrogram
 
-            self._mel = MelSpectrogram(self.recipe.audio)
+            self._mel = MelSpectrogram(**self.recipe.audio.mel_kwargs())
         self._mel = self._mel.to(wav.device)
         with torch.autocast(wav.device.type, enabled=False):
             return self._mel(wav.float())
@@ -206,25 +204,10 @@ class VocoderTask:
         with torch.autocast(target.device.type, enabled=False):
             return self._mel_loss(prediction.float(), target.float())
 
-    def stft_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Multi-resolution linear STFT loss in float32 (vocoder.stft_loss_weight > 0)."""
-        if self._stft_loss is None:
-            from tts.audio.spectral import MultiResolutionSTFTLoss
-
-            self._stft_loss = MultiResolutionSTFTLoss(self.recipe.audio.sample_rate)
-        self._stft_loss = self._stft_loss.to(target.device)
-        with torch.autocast(target.device.type, enabled=False):
-            return self._stft_loss(prediction.float(), target.float())
-
     def reconstruction(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted mel (+ STFT) loss of generated vs real audio, and its parts for the log."""
+        """Weighted mel loss of generated vs real audio, and its value for the log."""
         mel = self.mel_loss(fake, real)
-        loss, logs = self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
-        if self.cfg.stft_loss_weight > 0:
-            spectral = self.stft_loss(fake, real)
-            loss = loss + self.cfg.stft_loss_weight * spectral
-            logs["stft"] = spectral.item()
-        return loss, logs
+        return self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
 
     def adversarial_on(self, step: int) -> bool:
         return step >= self.cfg.adversarial_start
@@ -270,7 +253,7 @@ class VocoderTask:
                       device: torch.device) -> None:
         """The first validation utterance, vocoded: wav, plus a PNG of reference over vocoded spectrograms."""
         from tts.audio.io import save_audio
-        from tts.plot import plot_spectrograms
+        from tts.plot_files import plot_spectrograms
 
         batch = next(iter(self.validation_batches()))
         folder = Path(folder)

@@ -1,0 +1,140 @@
+"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks (README
+"The vocoder on the durations model's log-mels").
+
+A vocoder trained on true log-mels hears the durations model's smoother ones as something it never saw.
+Here it learns from them instead, the way Tacotron 2's vocoder learned from ground-truth-aligned frames:
+the durations model (<run>/durations/best.pt) speaks each chosen recording's sentence at the aligner's
+durations of that recording, prompted like synthesis with another recording of the same speaker, so that
+its log-mel frames line up with the recording's audio; the vocoder then trains on (those frames, that
+audio) as stage vocoder does, from <run>/vocoder/best.pt. The frames are computed once (minutes on a CPU)
+and kept in <run>/durations_vocoder/durations_mels.npz; a killed computation leaves no file and starts
+again. A run with <run>/durations_vocoder/best.pt synthesizes through it (tts/synthesize.py).
+
+Shapes: M mel bins, T mel frames, L phones, Q codebooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tts.audio.spectral import LOG_FLOOR
+from tts.data.store import read_ragged, write_ragged
+from tts.train.vocoder_task import VocoderTask
+
+log = logging.getLogger(__name__)
+
+FILE = "durations_mels.npz"
+BATCH = 16  # sentences per call of the durations model
+PROMPT_SECONDS = 6.0  # prompts are drawn among the speaker's recordings at most this long (if any)
+
+
+def durations_mels_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "durations_vocoder" / FILE
+
+
+class SpokenMelCorpus:
+    """A prepared corpus whose log-mels are the durations model's (read from durations_mels.npz),
+    restricted to the recordings it spoke; audio, codes and settings are the corpus's own."""
+
+    def __init__(self, corpus: Any, mels: dict[str, np.ndarray]):
+        self._corpus, self._mels = corpus, mels
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._corpus, name)
+
+    def records(self, split: str = "all") -> list[dict]:
+        return [r for r in self._corpus.records(split) if r["id"] in self._mels]
+
+    def mel(self, record: dict) -> np.ndarray:
+        """The model's log-mel (M, T) of the recording, cut or padded (silence) to its own mel frames."""
+        mel = self._mels[record["id"]].T.astype(np.float32)  # (M, T')
+        frames = int(record["n_mel_frames"])
+        if mel.shape[1] < frames:
+            mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])), constant_values=math.log(LOG_FLOOR))
+        return mel[:, :frames]
+
+
+class DurationsVocoderTask(VocoderTask):
+    """Training stage "durations_vocoder": VocoderTask on the durations model's log-mels (see the module
+    docstring)."""
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus, prepared_folder
+
+            corpus = PreparedCorpus(prepared_folder(self.recipe))
+            path = durations_mels_path(self.recipe.output_dir)
+            if not path.exists():
+                compute_durations_mels(self.recipe, corpus, path)
+            self._corpus = SpokenMelCorpus(corpus, read_durations_mels(path))
+        return super().corpus
+
+
+def read_durations_mels(path: Path) -> dict[str, np.ndarray]:
+    """{recording id: the durations model's log-mel frames (T, M) float16} saved at `path`."""
+    return read_ragged(path, "frames")[0]
+
+
+def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
+    """The durations model's log-mels of vocoder.durations_utterances training recordings (0: all) and
+    every validation one, at the aligner's durations, each prompted with another recording of its
+    speaker; saved at `path` (kept when the recipe changes: delete it to speak them again)."""
+    from tqdm import tqdm
+
+    from tts.models.durations import DurationsModel
+    from tts.text.symbols import encode
+    from tts.train.durations import FILE as DURATIONS, read_durations
+
+    run_dir = Path(recipe.output_dir)
+    model_file, durations_file = run_dir / "durations" / "best.pt", run_dir / "aligner" / DURATIONS
+    for needed, how in ((model_file, "train the durations model first (`tts train <recipe> --stage durations`)"),
+                        (durations_file, "stage durations writes it when it starts training")):
+        if not needed.is_file():
+            raise RuntimeError(f"stage durations_vocoder hears the durations model at the aligner's durations, "
+                               f"but {needed} does not exist: {how}")
+    model = DurationsModel.from_checkpoint(torch.load(model_file, map_location="cpu", weights_only=False))
+    durations = read_durations(durations_file)
+    rng = np.random.default_rng(recipe.seed)
+    train = [r for r in corpus.records("train") if r["id"] in durations]
+    wanted = recipe.vocoder.durations_utterances or len(train)
+    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:wanted])]
+    chosen += [r for r in corpus.records("validation") if r["id"] in durations]
+    prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
+    chosen.sort(key=lambda r: r["n_frames"])
+    ids, frames = [], []
+    bar = tqdm(total=len(chosen), unit="utt", desc="durations model log-mels", dynamic_ncols=True)
+    for start in range(0, len(chosen), BATCH):
+        group = chosen[start:start + BATCH]
+        prompt_records = [_draw_prompt(prompts, r, rng) for r in group]
+        mels, _ = model.speak([torch.tensor(encode(r["phones"])) for r in group],
+                              [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
+                              [torch.tensor(encode(p["phones"])) for p in prompt_records],
+                              durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group])
+        for record, mel in zip(group, mels):
+            ids.append(record["id"])
+            frames.append(mel.T.numpy().astype(np.float16))  # (T, M)
+        bar.update(len(group))
+    bar.close()
+    write_ragged(path, "frames", ids, frames)
+    log.info("the durations model's log-mels of %d recordings written to %s", len(ids), path)
+
+
+def _prompt_pool(records: list[dict], most_frames: int) -> dict[str, list[dict]]:
+    """{speaker: their recordings of at most most_frames codec frames, or all of them if none is that short}."""
+    by_speaker: dict[str, list[dict]] = {}
+    for r in records:
+        by_speaker.setdefault(r["speaker"], []).append(r)
+    return {s: [r for r in rs if r["n_frames"] <= most_frames] or rs for s, rs in by_speaker.items()}
+
+
+def _draw_prompt(pool: dict[str, list[dict]], record: dict, rng: np.random.Generator) -> dict:
+    """Another recording of the record's speaker (the record itself when it is the speaker's only one)."""
+    others = [r for r in pool.get(record["speaker"], []) if r["id"] != record["id"]] or [record]
+    return others[int(rng.integers(len(others)))]
