@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))  # as when the script runs: its folder is on the path

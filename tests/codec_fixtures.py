@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from tts.config import Recipe, recipe_from_dict
@@ -68,3 +69,15 @@ def init_codebooks(model: torch.nn.Module, seconds: float = 1.0, seed: int = 0) 
     model.eval()
     with torch.no_grad():
         model(batch)
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Recipe:
+    """A tiny codec recipe whose run folder is under tmp_path."""
+    return tiny_recipe(tmp_path / "run")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> FakeCorpus:
+    """An empty prepared-corpus stand-in under tmp_path."""
+    return FakeCorpus(tmp_path / "prepared")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from codec_fixtures import FakeCorpus, tiny_recipe
+from codec_fixtures import recipe, corpus, FakeCorpus, tiny_recipe  # noqa: F401 (fixtures)
 
 from tts.codec import codec_from_checkpoint, load_codec, trained_settings
 from tts.train.codec_task import CodecTask

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codec_fixtures import init_codebooks, speechlike, tiny_recipe
+from codec_fixtures import recipe, init_codebooks, speechlike, tiny_recipe  # noqa: F401 (fixtures)
 
 from tts.codec import (ENCODEC_24KHZ_FILE, Codec, CodecUnavailable, codec_from_checkpoint,
                        encodec_24khz_cache_path, encodec_settings, expected_settings, load_codec,

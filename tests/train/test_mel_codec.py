@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codec_fixtures import speechlike, tiny_recipe
+from codec_fixtures import recipe, corpus, speechlike, tiny_recipe  # noqa: F401 (fixtures)
 
 from tts.audio.spectral import log_mel
 from tts.codec import Codec, codec_from_checkpoint, load_codec, trained_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from codec_fixtures import speechlike, tiny_recipe
+from codec_fixtures import recipe, speechlike, tiny_recipe  # noqa: F401 (fixtures)
 
 from tts.codec import trained_settings
 from tts.models.codec_model import CodecModel, count_parameters, dead_code_threshold, kmeans
