@@ -70,3 +70,20 @@ def test_eval_model_names_durations_among_its_choices(tmp_path):
     assert "durations" in output
     result = CliRunner().invoke(app, ["eval", "model", str(tmp_path), "--what", "pitch"])
     assert result.exit_code == 1 and "is not one of model, nar, durations, ar" in result.output
+
+
+def test_a_tiny_demo_run_trains_then_speaks_with_a_spectrogram(tmp_path):
+    """The README's path through the real commands: `tts run` on the demo recipe (a few steps per stage),
+    then `tts synthesize --plot`."""
+    run = tmp_path / "run"
+    tiny = [f"{stage}.train.{key}={value}" for stage in ("codec", "ar", "nar")
+            for key, value in (("max_steps", 3), ("warmup_steps", 1), ("validate_every", 3),
+                               ("checkpoint_every", 3), ("sample_every", 0))]
+    sets = [arg for setting in [f"output_dir={run}", "threads=1", *tiny] for arg in ("--set", setting)]
+    trained = CliRunner().invoke(app, ["run", "recipes/demo.yaml", *sets])
+    assert trained.exit_code == 0, trained.output
+    wav, png = tmp_path / "out.wav", tmp_path / "out.png"
+    spoken = CliRunner().invoke(app, ["synthesize", "Hello there.", str(wav), "--model", str(run), "--plot", str(png)])
+    assert spoken.exit_code == 0, spoken.output
+    assert wav.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert "real-time factor" in spoken.output

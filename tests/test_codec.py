@@ -12,10 +12,9 @@ import pytest
 import torch
 from codec_fixtures import recipe, init_codebooks, speechlike, tiny_recipe  # noqa: F401 (fixtures)
 
-from tts.codec import (ENCODEC_24KHZ_FILE, Codec, CodecUnavailable, codec_from_checkpoint,
-                       encodec_24khz_cache_path, encodec_settings, expected_settings, load_codec,
-                       trained_settings)
+from tts.codec import Codec, codec_from_checkpoint, encodec_settings, expected_settings, load_codec, trained_settings
 from tts.models.codec_model import CodecModel, quiet_weight_norm
+from tts.models.pretrained import ENCODEC_24KHZ_FILE, CodecUnavailable, encodec_24khz_cache_path
 
 
 

@@ -113,6 +113,24 @@ def test_prompt_is_used(synth, tmp_path):
         synth.prompt_from_wav(tmp_path / "ref.wav", "  ")
 
 
+def test_text_keep_punctuation_applies_to_synthesis(tmp_path):
+    import dataclasses
+
+    from tts.audio.io import save_audio
+    from tts.text.symbols import PUNCTUATION
+
+    synth = tiny_synthesizer()
+    t = np.arange(16000) / 16000
+    save_audio(tmp_path / "ref.wav", 0.3 * np.sin(2 * np.pi * 220 * t).astype(np.float32), 16000)
+    kept = synth.prompt_from_wav(tmp_path / "ref.wav", "Well, a clip.")
+    assert {",", "."} <= set(kept.phones)
+    recipe = synth.recipe
+    synth.recipe = dataclasses.replace(recipe, text=dataclasses.replace(recipe.text, keep_punctuation=False))
+    dropped = synth.prompt_from_wav(tmp_path / "ref.wav", "Well, a clip.")
+    assert not set(dropped.phones) & set(PUNCTUATION)
+    assert [p for p in kept.phones if p not in PUNCTUATION] == dropped.phones
+
+
 @pytest.mark.parametrize("text", ["", "   ", "!!! ...", "\U0001F600\U0001F389"])
 def test_unspeakable_text_is_a_clear_error(synth, text):
     with pytest.raises(UnspeakableTextError):

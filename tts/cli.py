@@ -204,7 +204,7 @@ def _synthesize(sentence: Optional[str], out: Path, model: Path, prompt_wav: Opt
     result = synth.synthesize(sentence, prompt, options)
     save_audio(out, result.wav, result.sample_rate)
     if plot is not None:
-        from tts.plot import plot_spectrograms
+        from tts.plot_files import plot_spectrograms
 
         plot_spectrograms([(result.wav, result.sample_rate, f"{out.name}: {sentence[:60]}")], plot,
                           audio=synth.recipe.audio)

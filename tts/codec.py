@@ -1,4 +1,5 @@
-"""The codec: waveform <-> discrete codes, the only place that knows EnCodec.
+"""The codec: waveform <-> discrete codes, the one interface to EnCodec (its pretrained weights load in
+tts/models/pretrained.py).
 
 Two kinds share one interface, `Codec`:
 - `encodec_24khz`: the pretrained 24 kHz EnCodec from the `encodec` package (75 frames/s,
@@ -34,17 +35,13 @@ from torch import nn
 from tts.config import Recipe
 from tts.data.store import file_digest
 from tts.device import resolve_device  # noqa: F401 (also used by callers of tts.codec)
+from tts.models.pretrained import load_encodec_24khz
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIGEST = "checkpoint_digest"  # key of a codec record: content hash of the weights that made the codes
-ENCODEC_24KHZ_FILE = "encodec_24khz-d7cc33bc.th"  # the file name encodec's model.py asks torch hub for
 ENCODEC_24KHZ = dict(sample_rate=24000, hop_length=320, codebook_size=1024)
 CONTEXT_SECONDS = 1.0  # audio on each side of a chunk; beyond the encoder's reach for our sizes
-
-
-class CodecUnavailable(RuntimeError):
-    """The codec's weights cannot be had (pretrained EnCodec offline, without its file)."""
 
 
 class Codec(nn.Module):
@@ -378,44 +375,3 @@ def _mel_vocoder(settings: dict[str, Any], vocoder: str | Path, codec_path: Path
     if loaded.input == "codec_mel":  # fine-tuned on this codec's decoded log-mels: the same codec
         loaded.check_codec(settings, f"the codec {codec_path}")
     return loaded.generator
-
-
-def encodec_24khz_cache_path() -> Path:
-    """Where torch hub looks for (and downloads) the pretrained EnCodec 24 kHz weights."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_24KHZ_FILE
-
-
-def load_encodec_24khz(checkpoint: str | None = None) -> nn.Module:
-    """The pretrained 24 kHz EnCodec on CPU, as the encodec package builds it.
-
-    Without `checkpoint`, the package fetches its weights through the torch hub cache (a
-    download the first time). Offline and without the file, raises one CodecUnavailable.
-    """
-    from encodec import EncodecModel
-
-    from tts.models.codec_model import quiet_weight_norm
-
-    with quiet_weight_norm():
-        if checkpoint is None:
-            try:
-                return EncodecModel.encodec_model_24khz()
-            except OSError as err:  # URLError, socket timeouts, DNS failures are OSErrors
-                raise CodecUnavailable(_offline_message(err)) from None
-        model = EncodecModel.encodec_model_24khz(pretrained=False)
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"codec.checkpoint {path} does not exist; it should be the EnCodec "
-                                f"24 kHz weights file ({ENCODEC_24KHZ_FILE})")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def _offline_message(err: OSError) -> str:
-    from encodec.model import ROOT_URL
-
-    reason = getattr(err, "reason", err)
-    return (f"the pretrained EnCodec 24 kHz weights could not be downloaded ({reason}). "
-            f"Fetch {ROOT_URL}{ENCODEC_24KHZ_FILE} on a machine with internet and put it at "
-            f"{encodec_24khz_cache_path()} (the torch hub cache; TORCH_HOME moves it), or set "
-            f"codec.checkpoint to the file's path, or use codec.kind: trained to train a codec here")

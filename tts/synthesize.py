@@ -273,7 +273,7 @@ class Synthesizer:
         text = text.strip()
         if text[-1] not in ".?!":
             text += "."  # training transcripts end with punctuation; the prompt's should too
-        _, phones = text_to_phones(text)
+        _, phones = text_to_phones(text, keep_punctuation=self.recipe.text.keep_punctuation)
         codes = self.codec.encode(torch.as_tensor(wav, dtype=torch.float32).view(1, 1, -1))[0]  # (Q, P)
         return Prompt(phones, codes.cpu(), str(path))
 
@@ -308,6 +308,7 @@ class Synthesizer:
         from tts.text.symbols import encode
 
         options = options or self.options()
+        keep_punctuation = self.recipe.text.keep_punctuation
         start = time.perf_counter()
         owners, parts, phones = [], [], []  # per sentence: its text's index, its words, its phone ids
         for index, text in enumerate(texts):
@@ -317,7 +318,8 @@ class Synthesizer:
             for piece in pieces:
                 owners.append(index)
                 parts.append(piece)
-                phones.append(torch.tensor(encode(text_to_phones(piece)[1]), dtype=torch.long))
+                _, piece_phones = text_to_phones(piece, keep_punctuation=keep_punctuation)
+                phones.append(torch.tensor(encode(piece_phones), dtype=torch.long))
         sentences = Sentences(phones)
         if prompt is not None:
             sentences = Sentences(phones, torch.tensor(encode(prompt.phones), dtype=torch.long), prompt.codes)
