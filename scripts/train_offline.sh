@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline recipe from nothing to its score, on a 2-core CPU, as README "Results" measured it:
+# The offline recipe from nothing to its score, on a 2-core CPU, as docs/results.md records it:
 # generate the 12-hour corpus, prepare it, train the vocoder, the codec and the aligner side by side
 # (one thread each), add the codes, train the durations model and then durations_vocoder (two
 # threads), and score 100 held-out sentences. Every step skips or resumes finished work, so a killed
@@ -7,7 +7,7 @@
 #
 #   scripts/train_offline.sh [CORPUS [RUN]] [--set key=value ...]
 #
-# About 1 h 55 min on a 2-core CPU (README "Results"). CORPUS defaults to corpora/offline12, RUN to
+# About 1 h 55 min on a 2-core CPU (docs/results.md). CORPUS defaults to corpora/offline12, RUN to
 # runs/offline12; any --set goes to every tts command.
 # Logs: RUN/logs/. The score: RUN/eval_100.json.
 set -euo pipefail

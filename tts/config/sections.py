@@ -108,7 +108,7 @@ class CodecConfig:
     bandwidth: float = 6.0  # encodec_24khz: kbps, one of 1.5, 3, 6, 12, 24 (6 = 8 codebooks)
     checkpoint: Optional[str] = None  # weights file; null = torch hub cache / run folder
     domain: Literal["waveform", "mel"] = "waveform"  # trained: what the encoder reads and the decoder
-    # writes: samples (EnCodec), or log-mel frames with a mel vocoder making the waveform (see README)
+    # writes: samples (EnCodec), or log-mel frames with a mel vocoder making the waveform (docs/codec.md)
     vocoder: Optional[str] = None  # domain mel: the mel vocoder checkpoint; null = {output_dir}/vocoder/best.pt
     strides: tuple[int, ...] = (8, 5, 4, 2)  # trained: encoder strides; product = codec hop (in
     # samples; in mel frames for domain mel)
@@ -219,7 +219,7 @@ class NARConfig(_SpeechModel):
 class DurationsConfig(_SpeechModel):
     """The durations model (stage durations): a non-autoregressive model over log-mels that predicts each
     phone's duration and the log-mel frames that speak it, trained at the aligner's durations (stage
-    aligner); it speaks alone, through the mel vocoder, with no AR (README "Durations")."""
+    aligner); it speaks alone, through the mel vocoder, with no AR (docs/durations.md)."""
 
 
 def _aligner_train() -> "TrainConfig":
@@ -230,7 +230,7 @@ def _aligner_train() -> "TrainConfig":
 @dataclass(frozen=True)
 class AlignerConfig:
     """The aligner of stage aligner: phones and log-mel frames encoded into one space, trained without
-    labels by the forward-sum loss; its durations train the durations model (README "Durations")."""
+    labels by the forward-sum loss; its durations train the durations model (docs/durations.md)."""
 
     width: int = 128  # encoder width D
     kernel: int = 3  # convolution kernel of both encoders

@@ -1,4 +1,4 @@
-"""Phone durations: an aligner's attention and the most likely monotonic path through it (README "Durations").
+"""Phone durations: an aligner's attention and the most likely monotonic path through it (docs/durations.md).
 
 The aligner (stage aligner) encodes the phones and the log-mel frames into one space;
 a frame's attention on the phones is the softmax of minus their squared distances. It is trained
@@ -102,7 +102,7 @@ def attention_durations(log_attention: np.ndarray, phones: torch.Tensor | np.nda
 def rounded_durations(frames: torch.Tensor) -> torch.Tensor:
     """Real-valued frames (L,) of each phone as whole frames (L,) long: each phone boundary is the
     running sum rounded, so the total stays the rounded total (rounding each phone alone loses
-    frames when most phones last one or two: README "Pace and contrast")."""
+    frames when most phones last one or two: docs/durations.md)."""
     ends = torch.round(torch.cumsum(frames.clamp(min=0).double(), dim=0)).long()
     return torch.diff(ends, prepend=ends.new_zeros(1))
 

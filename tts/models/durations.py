@@ -6,7 +6,7 @@ the target's frames show no codes: each frame embeds the phone it speaks and its
 ones in synthesis). The prompt's frames embed all their codec codes, as in the NAR. The phones do not
 attend to the target's frames, so a linear head on each phone's hidden state predicts log(1 + its
 frames) from the phones and the prompt alone, and a linear head on each frame's hidden state predicts
-its r log-mel frames, which a mel vocoder hears (README "Durations").
+its r log-mel frames, which a mel vocoder hears (docs/durations.md).
 
 Shapes: B batch, L phones, T codec frames (prompt + target), Q codebooks, D width, V codebook size,
 r mel frames per codec frame, M mel bins. phones (B, L) long right-padded; codes (B, Q, T) long

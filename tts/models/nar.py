@@ -7,7 +7,7 @@ It differs from the AR model (tts/models/ar.py) in four places:
 - the level being predicted conditions every norm (adaptive layer norm on a level embedding);
 - there is one output head per predicted level and no EOS. Decoding conditions each level on the most
   likely codes of the levels below, and hears each level as its expected latent: the probability-
-  weighted mean of the codebook's entries instead of the most likely one (README "Decoding the NAR").
+  weighted mean of the codebook's entries instead of the most likely one (docs/experiments/nar-decode-argmax.md).
 
 Levels count from 0: level k is codebook k + 1; the NAR predicts levels 1..Q-1 given levels < k.
 

@@ -1,4 +1,4 @@
-"""The phone durations of a prepared corpus, read off the trained aligner (README "Durations").
+"""The phone durations of a prepared corpus, read off the trained aligner (docs/durations.md).
 
 Stage durations trains the durations model on them. They are computed once, from <run>/aligner/best.pt,
 over every utterance with codes, in mel frames by the aligner's monotonic path and then rounded to

@@ -1,5 +1,5 @@
 """The durations training stage: phone durations and log-mel frames, as a change of the AR stage
-(tts/train/ar_task.py) (README "Durations").
+(tts/train/ar_task.py) (docs/durations.md).
 
 Same data and prompt as the AR (a prefix of the utterance, its codes shown), but the target's frames
 show the phone they speak, at the durations the aligner read off the recording (tts/train/durations.py,

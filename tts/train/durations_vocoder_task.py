@@ -1,5 +1,5 @@
-"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks (README
-"The vocoder on the durations model's log-mels").
+"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks
+(docs/durations.md).
 
 A vocoder trained on true log-mels hears the durations model's smoother ones as something it never saw.
 Here it learns from them instead, the way Tacotron 2's vocoder learned from ground-truth-aligned frames:
