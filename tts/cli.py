@@ -161,9 +161,32 @@ def synthesize(
                "min_frames_per_phone": min_frames_per_phone, "max_frames_per_phone": max_frames_per_phone,
                "decoder": decoder, "kv_cache": False if no_kv_cache else None}
     try:
+        _check_synthesize_inputs(out if batch is None else None, changes)
+    except ValueError as err:
+        _fail(str(err), 2)
+    try:
         _synthesize(sentence, out, model, prompt_wav, prompt_text, speaker, changes, batch, plot, quantize, device)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
+
+
+def _check_synthesize_inputs(out: Optional[Path], changes: dict) -> None:
+    """ValueError for an output file that cannot be written or an option out of its range, before any model loads."""
+    import dataclasses
+
+    from tts.audio.io import check_output_path
+    from tts.config import ConfigError, SynthesisConfig
+
+    if out is not None:
+        check_output_path(out)
+    # each option against its own range; the frames-per-phone pair is checked against the run's recipe once loaded
+    alone = {k: v for k, v in changes.items()
+             if v is not None and k not in ("min_frames_per_phone", "max_frames_per_phone", "decoder")}
+    try:
+        dataclasses.replace(SynthesisConfig(), **alone).validate()
+    except ConfigError as err:
+        option = "--" + err.key.replace("_", "-")
+        raise ValueError(f"{option} {err.value!r} is invalid (synthesis.{err.key}): {err.allowed}") from None
 
 
 def _synthesize(sentence: Optional[str], out: Path, model: Path, prompt_wav: Optional[Path],
@@ -221,9 +244,14 @@ def _report(results: list, load_seconds: float, prompt, where: str) -> None:
     compute = sum(stages.values())
     typer.echo(f"wrote {where}")
     typer.echo(f"voice: {prompt.source if prompt else 'none (no prompt)'}")
+    factor = f"{compute / audio:.3f}" if audio > 0 else "n/a"
     typer.echo(f"audio {audio:.2f} s, compute {compute:.2f} s (model load {load_seconds:.1f} s): "
-               f"real-time factor {compute / max(audio, 1e-9):.3f}")
+               f"real-time factor {factor}")
     typer.echo("  " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    silent = sum(len(r.wav) == 0 for r in results)
+    if silent:
+        typer.secho(f"  warning: nothing was spoken for {silent} text(s): the model ended at once and the audio "
+                    "is empty (an untrained or broken model?)", fg=typer.colors.YELLOW, err=True)
     hit = sum(r.hit_max_length for r in results)
     if hit:
         typer.echo(f"  warning: {hit} text(s) reached a length limit (cut there)")

@@ -255,14 +255,23 @@ class Synthesizer:
     # ------------------------------------------------------------------ prompts
 
     def prompt_from_wav(self, path: str | Path, text: str) -> Prompt:
-        """A reference clip and its transcript: resampled, trimmed, loudness-normalised, encoded."""
-        from tts.audio.io import load_audio, normalize_loudness, trim_silence
+        """A reference clip and its transcript: checked as `prepare` checks a corpus file (silent or clipped
+        clips are refused, a low recording rate is warned of), resampled, trimmed, loudness-normalised, encoded."""
+        from tts.audio.io import clipped_fraction, load_audio, normalize_loudness, resample, rms_db, trim_silence
+        from tts.data.report import check_level, check_sample_rate
         from tts.text import text_to_phones
 
         if not text or not text.strip():
             raise ValueError("--prompt-wav needs --prompt-text: the transcript of the clip")
         audio = self.recipe.audio
-        wav, _ = load_audio(path, audio.sample_rate)
+        wav, rate = load_audio(path)  # (S,) at the file's own rate: measured as recorded
+        problem = check_level(rms_db(wav), clipped_fraction(wav), self.recipe.data)
+        if problem:
+            raise ValueError(f"prompt {path} is {problem[0]} ({problem[1]}); record or choose another clip")
+        problem = check_sample_rate(rate, self.recipe.data)
+        if problem:
+            log.warning("prompt %s: %s; its voice may sound muffled", path, problem[1])
+        wav = resample(wav, rate, audio.sample_rate)
         if audio.trim_db > 0:
             wav = trim_silence(wav, audio.sample_rate, audio.trim_db)
         if len(wav) > MAX_PROMPT_SECONDS * audio.sample_rate:

@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import struct
-import tempfile
+import uuid
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Wave = TypeVar("Wave", np.ndarray, torch.Tensor)
 
+OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg")  # what synthesis writes (soundfile picks the format by suffix)
 SILENCE_FLOOR_DB = -200.0  # rms_db of digital silence (instead of -inf, so it serialises)
 
 
@@ -96,14 +97,35 @@ def save_audio(path: str | Path, wav: np.ndarray | torch.Tensor, sample_rate: in
     if peak > 1.0 and (subtype is None or "FLOAT" not in subtype.upper()):
         log.warning("%s: peak %.3f is beyond full scale and will clip", path, peak)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{path.suffix}"
+    # created here rather than by mkstemp (always 0600), so that the file gets the umask's permissions
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         sf.write(tmp, data, int(sample_rate), subtype=subtype)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Raise AudioError unless `path` can take a new audio file: a suffix soundfile writes
+    (OUTPUT_SUFFIXES), not a folder, and a parent folder that exists (or can be made) and is writable."""
+    path = Path(path)
+    allowed = ", ".join(OUTPUT_SUFFIXES)
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder; give an audio file name ending in {allowed}")
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise AudioError(f"{path}: unknown audio file type {path.suffix or '(no suffix)'!r}; "
+                         f"give a name ending in {allowed}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # save_audio makes the missing folders
+    if not folder.is_dir():
+        raise AudioError(f"{path}: {folder} is not a folder; choose another place for the output")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AudioError(f"{path}: the folder {folder} is not writable; choose another place for the output")
+    return path
 
 
 def _existing(path: str | Path) -> Path:

@@ -14,6 +14,69 @@ from tts.config.base import ConfigError
 from tts.config.recipe import Recipe
 
 
+class DuplicateKeyError(ValueError):
+    """A YAML mapping that names one key twice (YAML itself would keep the last silently), or an alias
+    inside what it names."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping, at any depth, naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` merges may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader's own error names it
+                if first != key_node.start_mark.line + 1:
+                    dotted = ".".join(str(k) for k in (*self._path(node), key))
+                    raise DuplicateKeyError(f"key '{dotted}' appears twice in one mapping, at lines {first} and "
+                                            f"{key_node.start_mark.line + 1}; keep one")
+        return super().construct_mapping(node, deep=deep)
+
+    def _path(self, node: yaml.Node) -> list[Any]:
+        """The keys leading to `node` from the document root (empty where it cannot be told)."""
+        path: list[Any] = []
+        target = node
+        while True:
+            parent = self._parents.get(id(target)) if hasattr(self, "_parents") else None
+            if parent is None:
+                return path[::-1]
+            key, target = parent
+            path.append(key)
+
+    def compose_document(self) -> yaml.Node:
+        root = super().compose_document()
+        self._parents: dict[int, tuple[Any, yaml.Node]] = {}
+        self._walk(root, set(), set())
+        return root
+
+    def _walk(self, node: yaml.Node, ancestors: set[int], done: set[int]) -> None:
+        """Note each value's parent key; refuse an alias inside the structure it names (a cycle)."""
+        if id(node) in ancestors:
+            raise DuplicateKeyError(f"line {node.start_mark.line + 1}: an alias (*name) stands inside the very "
+                                    "mapping or list it names, which never ends; write the values out")
+        if id(node) in done:
+            return  # an alias to a part already walked
+        ancestors.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    self._parents[id(value_node)] = (key_node.value, node)
+                self._walk(key_node, ancestors, done)
+                self._walk(value_node, ancestors, done)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._walk(item, ancestors, done)
+        ancestors.discard(id(node))
+        done.add(id(node))
+
+
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
@@ -125,9 +188,15 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one `--set key.sub=value` override; the value is read as YAML (3e-4, [8, 5], null)."""
     key, sep, raw = text.partition("=")
+    form = "section.key=value with a YAML value, e.g. ar.train.lr=3e-4 or codec.strides=[8,5,4,2]"
     if not sep or not key.strip():
-        raise ValueError(f"override {text!r} must look like section.key=value, e.g. ar.train.lr=3e-4")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+        raise ValueError(f"override {text!r} must look like {form}")
+    try:
+        value = yaml.load(raw, Loader=UniqueKeyLoader) if raw.strip() else ""
+    except (yaml.YAMLError, DuplicateKeyError) as err:
+        problem = str(err).splitlines()[0]
+        raise ValueError(f"override {text!r}: its value is not valid YAML ({problem}); it must look like {form} "
+                         "(quote it in the shell)") from None
     if isinstance(value, str) and _looks_like_float(value):  # YAML 1.1 reads '3e-4' as a string
         value = float(value)
     return key.strip(), value
@@ -174,9 +243,14 @@ def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} does not exist; the shipped ones are in recipes/")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+    except DuplicateKeyError as err:
+        raise ValueError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML: {err}") from None
+    if data is None or data == {}:
+        raise ValueError(f"{path}: the recipe is empty (no sections, only comments or blank lines); "
+                         "start from one of the shipped recipes in recipes/")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
     return recipe_from_dict(data, overrides, source=str(path))

@@ -69,6 +69,8 @@ class Recipe:
                                    vocoder=dataclasses.replace(self.vocoder, input="mel", train=train))
 
     def validate(self) -> None:
+        _check(bool(self.output_dir.strip()), "output_dir", self.output_dir,
+               "a folder path, e.g. runs/demo (an empty one would write into the current folder)")
         _check(bool(self.stages) and all(s in STAGES for s in self.stages), "stages",
                self.stages, f"a non-empty list drawn from {list(STAGES)}")
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),

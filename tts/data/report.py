@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts.config import Recipe
+from tts.config import DataConfig, Recipe
 from tts.data.readers import Drop, Utterance
 from tts.data.store import write_text
 
@@ -29,21 +29,37 @@ def limits_text(recipe: Recipe) -> str:
     ])
 
 
+def check_sample_rate(source_sample_rate: int, data: DataConfig) -> tuple[str, str] | None:
+    """("low_sample_rate", detail) for audio recorded below data.min_sample_rate, else None."""
+    if source_sample_rate < data.min_sample_rate:
+        return "low_sample_rate", (f"recorded at {source_sample_rate} Hz, below "
+                                   f"data.min_sample_rate = {data.min_sample_rate} Hz")
+    return None
+
+
+def check_level(rms_db: float, clipped: float, data: DataConfig) -> tuple[str, str] | None:
+    """("silent" or "clipped", detail) for audio, measured as recorded, that is too quiet or too clipped."""
+    if rms_db < data.silence_db:
+        return "silent", f"RMS {rms_db:.1f} dBFS < data.silence_db = {data.silence_db:g}"
+    if clipped > data.clip_fraction:
+        return "clipped", (f"{clipped:.2%} of samples at full scale > "
+                           f"data.clip_fraction = {data.clip_fraction:.2%}")
+    return None
+
+
 def check_utterance(text: dict, audio: dict, recipe: Recipe) -> tuple[str, str] | None:
     """(reason, detail) if an utterance fails a check, else None; the first failing check wins."""
     d, rate = recipe.data, recipe.audio.sample_rate
     if "drop" in audio:
         return audio["drop"], audio["detail"]
-    if audio["source_sample_rate"] < d.min_sample_rate:
-        return "low_sample_rate", (f"recorded at {audio['source_sample_rate']} Hz, below "
-                                   f"data.min_sample_rate = {d.min_sample_rate} Hz")
+    problem = check_sample_rate(audio["source_sample_rate"], d)
+    if problem:
+        return problem
     if "drop" in text:
         return text["drop"], text["detail"]
-    if audio["rms_db"] < d.silence_db:
-        return "silent", f"RMS {audio['rms_db']:.1f} dBFS < data.silence_db = {d.silence_db:g}"
-    if audio["clipped"] > d.clip_fraction:
-        return "clipped", (f"{audio['clipped']:.2%} of samples at full scale > "
-                           f"data.clip_fraction = {d.clip_fraction:.2%}")
+    problem = check_level(audio["rms_db"], audio["clipped"], d)
+    if problem:
+        return problem
     if audio["n_samples"] == 0:
         return "empty_audio", "nothing left after trimming silence"
     duration = audio["n_samples"] / rate
