@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from tts.checkpoint import (copy_checkpoint, find_checkpoint, is_complete, load_checkpoint, numbered_checkpoints,
-                            remove_old_checkpoints, rng_state, save_checkpoint, set_rng_state, versions)
+from tts.checkpoint import (CheckpointError, copy_checkpoint, find_checkpoint, is_complete, load_checkpoint,
+                            newest_readable, numbered_checkpoints, remove_old_checkpoints, rng_state, save_checkpoint,
+                            set_rng_state, versions)
 
 
 def test_save_and_load_round_trip_without_leftovers(tmp_path):
@@ -47,6 +48,51 @@ def test_rotation_keeps_the_newest_numbered_checkpoints(tmp_path):
     remove_old_checkpoints(tmp_path, keep_last=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-10.pt", "ckpt-100.pt", "ckpt-notes.txt", "last.pt"]
     assert is_complete(tmp_path, 100) and not is_complete(tmp_path, 9)
+
+
+def test_rotation_never_deletes_a_later_checkpoint(tmp_path):
+    for step in (2, 4, 6, 10):  # ckpt-10.pt: left by an earlier run that got further
+        (tmp_path / f"ckpt-{step}.pt").write_bytes(b"x")
+    remove_old_checkpoints(tmp_path, keep_last=1, step=6)  # ckpt-6.pt was just written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-10.pt", "ckpt-6.pt"]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "is empty"),
+    (b"not a checkpoint at all", "cannot be read"),
+    ("cut", "cannot be read"),  # the first half of a real checkpoint
+    ("list", "not a checkpoint dict"),
+])
+def test_an_unreadable_file_raises_checkpoint_error_naming_it(tmp_path, content, reason):
+    path = tmp_path / "ckpt-3.pt"
+    if content == "cut":
+        save_checkpoint({"step": 3, "weights": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif content == "list":
+        torch.save([1, 2], path)
+    else:
+        path.write_bytes(content)
+    save_checkpoint({"step": 2}, tmp_path / "ckpt-2.pt")
+    with pytest.raises(CheckpointError, match=reason) as caught:
+        load_checkpoint(path)
+    assert isinstance(caught.value, RuntimeError) and caught.value.path == path
+    assert str(path) in str(caught.value) and "ckpt-2.pt" in str(caught.value)  # and what else the folder holds
+
+
+def test_newest_readable_prefers_last_then_the_newest_numbered_that_loads(tmp_path, caplog):
+    assert newest_readable(tmp_path) is None
+    for step in (2, 4, 6):
+        save_checkpoint({"step": step}, tmp_path / f"ckpt-{step}.pt")
+    save_checkpoint({"step": 4}, tmp_path / "last.pt")  # killed between ckpt-6.pt and its copy to last.pt
+    path, checkpoint = newest_readable(tmp_path)
+    assert path == tmp_path / "ckpt-6.pt" and checkpoint["step"] == 6 and "older step 4" in caplog.text
+    (tmp_path / "ckpt-6.pt").write_bytes(b"")
+    path, checkpoint = newest_readable(tmp_path)
+    assert path == tmp_path / "last.pt" and checkpoint["step"] == 4
+    for path in tmp_path.glob("*.pt"):
+        path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="no checkpoint that loads"):
+        newest_readable(tmp_path)
 
 
 def test_random_states_round_trip():

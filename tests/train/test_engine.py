@@ -1,8 +1,9 @@
-"""Training engine: checkpoints, metrics, the non-finite guard, exact resume after SIGKILL, two-process DDP."""
+"""Training engine: checkpoints, metrics, the non-finite guard, exact resume after SIGKILL or a stop signal, DDP."""
 
 import dataclasses
 import json
 import math
+import os
 import signal
 import socket
 import sys
@@ -13,6 +14,7 @@ import torch
 
 from tts.checkpoint import load_checkpoint
 from tts.train.engine import NonFiniteError, train
+from tts.train.stopping import TrainingStopped
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_fixtures import ToyTask, toy_recipe  # noqa: E402
@@ -94,6 +96,39 @@ def test_resume_after_sigkill_reaches_the_same_weights(tmp_path):
     steps = [json.loads(line)["step"] for line in (killed / "ar" / "metrics.jsonl").read_text().splitlines()
              if json.loads(line)["split"] == "train"]
     assert steps == list(range(1, 9))  # lines of the lost step 5 were replaced, not repeated
+
+
+class SignalledToyTask(ToyTask):
+    """The toy task that sends a signal to its own process during one step."""
+
+    def __init__(self, recipe, signal_at_step: int, number: int = signal.SIGTERM):
+        super().__init__(recipe)
+        self.signal_at_step, self.number = signal_at_step, number
+
+    def train_step(self, modules, batch, step, device):
+        if step == self.signal_at_step:
+            os.kill(os.getpid(), self.number)
+        yield from super().train_step(modules, batch, step, device)
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_the_step_writes_last_and_resumes_exactly(tmp_path, number):
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    train(ToyTask(toy_recipe(whole)), whole / "ar")
+    before = signal.getsignal(number)
+    with pytest.raises(TrainingStopped, match=rf"stopped by {signal.Signals(number).name} at step 5; "
+                                              rf"checkpoint {stopped / 'ar' / 'last.pt'}") as caught:
+        train(SignalledToyTask(toy_recipe(stopped), signal_at_step=4, number=number), stopped / "ar")
+    assert caught.value.exit_code == 128 + number and signal.getsignal(number) == before  # handler given back
+    assert load_checkpoint(stopped / "ar" / "last.pt")["step"] == 5  # the step it was in was finished
+    assert not (stopped / "ar" / "ckpt-6.pt").exists()
+    train(ToyTask(toy_recipe(stopped)), stopped / "ar")
+    a, b = load_checkpoint(whole / "ar" / "last.pt"), load_checkpoint(stopped / "ar" / "last.pt")
+    assert b["step"] == 8 and all(torch.equal(a["modules"]["model"][k], b["modules"]["model"][k])
+                                  for k in a["modules"]["model"])
+    steps = [json.loads(line)["step"] for line in (stopped / "ar" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["split"] == "train"]
+    assert steps == list(range(1, 9))
 
 
 def _free_port() -> int:

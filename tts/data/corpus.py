@@ -20,6 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from tts.data.store import DamagedShardError, memory_map
+
+__all__ = ["CORPUS_FILE", "MANIFEST_FILE", "SPLITS", "DamagedShardError", "PreparedCorpus", "prepared_folder"]
+
 CORPUS_FILE = "corpus.json"
 MANIFEST_FILE = "manifest.jsonl"
 SPLITS = ("train", "validation", "all")
@@ -31,7 +35,8 @@ def prepared_folder(recipe: Any) -> Path:
 
 
 class PreparedCorpus:
-    """A prepared corpus folder; feature arrays are opened with np.load(mmap_mode='r') on first use."""
+    """A prepared corpus folder; feature arrays are memory-mapped on first use (DamagedShardError naming a
+    file that cannot be)."""
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
@@ -89,7 +94,7 @@ class PreparedCorpus:
                 raise ValueError(f"{self.folder} has no {kind} features for shard {shard}; "
                                  "run `tts prepare` again once the codec is trained" if kind == "codes"
                                  else f"{self.folder} has no {kind} features for shard {shard}")
-            self._arrays[key] = np.load(self.folder / name, mmap_mode="r")
+            self._arrays[key] = memory_map(self.folder / name)
         return self._arrays[key]
 
     def audio(self, record: dict) -> np.ndarray:

@@ -25,7 +25,7 @@ from tts.data.report import (check_utterance, code_usage, corpus_stats, drop_of,
                              write_drop_report)
 from tts.data.split import assign_split
 from tts.data.stages import STAGE_VERSIONS, PrepareError, ShardJob, unfinished_stages
-from tts.data.store import ShardFolder, fingerprint, read_json, write_json, write_text
+from tts.data.store import ShardFolder, fingerprint, memory_map, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _code_usage(folder: Path, records: list[dict], shard_files: list[dict], code
             if r["split"] != "train" or not r["n_frames"]:
                 continue
             if r["shard"] not in arrays:
-                arrays[r["shard"]] = np.load(folder / shard_files[r["shard"]]["codes"], mmap_mode="r")
+                arrays[r["shard"]] = memory_map(folder / shard_files[r["shard"]]["codes"])
             start = r["offsets"]["codes"]
             yield arrays[r["shard"]][start:start + r["n_frames"]]  # (T, Q)
 

@@ -81,8 +81,8 @@ def prepare_corpus(recipe: Recipe, workers: int = 1, shard: str | tuple[int, int
 
 
 def prepare_shards(jobs: list[ShardJob], workers: int, codec: Any, folder: Path, timings: dict) -> None:
-    """Run the unfinished stages of these shards and add up their timings."""
-    pending = [job for job in jobs if unfinished_stages(job)]
+    """Run the unfinished (missing, stale or damaged) stages of these shards and add up their timings."""
+    pending = [job for job in jobs if unfinished_stages(job, verify=True)]
     log.info("%d of %d shards to prepare (%d already done)", len(pending), len(jobs), len(jobs) - len(pending))
     if pending:
         (folder / CORPUS_FILE).unlink(missing_ok=True)  # stale until the next merge

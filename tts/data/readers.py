@@ -8,8 +8,11 @@ reading goes on. Only a corpus that cannot be read at all (no root, a manifest w
 Transcripts are read as UTF-8 (a byte-order mark is allowed). A transcript that is not valid
 UTF-8 is dropped with reason `bad_encoding` rather than guessed at: a wrong guess would teach
 the model wrong text without anyone noticing. The detail names the offending byte; convert the
-file (e.g. `iconv -f latin1 -t utf-8`) and prepare again. In files that hold many transcripts
-(LJSpeech's metadata.csv, a manifest) only the undecodable lines are dropped.
+file (e.g. `iconv -f latin1 -t utf-8`) and prepare again. A transcript holding U+FFFD, the
+replacement character that an earlier conversion left where it lost a byte, is dropped the same
+way (by every reader, whether the character came as UTF-8 bytes or as a JSON escape): its word
+can no longer be read. In files that hold many transcripts (LJSpeech's metadata.csv, a manifest)
+only the affected lines are dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ REASONS: dict[str, str] = {
     "missing_audio": "a transcript whose audio file does not exist",
     "missing_transcript": "an audio file with no transcript",
     "unreadable_transcript": "a transcript file that exists but cannot be read",
-    "bad_encoding": "a transcript that is not valid UTF-8",
+    "bad_encoding": "a transcript that is not valid UTF-8, or holds U+FFFD (a character lost in a conversion)",
     "bad_manifest_line": "a manifest line that cannot be parsed or lacks audio/text",
     "duplicate_id": "a second utterance with an id already seen",
     "unreadable_audio": "an audio file that cannot be decoded (corrupt, truncated, not audio)",
@@ -79,14 +82,28 @@ Item = Union[Utterance, Drop]
 # --------------------------------------------------------------------------- transcripts
 
 
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
 def decode_text(raw: bytes, where: str) -> tuple[str | None, str]:
-    """UTF-8 text (BOM allowed) or (None, a detail naming the first bad byte)."""
+    """UTF-8 text (BOM allowed) or (None, a detail naming the first bad byte or the lost character)."""
     try:
-        return raw.decode("utf-8-sig"), ""
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         byte = raw[err.start:err.start + 1].hex()
         return None, (f"{where}: byte 0x{byte} at offset {err.start} is not UTF-8; "
                       "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    detail = lost_character(text, where)
+    return (None, detail) if detail else (text, "")
+
+
+def lost_character(text: str, where: str) -> str:
+    """A detail naming the first U+FFFD in `text` (a byte lost in an earlier conversion), or ""."""
+    at = text.find(REPLACEMENT_CHARACTER)
+    if at < 0:
+        return ""
+    return (f"{where}: U+FFFD, the replacement character that a conversion leaves where it lost a byte, at "
+            f"character {at} ({text[max(0, at - 20):at + 20]!r}); restore the text from its source and prepare again")
 
 
 def _read_transcript(path: Path, utt_id: str, speaker: str, audio: str) -> Item | str:
@@ -288,6 +305,10 @@ def read_manifest(path: Path) -> Iterator[Item]:
         if not audio_value or text is None or not isinstance(text, str):
             yield Drop(line_id, speaker, audio_value, "bad_manifest_line",
                        f"{path} line {number}: needs a non-empty 'audio' and a string 'text'")
+            continue
+        lost = lost_character(text, f"{path} line {number}")  # a JSON escape \ufffd is not seen in the bytes
+        if lost:
+            yield Drop(line_id, speaker, audio_value, "bad_encoding", lost)
             continue
         audio = Path(audio_value) if Path(audio_value).is_absolute() else base / audio_value
         utt_id = str(row.get("id") or "").strip() or str(Path(audio_value).with_suffix("")).replace("\\", "/")

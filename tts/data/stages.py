@@ -25,7 +25,7 @@ from tts.audio.io import (AudioError, audio_info, clipped_fraction, load_audio, 
 from tts.audio.spectral import MelSpectrogram
 from tts.config import Recipe
 from tts.data.readers import Utterance
-from tts.data.store import ShardFolder
+from tts.data.store import ShardFolder, memory_map
 from tts.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,23 @@ def code_items(audio_records: list[dict], audio: np.ndarray, codec: Any,
 # --------------------------------------------------------------------------- one shard
 
 
-def unfinished_stages(job: ShardJob) -> list[str]:
-    """The stages whose output for this shard is missing or stale."""
+def unfinished_stages(job: ShardJob, verify: bool = False) -> list[str]:
+    """The stages whose output for this shard is missing or stale.
+
+    verify=True (prepare's skip check) also reads each finished array against the checksum recorded
+    when it was written; a damaged output is logged, with why, and counts as unfinished (it is redone).
+    """
     shard = ShardFolder(Path(job.root), job.index)
-    return [stage for stage, key in job.keys.items() if not shard.done(stage, key)]
+    unfinished = []
+    for stage, key in job.keys.items():
+        problem = shard.damage(stage, key) if verify and shard.meta(stage, key).is_file() else None
+        if problem:
+            log.warning("shard %05d: the %s stage's output is damaged (%s); preparing it again",
+                        job.index, stage, problem)
+            shard.forget(stage, key)
+        if not shard.done(stage, key):
+            unfinished.append(stage)
+    return unfinished
 
 
 def process_shard(job: ShardJob, codec: Any = None) -> ShardResult:
@@ -228,7 +241,7 @@ def process_shard(job: ShardJob, codec: Any = None) -> ShardResult:
     if not shard.done("audio", keys["audio"]):
         timed("audio", lambda: audio_items(job.utterances, recipe))
     audio_records = shard.load("audio", keys["audio"])
-    audio = np.load(shard.array("audio", keys["audio"]), mmap_mode="r")
+    audio = memory_map(shard.array("audio", keys["audio"]))
     result.audio_seconds = float(audio.shape[0]) / recipe.audio.sample_rate
     if not shard.done("mel", keys["mel"]):
         timed("mel", lambda: mel_items(audio_records, audio, recipe))

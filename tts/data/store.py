@@ -5,18 +5,23 @@ A stage's output in a shard folder is `<stage>.<key>.json` (its per-utterance re
 on (the stage's recipe keys and its inputs), so an output is either exactly right or absent.
 Every file is written to a temporary name and renamed; the .json is written after the .npy, so
 its presence marks the stage complete and a kill at any moment leaves nothing a later stage trusts.
+The .json also records the .npy's size and checksum, so a file damaged later (cut short by a full
+disk or a partial copy, overwritten) is found (`ShardFolder.damage`) and made again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def fingerprint(value: Any) -> str:
@@ -26,7 +31,7 @@ def fingerprint(value: Any) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """Content hash of a file (for checkpoints whose weights decide a stage's output)."""
+    """Content hash of a file (a codec checkpoint whose weights decide the codes; a shard array as written)."""
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -87,6 +92,28 @@ def read_ragged(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, 
     return {str(i): values[e - n:e] for i, n, e in zip(ids, lengths, ends)}, extra
 
 
+class DamagedShardError(ValueError):
+    """A prepared feature file that cannot be read; the message names it and says how to make it again."""
+
+
+def memory_map(path: Path) -> np.ndarray:
+    """np.load(mmap_mode="r"), or DamagedShardError naming the file (missing, cut short, not an array)."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as err:  # cut short: "mmap length is greater than file size"
+        raise DamagedShardError(f"prepared file {path} is missing or damaged ({err}); run `tts prepare <recipe>` "
+                                "again: it finds damaged shards and prepares them again") from err
+
+
+def _npy_problem(path: Path) -> str | None:
+    """Why a .npy file cannot be memory-mapped (cut short: its header asks for more bytes than it holds)."""
+    try:
+        memory_map(path)
+    except DamagedShardError as err:
+        return str(err.__cause__)
+    return None
+
+
 class ShardFolder:
     """One shard's folder of stage outputs."""
 
@@ -101,14 +128,42 @@ class ShardFolder:
         return self.path / f"{stage}.{key}.npy"
 
     def done(self, stage: str, key: str) -> bool:
-        return self.meta(stage, key).is_file()
+        """The stage's output is there: its records, and its array at the size they record."""
+        return self.meta(stage, key).is_file() and self.damage(stage, key, checksum=False) is None
+
+    def damage(self, stage: str, key: str, checksum: bool = True) -> str | None:
+        """Why a finished output cannot be trusted (its records unreadable, its array missing, of another
+        size or, with `checksum`, other bytes than were written), or None when it is intact."""
+        try:
+            recorded = read_json(self.meta(stage, key)).get("array")
+        except (OSError, ValueError) as err:  # ValueError: JSON cut short, or not UTF-8
+            return f"{self.meta(stage, key)} cannot be read ({err})"
+        path = self.array(stage, key)
+        if recorded is None:  # written before sizes were recorded: at least its header must match its size
+            problem = _npy_problem(path) if path.is_file() else None
+            return f"{path} cannot be read ({problem})" if problem else None
+        if not path.is_file():
+            return f"{path} is missing"
+        size = path.stat().st_size
+        if size != recorded["bytes"]:
+            return f"{path} holds {size} bytes, {recorded['bytes']} were written"
+        if checksum and file_digest(path) != recorded["blake2b"]:
+            return f"{path} holds other bytes than were written (its checksum differs)"
+        return None
 
     def save(self, stage: str, key: str, items: list[dict], array: np.ndarray | None = None) -> None:
-        """Write a stage's output (array first, then the records that mark it complete)."""
+        """Write a stage's output (array first, then the records, with its size and checksum, that mark it complete)."""
+        record: dict[str, Any] = {"stage": stage, "key": key, "items": items}
         if array is not None:
-            write_npy(self.array(stage, key), array)
-        write_json(self.meta(stage, key), {"stage": stage, "key": key, "items": items})
+            path = self.array(stage, key)
+            write_npy(path, array)
+            record["array"] = {"file": path.name, "bytes": path.stat().st_size, "blake2b": file_digest(path)}
+        write_json(self.meta(stage, key), record)
         self.remove_stale(stage, key)
+
+    def forget(self, stage: str, key: str) -> None:
+        """Mark a stage's output as not done (its records removed), so that it is made again."""
+        self.meta(stage, key).unlink(missing_ok=True)
 
     def load(self, stage: str, key: str) -> list[dict]:
         return read_json(self.meta(stage, key))["items"]

@@ -3,6 +3,11 @@
 A manifest has one utterance per line (JSON object, or TSV row under a header line) with the
 fields audio and text, and optionally id, speaker, reference and prompt; relative paths are
 relative to the manifest. Reference and prompt folders hold files named like the audio.
+
+Transcripts and manifests are UTF-8 (a byte-order mark is allowed); a file that is not, or whose
+text holds U+FFFD (a character lost in an earlier conversion), stops with an error naming it
+rather than being scored against garbled words. An empty transcript is read, logged, and scored
+without a WER (tts/eval/score.py marks it unscorable).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from tts.data.readers import decode_text, lost_character
 
 log = logging.getLogger(__name__)
 
@@ -54,39 +61,76 @@ def read_items(folder: str | Path, reference: str | Path | None = None,
     return items
 
 
+def read_text(path: Path) -> str:
+    """A UTF-8 text file (BOM allowed); ValueError naming it when it is not UTF-8 or lost a character."""
+    text, problem = decode_text(path.read_bytes(), str(path))
+    if text is None:
+        raise ValueError(f"{problem}. Transcripts and manifests must be UTF-8")
+    return text
+
+
 def _read_pairs(folder: Path) -> list[Item]:
-    items, missing = [], []
+    items, missing, empty = [], [], []
     for audio in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
         text_file = audio.with_suffix(".txt")
         if text_file.is_file():
-            items.append(Item(audio.stem, audio, text_file.read_text(encoding="utf-8").strip()))
+            items.append(Item(audio.stem, audio, read_text(text_file).strip()))
+            if not items[-1].text:
+                empty.append(str(text_file))
         else:
             missing.append(audio.name)
     if missing:
-        log.warning("%d audio files have no .txt transcript and are not scored: %s", len(missing),
-                    ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        log.warning("%d audio files have no .txt transcript and are not scored: %s", len(missing), _some(missing))
+    _warn_empty(empty)
     return items
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+
+
+def _warn_empty(empty: list[str]) -> None:
+    if empty:
+        log.warning("%d empty transcript(s): no WER for them (marked unscorable), their other measures are kept: %s",
+                    len(empty), _some(empty))
 
 
 def _read_manifest(path: Path) -> list[Item]:
     if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [_json_row(path, number, line) for number, line in enumerate(read_text(path).splitlines(), 1)
+                if line.strip()]
     elif path.suffix == ".tsv":
-        lines = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line.split("\t") for line in read_text(path).splitlines() if line.strip()]
         rows = [dict(zip(lines[0], values)) for values in lines[1:]] if lines else []
     else:
         raise ValueError(f"{path}: a manifest must be .jsonl or .tsv (with a header line)")
-    items = []
+    items, empty = [], []
     for number, row in enumerate(rows, 1):
         if not row.get("audio") or "text" not in row:
             raise ValueError(f"{path}: entry {number} lacks the 'audio' or 'text' field (has {sorted(row)})")
+        if not str(row["text"]).strip():
+            empty.append(f"{path} entry {number}")
         audio = path.parent / row["audio"]
         items.append(Item(
             id=str(row.get("id") or Path(row["audio"]).stem), audio=audio, text=str(row["text"]),
             speaker=str(row["speaker"]) if row.get("speaker") not in (None, "") else None,
             reference=path.parent / row["reference"] if row.get("reference") else None,
             prompt=path.parent / row["prompt"] if row.get("prompt") else None))
+    _warn_empty(empty)
     return items
+
+
+def _json_row(path: Path, number: int, line: str) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} line {number}: not valid JSON ({err.msg})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"{path} line {number}: expected a JSON object with audio and text")
+    problem = lost_character(str(row.get("text", "")), f"{path} line {number}")
+    if problem:  # a JSON escape \ufffd: the character was lost before the file was written
+        raise ValueError(f"{problem}. Transcripts and manifests must be UTF-8")
+    return row
 
 
 def _attach(items: list[Item], folder: Path, field: str) -> list[Item]:

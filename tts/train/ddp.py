@@ -44,11 +44,15 @@ class Distributed:
 
     def any(self, flag: bool) -> bool:
         """True on every rank when `flag` is True on any rank."""
+        return self.any_each([flag])[0]
+
+    def any_each(self, flags: list[bool]) -> list[bool]:
+        """Each flag True on every rank when it is True on any rank (one collective for all of them)."""
         if not self.active:
-            return flag
-        value = torch.tensor([float(flag)], device=self._collective_device())
+            return [bool(flag) for flag in flags]
+        value = torch.tensor([float(flag) for flag in flags], device=self._collective_device())
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item() > 0)
+        return [v > 0 for v in value.tolist()]
 
     def min(self, number: int) -> int:
         """The smallest `number` over ranks."""

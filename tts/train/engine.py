@@ -6,12 +6,17 @@ bf16 autocast on CUDA, gradient clipping, and a guard that skips a step whose lo
 not finite (logging the utterances in it) and stops after `max_nonfinite` such steps in a row.
 
 Every `checkpoint_every` steps and at the end it writes ckpt-<step>.pt and last.pt (keeping the
-last `keep_last`), and best.pt whenever the validation loss improves. A checkpoint holds:
+last `keep_last`), and best.pt whenever the validation loss improves. `train.max_minutes` ends a
+stage early as if max_steps had been reached (final validation and checkpoint), without marking it
+complete, so a later run with a larger budget resumes. SIGTERM or SIGINT (a cluster's preemption,
+Ctrl-C) lets the current step finish, writes last.pt and raises TrainingStopped; a second signal
+stops at once. A checkpoint holds:
     stage, step, recipe, modules, optimizers, schedulers, rng (one state per process), epoch,
     batch_in_epoch (micro-batches of that epoch consumed), versions, best_metric, elapsed,
     symbols, plus task.checkpoint_extras().
-A restarted run loads last.pt and continues with the same weights, optimiser and schedule state,
-random states and data position, so it reaches the same weights as a run that was never killed.
+A restarted run loads last.pt (or the newest checkpoint that loads, tts/train/resume.py) and continues
+with the same weights, optimiser and schedule state, random states and data position, so it reaches
+the same weights as a run that was never killed.
 
 Metrics go to metrics.jsonl (tts/train/metrics.py); restoring a run is tts/train/resume.py.
 With torchrun (WORLD_SIZE > 1) every process trains on its shard of the batches under DDP and
@@ -24,6 +29,7 @@ import contextlib
 import itertools
 import logging
 import math
+import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from tts.train.ddp import Distributed, no_sync, setup_distributed, wrap_modules
 from tts.train.metrics import LogWindow, MetricsWriter, format_duration, learning_rate
 from tts.train.resume import Progress, start_or_resume
 from tts.train.schedule import build_scheduler
+from tts.train.stopping import ignore_stop_signals, stop_signals, stopped
 from tts.train.task import Task
 
 log = logging.getLogger(__name__)
@@ -67,14 +74,22 @@ class Trainer:
 
 
 def train(task: Task, run_dir: str | Path) -> Path:
-    """Train `task` into `run_dir` (resuming from run_dir/last.pt if present); returns run_dir."""
+    """Train `task` into `run_dir` (resuming from its newest checkpoint if any); returns run_dir.
+
+    TrainingStopped when a SIGTERM or SIGINT stopped it (after writing last.pt).
+    """
     run_dir = Path(run_dir)
     env = setup_distributed(task.recipe.device)
     try:
         trainer = _setup(task, run_dir, env)
+        budget = trainer.config.max_minutes * 60
         if trainer.progress.step >= trainer.config.max_steps:
             log.info("%s: already trained to step %d (max_steps %d)", task.name, trainer.progress.step,
                      trainer.config.max_steps)
+        elif budget and trainer.progress.elapsed >= budget:
+            log.info("%s: already trained for %s at step %d (train.max_minutes %g); set a larger "
+                     "train.max_minutes (or 0 = no limit) to go on", task.name,
+                     format_duration(trainer.progress.elapsed), trainer.progress.step, trainer.config.max_minutes)
         else:
             _loop(trainer)
         env.barrier()
@@ -136,31 +151,78 @@ def _loop(t: Trainer) -> None:
     stream = _batch_stream(t.task, progress.epoch, progress.batch_in_epoch, t.env, config.num_workers)
     writer = MetricsWriter(t.run_dir, t.env.is_main, progress.elapsed)
     window = LogWindow()  # training time only, not validation
-    while progress.step < config.max_steps:
-        start = time.perf_counter()
-        micro_batches = [next(stream) for _ in range(config.grad_accum)]
-        progress.epoch, progress.batch_in_epoch = micro_batches[-1][0], micro_batches[-1][1] + 1
-        logs, stepped = _optimizer_step(t, [b for _, _, b in micro_batches])
-        window.add_time(sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size,
-                        time.perf_counter() - start)
-        if not stepped:
-            _count_nonfinite(t, [b for _, _, b in micro_batches])
-            continue
-        progress.nonfinite_in_a_row = 0
-        progress.step += 1
-        window.add_step(logs)
-        step, final = progress.step, progress.step == config.max_steps
-        if step % config.log_every == 0 or final:
-            _log_window(t, writer, window)
-        improved = False
-        if step % config.validate_every == 0 or final:
-            improved = _validate(t, writer)
-        if step % config.checkpoint_every == 0 or final or improved:
-            progress.elapsed = writer.elapsed()
-            _save(t, periodic=step % config.checkpoint_every == 0 or final, best=improved)
-        if config.sample_every and (step % config.sample_every == 0 or final) and t.env.is_main:
-            _write_samples(t)
-    writer.close()
+    try:
+        with stop_signals(t.task.name) as received:
+            while progress.step < config.max_steps:
+                if not _train_step(t, stream, window):
+                    continue
+                # one collective for both: every process ends after the same step
+                out_of_time, stop = t.env.any_each([
+                    bool(config.max_minutes) and writer.elapsed() >= config.max_minutes * 60, bool(received)])
+                final = progress.step == config.max_steps or out_of_time
+                number = received[0] if received else signal.SIGTERM  # another process may have received it
+                if stop and not final:
+                    _stop(t, writer, window, number)
+                _after_step(t, writer, window, final)
+                if stop:  # at the final step: its validation and checkpoints are written, then it stops
+                    raise stopped(number, progress.step, t.run_dir / "last.pt")
+                if out_of_time and progress.step < config.max_steps:
+                    log.info("%s: train.max_minutes (%g) reached after %s, at step %d of %d; the stage ends here "
+                             "(checkpoint %s); a run with a larger train.max_minutes resumes from it", t.task.name,
+                             config.max_minutes, format_duration(progress.elapsed), progress.step,
+                             config.max_steps, t.run_dir / "last.pt")
+                    break
+    finally:
+        writer.close()
+
+
+def _train_step(t: Trainer, stream: Iterator[tuple[int, int, Any]], window: LogWindow) -> bool:
+    """One optimiser step over grad_accum micro-batches; False when it was skipped (not finite)."""
+    progress = t.progress
+    start = time.perf_counter()
+    micro_batches = [next(stream) for _ in range(t.config.grad_accum)]
+    progress.epoch, progress.batch_in_epoch = micro_batches[-1][0], micro_batches[-1][1] + 1
+    logs, stepped = _optimizer_step(t, [b for _, _, b in micro_batches])
+    window.add_time(sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size,
+                    time.perf_counter() - start)
+    if not stepped:
+        _count_nonfinite(t, [b for _, _, b in micro_batches])
+        return False
+    progress.nonfinite_in_a_row = 0
+    progress.step += 1
+    window.add_step(logs)
+    return True
+
+
+def _after_step(t: Trainer, writer: MetricsWriter, window: LogWindow, final: bool) -> None:
+    """The log line, validation, checkpoints and samples due after a step (all of them at the final one)."""
+    config, step = t.config, t.progress.step
+    if step % config.log_every == 0 or final:
+        _log_window(t, writer, window)
+    improved = False
+    if step % config.validate_every == 0 or final:
+        improved = _validate(t, writer)
+    if step % config.checkpoint_every == 0 or final or improved:
+        t.progress.elapsed = writer.elapsed()
+        _save(t, periodic=step % config.checkpoint_every == 0 or final, best=improved)
+    if config.sample_every and (step % config.sample_every == 0 or final) and t.env.is_main:
+        _write_samples(t)
+
+
+def _stop(t: Trainer, writer: MetricsWriter, window: LogWindow, number: int) -> None:
+    """After a stop signal: the log line of the steps since the last one, last.pt, then TrainingStopped.
+
+    The validation, samples and numbered checkpoint due at this step are left out: a preempted job
+    has seconds, not minutes. The resumed run goes on from this step.
+    """
+    if window.steps:
+        _log_window(t, writer, window)
+    t.progress.elapsed = writer.elapsed()
+    last = t.run_dir / "last.pt"
+    rng_states = t.env.gather(rng_state())  # collective: every process takes part
+    if t.env.is_main:
+        save_checkpoint(checkpoint_state(t, rng_states), last)
+    raise stopped(number, t.progress.step, last)
 
 
 def _log_window(t: Trainer, writer: MetricsWriter, window: LogWindow) -> None:
@@ -190,7 +252,8 @@ def _batch_stream(task: Task, epoch: int, start: int, env: Distributed,
                 # its own generator: the loader's worker seeds must not draw from the global
                 # random state, or a resumed run would diverge from an uninterrupted one
                 loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=indices,
-                                                     num_workers=workers, generator=torch.Generator())
+                                                     num_workers=workers, generator=torch.Generator(),
+                                                     worker_init_fn=ignore_stop_signals)
                 items: Iterator[tuple[int, Any]] = zip(indices, loader)
             else:
                 items = ((i, batches[i]) for i in indices)
@@ -361,7 +424,7 @@ def _save(t: Trainer, periodic: bool, best: bool) -> None:
         path = t.run_dir / f"ckpt-{t.progress.step}.pt"
         save_checkpoint(state, path)
         copy_checkpoint(path, t.run_dir / "last.pt")
-        remove_old_checkpoints(t.run_dir, t.config.keep_last)
+        remove_old_checkpoints(t.run_dir, t.config.keep_last, t.progress.step)
         if best:
             copy_checkpoint(path, t.run_dir / "best.pt")
     elif best:

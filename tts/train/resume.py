@@ -1,8 +1,11 @@
-"""Starting a training run: resuming from last.pt, or a new run (from train.init_from's weights when set).
+"""Starting a training run: resuming from the newest checkpoint, or a new run (from train.init_from's weights).
 
 A resumed run gets back the weights, the optimiser and schedule state, its Progress (step, data
 position, best validation loss, time) and the random state of each process, so it reaches the same
-weights as a run that was never stopped.
+weights as a run that was never stopped. It resumes from last.pt, or, when last.pt is missing or
+cannot be read, from the newest ckpt-<step>.pt that can (tts.checkpoint.newest_readable); a stage
+folder whose checkpoints all fail to load stops with an error rather than starting over them.
+Either way metrics.jsonl is cut back to the step training goes on from.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tts.checkpoint import load_checkpoint, set_rng_state
+from tts.checkpoint import load_checkpoint, newest_readable, set_rng_state
 from tts.train.ddp import Distributed
 from tts.train.metrics import forget_metrics_after
 from tts.train.task import Task
@@ -41,18 +44,20 @@ class Progress:
 def start_or_resume(task: Task, run_dir: Path, env: Distributed, modules: dict[str, nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer],
                     schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR]) -> Progress:
-    """Resume from run_dir/last.pt when there is one; else a new run (from train.init_from's weights if set)."""
-    last = run_dir / "last.pt"
-    if not last.is_file():
+    """Resume from the newest checkpoint in run_dir that loads; else a new run (from train.init_from's
+    weights if set). metrics.jsonl keeps only the lines up to the step training goes on from."""
+    found = newest_readable(run_dir) if run_dir.is_dir() else None
+    if found is None:
         if task.train_config.init_from:
             init_weights(Path(task.train_config.init_from), task.name, modules)
         seed_process(task.recipe.seed, env.rank)
-        return Progress()
-    checkpoint = load_checkpoint(last)
-    if hasattr(task, "check_resume"):  # e.g. the AR and NAR: the codes must be the ones they learned
-        task.check_resume(checkpoint, last)
-    progress = resume(checkpoint, modules, optimizers, schedulers, env)
-    log.info("%s: resuming from %s at step %d", task.name, last, progress.step)
+        progress = Progress()
+    else:
+        path, checkpoint = found
+        if hasattr(task, "check_resume"):  # e.g. the AR and NAR: the codes must be the ones they learned
+            task.check_resume(checkpoint, path)
+        progress = resume(checkpoint, modules, optimizers, schedulers, env, str(path))
+        log.info("%s: resuming from %s at step %d", task.name, path, progress.step)
     if env.is_main:
         forget_metrics_after(run_dir / "metrics.jsonl", progress.step)
     return progress
@@ -60,9 +65,10 @@ def start_or_resume(task: Task, run_dir: Path, env: Distributed, modules: dict[s
 
 def resume(checkpoint: dict[str, Any], modules: dict[str, nn.Module],
            optimizers: dict[str, torch.optim.Optimizer],
-           schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR], env: Distributed) -> Progress:
-    """Load last.pt's weights, optimiser and schedule states and random state; its Progress."""
-    load_modules(checkpoint, modules, "last.pt", "move the stage folder away to start afresh")
+           schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR], env: Distributed,
+           source: str = "last.pt") -> Progress:
+    """Load a checkpoint's weights, optimiser and schedule states and random state; its Progress."""
+    load_modules(checkpoint, modules, source, "move the stage folder away to start afresh")
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][name])
     for name, scheduler in schedulers.items():
