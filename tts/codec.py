@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tts.checkpoint import read_checkpoint
 from tts.config import Recipe
 from tts.data.store import file_digest
 from tts.device import resolve_device  # noqa: F401 (also used by callers of tts.codec)
@@ -343,7 +344,7 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
         raise FileNotFoundError(f"codec checkpoint {path} does not exist")
     # Checkpoints of our engine hold RNG states and the recipe besides tensors, so the full
     # unpickler is needed; only load checkpoints you trust.
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(path)
     if not isinstance(checkpoint, dict) or "codec" not in checkpoint or "modules" not in checkpoint:
         raise ValueError(f"{path} is not a codec checkpoint: expected the keys 'codec' and 'modules' "
                          "that `tts train <recipe> --stage codec` writes")

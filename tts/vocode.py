@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from tts.checkpoint import read_checkpoint
 from tts.config import AudioConfig, Recipe, recipe_from_dict
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def load_vocoder(run_dir_or_ckpt: str | Path, device: str | torch.device = "cpu"
     path = find_checkpoint(run_dir_or_ckpt)
     device = torch.device(device)
     # our own run folders: the checkpoint also holds optimiser and RNG state, not only tensors
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(path)
     if checkpoint.get("stage") != "vocoder":
         raise ValueError(f"{path} is a checkpoint of stage {checkpoint.get('stage')!r}, not of the vocoder")
     recipe = recipe_from_dict(checkpoint["recipe"])

@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tts.checkpoint import read_checkpoint
+
 ENCODEC_24KHZ_FILE = "encodec_24khz-d7cc33bc.th"  # the file name encodec's model.py asks torch hub for
 
 
@@ -41,7 +43,7 @@ def load_encodec_24khz(checkpoint: str | None = None) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(f"codec.checkpoint {path} does not exist; it should be the EnCodec "
                                 f"24 kHz weights file ({ENCODEC_24KHZ_FILE})")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path, weights_only=True)
     model.load_state_dict(state)
     return model.eval()
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tts.checkpoint import read_checkpoint
 from tts.models.alignment import attention_durations, codec_durations, normalised_frames, pad_frames
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
     if not checkpoint_path.exists():
         raise RuntimeError(f"stage durations reads the aligner's durations, but {checkpoint_path} does "
                            "not exist: train the aligner first (`tts train <recipe> --stage aligner`)")
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(checkpoint_path)
     model = Aligner.from_checkpoint(checkpoint)
     checkpoint_step = int(checkpoint.get("step", -1))
     per_frame = task.mel_per_frame

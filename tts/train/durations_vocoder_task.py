@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from tts.audio.spectral import LOG_FLOOR
+from tts.checkpoint import read_checkpoint
 from tts.data.store import read_ragged, write_ragged
 from tts.train.vocoder_task import VocoderTask
 
@@ -99,7 +100,7 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
         if not needed.is_file():
             raise RuntimeError(f"stage durations_vocoder hears the durations model at the aligner's durations, "
                                f"but {needed} does not exist: {how}")
-    model = DurationsModel.from_checkpoint(torch.load(model_file, map_location="cpu", weights_only=False))
+    model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
     durations = read_durations(durations_file)
     rng = np.random.default_rng(recipe.seed)
     train = [r for r in corpus.records("train") if r["id"] in durations]

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from tts.config import STAGES, Recipe
-from tts.checkpoint import is_complete
+from tts.checkpoint import is_complete, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,6 @@ def train_stages(recipe: Recipe, stages: list[str]) -> None:
 def _warn_if_other_codec(recipe: Recipe, checkpoint: Path) -> None:
     """A complete codec_vocoder fine-tuned on the codes of an earlier codec checkpoint still decodes,
     but was fitted to another codec's log-mels: say so, and how to fine-tune it again."""
-    import torch
-
     from tts.data.corpus import PreparedCorpus, prepared_folder
     from tts.codec import CHECKPOINT_DIGEST, weights_differ
 
@@ -92,7 +90,7 @@ def _warn_if_other_codec(recipe: Recipe, checkpoint: Path) -> None:
         now = ((PreparedCorpus(prepared_folder(recipe)).settings or {}).get("codec") or {}).get(CHECKPOINT_DIGEST)
     except (FileNotFoundError, ValueError):
         return
-    if now and weights_differ(torch.load(checkpoint, map_location="cpu", weights_only=False).get("codec_digest"), now):
+    if now and weights_differ(read_checkpoint(checkpoint).get("codec_digest"), now):
         log.warning("codec_vocoder: %s was fine-tuned on the codes of an earlier codec checkpoint; the codec "
                     "now decodes through a vocoder fitted to another codec's log-mels. Move %s aside to "
                     "fine-tune it on the current codes", checkpoint, checkpoint.parent)
