@@ -41,10 +41,11 @@ from torch import nn
 
 from tts.checkpoint import copy_checkpoint, remove_old_checkpoints, rng_state, save_checkpoint, set_rng_state, versions
 from tts.config import TrainConfig, save_recipe
-from tts.train.ddp import Distributed, no_sync, setup_distributed, wrap_modules
+from tts.train.ddp import Distributed, setup_distributed, wrap_modules
 from tts.train.metrics import LogWindow, MetricsWriter, format_duration, learning_rate
 from tts.train.resume import Progress, start_or_resume
 from tts.train.schedule import build_scheduler
+from tts.train.step import autocast, optimizer_step
 from tts.train.stopping import ignore_stop_signals, stop_signals, stopped
 from tts.train.task import Task
 
@@ -182,7 +183,7 @@ def _train_step(t: Trainer, stream: Iterator[tuple[int, int, Any]], window: LogW
     start = time.perf_counter()
     micro_batches = [next(stream) for _ in range(t.config.grad_accum)]
     progress.epoch, progress.batch_in_epoch = micro_batches[-1][0], micro_batches[-1][1] + 1
-    logs, stepped = _optimizer_step(t, [b for _, _, b in micro_batches])
+    logs, stepped = optimizer_step(t, [b for _, _, b in micro_batches])
     window.add_time(sum(t.task.batch_tokens(b) for _, _, b in micro_batches) * t.env.world_size,
                     time.perf_counter() - start)
     if not stepped:
@@ -270,64 +271,6 @@ def _batch_stream(task: Task, epoch: int, start: int, env: Distributed,
         epoch, start = epoch + 1, 0
 
 
-def _optimizer_step(t: Trainer, batches: list[Any]) -> tuple[dict[str, float], bool]:
-    """Forward and backward over the micro-batches, then step each optimiser; (logs, all stepped)."""
-    for optimizer in t.optimizers.values():
-        optimizer.zero_grad(set_to_none=True)
-    params = {name: [p for m in names for p in t.modules[m].parameters() if p.requires_grad]
-              for name, names in t.groups.items()}
-    logs: dict[str, list[float]] = defaultdict(list)
-    finite = {name: True for name in t.optimizers}
-    all_stepped = True
-    scale = 1.0 / len(batches)
-    for j, batch in enumerate(batches):
-        last = j == len(batches) - 1
-        with no_sync(t.wrapped, skip=not last):
-            steps = t.task.train_step(t.wrapped, batch, t.progress.step, t.env.device)
-            while True:
-                with _autocast(t.env.device, t.config.precision):
-                    item = next(steps, None)
-                if item is None:
-                    break
-                name, loss, scalars = item
-                for key, value in scalars.items():
-                    logs[key].append(float(value))
-                finite[name] &= bool(torch.isfinite(loss.detach()).all())
-                _backward(loss * scale, params, name)
-                if last:
-                    all_stepped &= _step_optimizer(t, name, params[name], finite[name], logs)
-    return {key: sum(v) / len(v) for key, v in logs.items()}, all_stepped
-
-
-def _backward(loss: torch.Tensor, params: dict[str, list[torch.Tensor]], name: str) -> None:
-    """loss.backward() that leaves the gradients of other optimisers' parameters as they were
-    (a generator loss reaches the discriminator's weights; those gradients must not count)."""
-    others = [p for other, ps in params.items() if other != name for p in ps]
-    saved = [p.grad for p in others]
-    for p in others:
-        p.grad = None
-    loss.backward()
-    for p, grad in zip(others, saved):
-        p.grad = grad
-
-
-def _step_optimizer(t: Trainer, name: str, params: list[torch.Tensor], loss_finite: bool,
-                    logs: dict[str, list[float]]) -> bool:
-    """Clip, check and step one optimiser; False (and no step) when anything was not finite."""
-    max_norm = t.config.grad_clip if t.config.grad_clip > 0 else math.inf
-    norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.tensor(0.0)
-    bad = t.env.any(not loss_finite or not bool(torch.isfinite(norm)))
-    if bad:
-        t.optimizers[name].zero_grad(set_to_none=True)
-        return False
-    suffix = f"_{name}" if len(t.optimizers) > 1 else ""
-    logs["grad_norm" + suffix].append(float(norm))
-    logs["lr" + suffix].append(t.optimizers[name].param_groups[0]["lr"])  # the rate of this update
-    t.optimizers[name].step()
-    t.schedulers[name].step()
-    return True
-
-
 def _count_nonfinite(t: Trainer, batches: list[Any]) -> None:
     t.progress.nonfinite_in_a_row += 1
     ids = [i for b in batches for i in t.task.batch_ids(b)]
@@ -339,12 +282,6 @@ def _count_nonfinite(t: Trainer, batches: list[Any]) -> None:
             f"gradient (train.max_nonfinite = {t.config.max_nonfinite}); stopped at step {t.progress.step}. "
             f"Last utterances: {' '.join(ids)}. Try a lower train.lr, a longer train.warmup_steps, "
             f"train.precision=fp32, or drop those utterances; a restart resumes from last.pt")
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (precision auto or bf16) or when asked for on CPU; else nothing."""
-    use = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use)
 
 
 # ---------------------------------------------------------------------------- validation, saving
@@ -374,7 +311,7 @@ def _validate(t: Trainer, writer: MetricsWriter) -> bool:
         counts: dict[str, int] = defaultdict(int)
         with _evaluating(t.modules):
             for batch in t.task.validation_batches():
-                with _autocast(t.env.device, t.config.precision):
+                with autocast(t.env.device, t.config.precision):
                     metrics = t.task.validate(t.modules, batch, t.env.device)
                 for key, value in metrics.items():
                     sums[key] += float(value)
