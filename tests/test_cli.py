@@ -87,3 +87,36 @@ def test_a_tiny_demo_run_trains_then_speaks_with_a_spectrogram(tmp_path):
     assert spoken.exit_code == 0, spoken.output
     assert wav.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "real-time factor" in spoken.output
+
+
+@pytest.mark.parametrize("command", [["export"], ["voices"]])
+def test_export_and_voices_explain_themselves(command):
+    assert command[0] in CliRunner().invoke(app, ["--help"]).output
+    result = CliRunner().invoke(app, command + ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "Usage" in result.output, result.output
+    assert ("--dtype" if command == ["export"] else "--model") in result.output
+
+
+def test_without_a_model_or_a_bundled_voice_synthesize_says_what_to_do(tmp_path, monkeypatch):
+    import tts
+
+    monkeypatch.delenv("TTS_VOICE", raising=False)
+    monkeypatch.setattr(tts, "__file__", str(tmp_path / "checkout" / "tts" / "__init__.py"))  # no data/voice there
+    out = str(tmp_path / "out.wav")
+    for command in (["synthesize", "Hello.", out], ["voices"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert f"no bundled voice at {tmp_path / 'checkout' / 'data' / 'voice'}" in result.output
+        assert "--model RUN" in result.output and "tts export RUN" in result.output
+    result = CliRunner().invoke(app, ["synthesize", "Hello.", out], env={"TTS_VOICE": str(tmp_path / "gone")})
+    assert result.exit_code == 1 and f"TTS_VOICE={tmp_path / 'gone'} is not a folder" in result.output
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_export_of_a_folder_without_a_model_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "none"), str(tmp_path / "out")])
+    assert result.exit_code == 1 and "cannot export" in result.output and "does not exist" in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "empty"), str(tmp_path / "out")])
+    assert result.exit_code == 1 and "no trained model" in result.output
+    assert not (tmp_path / "out").exists()

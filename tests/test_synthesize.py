@@ -321,3 +321,49 @@ def test_the_durations_chain_speaks_through_the_mel_vocoder_at_a_pace():
     np.testing.assert_allclose(one_by_one.wav, normal.wav, atol=1e-5)
     with pytest.raises(ValueError, match="pace = 0"):
         synth.options(pace=0.0)
+
+
+def test_an_exported_speaker_speaks_from_its_clip(tmp_path):
+    """A folder's voices (voices.json): --speaker picks one, its clip encoded as it is; an unknown id lists them."""
+    import soundfile
+
+    from tts.synthesize import Voice
+
+    synth = tiny_synthesizer()
+    rng = np.random.default_rng(0)
+    voices = []
+    for speaker, seconds in (("b", 1.0), ("a", 0.5)):
+        pcm = (0.1 * rng.standard_normal(int(seconds * 16000)) * 32768).astype(np.int16)
+        soundfile.write(tmp_path / f"{speaker}.wav", pcm, 16000, subtype="PCM_16")
+        voices.append(Voice(speaker, f"engine:{speaker}", tmp_path / f"{speaker}.wav", "Some words.",
+                            ["S", "AH1", "M", "_", "W", "ER1", "D", "Z", "."], f"{speaker}_1", seconds))
+    synth = Synthesizer(synth.chain, None, {}, voices)
+    prompt = synth.prompt_from_speaker("b")
+    wav = torch.from_numpy(soundfile.read(tmp_path / "b.wav", dtype="float32")[0]).view(1, 1, -1)
+    assert torch.equal(prompt.codes, synth.codec.encode(wav)[0]) and prompt.codes.shape == (3, 25)
+    assert prompt.phones == voices[0].phones and prompt.source == "speaker b (engine:b): b_1"
+    assert synth.prompt_from_speaker(None).codes.shape == (3, 13)  # the first id, "a": half a second
+    with pytest.raises(ValueError, match=r"speaker 'c' is not one of this model's training speakers: a, b"):
+        synth.prompt_from_speaker("c")
+    assert len(synth.synthesize("Hi.", prompt, synth.options(seed=0)).wav) > 0
+
+
+def test_a_runs_speaker_prompt_is_the_recording_nearest_three_seconds():
+    from tts.synthesize import reference_record
+
+    records = [{"id": "x1", "speaker": "x", "duration": 1.0}, {"id": "x2", "speaker": "x", "duration": 3.5},
+               {"id": "x3", "speaker": "x", "duration": 2.75}, {"id": "x4", "speaker": "x", "duration": 3.25},
+               {"id": "y1", "speaker": "y", "duration": 9.0}]
+    assert reference_record(records, "x")["id"] == "x3"  # 2.75 and 3.25 s are as near: the first id
+    assert reference_record(records, "y")["id"] == "y1"  # a speaker's only recording, however long
+
+
+def test_speaker_names_come_from_a_generated_corpus_table(tmp_path):
+    from tts.loading import speaker_names
+
+    (tmp_path / "speakers.tsv").write_text("speaker\tengine\tvoice\tsettings\tsex\n101\tflite\tslt\t-\tF\n"
+                                           "104\tespeak-ng\ten-us\tpitch=70,speed=150\tF\n")
+    assert speaker_names(tmp_path) == {"101": "flite:slt", "104": "espeak-ng:en-us[pitch=70,speed=150]"}
+    (tmp_path / "speakers.tsv").write_text("READER\tGENDER\tSUBSET\tNAME\n19\tF\ttrain-clean-100\tKara\n")
+    assert speaker_names(tmp_path) == {}  # LibriTTS's own table: the ids name the speakers
+    assert speaker_names(tmp_path / "none") == {} and speaker_names(None) == {}

@@ -107,9 +107,12 @@ def train(
     """Train the recipe's stages with checkpoints, exact resume, validation and samples."""
     cfg = _load(recipe, overrides)
     from tts.train.stages import train_stages
+    from tts.train.stopping import TrainingStopped
 
     try:
         train_stages(cfg, stages=stage or list(cfg.stages))
+    except TrainingStopped as err:
+        _fail(str(err), err.exit_code)  # 143 for SIGTERM, 130 for SIGINT, as the shell reports a signal
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
 
@@ -123,9 +126,12 @@ def run(
     """Run a whole recipe: prepare, then every stage; finished steps are skipped."""
     cfg = _load(recipe, overrides)
     from tts.pipeline import run_recipe
+    from tts.train.stopping import TrainingStopped
 
     try:
         run_recipe(cfg, workers=workers)
+    except TrainingStopped as err:
+        _fail(str(err), err.exit_code)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
 
@@ -135,10 +141,12 @@ def synthesize(
     sentence: Optional[str] = typer.Argument(None, help="Text to speak (or use --batch)."),
     out: Path = typer.Argument(Path("out.wav"), help="Output wav (with --batch: an output folder, "
                                "given as the only argument)."),
-    model: Path = typer.Option(Path("runs/demo"), "--model", "-m", help="Trained run folder."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Trained run folder, or one written by "
+                                         "`tts export` (default: the bundled voice, or the folder TTS_VOICE names)."),
     prompt_wav: Optional[Path] = typer.Option(None, "--prompt-wav", help="Reference clip whose voice to use."),
     prompt_text: Optional[str] = typer.Option(None, "--prompt-text", help="Transcript of --prompt-wav."),
-    speaker: Optional[str] = typer.Option(None, "--speaker", help="Training speaker to use when there is no prompt."),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="Training speaker to speak as when there is no "
+                                          "prompt (`tts voices` lists them; default: the first)."),
     temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy)."),
     top_k: Optional[int] = TOP_K_OPTION,
     top_p: Optional[float] = TOP_P_OPTION,
@@ -189,7 +197,7 @@ def _check_synthesize_inputs(out: Optional[Path], changes: dict) -> None:
         raise ValueError(f"{option} {err.value!r} is invalid (synthesis.{err.key}): {err.allowed}") from None
 
 
-def _synthesize(sentence: Optional[str], out: Path, model: Path, prompt_wav: Optional[Path],
+def _synthesize(sentence: Optional[str], out: Path, model: Optional[Path], prompt_wav: Optional[Path],
                 prompt_text: Optional[str], speaker: Optional[str], changes: dict, batch: Optional[Path],
                 plot: Optional[Path], quantize: Optional[str], device: str) -> None:
     """One text to one wav, or --batch lines to a folder with a manifest; `changes` to the recipe's options."""
@@ -204,6 +212,12 @@ def _synthesize(sentence: Optional[str], out: Path, model: Path, prompt_wav: Opt
         raise ValueError(f"--decoder {changes['decoder']!r}: use codec or vocoder")
     if prompt_text and not prompt_wav:
         raise ValueError("--prompt-text goes with --prompt-wav")
+    if speaker and prompt_wav:
+        raise ValueError("give --speaker (a training speaker) or --prompt-wav (a clip's voice), not both")
+    if model is None:
+        from tts.loading import bundled_voice
+
+        model = bundled_voice()
     load_start = time.perf_counter()
     synth = Synthesizer.from_run(model, device=device, quantize=quantize)
     load_seconds = time.perf_counter() - load_start
@@ -255,6 +269,48 @@ def _report(results: list, load_seconds: float, prompt, where: str) -> None:
     hit = sum(r.hit_max_length for r in results)
     if hit:
         typer.echo(f"  warning: {hit} text(s) reached a length limit (cut there)")
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="Trained run folder (or an exported one)."),
+    out: Path = typer.Argument(..., help="Folder to write (new, empty, or an earlier export, which is replaced)."),
+    dtype: str = typer.Option("fp16", "--dtype", help="Weights as fp16 (half the size) or fp32."),
+) -> None:
+    """Export what synthesis needs from a run: its models' weights, recipe and each speaker's reference clip."""
+    from tts.export import export_run
+
+    try:
+        exported = export_run(run, out, dtype=dtype)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        _fail(str(err))
+    for file in exported.files:
+        step = f"  (step {file.step})" if file.step is not None else ""
+        typer.echo(f"  {file.path:<28} {file.bytes / 1e6:8.2f} MB{step}")
+    typer.echo(f"wrote {out}: the {exported.chain} chain as {exported.dtype}, {len(exported.files)} files, "
+               f"{exported.total_bytes / 1e6:.2f} MB in all")
+
+
+@app.command()
+def voices(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Trained run folder, or one written by "
+                                         "`tts export` (default: the bundled voice, or the folder TTS_VOICE names)."),
+) -> None:
+    """List the speakers a model speaks as (`tts synthesize --speaker ID`): id, voice, reference clip, its text."""
+    from tts.loading import bundled_voice, load_voices
+
+    try:
+        folder = model if model is not None else bundled_voice()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a folder; give a trained run or an exported one")
+        found = load_voices(folder)
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+    if not found:
+        _fail(f"{folder} has no speakers (no voices.json and no prepared corpus)")
+    typer.echo(f"{len(found)} speakers of {folder}:")
+    for voice in found:
+        typer.echo(f"{voice.speaker:<10} {voice.name:<24} {voice.audio}  ({voice.duration:.1f} s) {voice.text}")
 
 
 @app.command()
@@ -335,13 +391,20 @@ def eval_folder(
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="Folder of prompt wavs with the same names "
                                            "(speaker similarity to the prompt)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
+    mos: bool = typer.Option(True, "--mos/--no-mos", help="DNSMOS naturalness (sig, bak, ovrl, P.808; 1..5) of "
+                             "each wav and of its reference. It costs about 0.3 s of CPU per second of audio "
+                             "(0.3 to 2.3 s a clip), for the wavs and again for the references."),
+    save_audio: Optional[Path] = typer.Option(None, "--save-audio", help="Keep each scored wav in this folder "
+                                              "as <id>.wav with <id>.txt, and manifest.jsonl naming its text, "
+                                              "prompt, reference and scores."),
 ) -> None:
-    """Score a folder of wavs: WER, and MCD / mel distance / duration ratio / speaker similarity where references exist."""
+    """Score a folder of wavs: WER and DNSMOS, and MCD / mel distance / duration ratio / speaker similarity where
+    references exist."""
     from tts.eval.run import evaluate_folder, print_summary
 
     try:
-        result = evaluate_folder(folder, reference=reference, prompts=prompts)
-    except (ValueError, FileNotFoundError) as err:
+        result = evaluate_folder(folder, reference=reference, prompts=prompts, mos=mos, save_audio=save_audio)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)
     if output:
@@ -373,6 +436,13 @@ def eval_model(
                                            "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
                                             "first N codebooks only (a lower bitrate)."),
+    mos: bool = typer.Option(True, "--mos/--no-mos", help="DNSMOS naturalness (sig, bak, ovrl, P.808; 1..5) of "
+                             "each wav and of its reference. It costs about 0.3 s of CPU per second of audio "
+                             "(0.3 to 2.3 s a clip), for the wavs and again for the references."),
+    save_audio: Optional[Path] = typer.Option(None, "--save-audio", help="Keep each synthesized wav in this "
+                                              "folder as <id>.wav with <id>.txt, the recordings and prompts under "
+                                              "references/ and prompts/, and manifest.jsonl naming them with the "
+                                              "scores (tts eval folder reads it back)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
     from tts.eval.run import evaluate_model, print_summary
@@ -382,7 +452,7 @@ def eval_model(
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                                           "min_frames_per_phone": min_frames_per_phone,
                                           "max_frames_per_phone": max_frames_per_phone, "pace": pace},
-                                codebooks=codebooks, quantize=quantize)
+                                codebooks=codebooks, quantize=quantize, mos=mos, save_audio=save_audio)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         _fail(str(err))
     print_summary(result)

@@ -4,6 +4,11 @@ codec whose codes they learned, the vocoder that hears them, and its prepared co
 A run with ar/ speaks through the AR chain (ar/, nar/, the codec, vocoder/ if trained); a run with
 durations/ and no ar/ through the durations model (durations/, the codec for prompts, and the mel
 vocoder: durations_vocoder/ once trained, else vocoder/). The chains themselves are in tts/synthesize.py.
+
+A folder written by `tts export` (tts/export.py) has the same layout with weights-only checkpoints
+(fp16 or fp32; load_state_dict casts them to the models' fp32) and, instead of a prepared corpus,
+voices.json: each speaker's reference clip (speakers/<id>.wav) with its text and phones. Without
+--model, `tts synthesize` speaks with the bundled voice (`bundled_voice`).
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from typing import Any, Optional
 import torch
 
 from tts.config import Recipe, recipe_from_dict
-from tts.synthesize import ARChain, DurationsChain
+from tts.synthesize import ARChain, DurationsChain, Voice, reference_record
 
 log = logging.getLogger(__name__)
 
+VOICES_FILE = "voices.json"  # an exported folder's speakers
+VOICE_ENV = "TTS_VOICE"  # names the folder `tts synthesize` speaks with when no --model is given
+
 
 def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None):
-    """(chain, prepared corpus or None, training step of each model) of a run folder."""
+    """(chain, prepared corpus or None, training step of each model, voices of an exported folder or [])
+    of a run folder or an exported one."""
     from tts.device import resolve_device
     from tts.text import load_phonemizer
 
@@ -45,7 +54,8 @@ def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None)
         from tts.data.corpus import PreparedCorpus
 
         corpus = PreparedCorpus(run_dir / "prepared")
-    return chain, corpus, steps
+    voices = read_voices(run_dir) if (run_dir / VOICES_FILE).is_file() else []
+    return chain, corpus, steps, voices
 
 
 def load_ar_chain(run_dir: Path, device: torch.device) -> tuple[ARChain, dict[str, int]]:
@@ -59,10 +69,10 @@ def load_ar_chain(run_dir: Path, device: torch.device) -> tuple[ARChain, dict[st
         raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                          f"({ar.get('codec')} vs {nar.get('codec')}); retrain one of them")
     recipe = recipe_from_dict(ar["recipe"])
-    vocoder_file = run_dir / "vocoder" / "best.pt"
+    vocoder_file = ar_chain_files(run_dir, recipe).get("vocoder")
     chain = ARChain(recipe, ARModel.from_checkpoint(ar).to(device), NARModel.from_checkpoint(nar).to(device),
                     run_codec(recipe, run_dir, device, ar.get("codec")),
-                    load_vocoder(vocoder_file, device) if vocoder_file.is_file() else None)
+                    load_vocoder(vocoder_file, device) if vocoder_file else None)
     return chain, {"ar": int(ar.get("step", 0)), "nar": int(nar.get("step", 0))}
 
 
@@ -74,14 +84,54 @@ def load_durations_chain(run_dir: Path, device: torch.device) -> tuple[Durations
 
     checkpoint = stage_checkpoint(run_dir, "durations")
     recipe = recipe_from_dict(checkpoint["recipe"])
-    tuned = run_dir / "durations_vocoder" / "best.pt"
-    vocoder = load_vocoder(tuned if tuned.is_file() else run_dir / "vocoder" / "best.pt", device)
+    files = durations_chain_files(run_dir, recipe)
+    vocoder = load_vocoder(files.get("durations_vocoder") or files["vocoder"], device)
     if vocoder.input != "mel":
         raise ValueError(f"{vocoder.source} reads {vocoder.input}, but the durations model's log-mels need a "
                          "vocoder of true log-mels (vocoder.input: mel)")
-    chain = DurationsChain(recipe, DurationsModel.from_checkpoint(checkpoint).to(device),
-                           run_codec(recipe, run_dir, device, checkpoint.get("codec")), vocoder)
+    # the codec only encodes voice prompts here: a mel-domain codec needs no vocoder of its own
+    codec = run_codec(recipe, run_dir, device, checkpoint.get("codec"), with_vocoder=False)
+    chain = DurationsChain(recipe, DurationsModel.from_checkpoint(checkpoint).to(device), codec, vocoder)
     return chain, {"durations": int(checkpoint.get("step", 0))}
+
+
+def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
+    """The checkpoint file of each model the AR chain of a run folder loads, by the stage folder it comes
+    from: ar, nar, a trained codec and the mel vocoder a mel-domain codec decodes through (codec_vocoder,
+    else vocoder), and vocoder (where trained)."""
+    from tts.checkpoint import find_checkpoint
+
+    files = {"ar": find_checkpoint(run_dir / "ar"), "nar": find_checkpoint(run_dir / "nar"),
+             **codec_files(run_dir, recipe, with_vocoder=True)}
+    if (run_dir / "vocoder" / "best.pt").is_file():
+        files["vocoder"] = run_dir / "vocoder" / "best.pt"
+    return files
+
+
+def durations_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
+    """The checkpoint file of each model the durations chain of a run folder loads, by the stage folder it
+    comes from: durations, its mel vocoder (durations_vocoder once trained, else vocoder) and a trained codec."""
+    from tts.checkpoint import find_checkpoint
+
+    tuned = run_dir / "durations_vocoder" / "best.pt"
+    vocoder = {"durations_vocoder": tuned} if tuned.is_file() else {"vocoder": run_dir / "vocoder" / "best.pt"}
+    return {"durations": find_checkpoint(run_dir / "durations"), **vocoder,
+            **codec_files(run_dir, recipe, with_vocoder=False)}
+
+
+def codec_files(run_dir: Path, recipe: Recipe, with_vocoder: bool) -> dict[str, Path]:
+    """The run's trained codec (codec/best.pt) and, `with_vocoder`, the mel vocoder a mel-domain codec decodes
+    through (by its stage folder: codec_vocoder, else vocoder); {} for a pretrained codec."""
+    from tts.codec import mel_vocoder_path
+
+    codec_file = run_dir / "codec" / "best.pt"
+    if recipe.codec.kind != "trained" or not codec_file.is_file():
+        return {}
+    files = {"codec": codec_file}
+    if with_vocoder and recipe.codec.domain == "mel":
+        vocoder = mel_vocoder_path(recipe, run_dir)
+        files["vocoder" if vocoder == run_dir / "vocoder" / "best.pt" else "codec_vocoder"] = vocoder
+    return files
 
 
 def stage_checkpoint(run_dir: Path, stage: str) -> dict[str, Any]:
@@ -101,15 +151,18 @@ def stage_checkpoint(run_dir: Path, stage: str) -> dict[str, Any]:
     return checkpoint
 
 
-def run_codec(recipe: Recipe, run_dir: Path, device: torch.device, trained_on: Optional[dict[str, Any]]):
-    """The codec whose codes the models learned: the run's codec/best.pt, or the recipe's pretrained one."""
+def run_codec(recipe: Recipe, run_dir: Path, device: torch.device, trained_on: Optional[dict[str, Any]],
+              with_vocoder: bool = True):
+    """The codec whose codes the models learned: the run's codec/best.pt, or the recipe's pretrained one
+    (`with_vocoder=False`: a mel-domain codec comes without its vocoder; it encodes, it does not decode)."""
     from tts.codec import codec_from_checkpoint, load_codec, mel_vocoder_path
 
     codec_file = run_dir / "codec" / "best.pt"
     if recipe.codec.kind == "trained" and codec_file.is_file():
-        codec = codec_from_checkpoint(codec_file, device, vocoder=mel_vocoder_path(recipe, run_dir))
+        codec = codec_from_checkpoint(codec_file, device, vocoder=mel_vocoder_path(recipe, run_dir),
+                                      with_vocoder=with_vocoder)
     else:
-        codec = load_codec(recipe, device)
+        codec = load_codec(recipe, device, with_vocoder=with_vocoder)
     if codec is None:
         raise FileNotFoundError(f"{run_dir}: no codec to decode with (codec.kind = {recipe.codec.kind}); "
                                 "train it with `tts train <recipe> --stage codec`")
@@ -150,3 +203,95 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore", DeprecationWarning)
         model.transformer = quantize_dynamic(model.transformer, {torch.nn.Linear}, dtype=torch.qint8)
     return model
+
+
+# ---------------------------------------------------------------------- voices
+
+
+def bundled_voice() -> Path:
+    """The folder `tts synthesize` speaks with when given no --model: the one TTS_VOICE names, else the
+    voice bundled at data/voice/ of the repository (written by `tts export`)."""
+    import os
+
+    import tts
+
+    named = os.environ.get(VOICE_ENV)
+    folder = Path(named) if named else Path(tts.__file__).resolve().parents[1] / "data" / "voice"
+    if named and not folder.is_dir():
+        raise FileNotFoundError(f"{VOICE_ENV}={named} is not a folder: point it at a folder written by "
+                                "`tts export RUN OUT`, or unset it")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no bundled voice at {folder}: pass --model RUN (a trained run folder or one "
+                                f"written by `tts export`), or export a trained run there with `tts export RUN "
+                                f"{folder}` (or into any folder that {VOICE_ENV} then names)")
+    return folder
+
+
+def load_voices(folder: Path) -> list[Voice]:
+    """The speakers a folder can speak as: an exported folder's voices.json, else the training speakers of a
+    run's prepared corpus (each with the recording its prompt is drawn from); [] when it has neither."""
+    if (folder / VOICES_FILE).is_file():
+        return read_voices(folder)
+    if not (folder / "prepared" / "manifest.jsonl").is_file():
+        return []
+    from tts.data.corpus import PreparedCorpus
+
+    return corpus_voices(PreparedCorpus(folder / "prepared"), speaker_names(run_corpus_root(folder)))
+
+
+def read_voices(folder: Path) -> list[Voice]:
+    """The voices of an exported folder's voices.json, their clips as paths in that folder."""
+    import json
+
+    path = folder / VOICES_FILE
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["speakers"]
+        return [Voice(str(e["speaker"]), str(e["name"]), folder / e["audio"], str(e["text"]), list(e["phones"]),
+                      str(e["utterance"]), float(e["duration"])) for e in entries]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a voices file written by `tts export` ({type(err).__name__}: {err}); "
+                         "export the run again") from None
+
+
+def corpus_voices(corpus, names: dict[str, str]) -> list[Voice]:
+    """Each training speaker of a prepared corpus with its reference recording (`reference_record`): the
+    recording's path in the corpus it was prepared from, its text and phones; `names` by speaker id."""
+    records = corpus.records("train") or corpus.records("all")
+    voices = []
+    for speaker in sorted({r["speaker"] for r in records}):
+        record = reference_record(records, speaker)
+        voices.append(Voice(speaker, names.get(speaker, speaker), Path(record.get("audio_path", "")),
+                            record["text"], list(record["phones"]), record["id"], float(record["duration"])))
+    return voices
+
+
+def run_corpus_root(run_dir: Path) -> Optional[Path]:
+    """The corpus folder a run was prepared from (data.root of its recipe.yaml), or None."""
+    from tts.config import load_recipe
+
+    if not (run_dir / "recipe.yaml").is_file():
+        return None
+    try:
+        return Path(load_recipe(run_dir / "recipe.yaml").data.root)
+    except (ValueError, FileNotFoundError) as err:
+        log.warning("%s: %s; speakers are named by their ids", run_dir / "recipe.yaml", err)
+        return None
+
+
+def speaker_names(corpus_root: Optional[Path]) -> dict[str, str]:
+    """Speaker id -> the engine and voice that spoke it ("flite:slt", with any settings in brackets), from the
+    speakers.tsv of a corpus made by scripts/make_corpus.py; {} where the corpus has no such table."""
+    import csv
+
+    table = corpus_root / "speakers.tsv" if corpus_root is not None else None
+    if table is None or not table.is_file():
+        return {}
+    with open(table, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"speaker", "engine", "voice"} <= set(rows[0]):
+        return {}  # another corpus's speaker table (LibriTTS: READER, GENDER, SUBSET, NAME)
+    names = {}
+    for row in rows:
+        settings = (row.get("settings") or "-").strip()
+        names[row["speaker"]] = f"{row['engine']}:{row['voice']}" + ("" if settings in ("", "-") else f"[{settings}]")
+    return names

@@ -12,8 +12,9 @@ A run speaks through one of two chains, chosen by the models it holds (tts/loadi
 Decoding options are the recipe's `synthesis` section (tts.config.SynthesisConfig), changed key by key
 through `Synthesizer.options`. A long text is split into sentences, decoded together as one batch and
 joined with short pauses. The voice comes from a prompt: a reference clip with its transcript, or a
-training speaker's utterance from the run's prepared corpus. The AR decodes with one thread (batch-1
-decoding is memory-bound); the rest uses every core.
+training speaker's utterance from the run's prepared corpus (in an exported folder, the speaker's clip
+in speakers/, encoded by the codec). The AR decodes with one thread (batch-1 decoding is memory-bound);
+the rest uses every core.
 
 Shapes: Q codebooks, T frames, P prompt frames, S samples, L phones, E codec latent width, M mel bins.
 """
@@ -47,6 +48,25 @@ class Prompt:
     phones: list[str]
     codes: torch.Tensor  # (Q, P) long
     source: str  # file name or "speaker <name>: <utterance id>"
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A speaker to speak as: the training recording its prompt is drawn from, with its text and phones."""
+
+    speaker: str  # the corpus's speaker id
+    name: str  # the engine and voice that spoke it ("flite:slt") where the corpus says, else the id
+    audio: Path  # the recording: a 16-bit wav in an exported folder, the corpus file for a run
+    text: str
+    phones: list[str]
+    utterance: str  # the recording's utterance id
+    duration: float  # seconds
+
+
+def reference_record(records: list[dict], speaker: str) -> dict:
+    """The manifest record of `speaker` a prompt is drawn from: the one closest to PROMPT_SECONDS long."""
+    own = [r for r in records if r["speaker"] == speaker]
+    return min(own, key=lambda r: (abs(r["duration"] - PROMPT_SECONDS), r["id"]))
 
 
 @dataclass
@@ -228,17 +248,21 @@ class DurationsChain:
 
 
 class Synthesizer:
-    """A trained run ready to speak: its recipe, its chain of models, its codec (for prompts) and corpus."""
+    """A trained run ready to speak: its recipe, its chain of models, its codec (for prompts) and its corpus
+    (or an exported folder's voices)."""
 
-    def __init__(self, chain: ARChain | DurationsChain, corpus=None, steps: Optional[dict[str, int]] = None):
+    def __init__(self, chain: ARChain | DurationsChain, corpus=None, steps: Optional[dict[str, int]] = None,
+                 voices: Optional[list[Voice]] = None):
         self.chain, self.corpus = chain, corpus
         self.recipe, self.codec = chain.recipe, chain.codec
         self.sample_rate = chain.codec.sample_rate
         self.steps = dict(steps or {})  # training step of each loaded model
+        self.voices = {v.speaker: v for v in voices or []}  # an exported folder's speakers, by id
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None) -> "Synthesizer":
-        """Load a run folder (tts.loading.load_run): the AR chain when it holds ar/, else the durations model."""
+        """Load a run folder or one written by `tts export` (tts.loading.load_run): the AR chain when it holds
+        ar/, else the durations model."""
         from tts.loading import load_run
 
         return cls(*load_run(Path(run_dir), device, quantize))
@@ -287,21 +311,28 @@ class Synthesizer:
         return Prompt(phones, codes.cpu(), str(path))
 
     def prompt_from_speaker(self, speaker: Optional[str] = None) -> Optional[Prompt]:
-        """A training utterance of `speaker` (default: the first speaker), about PROMPT_SECONDS long."""
+        """A training utterance of `speaker` (default: the first speaker), about PROMPT_SECONDS long: an
+        exported folder's reference clip of the speaker, or the recording's codes in the run's prepared corpus."""
+        if self.voices:
+            return self.prompt_from_voice(self.voices[_known(speaker, sorted(self.voices))])
         if self.corpus is None or not self.corpus.has_codes:
             if speaker:
-                raise FileNotFoundError("--speaker needs the run's prepared corpus (prepared/ with codes)")
+                raise FileNotFoundError("--speaker needs the run's prepared corpus (prepared/ with codes) or an "
+                                        "exported folder's speakers (voices.json)")
             return None
         records = self.corpus.records("train") or self.corpus.records("all")
-        speakers = sorted({r["speaker"] for r in records})
-        if speaker is None:
-            speaker = speakers[0]
-        elif speaker not in speakers:
-            raise ValueError(f"speaker {speaker!r} is not in the training set; known: {', '.join(speakers)}")
-        own = [r for r in records if r["speaker"] == speaker]
-        record = min(own, key=lambda r: (abs(r["duration"] - PROMPT_SECONDS), r["id"]))
+        speaker = _known(speaker, sorted({r["speaker"] for r in records}))
+        record = reference_record(records, speaker)
         codes = torch.as_tensor(np.asarray(self.corpus.codes(record), dtype=np.int64))
         return Prompt(list(record["phones"]), codes, f"speaker {speaker}: {record['id']}")
+
+    def prompt_from_voice(self, voice: Voice) -> Prompt:
+        """A voice's recording (already prepared: trimmed, at the training loudness and sample rate), encoded."""
+        from tts.audio.io import load_audio
+
+        wav, _ = load_audio(voice.audio, self.sample_rate)  # (S,)
+        codes = self.codec.encode(torch.as_tensor(wav, dtype=torch.float32).view(1, 1, -1))[0]  # (Q, P)
+        return Prompt(list(voice.phones), codes.cpu(), f"speaker {voice.speaker} ({voice.name}): {voice.utterance}")
 
     # ------------------------------------------------------------------ speaking
 
@@ -346,6 +377,16 @@ class Synthesizer:
                 hit_max_length=any(spoken[i].truncated for i in mine),
                 timings={k: v * share for k, v in timings.items()}))
         return results
+
+
+def _known(speaker: Optional[str], speakers: list[str]) -> str:
+    """`speaker`, or the first of `speakers` when None; ValueError listing them for one not among them."""
+    if speaker is None:
+        return speakers[0]
+    if speaker not in speakers:
+        raise ValueError(f"speaker {speaker!r} is not one of this model's training speakers: {', '.join(speakers)} "
+                         "(`tts voices` lists them)")
+    return speaker
 
 
 def _peak_limited(wav: torch.Tensor) -> np.ndarray:

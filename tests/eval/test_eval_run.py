@@ -388,3 +388,124 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
     for what in ("nar", "ar"):
         with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):
             evaluate_model(run_dir, limit=1, what=what, device="cpu")
+
+
+# --------------------------------------------------------------------------- DNSMOS and --save-audio
+
+
+def test_evaluate_model_reports_dnsmos_of_outputs_and_recordings(run_dir, monkeypatch):
+    class NoisyCodec:  # resynthesis that adds loud white noise: less natural than the recording
+        sample_rate = 16000
+
+        def __call__(self, wav, levels=None):
+            import torch
+
+            generator = torch.Generator().manual_seed(0)
+            return (wav + 0.1 * torch.randn(wav.shape, generator=generator)).clamp(-1, 1)
+
+    monkeypatch.setattr("tts.codec.load_codec", lambda recipe, device: NoisyCodec())
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="codec", device="cpu")
+    (utterance,) = result["utterances"]
+    for key in ("sig", "bak", "ovrl", "p808"):
+        for prefix in ("", "reference_"):
+            assert 1.0 <= utterance[f"{prefix}dnsmos_{key}"] <= 5.0
+            assert result["aggregate"][f"{prefix}dnsmos_{key}"] == pytest.approx(utterance[f"{prefix}dnsmos_{key}"])
+    assert utterance["dnsmos_p808"] < utterance["reference_dnsmos_p808"] - 0.5
+    assert utterance["dnsmos_bak"] < utterance["reference_dnsmos_bak"] - 1.0
+    lines = "\n".join(summary_lines(result))
+    assert "DNSMOS           SIG" in lines and "DNSMOS reference SIG" in lines
+    # the original is scored as the output itself: no reference beside it
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="original", device="cpu")
+    (utterance,) = result["utterances"]
+    assert utterance["dnsmos_p808"] > 3.0 and "reference_dnsmos_p808" not in utterance
+    result = evaluate_model(run_dir, limit=1, prompt=False, what="original", device="cpu", mos=False)
+    assert not any("dnsmos" in key for key in result["utterances"][0]) and result["settings"]["dnsmos"] is None
+
+
+def test_eval_folder_save_audio_keeps_what_was_scored(clips, tmp_path):
+    outputs = write_folder(tmp_path / "out", clips, ["rms_1", "slt_2"])
+    references = write_folder(tmp_path / "ref", clips, ["rms_1", "slt_2"], text=False)
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(clips["slt_1"], prompts / "rms_1.wav")  # slt_2 has no prompt
+    saved, output = tmp_path / "listen" / "here", tmp_path / "result.json"
+    result = CliRunner().invoke(app, ["eval", "folder", str(outputs), "--reference", str(references), "--prompts",
+                                      str(prompts), "--no-mos", "--save-audio", str(saved), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert f"saved audio      {saved}" in result.output
+    scored = {u["id"]: u for u in json.loads(output.read_text())["utterances"]}
+    rows = {row["id"]: row for row in map(json.loads, (saved / "manifest.jsonl").read_text().splitlines())}
+    assert set(rows) == set(scored) == {"rms_1", "slt_2"}
+    for name, row in rows.items():
+        kept, rate = read(saved / f"{name}.wav")
+        original, original_rate = read(clips[name])
+        assert rate == original_rate and np.allclose(kept, original, atol=1e-4)  # the scored audio, 16-bit
+        assert (saved / f"{name}.txt").read_text().strip() == TEXTS[name[-1]] == row["text"]
+        assert row["audio"] == f"{name}.wav" and row["reference"] == str((references / f"{name}.wav").resolve())
+        assert row["wer"] == scored[name]["wer"] and row["hypothesis"] == scored[name]["hypothesis"]
+    assert rows["rms_1"]["prompt"] == str((prompts / "rms_1.wav").resolve()) and rows["rms_1"]["prompt_id"] == "rms_1"
+    assert rows["slt_2"]["prompt"] is None and rows["slt_2"]["prompt_id"] is None
+    assert not list(saved.glob(".*"))  # no temporary files left behind
+    # the saved folder is itself a folder to score: its manifest names the references and prompts
+    items = {item.id: item for item in read_items(saved)}
+    assert items["rms_1"].reference == (references / "rms_1.wav").resolve()
+    assert items["rms_1"].prompt == (prompts / "rms_1.wav").resolve() and items["slt_2"].prompt is None
+
+    (tmp_path / "a_file").write_text("")
+    for target, message in ((tmp_path / "a_file", "is a file"), (outputs, "holds the audio being scored"),
+                            (references, "holds the audio being scored")):
+        result = CliRunner().invoke(app, ["eval", "folder", str(outputs), "--reference", str(references),
+                                          "--no-mos", "--save-audio", str(target)])
+        assert result.exit_code != 0 and message in result.output
+    assert sorted(p.name for p in references.iterdir()) == ["rms_1.wav", "slt_2.wav"]  # nothing written there
+
+
+def test_eval_model_save_audio_keeps_outputs_recordings_and_prompts(run_dir, clips, monkeypatch, tmp_path):
+    corpus = FakeCorpus(clips)
+    for record in corpus.records():
+        record["audio_path"] = f"corpus/{record['id']}.flac"
+    monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
+    spoken = {}
+
+    class FakeSynthesizer:
+        steps = {}
+
+        @classmethod
+        def from_run(cls, model_dir, device, quantize=None):
+            return cls()
+
+        def options(self, **changes):
+            return changes
+
+        def prompt_from_wav(self, path, text):
+            return ("wav", text)
+
+        def synthesize(self, text, prompt=None, options=None):
+            wav, rate = read(clips["slt_2" if text == SENTENCE else "slt_1"])  # the other sentence
+            spoken[text] = wav
+            return FakeResult(wav, rate, hit_max_length=False)
+
+    monkeypatch.setitem(sys.modules, "tts.synthesize", types.SimpleNamespace(Synthesizer=FakeSynthesizer))
+    saved, output = tmp_path / "saved", tmp_path / "result.json"
+    result = CliRunner().invoke(app, ["eval", "model", str(run_dir), "--limit", "2", "--no-mos",
+                                      "--save-audio", str(saved), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    scored = {u["id"]: u for u in json.loads(output.read_text())["utterances"]}
+    rows = [json.loads(line) for line in (saved / "manifest.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in rows] == list(scored) and len(rows) == 2
+    for row in rows:
+        name, record = row["id"], next(r for r in corpus.records() if r["id"] == row["id"])
+        assert np.allclose(read(saved / f"{name}.wav")[0], spoken[record["text"]], atol=1e-4)
+        assert (saved / f"{name}.txt").read_text().strip() == record["text"] == row["text"]
+        assert row["reference"] == f"references/{name}.wav" and row["recording"] == f"corpus/{name}.flac"
+        assert np.allclose(read(saved / row["reference"])[0], corpus.audio(record), atol=1e-4)
+        prompt_id = scored[name]["prompt_id"]
+        assert row["prompt_id"] == prompt_id and row["prompt"] == f"prompts/{prompt_id}.wav"
+        assert row["prompt_recording"] == f"corpus/{prompt_id}.flac"
+        prompt = next(r for r in corpus.records() if r["id"] == prompt_id)
+        assert np.allclose(read(saved / row["prompt"])[0], corpus.audio(prompt), atol=1e-4)
+        assert row["wer"] == scored[name]["wer"] and row["wer"] > 0.5  # the fake says the other sentence
+    items = read_items(saved)  # scored again as a folder, with its recordings and prompts
+    assert [i.reference for i in items] == [saved / "references" / f"{row['id']}.wav" for row in rows]
+    result = CliRunner().invoke(app, ["eval", "model", str(run_dir), "--save-audio", str(output)])
+    assert result.exit_code != 0 and "is a file" in result.output

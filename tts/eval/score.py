@@ -1,8 +1,12 @@
-"""Score one utterance (recogniser, fidelity, duration, speaker) and aggregate many.
+"""Score one utterance (recogniser, fidelity, duration, speaker, DNSMOS) and aggregate many.
 
 Every number is a plain float, int, str or None so that results serialise to JSON as they are.
 Durations are measured after trimming leading and trailing silence (TRIM_DB below the loudest
 frame), so a synthesis that starts late or a reference with long edges is not penalised.
+
+A text with no words to score against (empty, or only punctuation) has no WER: its "wer" and edit
+counts are None, "unscorable" says why, and the aggregate leaves it out of the WER (counting it
+under "unscorable") while its other measures count as usual.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from tts.eval import asr
 from tts.eval.mcd import duration_ratio, mel_cepstral_distortion, mel_distance, spectral_variance_ratio
+from tts.eval.mos import KEYS as MOS_KEYS, dnsmos
 from tts.eval.speaker import cosine_similarity, similarity_to_speakers
 from tts.eval.wer import WordErrors, normalize_for_wer, word_errors
 
@@ -39,10 +44,15 @@ class Audio:
 
 
 def recognize(audio: Audio, text: str) -> dict:
-    """What the recogniser heard in `audio` and its word errors against `text`."""
+    """What the recogniser heard in `audio` and its word errors against `text` (None when `text` has no words)."""
     start = time.perf_counter()
     hypothesis = asr.transcribe(audio.wav, audio.sample_rate)
     seconds = time.perf_counter() - start
+    if not normalize_for_wer(text):
+        # an edit rate over zero words is no number: 0 or 1 would each pull the corpus WER the wrong way
+        return {"hypothesis": hypothesis, **{key: None for key in WordErrors().to_dict()}, "reference_words": 0,
+                "unscorable": f"the transcript has no words to score against ({text.strip()[:40]!r})",
+                "asr_seconds": seconds}
     errors = word_errors(text, hypothesis)
     return {"hypothesis": hypothesis, **errors.to_dict(), "asr_seconds": seconds}
 
@@ -76,6 +86,17 @@ def score_utterance(audio: Audio, text: str, reference: Audio | None = None,
         result.update({"expected_seconds": expected_seconds,
                        "duration_ratio": _ratio(speech.seconds, expected_seconds), "duration_basis": "phones"})
     return result
+
+
+def add_mos_scores(result: dict, audio: Audio, reference: Audio | None = None) -> None:
+    """DNSMOS of the audio (dnsmos_sig, _bak, _ovrl, _p808) and of its reference (reference_dnsmos_*);
+    None for a clip too short to score."""
+    start = time.perf_counter()
+    for prefix, heard in (("", audio), ("reference_", reference)):
+        if heard is not None:
+            scores = dnsmos(heard.wav, heard.sample_rate) or {}
+            result.update({f"{prefix}dnsmos_{key}": scores.get(key) for key in MOS_KEYS})
+    result["mos_seconds"] = time.perf_counter() - start
 
 
 def add_speaker_scores(result: dict, embedding: np.ndarray | None, prompt: np.ndarray | None = None,
@@ -122,22 +143,25 @@ def _variance_ratio(audio: Audio, reference: Audio) -> float | None:
 
 MEANS = ("mcd", "mel_distance", "variance_ratio", "duration_ratio", "prompt_similarity", "reference_similarity",
          "similarity_same_speaker",
-         "similarity_other_speakers", "similarity_nearest_other")
+         "similarity_other_speakers", "similarity_nearest_other",
+         *(f"{prefix}dnsmos_{key}" for prefix in ("", "reference_") for key in MOS_KEYS))
 
 
 def aggregate(utterances: Iterable[dict]) -> dict:
     """Corpus-level numbers over scored utterances: WER (summed edits / summed words), floor, means."""
     utterances = list(utterances)
-    total = _sum_errors(utterances)
+    scored = [u for u in utterances if u["wer"] is not None]
+    total = _sum_errors(scored)
     result = {
         "utterances": len(utterances),
         "seconds": float(sum(u["seconds"] for u in utterances)),
-        "wer": total.wer if utterances else None,
-        "wer_mean": _mean(u["wer"] for u in utterances),
+        "wer": total.wer if scored else None,
+        "wer_mean": _mean(u["wer"] for u in scored),
         "substitutions": total.substitutions, "deletions": total.deletions, "insertions": total.insertions,
         "reference_words": total.reference_words,
+        "unscorable": len(utterances) - len(scored),  # no words in the text: no WER
     }
-    with_reference = [u for u in utterances if "reference_wer" in u]
+    with_reference = [u for u in scored if u.get("reference_wer") is not None]
     if with_reference:
         result["floor_wer"] = sum(u["reference_errors"] for u in with_reference) / max(
             1, sum(u["reference_words"] for u in with_reference))
@@ -156,6 +180,8 @@ def aggregate(utterances: Iterable[dict]) -> dict:
         result["hit_max_length"] = float(np.mean(hit))
         result["hit_max_length_count"] = int(sum(hit))
     result["asr_seconds"] = float(sum(u.get("asr_seconds", 0.0) for u in utterances))
+    if any("mos_seconds" in u for u in utterances):
+        result["mos_seconds"] = float(sum(u.get("mos_seconds", 0.0) for u in utterances))
     return result
 
 

@@ -14,6 +14,8 @@ COLUMNS = (
     ("MCD", 6, "mcd", "{:.2f}"),
     ("mel", 6, "mel_distance", "{:.3f}"),
     ("dur", 5, "duration_ratio", "{:.2f}"),
+    ("ovrl", 5, "dnsmos_ovrl", "{:.2f}"),
+    ("p808", 5, "dnsmos_p808", "{:.2f}"),
     ("prompt", 6, "prompt_similarity", "{:.3f}"),
     ("own", 6, "similarity_same_speaker", "{:.3f}"),
     ("other", 6, "similarity_other_speakers", "{:.3f}"),
@@ -35,9 +37,13 @@ def summary_lines(result: dict) -> list[str]:
              f"{total['seconds']:.1f} s of audio, {result.get('compute_seconds', 0.0):.0f} s to score"]
     if total["utterances"] == 0:
         return lines
-    lines.append(f"  WER              {total['wer']:.3f}  (mean per utterance {total['wer_mean']:.3f}; "
-                 f"S {total['substitutions']}, D {total['deletions']}, I {total['insertions']} "
-                 f"over {total['reference_words']} words)")
+    if total.get("wer") is not None:
+        lines.append(f"  WER              {total['wer']:.3f}  (mean per utterance {total['wer_mean']:.3f}; "
+                     f"S {total['substitutions']}, D {total['deletions']}, I {total['insertions']} "
+                     f"over {total['reference_words']} words)")
+    if total.get("unscorable"):
+        lines.append(f"  unscorable       {total['unscorable']} of {total['utterances']} without WER: their text has "
+                     "no words (see \"unscorable\" in the JSON); their other measures count")
     if result.get("what") == "original":
         lines.append("                   this is the recogniser's floor: its error on the original audio")
     _line(lines, total, "floor_wer", "  floor WER        {:.3f}  (the recogniser on the reference audio)")
@@ -52,9 +58,25 @@ def summary_lines(result: dict) -> list[str]:
     if total.get("hit_max_length") is not None:
         lines.append(f"  hit max length   {total['hit_max_length_count']}/{total['utterances']} "
                      f"({total['hit_max_length']:.0%}) without end-of-speech")
+    lines += _mos_lines(total)
     lines += _speaker_lines(result)
     _line(lines, total, "synthesis_rtf", "  synthesis        real-time factor {:.2f}")
+    if result.get("saved_audio"):
+        lines.append(f"  saved audio      {result['saved_audio']} (manifest.jsonl lists each wav with its text, "
+                     "prompt, reference and scores)")
     lines += _speaker_table(result.get("per_speaker") or {})
+    return lines
+
+
+def _mos_lines(total: dict) -> list[str]:
+    """DNSMOS of the audio scored and of the references, one line each."""
+    lines = []
+    for prefix, label, note in (("", "  DNSMOS           ", "(1..5, higher is better)"),
+                                ("reference_", "  DNSMOS reference ", "(the original recordings)")):
+        values = [total.get(f"{prefix}dnsmos_{key}") for key in ("sig", "bak", "ovrl", "p808")]
+        if any(v is not None for v in values):
+            cells = "  ".join(f"{name} {_fmt(v, '{:.2f}')}" for name, v in zip(("SIG", "BAK", "OVRL", "P.808"), values))
+            lines.append(f"{label}{cells}  {note}")
     return lines
 
 
