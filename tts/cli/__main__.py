@@ -1,0 +1,5 @@
+"""`python -m tts.cli ...` (what torchrun starts)."""
+
+from tts.cli import app
+
+app()

@@ -1,0 +1,143 @@
+"""Commands that show and score: plot spectrogram/curves/codes, eval folder/model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION, TOP_K_OPTION,
+                            TOP_P_OPTION, eval_app, fail, load, plot_app)
+
+
+@plot_app.command("spectrogram")
+def plot_spectrogram(
+    files: List[Path] = typer.Argument(..., help="Audio files, stacked top to bottom for comparison."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    linear: bool = typer.Option(False, "--linear", help="Linear-frequency STFT instead of mel."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Take the mel settings from this recipe."),
+) -> None:
+    """Spectrograms of one or several files, time in seconds, frequency in Hz, with a dB colour bar."""
+    from tts.audio.io import AudioError
+    from tts.config import AudioConfig
+    from tts.plot_files import plot_spectrogram_files
+
+    audio = load(recipe, []).audio if recipe else AudioConfig()
+    try:
+        plot_spectrogram_files(files, output, audio=audio, linear=linear)
+    except (AudioError, FileNotFoundError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@plot_app.command("curves")
+def plot_curves(
+    metrics: List[Path] = typer.Argument(..., help="metrics.jsonl files (or run stage folders holding one)."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    keys: Optional[List[str]] = typer.Option(None, "--key", help="Metric names to plot (default: all losses)."),
+    x: str = typer.Option("step", "--x", help="Horizontal axis: step, or time (hours of training, "
+                          "to compare runs of different speed at equal cost)."),
+) -> None:
+    """Training and validation curves from one or more runs."""
+    from tts.plot_files import plot_curves_files
+
+    try:
+        plot_curves_files(metrics, output, keys=keys or None, x=x)
+    except (ValueError, FileNotFoundError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@plot_app.command("codes")
+def plot_codes(
+    source: Path = typer.Argument(..., help="A .npy of codes (Q, T), or an utterance id with --prepared."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG to write."),
+    prepared: Optional[Path] = typer.Option(None, "--prepared", help="Prepared corpus folder to look the id up in."),
+) -> None:
+    """A code map: codebook index (rows) against time (frames), colour = code."""
+    from tts.plot_files import plot_codes_file
+
+    try:
+        plot_codes_file(source, output, prepared=prepared)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
+@eval_app.command("folder")
+def eval_folder(
+    folder: Path = typer.Argument(..., help="Folder of x.wav with x.txt transcripts (or a manifest)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Folder of reference wavs with the same names."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Folder of prompt wavs with the same names "
+                                           "(speaker similarity to the prompt)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
+    mos: bool = typer.Option(True, "--mos/--no-mos", help="DNSMOS naturalness (sig, bak, ovrl, P.808; 1..5) of "
+                             "each wav and of its reference. It costs about 0.3 s of CPU per second of audio "
+                             "(0.3 to 2.3 s a clip), for the wavs and again for the references."),
+    save_audio: Optional[Path] = typer.Option(None, "--save-audio", help="Keep each scored wav in this folder "
+                                              "as <id>.wav with <id>.txt, and manifest.jsonl naming its text, "
+                                              "prompt, reference and scores."),
+) -> None:
+    """Score a folder of wavs: WER and DNSMOS, and MCD / mel distance / duration ratio / speaker similarity where
+    references exist."""
+    from tts.eval.run import evaluate_folder, print_summary
+
+    try:
+        result = evaluate_folder(folder, reference=reference, prompts=prompts, mos=mos, save_audio=save_audio)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        fail(str(err))
+    print_summary(result)
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        typer.echo(f"wrote {output}")
+
+
+@eval_app.command("model")
+def eval_model(
+    model: Path = typer.Argument(..., help="Trained run folder."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the full results as JSON."),
+    limit: int = typer.Option(50, help="Held-out utterances to synthesize and score."),
+    prompt: bool = typer.Option(True, help="Prompt each sentence with another utterance of its speaker."),
+    what: str = typer.Option("model", "--what", help="model (synthesize), nar (the NAR + codec from the true "
+                             "codebook 1), durations (the durations model at the aligner's true durations), ar "
+                             "(the AR teacher-forced on the true codebook 1, codebook 1 alone), codec "
+                             "(resynthesis), vocoder (copy-synthesis), griffin_lim (its baseline) or original "
+                             "(the recogniser's floor)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
+                                              "score this checkpoint file instead of the run's best.pt."),
+    temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
+    top_k: Optional[int] = TOP_K_OPTION,
+    top_p: Optional[float] = TOP_P_OPTION,
+    min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
+    max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
+    pace: Optional[float] = PACE_OPTION,
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="With --what model: int8 synthesizes with "
+                                           "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
+    codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
+                                            "first N codebooks only (a lower bitrate)."),
+    mos: bool = typer.Option(True, "--mos/--no-mos", help="DNSMOS naturalness (sig, bak, ovrl, P.808; 1..5) of "
+                             "each wav and of its reference. It costs about 0.3 s of CPU per second of audio "
+                             "(0.3 to 2.3 s a clip), for the wavs and again for the references."),
+    save_audio: Optional[Path] = typer.Option(None, "--save-audio", help="Keep each synthesized wav in this "
+                                              "folder as <id>.wav with <id>.txt, the recordings and prompts under "
+                                              "references/ and prompts/, and manifest.jsonl naming them with the "
+                                              "scores (tts eval folder reads it back)."),
+) -> None:
+    """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
+    from tts.eval.run import evaluate_model, print_summary
+
+    try:
+        result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
+                                sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                          "min_frames_per_phone": min_frames_per_phone,
+                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace},
+                                codebooks=codebooks, quantize=quantize, mos=mos, save_audio=save_audio)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        fail(str(err))
+    print_summary(result)
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        typer.echo(f"wrote {output}")
