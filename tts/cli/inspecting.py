@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -82,16 +81,13 @@ def eval_folder(
 ) -> None:
     """Score a folder of wavs: WER and DNSMOS, and MCD / mel distance / duration ratio / speaker similarity where
     references exist."""
-    from tts.eval.run import evaluate_folder, print_summary
+    from tts.eval.run import evaluate_folder
 
     try:
         result = evaluate_folder(folder, reference=reference, prompts=prompts, mos=mos, save_audio=save_audio)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))
-    print_summary(result)
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        typer.echo(f"wrote {output}")
+    _report(result, output)
 
 
 @eval_app.command("model")
@@ -127,7 +123,7 @@ def eval_model(
                                               "scores (tts eval folder reads it back)."),
 ) -> None:
     """Synthesize a prepared corpus's held-out sentences with a trained model and score them."""
-    from tts.eval.run import evaluate_model, print_summary
+    from tts.eval.run import evaluate_model
 
     try:
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
@@ -137,7 +133,15 @@ def eval_model(
                                 codebooks=codebooks, quantize=quantize, mos=mos, save_audio=save_audio)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))
+    _report(result, output)
+
+
+def _report(result: dict, output: Optional[Path]) -> None:
+    """The printed summary of an evaluation, and its JSON written (atomically) where asked."""
+    from tts.data.store import write_json
+    from tts.eval.run import print_summary
+
     print_summary(result)
     if output:
-        output.write_text(json.dumps(result, indent=2))
+        write_json(output, result)
         typer.echo(f"wrote {output}")

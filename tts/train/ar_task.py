@@ -128,6 +128,17 @@ class ARTask:
                                 for i, items in enumerate(batches)]
         return self._validation
 
+    def utterances(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> tuple[
+            list[torch.Tensor], list[Any], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All codes (Q, T) and the phones of utterances `items`, with their phone, frame and prompt lengths
+        (each (B,); prompt lengths drawn from `rng`): what the NAR and the durations model batch."""
+        codes = [data.codes(i) for i in items]  # each (Q, T)
+        phones = [data.items[i].phones for i in items]
+        phone_lengths = torch.tensor([len(p) for p in phones])
+        audio_lengths = torch.tensor([c.size(1) for c in codes])
+        prompt_lengths = torch.tensor([self.prompt_length(c.size(1), rng) for c in codes])
+        return codes, phones, phone_lengths, audio_lengths, prompt_lengths
+
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         """A training batch of utterances `items` (prompt lengths drawn from `rng`)."""
         phones, audio, targets = [], [], []

@@ -77,11 +77,7 @@ class DurationsTask(ARTask):
         return d
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
-        codes = [data.codes(i) for i in items]  # each (Q, T)
-        phones = [data.items[i].phones for i in items]
-        phone_lengths = torch.tensor([len(p) for p in phones])
-        audio_lengths = torch.tensor([c.size(1) for c in codes])
-        prompt_lengths = torch.tensor([self.prompt_length(c.size(1), rng) for c in codes])
+        codes, phones, phone_lengths, audio_lengths, prompt_lengths = self.utterances(data, items, rng)
         T = int(audio_lengths.max())
         frame_phone, place, durations, wanted = [], [], [], []
         for index, prompt in zip(items, prompt_lengths.tolist()):

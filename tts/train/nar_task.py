@@ -35,11 +35,7 @@ class NARTask(ARTask):
         return {"model": NARModel.from_config(self.model_config())}
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
-        codes = [data.codes(i) for i in items]  # each (Q, T)
-        phones = [data.items[i].phones for i in items]
-        phone_lengths = torch.tensor([len(p) for p in phones])
-        audio_lengths = torch.tensor([c.size(1) for c in codes])
-        prompt_lengths = torch.tensor([self.prompt_length(c.size(1), rng) for c in codes])
+        codes, phones, phone_lengths, audio_lengths, prompt_lengths = self.utterances(data, items, rng)
         levels = torch.from_numpy(rng.integers(1, max(self.n_codebooks, 2), size=len(items)))
         return {"ids": [data.items[i].id for i in items],
                 "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
