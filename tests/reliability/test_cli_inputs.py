@@ -53,6 +53,16 @@ def test_synthesize_output_path_is_checked_before_any_work(tmp_path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == (["folder"] if name == "folder" else [])
 
 
+def test_synthesize_batch_output_that_is_a_file_is_refused_before_any_work(tmp_path, monkeypatch):
+    _no_model_load(monkeypatch)
+    lines, out = tmp_path / "lines.txt", tmp_path / "taken"
+    lines.write_text("One line.\nAnother line.\n")
+    out.write_text("not a folder")
+    result = CliRunner().invoke(app, ["synthesize", "--batch", str(lines), str(out), "--model", str(tmp_path)])
+    _clear_error(result, str(out), "not a folder", code=2)
+    assert out.read_text() == "not a folder"
+
+
 def test_synthesize_output_in_an_unwritable_folder_is_refused(tmp_path, monkeypatch):
     if os.geteuid() == 0:
         pytest.skip("root writes anywhere")

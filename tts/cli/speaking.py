@@ -45,7 +45,7 @@ def synthesize(
                "min_frames_per_phone": min_frames_per_phone, "max_frames_per_phone": max_frames_per_phone,
                "decoder": decoder, "kv_cache": False if no_kv_cache else None}
     try:
-        _check_synthesize_inputs(out if batch is None else None, changes)
+        _check_synthesize_inputs(out if batch is None else out / "1.wav", changes)  # --batch: OUT is a folder
     except ValueError as err:
         fail(str(err), 2)
     try:
