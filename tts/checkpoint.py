@@ -78,6 +78,13 @@ def read_checkpoint(path: Path, weights_only: bool = False) -> Any:
                                     "it is damaged (cut short or overwritten) or not a checkpoint") from err
     if not weights_only and not isinstance(checkpoint, dict):
         raise CheckpointError(path, f"holds a {type(checkpoint).__name__}, not a checkpoint dict")
+    if isinstance(checkpoint, dict) and "storage" in checkpoint:  # written by `tts export`: int8 back to fp32
+        from tts.models.storage import restored
+
+        try:
+            checkpoint = restored(checkpoint)
+        except ValueError as err:
+            raise CheckpointError(path, f"cannot be loaded: {err}", advice="") from err
     return checkpoint
 
 

@@ -8,12 +8,14 @@ The exported folder has a run's layout, so that tts/loading.py loads it as it lo
     export.json            the chain, the weights' dtype, and each model's file, step and size
     <stage>/best.pt        one weights-only checkpoint per model the chain loads (tts.loading.ar_chain_files,
                            durations_chain_files): stage, step, recipe, phone inventory, settings and the
-                           inference module alone (no optimiser, scheduler, random state or discriminator)
+                           inference module alone (no optimiser, scheduler, random state or discriminator),
+                           and the storage of its weights (tts.models.storage)
     voices.json            each training speaker: engine and voice name, reference clip, its text and phones
     speakers/<id>.wav      the reference clip: the training recording a prompt of that speaker is drawn from
                            (tts.synthesize.reference_record), as prepared, 16-bit
 
-Weights are stored as fp16 (half the size) or fp32; loading copies them into the models' fp32 parameters.
+Weights are stored as fp16 (half the size), fp32, or int8 (about a quarter: the weight matrices as int8 with a
+scale per row, the rest as fp16; tts/models/storage.py); loading brings them back to the models' fp32 parameters.
 The exported checkpoints record the digest of the exported codec file as the codec they learned, so the
 loader's check that models and codec belong together holds for the folder as it held for the run.
 """
@@ -29,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+
+from tts.models.storage import STORAGES, store
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
 EXPORT_FILE = "export.json"
 # what a checkpoint keeps: what the loaders read, and where it came from; training state stays behind
 INFERENCE_KEYS = ("stage", "step", "recipe", "symbols", "versions", "model_config", "codec", "audio",
@@ -44,11 +46,13 @@ SPEAKERS_FOLDER = "speakers"
 
 @dataclasses.dataclass(frozen=True)
 class ExportedFile:
-    """One file of an export: its path in the folder, its size and, for a model, the step it was trained to."""
+    """One file of an export: its path in the folder, its size and, for a model, the step it was trained to and
+    the storage of its weights (fp16, fp32 or int8)."""
 
     path: str
     bytes: int
     step: int | None = None
+    dtype: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +78,8 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
     from tts.loading import ar_chain_files, durations_chain_files, load_run
     from tts.synthesize import ARChain
 
-    if dtype not in DTYPES:
-        raise ValueError(f"--dtype {dtype!r}: use fp16 or fp32")
+    if dtype not in STORAGES:
+        raise ValueError(f"--dtype {dtype!r}: use {', '.join(STORAGES)}")
     run_dir, out = Path(run_dir), Path(out)
     _check_output(run_dir, out)
     try:
@@ -93,7 +97,7 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
     if staging.exists():
         shutil.rmtree(staging)  # left by an export that was killed
     staging.mkdir(parents=True)
-    written = _write_models(files, staging, DTYPES[dtype])
+    written = _write_models(files, staging, dtype)
     _write_recipe(recipe, staging)
     written += _write_voices(staging, run_dir, corpus, voices, recipe)
     export = Export(out, "ar" if is_ar else "durations", dtype, written)
@@ -118,7 +122,7 @@ def _check_output(run_dir: Path, out: Path) -> None:
                          "choose a new or empty folder")
 
 
-def _write_models(files: dict[str, Path], folder: Path, dtype: torch.dtype) -> list[ExportedFile]:
+def _write_models(files: dict[str, Path], folder: Path, dtype: str) -> list[ExportedFile]:
     """Each model's checkpoint, weights only, into <folder>/<stage>/best.pt; the codec first, so that the others
     can name its file's digest as the codec they learned."""
     from tts.checkpoint import read_checkpoint, save_checkpoint
@@ -135,20 +139,24 @@ def _write_models(files: dict[str, Path], folder: Path, dtype: torch.dtype) -> l
         save_checkpoint(checkpoint, path)
         if stage == "codec":
             digest = file_digest(path)
-        written.append(ExportedFile(f"{stage}/best.pt", path.stat().st_size, int(checkpoint.get("step", 0))))
+        written.append(ExportedFile(f"{stage}/best.pt", path.stat().st_size, int(checkpoint.get("step", 0)), dtype))
     return written
 
 
-def weights_only(checkpoint: dict[str, Any], dtype: torch.dtype = torch.float16) -> dict[str, Any]:
-    """A checkpoint for synthesis alone: the keys the loaders read and the inference module's weights, floating
-    tensors cast to `dtype`; the recipe's codec.vocoder and codec.checkpoint cleared (the export holds them)."""
+def weights_only(checkpoint: dict[str, Any], dtype: str = "fp16") -> dict[str, Any]:
+    """A checkpoint for synthesis alone: the keys the loaders read and the inference module's weights, stored as
+    `dtype` (fp16, fp32 or int8: tts.models.storage); the recipe's codec.vocoder and codec.checkpoint cleared (the
+    export holds them)."""
     kept = {key: checkpoint[key] for key in INFERENCE_KEYS if key in checkpoint}
     modules = {name: state for name, state in checkpoint["modules"].items() if name in INFERENCE_MODULES}
     if not modules:
         raise ValueError(f"a checkpoint of stage {checkpoint.get('stage')!r} holds none of the modules "
                          f"{INFERENCE_MODULES} (it has {sorted(checkpoint['modules'])})")
-    kept["modules"] = {name: {key: value.to(dtype) if torch.is_floating_point(value) else value
-                              for key, value in state.items()} for name, state in modules.items()}
+    stored = {name: store(state, dtype) for name, state in modules.items()}  # name -> (state, scales)
+    kept["storage"] = dtype
+    kept["modules"] = {name: state for name, (state, _) in stored.items()}
+    if dtype == "int8":
+        kept["scales"] = {name: scales for name, (_, scales) in stored.items()}
     recipe = dict(kept["recipe"])
     codec = dict(recipe.get("codec") or {})
     if codec.get("kind", "trained") == "trained":

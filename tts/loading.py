@@ -6,9 +6,10 @@ durations/ and no ar/ through the durations model (durations/, the codec for pro
 vocoder: durations_vocoder/ once trained, else vocoder/). The chains themselves are in tts/synthesize.py.
 
 A folder written by `tts export` (tts/export.py) has the same layout with weights-only checkpoints
-(fp16 or fp32; load_state_dict casts them to the models' fp32) and, instead of a prepared corpus,
-voices.json: each speaker's reference clip (speakers/<id>.wav) with its text and phones. Without
---model, `tts synthesize` speaks with the bundled voice (`bundled_voice`).
+(fp16, fp32 or int8: tts/models/storage.py; tts.checkpoint.read_checkpoint turns int8 matrices back
+into fp32 and load_state_dict casts fp16 to the models' fp32, so each model loads as from a run) and,
+instead of a prepared corpus, voices.json: each speaker's reference clip (speakers/<id>.wav) with its
+text and phones. Without --model, `tts synthesize` speaks with the bundled voice (`bundled_voice`).
 """
 
 from __future__ import annotations

@@ -151,7 +151,8 @@ def _report(results: list, load_seconds: float, prompt, where: str) -> None:
 def export(
     run: Path = typer.Argument(..., help="Trained run folder (or an exported one)."),
     out: Path = typer.Argument(..., help="Folder to write (new, empty, or an earlier export, which is replaced)."),
-    dtype: str = typer.Option("fp16", "--dtype", help="Weights as fp16 (half the size) or fp32."),
+    dtype: str = typer.Option("fp16", "--dtype", help="Weights as fp16 (half the size), fp32, or int8 (about a "
+                              "quarter: weight matrices as int8 with a scale per row, the rest fp16)."),
 ) -> None:
     """Export what synthesis needs from a run: its models' weights, recipe and each speaker's reference clip."""
     from tts.export import export_run
@@ -161,7 +162,7 @@ def export(
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))
     for file in exported.files:
-        step = f"  (step {file.step})" if file.step is not None else ""
+        step = f"  {file.dtype}, step {file.step}" if file.step is not None else ""
         typer.echo(f"  {file.path:<28} {file.bytes / 1e6:8.2f} MB{step}")
     typer.echo(f"wrote {out}: the {exported.chain} chain as {exported.dtype}, {len(exported.files)} files, "
                f"{exported.total_bytes / 1e6:.2f} MB in all")
