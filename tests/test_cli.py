@@ -120,3 +120,20 @@ def test_export_of_a_folder_without_a_model_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["export", str(tmp_path / "empty"), str(tmp_path / "out")])
     assert result.exit_code == 1 and "no trained model" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_bundled_voice_speaks_without_a_model(tmp_path, monkeypatch):
+    """data/voice (the exported offline recipe) is what `tts synthesize` speaks with when no --model is given."""
+    import soundfile as sf
+
+    monkeypatch.delenv("TTS_VOICE", raising=False)
+    listed = CliRunner().invoke(app, ["voices"])
+    assert listed.exit_code == 0, listed.output
+    assert "101" in listed.output and "flite:slt" in listed.output and "302" in listed.output
+    out = tmp_path / "out.wav"
+    spoken = CliRunner().invoke(app, ["synthesize", "The little house stood at the end of a quiet road.", str(out),
+                                      "--speaker", "202", "--seed", "0"])
+    assert spoken.exit_code == 0, spoken.output
+    assert "speaker 202" in spoken.output
+    wav, rate = sf.read(out)
+    assert rate == 16000 and 1.5 < len(wav) / rate < 6.0 and abs(wav).max() > 0.05
