@@ -102,7 +102,7 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
     written += _write_voices(staging, run_dir, corpus, voices, recipe)
     export = Export(out, "ar" if is_ar else "durations", dtype, written)
     (staging / EXPORT_FILE).write_text(json.dumps(
-        {"format": 1, "chain": export.chain, "dtype": dtype, "run": str(run_dir.resolve()), "steps": steps,
+        {"format": 1, "chain": export.chain, "dtype": dtype, "run": str(run_dir), "steps": steps,
          "files": [dataclasses.asdict(f) for f in written]}, indent=2) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)  # an earlier export (checked above)
