@@ -6,6 +6,7 @@ import types
 import numpy as np
 import pytest
 import torch
+from synthesis_fixtures import RecordingMelVocoder
 
 from tts.codec import Codec, trained_settings
 from tts.config import SynthesisConfig, recipe_from_dict
@@ -280,19 +281,6 @@ def test_length_bounds_per_phone_are_checked_and_obeyed(synth):
     n_phones = len(text_to_phones("Go now.")[1])
     result = synth.synthesize("Go now.", options=synth.options(min_frames_per_phone=1.0, max_frames_per_phone=1.5))
     assert n_phones <= result.codes[0].shape[1] <= int(np.ceil(n_phones * 1.5))
-
-
-class RecordingMelVocoder:
-    """Stands in for a mel vocoder: keeps what it is given, returns hop_length samples per frame."""
-
-    input = "mel"
-
-    def __init__(self):
-        self.heard = []
-
-    def __call__(self, mel):
-        self.heard.append(mel)
-        return torch.full((1, 1, mel.shape[-1] * 160), 0.1)
 
 
 def test_the_durations_chain_speaks_through_the_mel_vocoder_at_a_pace():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from synthesis_fixtures import RecordingMelVocoder
 
 from tts.codec import Codec, trained_settings
 from tts.config import recipe_from_dict
@@ -76,17 +77,6 @@ def test_hear_ar_forced_is_causal_and_decodes_the_mean_entry_of_codebook_1():
     hear_ar_forced(chain, PHONES, first, prompt)
     assert decoded[2].shape == (1, 16, 6)  # the target frames only, prompt excluded
     assert not torch.allclose(decoded[2], decoded[0])  # the prompt is heard
-
-
-class RecordingMelVocoder:
-    input = "mel"
-
-    def __init__(self):
-        self.heard = []
-
-    def __call__(self, mel):
-        self.heard.append(mel)
-        return torch.full((1, 1, mel.shape[-1] * 160), 0.1)
 
 
 def test_speak_durations_speaks_the_given_frames_through_the_vocoder():
