@@ -24,6 +24,8 @@ app.add_typer(eval_app, name="eval")
 
 SET_HELP = "Override a recipe key, e.g. --set ar.train.lr=3e-4 (repeatable; values are YAML)."
 # options that tts synthesize and tts eval model share
+TEMPERATURE_OPTION = typer.Option(None, "--temperature", help="AR sampling temperature (0 = greedy; default: the "
+                                  "recipe's).")
 TOP_K_OPTION = typer.Option(None, "--top-k", help="Sample among the k most likely tokens (0 = off).")
 TOP_P_OPTION = typer.Option(None, "--top-p", help="Nucleus sampling mass (1 = off).")
 MIN_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--min-frames-per-phone", help="The AR may not end before phones "

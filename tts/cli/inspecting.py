@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION, TOP_K_OPTION,
-                            TOP_P_OPTION, eval_app, fail, load, plot_app)
+from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION,
+                            TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, eval_app, fail, load, plot_app)
 
 
 @plot_app.command("spectrogram")
@@ -104,7 +104,7 @@ def eval_model(
     seed: int = typer.Option(0, help="Sampling seed."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="With --what codec or vocoder: "
                                               "score this checkpoint file instead of the run's best.pt."),
-    temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy; default: the recipe's)."),
+    temperature: Optional[float] = TEMPERATURE_OPTION,
     top_k: Optional[int] = TOP_K_OPTION,
     top_p: Optional[float] = TOP_P_OPTION,
     min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,

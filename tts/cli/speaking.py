@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION, TOP_K_OPTION,
-                            TOP_P_OPTION, app, fail)
+from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION,
+                            TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, app, fail)
 
 
 @app.command()
@@ -23,7 +23,7 @@ def synthesize(
     prompt_text: Optional[str] = typer.Option(None, "--prompt-text", help="Transcript of --prompt-wav."),
     speaker: Optional[str] = typer.Option(None, "--speaker", help="Training speaker to speak as when there is no "
                                           "prompt (`tts voices` lists them; default: the first)."),
-    temperature: Optional[float] = typer.Option(None, help="AR sampling temperature (0 = greedy)."),
+    temperature: Optional[float] = TEMPERATURE_OPTION,
     top_k: Optional[int] = TOP_K_OPTION,
     top_p: Optional[float] = TOP_P_OPTION,
     min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
