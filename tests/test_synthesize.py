@@ -1,6 +1,8 @@
 """The synthesis pipelines on tiny random-weight models: shapes, options, prompts, errors, loading a run."""
 
+import dataclasses
 import json
+import math
 import types
 
 import numpy as np
@@ -61,6 +63,7 @@ def test_speaks_a_sentence_with_the_codec(synth):
     assert np.abs(result.wav).max() <= 0.99 + 1e-6
     assert set(result.timings) == {"front_end", "ar", "nar", "decoder"}
     assert result.real_time_factor > 0
+    assert math.isnan(dataclasses.replace(result, wav=result.wav[:0]).real_time_factor)  # nothing spoken: no factor
     with pytest.raises(ValueError, match="only the durations model speaks at a pace"):
         synth.synthesize("Hello there.", options=synth.options(pace=1.5))
 

@@ -88,8 +88,8 @@ class SynthesisResult:
 
     @property
     def real_time_factor(self) -> float:
-        """Compute seconds per second of audio (below 1 = faster than real time)."""
-        return sum(self.timings.values()) / max(self.duration, 1e-9)
+        """Compute seconds per second of audio (below 1 = faster than real time); NaN when nothing was spoken."""
+        return sum(self.timings.values()) / self.duration if self.duration > 0 else float("nan")
 
 
 @dataclass
