@@ -142,11 +142,10 @@ def test_two_process_gloo_ddp_agrees_on_weights(tmp_path):
 
     from train_fixtures import ddp_worker
 
-    import torch._dynamo  # noqa: F401  (what the optimisers import: forked processes inherit it)
-
-    # fork: the processes start with everything imported (spawn would import torch again, ~10 s)
+    # spawn, not fork: a fork of this process (which by now runs other libraries' thread pools, e.g. the
+    # DNSMOS scorer's) can deadlock in the child on a lock some other thread held; spawn costs an import of torch
     mp.start_processes(ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+                       start_method="spawn")
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     saved = load_checkpoint(tmp_path / "ar" / "last.pt")
     assert saved["step"] == 4 and len(saved["rng"]) == 2
