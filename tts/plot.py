@@ -189,6 +189,29 @@ def codes_figure(codes: np.ndarray, title: str = "") -> Any:
     return figure
 
 
+def plot_predictability(levels: Sequence[dict], output: str | Path, title: str = "") -> Path:
+    """Bars per codebook level of held-out cross-entropy in nats (tts.eval.predictability rows: unigram,
+    given_below, probe) under a line at the uniform guess: the lower, the more a NAR can learn."""
+    from matplotlib.figure import Figure
+
+    if not levels:
+        raise ValueError("no levels to plot")
+    kinds = [k for k in ("unigram", "given_below", "probe") if any(k in row for row in levels)]
+    figure = Figure(figsize=(2 + 1.1 * len(levels), 3.2), dpi=DPI, layout="constrained")
+    ax = figure.subplots()
+    width = 0.8 / len(kinds)
+    for i, kind in enumerate(kinds):
+        xs = [row["level"] + (i - (len(kinds) - 1) / 2) * width for row in levels if kind in row]
+        ax.bar(xs, [row[kind] for row in levels if kind in row], width, label=kind.replace("_", " "))
+    ax.axhline(levels[0]["uniform"], color="black", linestyle="--", linewidth=1, label="uniform")
+    ax.set_xticks([row["level"] for row in levels], [f"q{row['level']}" for row in levels])
+    ax.set_xlabel("codebook level")
+    ax.set_ylabel("held-out cross-entropy (nats)")
+    ax.set_title(title or "how predictable each level is", fontsize=10, loc="left")
+    ax.legend(fontsize=8, loc="lower left")
+    return _save(figure, output)
+
+
 # --------------------------------------------------------------------------- attention
 
 

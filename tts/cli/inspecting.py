@@ -136,6 +136,38 @@ def eval_model(
     _report(result, output)
 
 
+@eval_app.command("codes")
+def eval_codes(
+    run: Path = typer.Argument(..., help="Run folder (or its prepared/ folder) whose corpus holds codes."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the figures as JSON."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a bar chart of the levels (PNG)."),
+    limit: int = typer.Option(0, help="Training utterances to fit on, drawn at random (0 = all)."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Train a small network per level on the "
+                               "levels below and 2 frames each side (about a minute a level on one core)."),
+) -> None:
+    """How predictable each codebook level is from the levels below: the NAR's ceiling, in nats."""
+    from tts.data.store import write_json
+    from tts.eval.predictability import run_predictability
+
+    try:
+        result = run_predictability(run, limit=limit, probe=probe)
+    except (ValueError, FileNotFoundError) as err:
+        fail(str(err))
+    typer.echo(f"{result['train_frames']} training frames, {result['heldout_frames']} held out; "
+               f"held-out cross-entropy in nats (uniform {result['levels'][0]['uniform']:.2f})")
+    for row in result["levels"]:
+        cells = [f"{key} {row[key]:.3f}" for key in ("unigram", "given_below", "probe", "probe_accuracy")
+                 if key in row]
+        typer.echo(f"  level {row['level']}: " + ", ".join(cells))
+    if output:
+        write_json(output, result)
+        typer.echo(f"wrote {output}")
+    if plot:
+        from tts.plot import plot_predictability
+
+        typer.echo(f"wrote {plot_predictability(result['levels'], plot, title=f'{run}: codes by level')}")
+
+
 def _report(result: dict, output: Optional[Path]) -> None:
     """The printed summary of an evaluation, and its JSON written (atomically) where asked."""
     from tts.data.store import write_json
