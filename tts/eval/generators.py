@@ -5,7 +5,8 @@
     durations    the durations model at the aligner's durations of the recording (<run>/aligner/durations.npz),
                  through its vocoder: its duration predictor's part done perfectly
     ar           the AR teacher-forced on the true codebook 1, each frame heard as the mean entry of
-                 codebook 1 under its prediction from the true earlier frames (compare: codec, codebooks 1)
+                 codebook 1 under its prediction from the true earlier frames (compare: codec, codebooks 1);
+                 an AR of ar.alignment pointer is told each frame's phone by the aligner's durations
     codec        resynthesis through the codec
     vocoder      copy-synthesis through the vocoder
     griffin_lim  copy-synthesis through Griffin-Lim (the vocoder's untrained baseline)
@@ -185,12 +186,17 @@ def _true_first_level(what: str, model_dir: Path, device: str) -> Generator:
     if not corpus.has_codes:
         raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
     synthesizer = _synthesizer(model_dir, device, "ar")
-    speak = speak_first_level if what == "nar" else hear_ar_forced
+    pointer = what == "ar" and synthesizer.chain.ar.alignment == "pointer"
+    durations = _aligner_durations(model_dir, "ar (ar.alignment pointer)") if pointer else None
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         first = torch.as_tensor(np.asarray(corpus.codes(record))[0], dtype=torch.long)  # (T,)
-        wav = speak(synthesizer.chain, list(record["phones"]), first, voice)
+        if what == "nar":
+            wav = speak_first_level(synthesizer.chain, list(record["phones"]), first, voice)
+        else:
+            d = _durations_of(durations, record, model_dir) if pointer else None
+            wav = hear_ar_forced(synthesizer.chain, list(record["phones"]), first, voice, d)
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
@@ -199,26 +205,39 @@ def _true_first_level(what: str, model_dir: Path, device: str) -> Generator:
 def _true_durations(model_dir: Path, device: str) -> Generator:
     """The durations model speaking each utterance at the durations the aligner read off its recording
     (<run>/aligner/durations.npz), not at its own."""
-    import torch
-
-    from tts.train.durations import FILE, read_durations
-
-    path = model_dir / "aligner" / FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"--what durations: {path} is missing; stage durations writes it when it starts "
-                                "training")
-    durations = read_durations(path)
+    durations = _aligner_durations(model_dir, "durations")
     synthesizer = _synthesizer(model_dir, device, "durations")
 
     def generate(record, original, prompt_record, prompt_audio, seed):
-        if record["id"] not in durations:
-            raise RuntimeError(f"{path} has no durations of {record['id']}: it was computed for another corpus")
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
-        d = torch.as_tensor(durations[record["id"]].astype(np.int64))  # (L,)
+        d = _durations_of(durations, record, model_dir)  # (L,)
         wav = speak_durations(synthesizer.chain, list(record["phones"]), d, voice)
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
+
+
+def _aligner_durations(model_dir: Path, what: str) -> dict[str, np.ndarray]:
+    """{utterance id: frames (L,) of each phone} that the aligner read off each recording of the run."""
+    from tts.train.durations import FILE, read_durations
+
+    path = model_dir / "aligner" / FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"--what {what}: {path} is missing; stage durations writes it when it starts "
+                                "training, and stage ar of ar.alignment pointer too")
+    return read_durations(path)
+
+
+def _durations_of(durations: dict[str, np.ndarray], record: dict, model_dir: Path) -> Any:
+    """The frames (L,) long of each phone of `record` in the run's aligner durations."""
+    import torch
+
+    from tts.train.durations import FILE
+
+    if record["id"] not in durations:
+        raise RuntimeError(f"{model_dir / 'aligner' / FILE} has no durations of {record['id']}: it was computed "
+                           "for another corpus")
+    return torch.as_tensor(durations[record["id"]].astype(np.int64))
 
 
 # ---------------------------------------------------------------------- one model with the truth given
@@ -245,14 +264,17 @@ def speak_first_level(chain: Any, phones: list[str], first_level: Any, prompt: A
     return chain.decode(latents[0])
 
 
-def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, prompt: Any = None) -> np.ndarray:
+def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, prompt: Any = None,
+                   durations: Any = None) -> np.ndarray:
     """The AR of an AR chain alone, teacher-forced: for each frame of a given codebook 1 (T,) of the
     sentence `phones`, the AR's prediction from the true earlier frames, heard as the mean entry of
     codebook 1 under it (levels 2..Q left out) through the codec, a waveform (S,). Against the codec's
     codebook 1 alone (the same frames, exactly right) this measures what the AR knows of each frame
-    before any of its own sampling errors feed back."""
+    before any of its own sampling errors feed back. An AR of ar.alignment pointer also reads each
+    frame's phone, from the true `durations` (L,) of the phones (e.g. the aligner's)."""
     import torch
 
+    from tts.models.ar_pointer import fit_durations, pointer_inputs
     from tts.models.layers import expected_entries
 
     sentence = _sentence(phones, prompt)
@@ -262,9 +284,16 @@ def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, prompt: Any 
     audio = torch.cat([torch.tensor([ar.bos]), prompt_first, first_level.long()])  # (1 + P + T,)
     P, T = len(prompt_first), len(first_level)
     device = ar.head.weight.device
+    frame_phones = None  # (1, 1 + P + T): the prompt's frames, then the sentence's phone of each frame
+    if ar.alignment == "pointer":
+        if durations is None:
+            raise ValueError("this AR reads each frame's phone (ar.alignment pointer): give the phones' durations")
+        d = torch.from_numpy(fit_durations(np.asarray(durations), T))  # (L,) summing to T
+        inputs, _ = pointer_inputs(sentence.phones[0], d, 0, ar.n_symbols)  # (T + 1,)
+        frame_phones = torch.cat([torch.full((P,), ar.prompt_frame), inputs])[None].to(device)
     with torch.no_grad():
         logits, _ = ar(text[None].to(device), torch.tensor([len(text)], device=device),
-                       audio[None].to(device), torch.tensor([len(audio)], device=device))
+                       audio[None].to(device), torch.tensor([len(audio)], device=device), frame_phones=frame_phones)
     first = expected_entries(logits[0, P:P + T], chain.codec.codebooks()[0])  # (T, E)
     return chain.decode(first.T.contiguous())
 

@@ -11,8 +11,14 @@ temperature, top-k, top-p, a repetition guard, length bounds per phone) and keep
 prefix is run once, then each new frame costs one step over one position. `kv_cache=False`
 recomputes the whole sequence every step (for comparison and tests).
 
+With `alignment` "pointer" (recipe key ar.alignment) each audio position also reads the phone its
+frame speaks, and a second head predicts how the phone pointer moves; the pointer, not EOS, ends a
+sentence in decoding (tts.models.ar_pointer). The logits then carry the move head's MOVES columns after
+EOS: (B, T, V + 1 + MOVES); split_logits() parts them.
+
 Shapes: B batch, L phones, T frames, N = L + T, D width, V codebook size (+ EOS, BOS).
-phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1).
+phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1 [+ MOVES]);
+frame_phones (B, T) long (pointer only): ids of tts.models.ar_pointer.pointer_inputs.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.config import SynthesisConfig
+from tts.models.ar_pointer import MOVES, PointerEnd, special_inputs
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, check_length, init_weights,
                                length_mask, model_from_checkpoint, pad_left, pad_right)
 
 log = logging.getLogger(__name__)
+
+ALIGNMENTS = ("none", "pointer")  # ar.alignment: what the audio positions are told of the phones
 
 
 @dataclass
@@ -38,17 +47,21 @@ class ARGeneration:
     """What generate() returns: codebook-1 codes per sentence (EOS removed) and how each ended."""
 
     codes: list[torch.Tensor]  # each (T_i,) long
-    truncated: list[bool]  # True: hit the length limit without EOS (output trimmed there)
-    logits: list[torch.Tensor] = field(default_factory=list)  # each (T_i + 1, V + 1) if asked
+    truncated: list[bool]  # True: hit the length limit before its end (EOS or the pointer; output trimmed there)
+    logits: list[torch.Tensor] = field(default_factory=list)  # each (steps_i, V + 1 [+ MOVES]) if asked
+    pointer: list[torch.Tensor] = field(default_factory=list)  # alignment pointer: each frame's phone index (T_i,)
 
 
 class ARModel(nn.Module):
     """Codebook 1, frame by frame, after the phones and a voice prompt."""
 
-    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape):
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, alignment: str = "none"):
         super().__init__()
-        self.n_symbols, self.codebook_size, self.shape = n_symbols, codebook_size, shape
+        if alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment {alignment!r}: the AR knows {', '.join(ALIGNMENTS)}")
+        self.n_symbols, self.codebook_size, self.shape, self.alignment = n_symbols, codebook_size, shape, alignment
         self.eos, self.bos = codebook_size, codebook_size + 1
+        self.prompt_frame, self.end_frame = special_inputs(n_symbols)  # pointer inputs besides the phones
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(codebook_size + 2, D)  # codes, EOS, BOS
@@ -56,15 +69,21 @@ class ARModel(nn.Module):
         self.audio_positions = SinusoidalPositions(D)
         self.transformer = Transformer(shape)
         self.head = nn.Linear(D, codebook_size + 1, bias=False)  # codes and EOS
+        if alignment == "pointer":
+            self.pointer_embedding = nn.Embedding(n_symbols + 2, D)  # phones, prompt, end
+            self.move_head = nn.Linear(D, MOVES)
         init_weights(self, shape.layers)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, **self.shape.config()}
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "alignment": self.alignment,
+                **self.shape.config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
-        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
+        """The model of a config (checkpoints from before ar.alignment: alignment none)."""
+        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config),
+                   config.get("alignment", "none"))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
@@ -74,26 +93,46 @@ class ARModel(nn.Module):
     # ------------------------------------------------------------------ training
 
     def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, audio: torch.Tensor,
-                audio_lengths: torch.Tensor,
-                weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, V + 1) over the audio positions of right-padded inputs (audio starts with BOS),
-        and with `weights_layer` that layer's attention weights (B, H, N, N) (for guided attention), else None.
+                audio_lengths: torch.Tensor, weights_layer: int | None = None,
+                frame_phones: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V + 1 [+ MOVES]) over the audio positions of right-padded inputs (audio starts
+        with BOS; alignment pointer: `frame_phones` (B, T) is what each position speaks), and with
+        `weights_layer` that layer's attention weights (B, H, N, N) (for guided attention), else None.
         """
         L, T = phones.size(1), audio.size(1)
         check_length(L, T, self.shape.max_positions)
         phone_valid = length_mask(phone_lengths, L)
         audio_valid = length_mask(audio_lengths, T)
         positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
-        x = self.embed(phones, positions[:, :L], audio, positions[:, :T])  # (B, N, D)
+        x = self.embed(phones, positions[:, :L], audio, positions[:, :T], frame_phones)  # (B, N, D)
         h, weights = self.transformer(x, prefix_lm_mask(phone_valid, audio_valid), weights_layer=weights_layer)
-        return self.head(h[:, L:]), weights  # (B, T, V + 1)
+        return self.logits(h[:, L:]), weights  # (B, T, V + 1 [+ MOVES])
 
     def embed(self, phones: torch.Tensor, phone_positions: torch.Tensor, audio: torch.Tensor,
-              audio_positions: torch.Tensor) -> torch.Tensor:
+              audio_positions: torch.Tensor, frame_phones: torch.Tensor | None = None) -> torch.Tensor:
         """Token + position embeddings of [phones ; audio] -> (B, L + T, D)."""
         p = self.phone_embedding(phones) + self.phone_positions(phone_positions)  # (B, L, D)
-        a = self.code_embedding(audio) + self.audio_positions(audio_positions)  # (B, T, D)
-        return torch.cat([p, a], dim=1)
+        return torch.cat([p, self.embed_audio(audio, audio_positions, frame_phones)], dim=1)
+
+    def embed_audio(self, audio: torch.Tensor, positions: torch.Tensor,
+                    frame_phones: torch.Tensor | None = None) -> torch.Tensor:
+        """Code + position (+ pointer) embeddings of audio (B, T) -> (B, T, D)."""
+        if (frame_phones is not None) != (self.alignment == "pointer"):
+            raise ValueError(f"an AR of alignment {self.alignment} takes frame_phones "
+                             f"{'(B, T)' if self.alignment == 'pointer' else 'None'}; got "
+                             f"{None if frame_phones is None else tuple(frame_phones.shape)}")
+        a = self.code_embedding(audio) + self.audio_positions(positions)  # (B, T, D)
+        return a if frame_phones is None else a + self.pointer_embedding(frame_phones)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, T, D) -> logits (B, T, V + 1), then the move head's (B, T, MOVES) if pointer."""
+        codes = self.head(h)
+        return codes if self.alignment == "none" else torch.cat([codes, self.move_head(h)], dim=-1)
+
+    def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (..., V + 1 [+ MOVES]) -> (code and EOS logits (..., V + 1), move logits (..., MOVES) or None)."""
+        codes = logits[..., :self.eos + 1]
+        return codes, (logits[..., self.eos + 1:] if self.alignment == "pointer" else None)
 
     # ------------------------------------------------------------------ decoding
 
@@ -102,13 +141,15 @@ class ARModel(nn.Module):
                  options: SynthesisConfig = SynthesisConfig(),
                  prompt_phones: Sequence[torch.Tensor] | None = None,
                  keep_logits: bool = False, min_frames: int = 0) -> ARGeneration:
-        """Sample codebook-1 codes for a batch of sentences until EOS or the length limit.
+        """Sample codebook-1 codes for a batch of sentences until each ends or reaches the length limit.
 
         phones[i] (L_i,): the phones to speak; prompt_phones[i] (Lp_i,) and prompt_codes[i] (P_i,):
         the transcript and codebook-1 codes of a voice prompt (optional). Sentences are padded
         (phones on the right, audio on the left, so every sentence's next frame is the same column).
-        The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence that
-        reaches it ends there with a warning and truncated[i] = True. EOS may not come before
+        A sentence ends at EOS (alignment none) or when its phone pointer passes its last phone
+        (alignment pointer: EOS is never sampled, and a phone holds at most ceil(max_frames_per_phone)
+        frames). The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence
+        that reaches it ends there with a warning and truncated[i] = True. No sentence ends before
         max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit; min_frames is for
         benchmarks of a fixed length). `keep_logits` keeps each step's logits.
         """
@@ -131,57 +172,95 @@ class ARModel(nn.Module):
         floors = torch.tensor([max(min_frames, math.ceil(len(t) * options.min_frames_per_phone))
                                for t in phones], device=device).minimum(limits - 1)
         phones_padded = pad_right(text, L)  # (B, L)
-        left = A - start_lengths  # (B,) left padding of the audio segment
-        audio = pad_left(starts, A)  # (B, A)
-        state = _DecodeState(self, phones_padded, phone_lengths, audio, left, options, int(limits.max()))
+        if self.alignment == "pointer":
+            first = torch.tensor([len(p) for p in prompt_phones], device=device)  # (B,) first phone to speak
+            end = PointerEnd(phones_padded, phone_lengths, first, options, floors, self.end_frame)
+        else:
+            end = _EOSEnd(self.eos, floors)
+        state = _DecodeState(self, phones_padded, phone_lengths, pad_left(starts, A), A - start_lengths, options,
+                             int(limits.max()), end.phones())
+        return self._decode(state, end, options, limits, keep_logits)
+
+    def _decode(self, state: "_DecodeState", end: "_EOSEnd | PointerEnd", options: SynthesisConfig,
+                limits: torch.Tensor, keep_logits: bool) -> ARGeneration:
+        """The decoding loop: one frame of every sentence per step until all have ended or hit `limits` (B,)."""
+        B, device = limits.size(0), limits.device
         generator = torch.Generator(device=device).manual_seed(options.seed)
         history = torch.zeros(B, 0, dtype=torch.long, device=device)  # (B, S) generated so far
         done = torch.zeros(B, dtype=torch.bool, device=device)
-        ended = torch.zeros(B, dtype=torch.bool, device=device)  # emitted EOS
+        ended = torch.zeros(B, dtype=torch.bool, device=device)  # ended by EOS or the pointer
+        steps = limits.clone()  # (B,) steps each sentence took
         all_logits = []
         for step in range(int(limits.max())):
-            logits = state.next_logits()  # (B, V + 1)
+            logits = state.next_logits()  # (B, V + 1 [+ MOVES])
             if keep_logits:
                 all_logits.append(logits.float())
-            token = sample_next(logits, options, generator, history, self.eos, step, floors)  # (B,)
-            eos = (token == self.eos) & ~done
-            ended |= eos
-            done |= eos | (step + 1 >= limits)
+            codes, moves = self.split_logits(logits)
+            token = sample_next(codes, options, generator, history, self.eos, step, end.code_floors)  # (B,)
+            ends = end.ends(token, moves, step, generator) & ~done
+            ended |= ends
+            stop = ~done & (ends | (step + 1 >= limits))
+            steps[stop] = step + 1
+            done |= stop
             history = torch.cat([history, token.unsqueeze(1)], dim=1)
             if bool(done.all()):
                 break
-            state.append(token)
-        return self._finish(history, ended, limits, all_logits)
+            state.append(token, end.phones())
+        return self._finish(history, ended, steps, all_logits, end)
 
-    def _finish(self, history: torch.Tensor, ended: torch.Tensor, limits: torch.Tensor,
-                all_logits: list[torch.Tensor]) -> ARGeneration:
-        codes, truncated, logits = [], [], []
-        stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1)
+    def _finish(self, history: torch.Tensor, ended: torch.Tensor, steps: torch.Tensor,
+                all_logits: list[torch.Tensor], end: "_EOSEnd | PointerEnd") -> ARGeneration:
+        codes, truncated, logits, pointer = [], [], [], []
+        stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1 [+ MOVES])
         for i in range(history.size(0)):
-            row = history[i, :int(limits[i])]
+            row = history[i, :int(steps[i])]
             stop = (row == self.eos).nonzero()
             n = int(stop[0]) if len(stop) else len(row)
             codes.append(row[:n].clone())
             truncated.append(not bool(ended[i]))
             if stacked is not None:
-                logits.append(stacked[i, :n + int(bool(ended[i]))])  # one row per token, EOS included
+                logits.append(stacked[i, :int(steps[i])])  # one row per step, EOS included
+            if isinstance(end, PointerEnd):
+                pointer.append(end.frame_phones(i, n))
         if any(truncated):
-            log.warning("%d of %d sentences reached the length limit without end-of-speech; their "
-                        "audio is cut there", sum(truncated), len(truncated))
-        return ARGeneration(codes, truncated, logits)
+            log.warning("%d of %d sentences reached the length limit without %s; their audio is cut there",
+                        sum(truncated), len(truncated),
+                        "the pointer passing the last phone" if pointer else "end-of-speech")
+        return ARGeneration(codes, truncated, logits, pointer)
+
+
+class _EOSEnd:
+    """How a sentence ends under alignment none: when the code head samples EOS, not before `floors` (B,)."""
+
+    def __init__(self, eos: int, floors: torch.Tensor):
+        self.eos, self.code_floors = eos, floors
+
+    def phones(self) -> None:
+        return None  # no pointer input
+
+    def ends(self, token: torch.Tensor, move_logits: None, step: int, generator: torch.Generator) -> torch.Tensor:
+        return token == self.eos
 
 
 class _DecodeState:
-    """The growing batch during decoding: next-frame logits with a KV cache or by recomputation."""
+    """The growing batch during decoding: next-frame logits with a KV cache or by recomputation.
+
+    frame_phone (B,): alignment pointer, the phone the next frame speaks (the frames before it, the
+    prompt's, read the prompt vector); None otherwise."""
 
     def __init__(self, model: ARModel, phones: torch.Tensor, phone_lengths: torch.Tensor,
-                 audio: torch.Tensor, left: torch.Tensor, options: SynthesisConfig, max_new: int):
+                 audio: torch.Tensor, left: torch.Tensor, options: SynthesisConfig, max_new: int,
+                 frame_phone: torch.Tensor | None = None):
         self.model, self.use_cache = model, options.kv_cache
         self.phones, self.audio, self.left = phones, audio, left
         B, L = phones.shape
         self.phone_valid = length_mask(phone_lengths, L)  # (B, L)
         columns = torch.arange(audio.size(1), device=audio.device).unsqueeze(0)
         self.audio_valid = columns >= left.unsqueeze(1)  # (B, A)
+        self.frame_phones = None  # (B, A) what each audio position speaks (alignment pointer)
+        if frame_phone is not None:
+            self.frame_phones = torch.full_like(audio, model.prompt_frame)
+            self.frame_phones[:, -1] = frame_phone
         self.cache = None
         if self.use_cache:
             weight = model.head.weight
@@ -196,9 +275,9 @@ class _DecodeState:
         m = self.model
         L, A = self.phones.size(1), self.audio.size(1)
         phone_positions = torch.arange(L, device=self.phones.device).unsqueeze(0)
-        x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A))  # (B, L + A, D)
+        x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A), self.frame_phones)  # (B, L + A, D)
         h, _ = m.transformer(x, prefix_lm_mask(self.phone_valid, self.audio_valid), cache=cache)
-        return m.head(h[:, -1])  # (B, V + 1)
+        return m.logits(h[:, -1])  # (B, V + 1 [+ MOVES])
 
     def next_logits(self) -> torch.Tensor:
         if self.pending is None:  # first step, or every step without a cache
@@ -206,18 +285,21 @@ class _DecodeState:
         logits, self.pending = self.pending, None
         return logits
 
-    def append(self, token: torch.Tensor) -> None:
+    def append(self, token: torch.Tensor, frame_phone: torch.Tensor | None = None) -> None:
         m = self.model
         self.audio = torch.cat([self.audio, token.unsqueeze(1)], dim=1)  # (B, A + 1)
         self.audio_valid = F.pad(self.audio_valid, (0, 1), value=True)
+        new_phone = None if frame_phone is None else frame_phone.unsqueeze(1)  # (B, 1)
+        if new_phone is not None:
+            self.frame_phones = torch.cat([self.frame_phones, new_phone], dim=1)  # (B, A + 1)
         if not self.use_cache:
             return
         n = self.audio.size(1) - 1
-        x = m.code_embedding(token.unsqueeze(1)) + m.audio_positions(self._positions(n, 1))  # (B, 1, D)
+        x = m.embed_audio(token.unsqueeze(1), self._positions(n, 1), new_phone)  # (B, 1, D)
         keys_valid = torch.cat([self.phone_valid, self.audio_valid], dim=1)  # (B, K)
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)
-        self.pending = m.head(h[:, -1])  # (B, V + 1)
+        self.pending = m.logits(h[:, -1])  # (B, V + 1 [+ MOVES])
 
 
 def sample_next(logits: torch.Tensor, options: SynthesisConfig, generator: torch.Generator,

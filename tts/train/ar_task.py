@@ -11,15 +11,22 @@ With `ar.guided_attention` > 0, the head-averaged attention of the middle layer 
 to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
 a help for learning the alignment on little data; 0 turns it off.
 
+With `ar.alignment: pointer` each frame is also told its phone and a second head learns how the phone
+pointer moves (tts/models/ar_pointer.py), by the aligner's durations (tts/train/durations.py: stage aligner
+must be trained first); the prompt then ends where a phone starts, as a recorded prompt does, and the
+loss adds the moves' cross-entropy over the target frames to the codes'.
+
 Batches are dicts of CPU tensors (moved to the device in train_step):
     ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
-    targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens.
+    targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens;
+    alignment pointer: frame_phones (B, T + 1) and moves (B, T + 1) (ar_pointer.pointer_inputs).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tts.config import Recipe, TrainConfig
+from tts.config import ARConfig, Recipe, TrainConfig
 from tts.models.ar import ARModel, attention_alignment
+from tts.models.ar_pointer import fit_durations, phone_start, pointer_inputs
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
@@ -42,10 +50,11 @@ class ARTask:
 
     name = "ar"
 
-    def __init__(self, recipe: Recipe, corpus: Any = None):
+    def __init__(self, recipe: Recipe, corpus: Any = None, durations: dict[str, np.ndarray] | None = None):
         self.recipe = recipe
         self.section = getattr(recipe, self.name)  # ARConfig (NARConfig, DurationsConfig in the subclasses)
         self._corpus = corpus
+        self._durations = durations  # {utterance id: codec frames (L,) of each phone}, else read on first use
         self._datasets: dict[str, CodesDataset] = {}
         self._validation: list[dict] | None = None
         self._codec: Any = None
@@ -95,6 +104,40 @@ class ARTask:
                                                  self.codebook_size)
         return self._datasets[split]
 
+    @property
+    def pointer(self) -> bool:
+        """Whether the AR learns the phone pointer (ar.alignment: pointer; never the stages built on this one)."""
+        return isinstance(self.section, ARConfig) and self.section.alignment == "pointer"
+
+    @cached_property
+    def phone_durations(self) -> dict[str, torch.Tensor]:
+        """{utterance id: codec frames (L,) long of each phone}, as the aligner read them off the recording,
+        made to sum to the utterance's frames."""
+        from tts.train.durations import durations_path, load_durations
+        from tts.train.durations_task import DurationsTask  # the durations are computed as that stage does
+
+        where = durations_path(self.recipe)
+        if self._durations is None:
+            if not where.exists() and not (where.parent / "best.pt").exists():
+                raise RuntimeError(f"ar.alignment: pointer learns from the phone durations of stage aligner, but "
+                                   f"neither {where} nor {where.parent / 'best.pt'} exists: train the aligner first "
+                                   "(`tts train <recipe> --stage aligner`), or set ar.alignment: none")
+            self._durations = load_durations(self.recipe, DurationsTask(self.recipe, self.corpus))
+        fitted, refit = {}, 0
+        for split in ("train", "validation"):
+            for item in self.dataset(split).items:
+                d = self._durations.get(item.id)
+                if d is None or len(d) != len(item.phones):
+                    raise RuntimeError(f"{where} has no durations of the {len(item.phones)} phones of {item.id}: they "
+                                       "were computed for another prepared corpus, or over fewer utterances (a lower "
+                                       "durations.max_positions); delete the file to compute them again")
+                refit += int(d.sum()) != item.n_frames
+                fitted[item.id] = torch.from_numpy(fit_durations(d, item.n_frames))
+        if refit:
+            log.warning("%s: %d of %d utterances' durations do not sum to their frames; fixed at the end", where,
+                        refit, len(fitted))
+        return fitted
+
     def _prompt_frames(self) -> int:
         return int(round(self.section.prompt_seconds * float(self.codec_settings.get(
             "frame_rate", self.recipe.codec_frame_rate))))
@@ -141,11 +184,17 @@ class ARTask:
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         """A training batch of utterances `items` (prompt lengths drawn from `rng`)."""
-        phones, audio, targets = [], [], []
+        from tts.text.symbols import N_SYMBOLS
+
+        phones, audio, targets, pointer = [], [], [], []
         bos, eos = self.codebook_size + 1, self.codebook_size
         for index in items:
             codes = data.codes(index)[0]  # (T,) codebook 1
             prompt = self.prompt_length(len(codes), rng)
+            if self.pointer:
+                durations = self.phone_durations[data.items[index].id]
+                prompt = phone_start(durations, prompt)
+                pointer.append(pointer_inputs(data.items[index].phones, durations, prompt, N_SYMBOLS))
             target = torch.cat([codes, torch.tensor([eos])])  # (T + 1,)
             target[:prompt] = IGNORE
             phones.append(data.items[index].phones)
@@ -158,6 +207,10 @@ class ARTask:
                  "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
                  "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
                  "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
+        if pointer:
+            frame_phones, moves = zip(*pointer)
+            T = int(audio_lengths.max())
+            batch.update(frame_phones=pad_right(frame_phones, T), moves=pad_right(moves, T, value=IGNORE))
         return batch
 
     def batch_ids(self, batch: dict) -> list[str]:
@@ -173,7 +226,8 @@ class ARTask:
 
         s = self.section
         shape = TransformerShape(s.width, s.layers, s.heads, s.dropout, s.max_positions, s.attention_dropout)
-        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **shape.config()}
+        alignment = {"alignment": s.alignment} if isinstance(s, ARConfig) else {}  # not the stages built on it
+        return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **alignment, **shape.config()}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": ARModel.from_config(self.model_config())}
@@ -205,14 +259,25 @@ class ARTask:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         layer = self.section.layers // 2 if weights else None
         logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
-                                  weights_layer=layer)
+                                  weights_layer=layer, frame_phones=b.get("frame_phones"))
         return b, logits, attention
+
+    def _loss(self, logits: torch.Tensor, b: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """The codes' (and EOS's) cross-entropy, plus the moves' with alignment pointer, and their logs."""
+        V = self.codebook_size + 1  # codes and EOS; the move head's columns follow them (alignment pointer)
+        loss = token_loss(logits[..., :V], b["targets"])
+        logs = {"accuracy": token_accuracy(logits[..., :V], b["targets"])}
+        if self.pointer:
+            move_loss = token_loss(logits[..., V:], b["moves"])
+            logs.update(code_loss=loss.item(), move_loss=move_loss.item(),
+                        move_accuracy=token_accuracy(logits[..., V:], b["moves"]))
+            loss = loss + move_loss
+        return loss, {"loss": loss.item(), **logs}
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         weight = self.section.guided_attention
         b, logits, attention = self._forward(modules["model"], batch, device, weights=weight > 0)
-        loss = token_loss(logits, b["targets"])
-        logs = {"loss": loss.item(), "accuracy": token_accuracy(logits, b["targets"])}
+        loss, logs = self._loss(logits, b)
         if weight > 0:
             guide, _ = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
             logs["guided_attention"] = guide.item()
@@ -221,15 +286,13 @@ class ARTask:
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
-        """Teacher-forced loss and accuracy, and how the middle layer's attention reads the phones:
-        attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention (its share)."""
+        """Teacher-forced loss and accuracy (alignment pointer: also of the moves), and how the middle layer's
+        attention reads the phones: attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention."""
         b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
         penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
-        metrics = {"loss": token_loss(logits, b["targets"]).item(),
-                   "accuracy": token_accuracy(logits, b["targets"]),
-                   "top10_accuracy": token_accuracy(logits, b["targets"], k=10),
-                   "attention_penalty": penalty.item(), "phone_attention": share.item()}
-        return metrics
+        _, metrics = self._loss(logits, b)
+        return {**metrics, "top10_accuracy": token_accuracy(logits[..., :self.codebook_size + 1], b["targets"], k=10),
+                "attention_penalty": penalty.item(), "phone_attention": share.item()}
 
     # ------------------------------------------------------------------ samples
 

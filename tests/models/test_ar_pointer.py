@@ -1,0 +1,213 @@
+"""The AR's phone pointer (ar.alignment: pointer): move targets, pointer inputs, decoding that the pointer
+ends, KV-cached decoding equal to recomputation, a one-batch overfit of both heads, config round trips."""
+
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from tts.config import SynthesisConfig
+from tts.models.ar import ARModel
+from tts.models.ar_pointer import MOVES, fit_durations, phone_start, pointer_inputs, special_inputs
+from tts.models.layers import IGNORE, TransformerShape, expected_entries, token_accuracy, token_loss
+
+V = 32  # codebook size
+N_SYMBOLS = 20
+PROMPT, END = special_inputs(N_SYMBOLS)
+
+
+def tiny_pointer_ar(seed: int = 0) -> ARModel:
+    torch.manual_seed(seed)
+    return ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment="pointer").eval()
+
+
+def force_moves(model: ARModel, move: int) -> ARModel:
+    """The move head always says `move` (by its bias), whatever the input."""
+    with torch.no_grad():
+        model.move_head.weight.zero_()
+        model.move_head.bias.copy_(torch.nn.functional.one_hot(torch.tensor(move), MOVES) * 50.0)
+    return model
+
+
+def test_move_targets_follow_the_durations_skip_empty_phones_and_pass_the_end():
+    phones = torch.tensor([5, 6, 7, 8])
+    inputs, moves = pointer_inputs(phones, torch.tensor([2, 0, 1, 2]), 0, N_SYMBOLS)
+    # frames speak phones 0 0 2 3 3; phone 1 has no frame: a move of 2 skips it; after the last frame
+    # the pointer passes the last phone; position T (code target EOS) reads the end input, no move target
+    assert inputs.tolist() == [5, 5, 7, 8, 8, END]
+    assert moves.tolist() == [0, 2, 1, 0, 1, IGNORE]
+    inputs, moves = pointer_inputs(phones, torch.tensor([2, 0, 1, 2]), 3, N_SYMBOLS)
+    assert inputs.tolist() == [PROMPT, PROMPT, PROMPT, 8, 8, END]  # the prompt's frames read the prompt input
+    assert moves.tolist() == [IGNORE, IGNORE, IGNORE, 0, 1, IGNORE]
+    _, moves = pointer_inputs(phones[:3], torch.tensor([2, 1, 0]), 0, N_SYMBOLS)
+    assert moves.tolist() == [0, 1, 2, IGNORE]  # an empty last phone: the end is two phones on
+    _, moves = pointer_inputs(torch.arange(1, 6), torch.tensor([1, 0, 0, 0, 2]), 0, N_SYMBOLS)
+    assert moves.tolist() == [MOVES - 1, 0, 1, IGNORE]  # a move of 4 is clipped to 3
+
+
+def test_durations_are_fitted_to_the_frames_and_the_prompt_to_a_phone_start():
+    assert fit_durations(np.array([2, 3, 1]), 6).tolist() == [2, 3, 1]
+    assert fit_durations(np.array([2, 3, 1]), 8).tolist() == [2, 3, 3]  # the last phone takes the rest
+    assert fit_durations(np.array([2, 3, 1]), 4).tolist() == [2, 2, 0]  # an excess comes off the last phones
+    durations = torch.tensor([2, 0, 3, 1])
+    assert [phone_start(durations, f) for f in range(6)] == [0, 0, 2, 2, 2, 5]
+
+
+def test_the_pointer_input_changes_the_logits_from_the_frame_it_changes_on():
+    model = tiny_pointer_ar()
+    phones, audio = torch.randint(1, N_SYMBOLS, (1, 5)), torch.randint(0, V, (1, 8))
+    lengths = torch.tensor([5]), torch.tensor([8])
+    frame_phones = phones[0, torch.tensor([0, 0, 1, 1, 2, 3, 4, 4])].unsqueeze(0)
+    before, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)
+    assert before.shape == (1, 8, V + 1 + MOVES)
+    moved = frame_phones.clone()
+    moved[0, 5] = phones[0, 2]  # frame 6 said to speak phone 2 instead of phone 3
+    after, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=moved)
+    torch.testing.assert_close(before[:, :5], after[:, :5])
+    assert not torch.allclose(before[:, 5], after[:, 5], atol=1e-4)
+    with pytest.raises(ValueError, match="frame_phones"):
+        model(phones, lengths[0], audio, lengths[1])
+
+
+def test_the_pointer_ends_each_sentence_after_its_last_phone_and_never_by_eos():
+    model = force_moves(tiny_pointer_ar(), 1)
+    model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
+        torch.tensor(model.eos), V + 1) * 50)  # EOS the likeliest code: barred under the pointer
+    phones = [torch.tensor([1, 2, 3, 4, 5]), torch.tensor([6, 7])]
+    prompt_phones = [torch.tensor([9, 9, 9]), torch.tensor([8])]
+    prompt_codes = [torch.tensor([1, 2]), torch.tensor([3])]
+    result = model.generate(phones, prompt_codes, SynthesisConfig(temperature=1.0), prompt_phones)
+    assert [len(c) for c in result.codes] == [5, 2] and result.truncated == [False, False]
+    assert all(int(c.max()) < V for c in result.codes)
+    assert [p.tolist() for p in result.pointer] == [[0, 1, 2, 3, 4], [0, 1]]
+    floored = model.generate(phones, options=SynthesisConfig(temperature=0, min_frames_per_phone=2))
+    assert [len(c) for c in floored.codes] == [10, 4] and floored.truncated == [False, False]
+    assert floored.pointer[1].tolist() == [0, 1, 1, 1]  # held on the last phone until the floor
+
+
+def test_each_decoding_step_reads_the_phone_at_the_pointer():
+    model = force_moves(tiny_pointer_ar(), 1)
+    read = []
+    model.pointer_embedding.register_forward_hook(lambda m, i, out: read.append(i[0].clone()))
+    phones, prompt_phones, prompt_codes = torch.tensor([11, 12, 13]), torch.tensor([9, 9]), torch.tensor([1, 2, 3])
+    model.generate([phones], [prompt_codes], SynthesisConfig(temperature=0), [prompt_phones])
+    # BOS and the prompt's codes but the last read the prompt input; then each frame its phone
+    assert read[0].tolist() == [[PROMPT, PROMPT, PROMPT, 11]]
+    assert [r.tolist() for r in read[1:]] == [[[12]], [[13]]]
+
+
+def test_a_phone_holds_at_most_max_frames_per_phone():
+    model = force_moves(tiny_pointer_ar(), 0)  # the head would never move on
+    result = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0, max_frames_per_phone=2.5))
+    assert result.pointer[0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2]  # ceil(2.5) frames, then a forced move
+    assert result.truncated == [True]  # to the length limit, ceil(3 x 2.5) frames
+    short = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0, max_frames_per_phone=2.0))
+    assert len(short.codes[0]) == 6 and short.truncated == [False]
+
+
+def sentences():
+    g = torch.Generator().manual_seed(1)
+    phones = [torch.randint(1, N_SYMBOLS, (n,), generator=g) for n in (14, 9)]
+    prompt_phones = [torch.randint(1, N_SYMBOLS, (n,), generator=g) for n in (2, 5)]
+    prompt_codes = [torch.randint(0, V, (n,), generator=g) for n in (7, 1)]
+    return phones, prompt_phones, prompt_codes
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_cached_pointer_decoding_equals_uncached(batch):
+    model = tiny_pointer_ar()
+    phones, prompt_phones, prompt_codes = sentences()
+    options = SynthesisConfig(temperature=1.0, top_k=16, seed=3, max_frames_per_phone=4)
+    cached = model.generate(phones[:batch], prompt_codes[:batch], options, prompt_phones[:batch], keep_logits=True)
+    uncached = model.generate(phones[:batch], prompt_codes[:batch], dataclasses.replace(options, kv_cache=False),
+                              prompt_phones[:batch], keep_logits=True)
+    for i in range(batch):
+        assert len(cached.codes[i]) > 3
+        assert torch.equal(cached.codes[i], uncached.codes[i])
+        assert torch.equal(cached.pointer[i], uncached.pointer[i])
+        assert len(cached.logits[i]) == len(cached.codes[i])  # one step per frame: no EOS step
+        torch.testing.assert_close(cached.logits[i], uncached.logits[i], atol=1e-4, rtol=1e-4)
+
+
+def test_batch_pointer_decoding_matches_one_sentence_at_a_time():
+    model = tiny_pointer_ar()
+    phones, prompt_phones, prompt_codes = sentences()
+    options = SynthesisConfig(temperature=0, max_frames_per_phone=3)
+    together = model.generate(phones, prompt_codes, options, prompt_phones)
+    for i in range(2):
+        alone = model.generate(phones[i:i + 1], prompt_codes[i:i + 1], options, prompt_phones[i:i + 1])
+        assert torch.equal(together.codes[i], alone.codes[0])
+        assert torch.equal(together.pointer[i], alone.pointer[0])
+
+
+def test_pointer_ar_overfits_one_batch_on_both_heads():
+    model = tiny_pointer_ar().train()
+    g = torch.Generator().manual_seed(0)
+    phones = torch.randint(1, N_SYMBOLS, (2, 6), generator=g)
+    durations = torch.tensor([[2, 1, 0, 3, 2, 2], [1, 2, 2, 1, 3, 1]])  # 10 frames each
+    codes = torch.randint(0, V, (2, 10), generator=g)
+    audio = torch.cat([torch.full((2, 1), model.bos), codes], dim=1)
+    targets = torch.cat([codes, torch.full((2, 1), model.eos)], dim=1)
+    targets[:, :3] = IGNORE  # a 3-frame prompt
+    rows = [pointer_inputs(p, d, 3, N_SYMBOLS) for p, d in zip(phones, durations)]
+    frame_phones, moves = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+    lengths = torch.tensor([6, 6]), torch.tensor([11, 11])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        logits, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)
+        code_logits, move_logits = model.split_logits(logits)
+        code_loss, move_loss = token_loss(code_logits, targets), token_loss(move_logits, moves)
+        first = first if first is not None else (code_loss.item(), move_loss.item())
+        optimizer.zero_grad()
+        (code_loss + move_loss).backward()
+        optimizer.step()
+    assert first[0] > 3.0 and first[1] > 0.5
+    assert code_loss.item() < 0.02 and move_loss.item() < 0.02
+    assert token_accuracy(move_logits, moves) == 1.0
+
+
+def test_alignment_is_saved_in_the_model_config_and_rebuilds_the_model():
+    model = tiny_pointer_ar()
+    assert model.config()["alignment"] == "pointer"
+    checkpoint = {"stage": "ar", "model_config": model.config(), "modules": {"model": model.state_dict()}}
+    again = ARModel.from_checkpoint(checkpoint)
+    assert again.alignment == "pointer"
+    phones, audio = torch.randint(1, N_SYMBOLS, (1, 5)), torch.randint(0, V, (1, 7))
+    frame_phones = torch.full((1, 7), PROMPT)
+    lengths = torch.tensor([5]), torch.tensor([7])
+    torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)[0],
+                               again(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)[0])
+    plain = ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256))
+    assert plain.alignment == "none" and plain.config()["alignment"] == "none"
+    old = {k: v for k, v in plain.config().items() if k != "alignment"}  # a checkpoint from before the key
+    assert ARModel.from_config(old).alignment == "none"
+    assert not hasattr(ARModel.from_config(old), "move_head")
+    with pytest.raises(ValueError, match="alignment"):
+        ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment="durations")
+
+
+def test_teacher_forcing_tells_the_pointer_ar_each_frames_phone():
+    from tts.eval.generators import hear_ar_forced
+    from tts.text.symbols import N_SYMBOLS as ALL_SYMBOLS, encode
+
+    torch.manual_seed(0)
+    books = torch.randn(3, V, 8)  # (Q, V, E)
+    chain = SimpleNamespace(ar=ARModel(ALL_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), "pointer").eval(),
+                            codec=SimpleNamespace(codebooks=lambda: books), decode=lambda latents: latents)
+    phones, first = ["HH", "AH0", "L", "OW1"], torch.tensor([3, 7, 7, 1, 30, 2])
+    heard = hear_ar_forced(chain, phones, first, durations=torch.tensor([1, 2, 1, 2]))  # (E, T)
+    text = torch.tensor([encode(phones)])
+    frame_phones = text[:, torch.tensor([0, 1, 1, 2, 3, 3])]
+    frame_phones = torch.cat([frame_phones, torch.tensor([[chain.ar.end_frame]])], dim=1)
+    audio = torch.cat([torch.tensor([chain.ar.bos]), first]).unsqueeze(0)
+    with torch.no_grad():
+        logits, _ = chain.ar(text, torch.tensor([4]), audio, torch.tensor([7]), frame_phones=frame_phones)
+    torch.testing.assert_close(heard, expected_entries(logits[0, :6], books[0]).T)
+    later = hear_ar_forced(chain, phones, first, durations=torch.tensor([1, 2, 2, 1]))  # frame 5 speaks phone 2
+    torch.testing.assert_close(later[:, :4], heard[:, :4])
+    assert not torch.allclose(later[:, 4], heard[:, 4])
+    with pytest.raises(ValueError, match="durations"):
+        hear_ar_forced(chain, phones, first)
