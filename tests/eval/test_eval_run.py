@@ -347,7 +347,8 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    chains = {"ar": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), name="ar"),
+    chains = {"ar": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), name="ar",
+                                        ar=types.SimpleNamespace(alignment="none")),
               "durations": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000),
                                                  name="durations")}
     monkeypatch.setattr(tts.loading, "load_ar_chain", lambda run, device: (chains["ar"], {"ar": 1, "nar": 2}))
@@ -356,7 +357,8 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
     heard = {"nar": [], "ar": [], "durations": []}
 
     def hearing(what):
-        def speak(chain, phones, truth, prompt):
+        def speak(chain, phones, truth, prompt, durations=None):
+            assert durations is None  # an AR of ar.alignment none is told no durations
             assert chain.name == ("durations" if what == "durations" else "ar") and prompt[0] == "wav"
             heard[what].append((phones, truth.tolist()))
             return read(clips["slt_1"])[0]
