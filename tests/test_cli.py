@@ -76,7 +76,7 @@ def test_a_tiny_demo_run_trains_then_speaks_with_a_spectrogram(tmp_path):
     """The README's path through the real commands: `tts run` on the demo recipe (a few steps per stage),
     then `tts synthesize --plot`."""
     run = tmp_path / "run"
-    tiny = [f"{stage}.train.{key}={value}" for stage in ("codec", "ar", "nar")
+    tiny = [f"{stage}.train.{key}={value}" for stage in ("codec", "aligner", "ar", "nar")
             for key, value in (("max_steps", 3), ("warmup_steps", 1), ("validate_every", 3),
                                ("checkpoint_every", 3), ("sample_every", 0))]
     sets = [arg for setting in [f"output_dir={run}", "threads=1", *tiny] for arg in ("--set", setting)]

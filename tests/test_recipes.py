@@ -60,14 +60,14 @@ def make_vctk(root: Path) -> Path:
     return root
 
 
-TINY = ["stages=[codec, ar, nar]", "codec.kind=trained", "codec.channels=4", "codec.dimension=16",
+TINY = ["stages=[codec, aligner, ar, nar]", "aligner.width=16", "codec.kind=trained", "codec.channels=4", "codec.dimension=16",
         "codec.lstm_layers=0", "codec.n_codebooks=2", "codec.codebook_size=16",
         "codec.train.batch_size=2", "codec.train.segment_seconds=0.5", "data.min_duration=0.3",
         "data.validation_fraction=0.2"]
 for _section in ("ar", "nar", "durations"):
     TINY += [f"{_section}.width=32", f"{_section}.layers=1", f"{_section}.heads=2",
              f"{_section}.train.batch_tokens=400"]
-for _section in ("codec", "ar", "nar", "durations"):
+for _section in ("codec", "aligner", "ar", "nar", "durations"):
     TINY += [f"{_section}.train.max_steps=2", f"{_section}.train.warmup_steps=1",
              f"{_section}.train.validate_every=2", f"{_section}.train.checkpoint_every=2",
              f"{_section}.train.sample_every=0", f"{_section}.train.log_every=1"]
@@ -90,7 +90,8 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
     prepared = PreparedCorpus(run / "prepared")
     assert len(prepared.records("all")) == len(SENTENCES)
     assert prepared.has_codes and prepared.sample_rate == 24000
-    for stage in ("codec", "ar", "nar"):
+    assert shipped.stages == ("aligner", "ar", "nar") and shipped.ar.alignment == "pointer"
+    for stage in ("codec", "aligner", "ar", "nar"):
         assert (run / stage / "best.pt").is_file()
     result = Synthesizer.from_run(run).synthesize("Hello.")
     assert result.sample_rate == 24000 and len(result.wav) > 0
@@ -128,7 +129,7 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
     assert set(result.timings) == {"front_end", "durations", "vocoder"}
-    chain = ["stages=[vocoder, codec, codec_vocoder, ar, nar]"]
+    chain = ["stages=[vocoder, codec, codec_vocoder, aligner, ar, nar]"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
     run_recipe(recipe)

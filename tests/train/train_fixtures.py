@@ -149,13 +149,15 @@ class FakeCorpus:
 
 
 def tasks_recipe(output_dir: Path, **train) -> Recipe:
+    """A tiny recipe of every model; its AR ends by EOS (ar.alignment none: it needs no aligner), the pointer's
+    tests set alignment pointer (tests/train/test_ar_pointer_task.py)."""
     settings = dict(lr=3e-3, warmup_steps=2, max_steps=4, batch_tokens=80, log_every=2, validate_every=4,
                     checkpoint_every=4, sample_every=4)
     settings.update(train)
     model = {"width": 32, "layers": 2, "heads": 4, "dropout": 0.0, "max_positions": 256, "prompt_seconds": 0.2,
              "train": settings}
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "codec": {"kind": "none"},
-                             "ar": dict(model, guided_attention=0.5), "nar": model, "durations": model,
+                             "ar": dict(model, guided_attention=0.5, alignment="none"), "nar": model, "durations": model,
                              "aligner": {"width": 16, "train": dict(settings, batch_tokens=200, schedule="noam")},
                              "synthesis": {"max_frames_per_phone": 3.0}})
 
