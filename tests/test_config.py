@@ -56,6 +56,8 @@ def test_shipped_recipes_exist():
     ({"stages": ["vocoder", "codec", "aligner", "durations_vocoder"]}, "stages",
      "durations before durations_vocoder"),
     ({"stages": ["vocoder", "nar_vocoder"]}, "stages", "drawn from"),
+    ({"stages": ["codec", "ar", "aligner", "nar"]}, "stages", "aligner before ar"),
+    ({"ar": {"alignment": "ella"}}, "ar.alignment", "one of"),
     ({"aligner": {"kernel": 4}}, "aligner.kernel", "odd"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
     ({"vocoder": {"durations_utterances": -1}}, "vocoder.durations_utterances", ">= 0 recordings"),
@@ -159,3 +161,11 @@ def test_each_model_section_has_its_own_keys():
     assert tuned.stages == ("vocoder",) and tuned.vocoder.input == "mel"
     assert tuned.vocoder.train == dataclasses.replace(recipe.vocoder.durations_train,
                                                       init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))
+
+
+def test_only_the_pointer_ar_needs_the_aligner_first():
+    """ar.alignment none reads no durations, so its stages may put the aligner anywhere; pointer may not."""
+    stages = ["codec", "ar", "aligner", "nar"]
+    assert recipe_from_dict({"stages": stages, "ar": {"alignment": "none"}}).stages == tuple(stages)
+    assert recipe_from_dict({"stages": ["codec", "aligner", "ar", "nar"]}).ar.alignment == "pointer"
+    assert recipe_from_dict({"stages": ["codec", "ar", "nar"]}).stages == ("codec", "ar", "nar")  # trained apart
