@@ -5,25 +5,16 @@ import logging
 
 import pytest
 import torch
+from ar_fixtures import V, sentences
 
 from tts.config import SynthesisConfig
 from tts.models.ar import ARModel, attention_alignment, prefix_lm_mask, sample_next
 from tts.models.layers import IGNORE, KVCache, TransformerShape, token_loss
 
-V = 32  # codebook size
-
 
 def tiny_ar(seed: int = 0, dropout: float = 0.0) -> ARModel:
     torch.manual_seed(seed)
     return ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, dropout, 256)).eval()
-
-
-def sentences():
-    g = torch.Generator().manual_seed(1)
-    phones = [torch.randint(1, 20, (n,), generator=g) for n in (6, 3)]
-    prompt_phones = [torch.randint(1, 20, (n,), generator=g) for n in (2, 5)]
-    prompt_codes = [torch.randint(0, V, (n,), generator=g) for n in (7, 1)]
-    return phones, prompt_phones, prompt_codes
 
 
 @pytest.mark.parametrize("batch", [1, 2])

@@ -7,14 +7,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from ar_fixtures import N_SYMBOLS, V, sentences
 
 from tts.config import SynthesisConfig
 from tts.models.ar import ARModel
 from tts.models.ar_pointer import MOVES, fit_durations, phone_start, pointer_inputs, special_inputs
 from tts.models.layers import IGNORE, TransformerShape, expected_entries, token_accuracy, token_loss
 
-V = 32  # codebook size
-N_SYMBOLS = 20
 PROMPT, END = special_inputs(N_SYMBOLS)
 
 
@@ -107,18 +106,10 @@ def test_a_phone_holds_at_most_max_frames_per_phone():
     assert len(short.codes[0]) == 6 and short.truncated == [False]
 
 
-def sentences():
-    g = torch.Generator().manual_seed(1)
-    phones = [torch.randint(1, N_SYMBOLS, (n,), generator=g) for n in (14, 9)]
-    prompt_phones = [torch.randint(1, N_SYMBOLS, (n,), generator=g) for n in (2, 5)]
-    prompt_codes = [torch.randint(0, V, (n,), generator=g) for n in (7, 1)]
-    return phones, prompt_phones, prompt_codes
-
-
 @pytest.mark.parametrize("batch", [1, 2])
 def test_cached_pointer_decoding_equals_uncached(batch):
     model = tiny_pointer_ar()
-    phones, prompt_phones, prompt_codes = sentences()
+    phones, prompt_phones, prompt_codes = sentences((14, 9))
     options = SynthesisConfig(temperature=1.0, top_k=16, seed=3, max_frames_per_phone=4)
     cached = model.generate(phones[:batch], prompt_codes[:batch], options, prompt_phones[:batch], keep_logits=True)
     uncached = model.generate(phones[:batch], prompt_codes[:batch], dataclasses.replace(options, kv_cache=False),
@@ -133,7 +124,7 @@ def test_cached_pointer_decoding_equals_uncached(batch):
 
 def test_batch_pointer_decoding_matches_one_sentence_at_a_time():
     model = tiny_pointer_ar()
-    phones, prompt_phones, prompt_codes = sentences()
+    phones, prompt_phones, prompt_codes = sentences((14, 9))
     options = SynthesisConfig(temperature=0, max_frames_per_phone=3)
     together = model.generate(phones, prompt_codes, options, prompt_phones)
     for i in range(2):
