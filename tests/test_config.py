@@ -163,9 +163,7 @@ def test_each_model_section_has_its_own_keys():
                                                       init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))
 
 
-def test_only_the_pointer_ar_needs_the_aligner_first():
-    """ar.alignment none reads no durations, so its stages may put the aligner anywhere; pointer may not."""
-    stages = ["codec", "ar", "aligner", "nar"]
-    assert recipe_from_dict({"stages": stages, "ar": {"alignment": "none"}}).stages == tuple(stages)
+def test_the_ar_needs_the_aligner_first():
+    """The AR's pointer learns the aligner's durations: a recipe with both trains the aligner first."""
     assert recipe_from_dict({"stages": ["codec", "aligner", "ar", "nar"]}).ar.alignment == "pointer"
     assert recipe_from_dict({"stages": ["codec", "ar", "nar"]}).stages == ("codec", "ar", "nar")  # trained apart

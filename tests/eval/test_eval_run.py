@@ -347,20 +347,22 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
 
     corpus = CodedCorpus(clips)
     monkeypatch.setattr("tts.data.corpus.PreparedCorpus", lambda folder: corpus)
-    chains = {"ar": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), name="ar",
-                                        ar=types.SimpleNamespace(alignment="none")),
+    chains = {"ar": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), name="ar"),
               "durations": types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000),
                                                  name="durations")}
     monkeypatch.setattr(tts.loading, "load_ar_chain", lambda run, device: (chains["ar"], {"ar": 1, "nar": 2}))
     monkeypatch.setattr(tts.loading, "load_durations_chain", lambda run, device: (chains["durations"], {}))
     monkeypatch.setattr(generators, "_prompt_voice", lambda synthesizer, record, audio, speaker: ("wav", record["id"]))
     heard = {"nar": [], "ar": [], "durations": []}
+    told = {"ar": [], "durations": []}  # the aligner durations each was given
 
     def hearing(what):
-        def speak(chain, phones, truth, prompt, durations=None):
-            assert durations is None  # an AR of ar.alignment none is told no durations
+        def speak(chain, phones, truth, *rest):
+            prompt = rest[-1]  # (durations, prompt) for ar; the durations themselves are `truth` for durations
             assert chain.name == ("durations" if what == "durations" else "ar") and prompt[0] == "wav"
             heard[what].append((phones, truth.tolist()))
+            if what == "ar":
+                told["ar"].append(rest[0].tolist())
             return read(clips["slt_1"])[0]
         return speak
 
@@ -368,6 +370,14 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
     monkeypatch.setattr(generators, "hear_ar_forced", hearing("ar"))
     monkeypatch.setattr(generators, "speak_durations", hearing("durations"))
     index = {r["id"]: i for i, r in enumerate(corpus.records())}
+    # the AR (told each frame's phone) and the durations model read <run>/aligner/durations.npz
+    for what in ("ar", "durations"):
+        with pytest.raises(FileNotFoundError, match="durations.npz is missing"):
+            evaluate_model(run_dir, limit=1, what=what, device="cpu")
+    ids = [r["id"] for r in corpus.records()]
+    (run_dir / "aligner").mkdir(exist_ok=True)
+    np.savez(run_dir / "aligner" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
+             durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), aligner_step=1)
     for what in ("nar", "ar"):
         result = evaluate_model(run_dir, limit=2, prompt=True, what=what, device="cpu")
         assert result["what"] == what and len(heard[what]) == 2
@@ -375,15 +385,9 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
             assert phones[-1] == "." and len(set(first)) == 1 and len(first) == 7
         chosen = [u["id"] for u in result["utterances"]]
         assert [first[0] for _, first in heard[what]] == [index[i] for i in chosen]  # each one's own codebook 1
+    assert told["ar"] == [[2, 1, 2, 2, 0]] * 2
     with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"top_k": 5})
-    # the durations model speaks each utterance's durations from <run>/aligner/durations.npz
-    with pytest.raises(FileNotFoundError, match="durations.npz is missing"):
-        evaluate_model(run_dir, limit=1, what="durations", device="cpu")
-    ids = [r["id"] for r in corpus.records()]
-    (run_dir / "aligner").mkdir(exist_ok=True)
-    np.savez(run_dir / "aligner" / "durations.npz", ids=np.asarray(ids), lengths=np.full(len(ids), 5),
-             durations=np.tile(np.asarray([2, 1, 2, 2, 0], dtype=np.int16), len(ids)), aligner_step=1)
     result = evaluate_model(run_dir, limit=2, prompt=True, what="durations", device="cpu")
     assert result["what"] == "durations" and [d for _, d in heard["durations"]] == [[2, 1, 2, 2, 0]] * 2
     corpus.has_codes = False

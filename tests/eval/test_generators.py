@@ -59,22 +59,22 @@ def test_speak_first_level_fills_the_levels_from_the_given_codebook_1_and_decode
 
 def test_hear_ar_forced_is_causal_and_decodes_the_mean_entry_of_codebook_1():
     chain = ar_chain()
-    first = torch.tensor([3, 7, 7, 1, 30, 2])
-    wav = hear_ar_forced(chain, PHONES, first)
+    first, durations = torch.tensor([3, 7, 7, 1, 30, 2]), torch.tensor([1, 2, 1, 1, 1])
+    wav = hear_ar_forced(chain, PHONES, first, durations)
     assert wav.shape == (6 * 640,)
     text = torch.tensor([encode(PHONES)])
     audio = torch.cat([torch.tensor([chain.ar.bos]), first[:-1]]).unsqueeze(0)
     with torch.no_grad():
-        logits, _ = chain.ar(text, torch.tensor([5]), audio, torch.tensor([6]))
+        logits, _ = chain.ar(text, torch.tensor([5]), audio, torch.tensor([6]), torch.tensor([[0, 1, 1, 2, 3, 4]]))
     decoded = chain.codec.decoded
     torch.testing.assert_close(decoded[0][0], expected_entries(logits[0], chain.codec.books[0]).T)
     changed = first.clone()
     changed[4:] = torch.tensor([9, 9])
-    hear_ar_forced(chain, PHONES, changed)
+    hear_ar_forced(chain, PHONES, changed, durations)
     torch.testing.assert_close(decoded[1][0, :, :5], decoded[0][0, :, :5])  # frame t sees frames < t only
     assert not torch.allclose(decoded[1][0, :, 5], decoded[0][0, :, 5])
     prompt = Prompt(phones=["AA1", "."], codes=torch.tensor([[5, 6, 8], [0, 0, 0], [1, 1, 1]]), source="test")
-    hear_ar_forced(chain, PHONES, first, prompt)
+    hear_ar_forced(chain, PHONES, first, durations, prompt)
     assert decoded[2].shape == (1, 16, 6)  # the target frames only, prompt excluded
     assert not torch.allclose(decoded[2], decoded[0])  # the prompt is heard
 

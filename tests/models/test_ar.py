@@ -1,15 +1,13 @@
-"""AR model: KV-cached decoding equals recomputation, masks, decoding controls, one-batch overfit."""
+"""AR model: masks, decoding controls, attention weights, checkpoints (the pointer: test_ar_pointer.py)."""
 
-import dataclasses
-import logging
 
 import pytest
 import torch
-from ar_fixtures import V, sentences
+from ar_fixtures import V
 
 from tts.config import SynthesisConfig
 from tts.models.ar import ARModel, attention_alignment, prefix_lm_mask, sample_next
-from tts.models.layers import IGNORE, KVCache, TransformerShape, token_loss
+from tts.models.layers import KVCache, TransformerShape
 
 
 def tiny_ar(seed: int = 0, dropout: float = 0.0) -> ARModel:
@@ -17,70 +15,9 @@ def tiny_ar(seed: int = 0, dropout: float = 0.0) -> ARModel:
     return ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, dropout, 256)).eval()
 
 
-@pytest.mark.parametrize("batch", [1, 2])
-def test_cached_generation_equals_uncached(batch):
-    model = tiny_ar()
-    phones, prompt_phones, prompt_codes = sentences()
-    options = SynthesisConfig(temperature=1.0, top_k=16, top_p=0.95, seed=7, max_frames_per_phone=4,
-                              repetition_window=6, repetition_max=2)
-    cached = model.generate(phones[:batch], prompt_codes[:batch], options, prompt_phones[:batch], keep_logits=True)
-    uncached = model.generate(phones[:batch], prompt_codes[:batch],
-                              dataclasses.replace(options, kv_cache=False),
-                              prompt_phones[:batch], keep_logits=True)
-    for a, b, la, lb in zip(cached.codes, uncached.codes, cached.logits, uncached.logits):
-        assert len(a) > 3
-        assert torch.equal(a, b)
-        torch.testing.assert_close(la, lb, atol=1e-4, rtol=1e-4)
-
-
-def test_batch_decoding_matches_one_sentence_at_a_time():
-    model = tiny_ar()
-    phones, prompt_phones, prompt_codes = sentences()
-    options = SynthesisConfig(temperature=0, max_frames_per_phone=3)
-    together = model.generate(phones, prompt_codes, options, prompt_phones, keep_logits=True)
-    for i in range(2):
-        alone = model.generate(phones[i:i + 1], prompt_codes[i:i + 1], options, prompt_phones[i:i + 1],
-                               keep_logits=True)
-        assert torch.equal(together.codes[i], alone.codes[0])
-        torch.testing.assert_close(together.logits[i], alone.logits[0], atol=1e-4, rtol=1e-4)
-
-
-def test_length_limit_ends_cleanly_with_flag_and_warning(caplog):
-    model = tiny_ar()
-    phones, _, _ = sentences()
-    options = SynthesisConfig(temperature=1.0, seed=0, max_frames_per_phone=2.5)
-    with caplog.at_level(logging.WARNING):
-        result = model.generate(phones, options=options, min_frames=100)
-    assert result.truncated == [True, True]
-    assert [len(c) for c in result.codes] == [15, 8]  # ceil(6 x 2.5), ceil(3 x 2.5)
-    assert "length limit" in caplog.text
-    assert all(int(c.max()) < V for c in result.codes)  # never EOS/BOS in the output
-
-
-def test_eos_ends_a_sentence_without_truncation():
-    model = tiny_ar()
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.weight[model.eos] = 0  # all logits equal except a large EOS bias below
-    model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
-        torch.tensor(model.eos), V + 1) * 50)
-    result = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0))
-    assert result.truncated == [False]
-    assert len(result.codes[0]) == 0
-
-
-def test_a_length_floor_per_phone_keeps_an_eager_eos_away():
-    model = tiny_ar()
-    model.head.register_forward_hook(lambda m, i, out: out + torch.nn.functional.one_hot(
-        torch.tensor(model.eos), V + 1) * 50)  # EOS always the likeliest
-    phones = [torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6, 7, 8])]
-    eager = model.generate(phones, options=SynthesisConfig(temperature=0))
-    assert [len(c) for c in eager.codes] == [0, 0]  # both sentences silent
-    floored = model.generate(phones, options=SynthesisConfig(temperature=0, min_frames_per_phone=1.5))
-    assert [len(c) for c in floored.codes] == [5, 8] and floored.truncated == [False, False]  # ceil(3 x 1.5), ceil(5 x 1.5)
-    capped = model.generate(phones, options=SynthesisConfig(temperature=0, min_frames_per_phone=1.5,
-                                                            max_frames_per_phone=1.0))
-    assert [len(c) for c in capped.codes] == [2, 4]  # the floor stays below the limit: EOS at its last frame
+def spread(L: int, T: int, batch: int = 1) -> torch.Tensor:
+    """(batch, T) frame_index: T audio positions spread evenly over L phones."""
+    return (torch.arange(T) * L // T).expand(batch, -1)
 
 
 def test_synthesis_config_checks_the_floor_against_the_limit():
@@ -98,18 +35,20 @@ def test_repetition_guard_limits_repeats():
     logits = torch.zeros(1, V + 1)
     logits[0, 5] = 10.0  # greedy would pick 5 again
     guarded = SynthesisConfig(temperature=0, repetition_window=4, repetition_max=3)
-    assert int(sample_next(logits, guarded, torch.Generator(), history, eos=V, step=0)) != 5
+    assert int(sample_next(logits, guarded, torch.Generator(), history, eos=V)) != 5
     loose = SynthesisConfig(temperature=0, repetition_window=4, repetition_max=4)
-    assert int(sample_next(logits, loose, torch.Generator(), history, eos=V, step=0)) == 5
+    assert int(sample_next(logits, loose, torch.Generator(), history, eos=V)) == 5
+    logits[0, V] = 20.0
+    assert int(sample_next(logits, loose, torch.Generator(), history, eos=V)) == 5  # never EOS: the pointer ends
 
 
 def test_top_k_and_top_p_restrict_choices():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05, 0.5]]))  # the last column: EOS
     g = torch.Generator().manual_seed(0)
     top1 = SynthesisConfig(top_k=1)
-    assert all(int(sample_next(logits, top1, g, torch.zeros(1, 0, dtype=torch.long), 3, 0)) == 0 for _ in range(20))
+    assert all(int(sample_next(logits, top1, g, torch.zeros(1, 0, dtype=torch.long), 4)) == 0 for _ in range(20))
     nucleus = SynthesisConfig(top_p=0.7)
-    seen = {int(sample_next(logits, nucleus, g, torch.zeros(1, 0, dtype=torch.long), 3, 0)) for _ in range(200)}
+    seen = {int(sample_next(logits, nucleus, g, torch.zeros(1, 0, dtype=torch.long), 4)) for _ in range(200)}
     assert seen == {0, 1}
 
 
@@ -126,32 +65,11 @@ def test_future_audio_does_not_change_past_logits():
     phones = torch.randint(1, 20, (1, 5))
     audio = torch.randint(0, V, (1, 8))
     lengths = (torch.tensor([5]), torch.tensor([8]))
-    before, _ = model(phones, lengths[0], audio, lengths[1])
+    before, _ = model(phones, lengths[0], audio, lengths[1], spread(5, 8))
     audio[0, 6] = (audio[0, 6] + 1) % V
-    after, _ = model(phones, lengths[0], audio, lengths[1])
+    after, _ = model(phones, lengths[0], audio, lengths[1], spread(5, 8))
     torch.testing.assert_close(before[:, :6], after[:, :6])
     assert not torch.allclose(before[:, 6:], after[:, 6:])
-
-
-def test_ar_overfits_one_batch():
-    torch.manual_seed(0)
-    model = ARModel(n_symbols=20, codebook_size=V, shape=TransformerShape(32, 2, 4, 0.0, 256))
-    phones = torch.randint(1, 20, (2, 6))
-    codes = torch.randint(0, V, (2, 10))
-    audio = torch.cat([torch.full((2, 1), model.bos), codes], dim=1)
-    targets = torch.cat([codes, torch.full((2, 1), model.eos)], dim=1)
-    targets[:, :3] = IGNORE  # a 3-frame prompt
-    lengths = torch.tensor([6, 6]), torch.tensor([11, 11])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    first = None
-    for _ in range(60):
-        logits, _ = model(phones, lengths[0], audio, lengths[1])
-        loss = token_loss(logits, targets)
-        first = first if first is not None else loss.item()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert first > 3.0 and loss.item() < 0.02
 
 
 def test_guided_attention_prefers_the_diagonal():
@@ -189,8 +107,8 @@ def test_guided_attention_weights_match_fused_attention():
     model = tiny_ar()
     phones, audio = torch.randint(1, 20, (2, 5)), torch.randint(0, V, (2, 7))
     lengths = torch.tensor([5, 3]), torch.tensor([7, 4])
-    plain, _ = model(phones, *lengths[:1], audio, lengths[1])
-    with_weights, weights = model(phones, lengths[0], audio, lengths[1], weights_layer=1)
+    plain, _ = model(phones, *lengths[:1], audio, lengths[1], spread(3, 7, 2))
+    with_weights, weights = model(phones, lengths[0], audio, lengths[1], spread(3, 7, 2), weights_layer=1)
     torch.testing.assert_close(plain, with_weights, atol=1e-5, rtol=1e-5)
     assert weights.shape == (2, 4, 12, 12)
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 12))
@@ -202,10 +120,13 @@ def test_checkpoint_round_trip():
     again = ARModel.from_checkpoint(checkpoint)
     phones, audio = torch.randint(1, 20, (1, 5)), torch.randint(0, V, (1, 7))
     lengths = torch.tensor([5]), torch.tensor([7])
-    torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1])[0],
-                               again(phones, lengths[0], audio, lengths[1])[0])
+    torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1], spread(5, 7))[0],
+                               again(phones, lengths[0], audio, lengths[1], spread(5, 7))[0])
     with pytest.raises(ValueError):
         ARModel.from_checkpoint({"stage": "codec", "modules": {}})
+    without = {k: v for k, v in model.config().items() if k != "alignment"}  # an AR from before the pointer
+    with pytest.raises(ValueError, match="no phone pointer.*stage aligner"):
+        ARModel.from_config(without)
 
 
 def test_kv_cache_grows_and_keeps_what_it_holds():

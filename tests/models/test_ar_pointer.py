@@ -1,7 +1,8 @@
-"""The AR's phone pointer (ar.alignment: pointer): move targets, pointer inputs, decoding that the pointer
-ends, KV-cached decoding equal to recomputation, a one-batch overfit of both heads, config round trips."""
+"""The AR's phone pointer: move targets, pointer inputs, decoding that the pointer ends, KV-cached decoding
+equal to recomputation, the alignment window, a one-batch overfit of both heads, config round trips."""
 
 import dataclasses
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,15 +12,23 @@ from ar_fixtures import N_SYMBOLS, V, sentences
 
 from tts.config import SynthesisConfig
 from tts.models.ar import ARModel
-from tts.models.ar_pointer import MOVES, fit_durations, phone_start, pointer_inputs, special_inputs
+from tts.models.ar_pointer import (MOVES, WINDOW, fit_durations, phone_start, pointer_ids, pointer_targets,
+                                   special_inputs)
 from tts.models.layers import IGNORE, TransformerShape, expected_entries, token_accuracy, token_loss
 
 PROMPT, END = special_inputs(N_SYMBOLS)
 
 
-def tiny_pointer_ar(seed: int = 0) -> ARModel:
+def tiny_pointer_ar(seed: int = 0, alignment: str = "pointer") -> ARModel:
     torch.manual_seed(seed)
-    return ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment="pointer").eval()
+    return ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment=alignment).eval()
+
+
+def inputs(phones: torch.Tensor, durations: torch.Tensor, prompt: int) -> tuple[list[int], list[int]]:
+    """(what each audio position reads, its move target) of one utterance."""
+    index, moves = pointer_targets(durations, prompt)
+    read = pointer_ids(phones[None], torch.tensor([len(phones)]), index[None], N_SYMBOLS)[0]
+    return read.tolist(), moves.tolist()
 
 
 def force_moves(model: ARModel, move: int) -> ARModel:
@@ -32,17 +41,16 @@ def force_moves(model: ARModel, move: int) -> ARModel:
 
 def test_move_targets_follow_the_durations_skip_empty_phones_and_pass_the_end():
     phones = torch.tensor([5, 6, 7, 8])
-    inputs, moves = pointer_inputs(phones, torch.tensor([2, 0, 1, 2]), 0, N_SYMBOLS)
     # frames speak phones 0 0 2 3 3; phone 1 has no frame: a move of 2 skips it; after the last frame
     # the pointer passes the last phone; position T (code target EOS) reads the end input, no move target
-    assert inputs.tolist() == [5, 5, 7, 8, 8, END]
-    assert moves.tolist() == [0, 2, 1, 0, 1, IGNORE]
-    inputs, moves = pointer_inputs(phones, torch.tensor([2, 0, 1, 2]), 3, N_SYMBOLS)
-    assert inputs.tolist() == [PROMPT, PROMPT, PROMPT, 8, 8, END]  # the prompt's frames read the prompt input
-    assert moves.tolist() == [IGNORE, IGNORE, IGNORE, 0, 1, IGNORE]
-    _, moves = pointer_inputs(phones[:3], torch.tensor([2, 1, 0]), 0, N_SYMBOLS)
+    assert pointer_targets(torch.tensor([2, 0, 1, 2]), 0)[0].tolist() == [0, 0, 2, 3, 3, 4]
+    assert inputs(phones, torch.tensor([2, 0, 1, 2]), 0) == ([5, 5, 7, 8, 8, END], [0, 2, 1, 0, 1, IGNORE])
+    # the prompt's frames read the prompt input
+    assert inputs(phones, torch.tensor([2, 0, 1, 2]), 3) == ([PROMPT, PROMPT, PROMPT, 8, 8, END],
+                                                             [IGNORE, IGNORE, IGNORE, 0, 1, IGNORE])
+    _, moves = pointer_targets(torch.tensor([2, 1, 0]), 0)
     assert moves.tolist() == [0, 1, 2, IGNORE]  # an empty last phone: the end is two phones on
-    _, moves = pointer_inputs(torch.arange(1, 6), torch.tensor([1, 0, 0, 0, 2]), 0, N_SYMBOLS)
+    _, moves = pointer_targets(torch.tensor([1, 0, 0, 0, 2]), 0)
     assert moves.tolist() == [MOVES - 1, 0, 1, IGNORE]  # a move of 4 is clipped to 3
 
 
@@ -58,16 +66,39 @@ def test_the_pointer_input_changes_the_logits_from_the_frame_it_changes_on():
     model = tiny_pointer_ar()
     phones, audio = torch.randint(1, N_SYMBOLS, (1, 5)), torch.randint(0, V, (1, 8))
     lengths = torch.tensor([5]), torch.tensor([8])
-    frame_phones = phones[0, torch.tensor([0, 0, 1, 1, 2, 3, 4, 4])].unsqueeze(0)
-    before, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)
+    frame_index = torch.tensor([[0, 0, 1, 1, 2, 3, 4, 4]])
+    before, _ = model(phones, lengths[0], audio, lengths[1], frame_index)
     assert before.shape == (1, 8, V + 1 + MOVES)
-    moved = frame_phones.clone()
-    moved[0, 5] = phones[0, 2]  # frame 6 said to speak phone 2 instead of phone 3
-    after, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=moved)
+    moved = frame_index.clone()
+    moved[0, 5] = 2  # frame 6 said to speak phone 2 instead of phone 3
+    after, _ = model(phones, lengths[0], audio, lengths[1], moved)
     torch.testing.assert_close(before[:, :5], after[:, :5])
     assert not torch.allclose(before[:, 5], after[:, 5], atol=1e-4)
-    with pytest.raises(ValueError, match="frame_phones"):
-        model(phones, lengths[0], audio, lengths[1])
+    with pytest.raises(ValueError, match="frame_index"):
+        model(phones, lengths[0], audio, lengths[1], frame_index[:, :5])
+
+
+def test_the_window_keeps_each_frame_to_the_phones_next_to_its_own():
+    phones, audio = torch.randint(1, N_SYMBOLS, (2, 8)), torch.randint(0, V, (2, 6))
+    lengths = torch.tensor([8, 6]), torch.tensor([6, 6])
+    frame_index = torch.tensor([[-1, 0, 1, 1, 4, 8], [-1, -1, 0, 3, 5, 6]])  # prompt frames, phones, the end
+    allowed = torch.zeros(2, 6, 8, dtype=torch.bool)  # [utterance, frame, phone]
+    for b in range(2):
+        for t, at in enumerate(frame_index[b].tolist()):
+            at = min(at, int(lengths[0][b]) - 1)
+            for phone in range(int(lengths[0][b])):
+                allowed[b, t, phone] = at < 0 or abs(phone - at) <= WINDOW
+    for alignment in ("window", "pointer"):
+        model = tiny_pointer_ar(alignment=alignment)
+        for layer in range(2):
+            _, weights = model(phones, lengths[0], audio, lengths[1], frame_index, weights_layer=layer)
+            on_phones = weights[:, :, 8:, :8].sum(dim=1)  # (B, T, L) summed over heads
+            outside = on_phones[~allowed]
+            if alignment == "window":
+                assert torch.equal(outside, torch.zeros_like(outside))
+                assert (on_phones[allowed] > 0).all()
+            else:  # without the window every frame attends to every valid phone
+                assert (on_phones[0] > 0).all() and (on_phones[1, :, :6] > 0).all()
 
 
 def test_the_pointer_ends_each_sentence_after_its_last_phone_and_never_by_eos():
@@ -97,20 +128,25 @@ def test_each_decoding_step_reads_the_phone_at_the_pointer():
     assert [r.tolist() for r in read[1:]] == [[[12]], [[13]]]
 
 
-def test_a_phone_holds_at_most_max_frames_per_phone():
+def test_a_phone_holds_at_most_max_frames_per_phone(caplog):
     model = force_moves(tiny_pointer_ar(), 0)  # the head would never move on
-    result = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0, max_frames_per_phone=2.5))
+    with caplog.at_level(logging.WARNING):
+        result = model.generate([torch.tensor([1, 2, 3])],
+                                options=SynthesisConfig(temperature=0, max_frames_per_phone=2.5))
     assert result.pointer[0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2]  # ceil(2.5) frames, then a forced move
     assert result.truncated == [True]  # to the length limit, ceil(3 x 2.5) frames
+    assert "length limit" in caplog.text
     short = model.generate([torch.tensor([1, 2, 3])], options=SynthesisConfig(temperature=0, max_frames_per_phone=2.0))
     assert len(short.codes[0]) == 6 and short.truncated == [False]
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_cached_pointer_decoding_equals_uncached(batch):
-    model = tiny_pointer_ar()
+@pytest.mark.parametrize("alignment", ["pointer", "window"])
+def test_cached_pointer_decoding_equals_uncached(batch, alignment):
+    model = tiny_pointer_ar(alignment=alignment)
     phones, prompt_phones, prompt_codes = sentences((14, 9))
-    options = SynthesisConfig(temperature=1.0, top_k=16, seed=3, max_frames_per_phone=4)
+    options = SynthesisConfig(temperature=1.0, top_k=16, top_p=0.95, seed=3, max_frames_per_phone=4,
+                              repetition_window=6, repetition_max=2)
     cached = model.generate(phones[:batch], prompt_codes[:batch], options, prompt_phones[:batch], keep_logits=True)
     uncached = model.generate(phones[:batch], prompt_codes[:batch], dataclasses.replace(options, kv_cache=False),
                               prompt_phones[:batch], keep_logits=True)
@@ -142,13 +178,13 @@ def test_pointer_ar_overfits_one_batch_on_both_heads():
     audio = torch.cat([torch.full((2, 1), model.bos), codes], dim=1)
     targets = torch.cat([codes, torch.full((2, 1), model.eos)], dim=1)
     targets[:, :3] = IGNORE  # a 3-frame prompt
-    rows = [pointer_inputs(p, d, 3, N_SYMBOLS) for p, d in zip(phones, durations)]
-    frame_phones, moves = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+    rows = [pointer_targets(d, 3) for d in durations]
+    frame_index, moves = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
     lengths = torch.tensor([6, 6]), torch.tensor([11, 11])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     first = None
     for _ in range(60):
-        logits, _ = model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)
+        logits, _ = model(phones, lengths[0], audio, lengths[1], frame_index)
         code_logits, move_logits = model.split_logits(logits)
         code_loss, move_loss = token_loss(code_logits, targets), token_loss(move_logits, moves)
         first = first if first is not None else (code_loss.item(), move_loss.item())
@@ -167,15 +203,12 @@ def test_alignment_is_saved_in_the_model_config_and_rebuilds_the_model():
     again = ARModel.from_checkpoint(checkpoint)
     assert again.alignment == "pointer"
     phones, audio = torch.randint(1, N_SYMBOLS, (1, 5)), torch.randint(0, V, (1, 7))
-    frame_phones = torch.full((1, 7), PROMPT)
+    frame_index = torch.tensor([[-1, -1, 0, 1, 2, 3, 5]])
     lengths = torch.tensor([5]), torch.tensor([7])
-    torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)[0],
-                               again(phones, lengths[0], audio, lengths[1], frame_phones=frame_phones)[0])
-    plain = ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256))
-    assert plain.alignment == "none" and plain.config()["alignment"] == "none"
-    old = {k: v for k, v in plain.config().items() if k != "alignment"}  # a checkpoint from before the key
-    assert ARModel.from_config(old).alignment == "none"
-    assert not hasattr(ARModel.from_config(old), "move_head")
+    torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1], frame_index)[0],
+                               again(phones, lengths[0], audio, lengths[1], frame_index)[0])
+    window = tiny_pointer_ar(alignment="window")
+    assert ARModel.from_config(window.config()).alignment == "window"
     with pytest.raises(ValueError, match="alignment"):
         ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment="durations")
 
@@ -189,16 +222,13 @@ def test_teacher_forcing_tells_the_pointer_ar_each_frames_phone():
     chain = SimpleNamespace(ar=ARModel(ALL_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), "pointer").eval(),
                             codec=SimpleNamespace(codebooks=lambda: books), decode=lambda latents: latents)
     phones, first = ["HH", "AH0", "L", "OW1"], torch.tensor([3, 7, 7, 1, 30, 2])
-    heard = hear_ar_forced(chain, phones, first, durations=torch.tensor([1, 2, 1, 2]))  # (E, T)
+    heard = hear_ar_forced(chain, phones, first, torch.tensor([1, 2, 1, 2]))  # (E, T)
     text = torch.tensor([encode(phones)])
-    frame_phones = text[:, torch.tensor([0, 1, 1, 2, 3, 3])]
-    frame_phones = torch.cat([frame_phones, torch.tensor([[chain.ar.end_frame]])], dim=1)
+    frame_index = torch.tensor([[0, 1, 1, 2, 3, 3, 4]])  # the end past the last phone
     audio = torch.cat([torch.tensor([chain.ar.bos]), first]).unsqueeze(0)
     with torch.no_grad():
-        logits, _ = chain.ar(text, torch.tensor([4]), audio, torch.tensor([7]), frame_phones=frame_phones)
+        logits, _ = chain.ar(text, torch.tensor([4]), audio, torch.tensor([7]), frame_index)
     torch.testing.assert_close(heard, expected_entries(logits[0, :6], books[0]).T)
-    later = hear_ar_forced(chain, phones, first, durations=torch.tensor([1, 2, 2, 1]))  # frame 5 speaks phone 2
+    later = hear_ar_forced(chain, phones, first, torch.tensor([1, 2, 2, 1]))  # frame 5 speaks phone 2
     torch.testing.assert_close(later[:, :4], heard[:, :4])
     assert not torch.allclose(later[:, 4], heard[:, 4])
-    with pytest.raises(ValueError, match="durations"):
-        hear_ar_forced(chain, phones, first)

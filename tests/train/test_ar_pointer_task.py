@@ -1,5 +1,5 @@
-"""Stage ar of ar.alignment pointer over a (fake) prepared corpus: batches that tell each frame its phone and
-move, training with the move head, the aligner's durations it needs."""
+"""Stage ar over a (fake) prepared corpus: batches that tell each frame its phone and move, training with the
+move head, the aligner's durations it needs."""
 
 import dataclasses
 import json
@@ -13,9 +13,8 @@ import torch
 
 from tts.checkpoint import load_checkpoint
 from tts.models.ar import ARModel
-from tts.models.ar_pointer import MOVES, special_inputs
+from tts.models.ar_pointer import MOVES
 from tts.models.layers import IGNORE
-from tts.text.symbols import N_SYMBOLS
 from tts.train.ar_task import ARTask
 from tts.train.engine import train
 from tts.train.nar_task import NARTask
@@ -23,31 +22,15 @@ from tts.train.nar_task import NARTask
 sys.path.insert(0, str(Path(__file__).parent))
 from train_fixtures import FakeCorpus, tasks_recipe  # noqa: E402
 
-PROMPT, END = special_inputs(N_SYMBOLS)
 
-
-def pointer_recipe(tmp_path, **train):
+def pointer_recipe(tmp_path, alignment: str = "pointer", **train):
     recipe = tasks_recipe(tmp_path, **train)
-    return dataclasses.replace(recipe, ar=dataclasses.replace(recipe.ar, alignment="pointer"))
-
-
-def aligner_durations(corpus: FakeCorpus, off_by: dict[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Random frames of each phone (some phones get none) summing to each utterance's frames, but for the
-    utterances in `off_by`, whose sums are off by that many frames."""
-    rng = np.random.default_rng(1)
-    durations = {}
-    for record in corpus.records():
-        L, T = len(record["phones"]), record["n_frames"]
-        bounds = np.sort(rng.integers(0, T + 1, L - 1))
-        d = np.diff(np.concatenate([[0], bounds, [T]]))
-        d[-1] += (off_by or {}).get(record["id"], 0)
-        durations[record["id"]] = d.clip(min=0).astype(np.int16)
-    return durations
+    return dataclasses.replace(recipe, ar=dataclasses.replace(recipe.ar, alignment=alignment))
 
 
 def test_pointer_batches_tell_each_frame_its_phone_and_its_move(tmp_path, caplog):
     corpus = FakeCorpus(tmp_path)
-    durations = aligner_durations(corpus, off_by={"utt05": 3})
+    durations = corpus.durations(off_by={"utt05": 3})
     task = ARTask(pointer_recipe(tmp_path), corpus, durations=durations)
     with caplog.at_level(logging.WARNING):
         batches = list(task.train_batches(epoch=0, rank=0, world_size=1))
@@ -55,32 +38,31 @@ def test_pointer_batches_tell_each_frame_its_phone_and_its_move(tmp_path, caplog
     assert int(task.phone_durations["utt05"].sum()) == corpus._codes["utt05"].shape[1]
     prompts, empty = 0, 0
     for batch in batches:
-        assert batch["frame_phones"].shape == batch["moves"].shape == batch["audio"].shape
+        assert batch["frame_index"].shape == batch["moves"].shape == batch["audio"].shape
         for i, utt in enumerate(batch["ids"]):
             d = task.phone_durations[utt]
             n, L = len(corpus._codes[utt][0]), len(d)
-            phones = batch["phones"][i, :L]
             frame = torch.repeat_interleave(torch.arange(L), d)  # (n,) the phone of each frame
             prompt = int((batch["targets"][i, :n + 1] == IGNORE).sum())
             assert prompt == 0 or prompt in (torch.cumsum(d, 0) - d).tolist()  # the prompt ends at a phone start
-            assert (batch["frame_phones"][i, :prompt] == PROMPT).all() and (batch["moves"][i, :prompt] == IGNORE).all()
-            assert torch.equal(batch["frame_phones"][i, prompt:n], phones[frame[prompt:]])
+            assert (batch["frame_index"][i, :prompt] == -1).all() and (batch["moves"][i, :prompt] == IGNORE).all()
+            assert torch.equal(batch["frame_index"][i, prompt:n], frame[prompt:])
             step = torch.diff(torch.cat([frame, torch.tensor([L])]))[prompt:].clamp(max=MOVES - 1)
             assert torch.equal(batch["moves"][i, prompt:n], step)
-            assert batch["frame_phones"][i, n] == END and batch["moves"][i, n] == IGNORE
+            assert batch["frame_index"][i, n] == L and batch["moves"][i, n] == IGNORE
             assert batch["targets"][i, n] == 16  # EOS stays the code target where the pointer has passed the end
             prompts += prompt > 0
             empty += int((d == 0).sum())
     assert prompts > 0 and empty > 0
 
 
-def test_pointer_ar_trains_both_heads_checkpoints_its_alignment_and_writes_samples(tmp_path):
-    recipe, corpus = pointer_recipe(tmp_path), FakeCorpus(tmp_path)
-    train(ARTask(recipe, corpus, durations=aligner_durations(corpus)), tmp_path / "ar")
+@pytest.mark.parametrize("alignment", ["pointer", "window"])
+def test_pointer_ar_trains_both_heads_checkpoints_its_alignment_and_writes_samples(tmp_path, alignment):
+    recipe, corpus = pointer_recipe(tmp_path, alignment), FakeCorpus(tmp_path)
+    train(ARTask(recipe, corpus, durations=corpus.durations()), tmp_path / "ar")
     checkpoint = load_checkpoint(tmp_path / "ar")
-    assert checkpoint["model_config"]["alignment"] == "pointer"
-    model = ARModel.from_checkpoint(checkpoint)
-    assert model.alignment == "pointer" and hasattr(model, "move_head")
+    assert checkpoint["model_config"]["alignment"] == alignment
+    assert ARModel.from_checkpoint(checkpoint).alignment == alignment
     records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
     training = next(r for r in records if r["split"] == "train")
     assert {"move_loss", "move_accuracy", "code_loss", "guided_attention"} <= set(training)
@@ -102,12 +84,11 @@ def test_the_pointer_needs_the_aligner_and_computes_its_durations(tmp_path):
     train(AlignerTask(recipe, corpus), tmp_path / "aligner")
     batch = ARTask(recipe, corpus).train_batches(0, 0, 1)[0]
     assert durations_path(recipe).is_file()
-    assert batch["frame_phones"].shape == batch["audio"].shape
+    assert batch["frame_index"].shape == batch["audio"].shape
 
 
 def test_only_stage_ar_records_an_alignment(tmp_path):
     corpus = FakeCorpus(tmp_path)
-    plain = ARTask(tasks_recipe(tmp_path), corpus)
-    assert plain.model_config()["alignment"] == "none"
-    assert "frame_phones" not in plain.train_batches(0, 0, 1)[0]
-    assert "alignment" not in NARTask(pointer_recipe(tmp_path), corpus).model_config()
+    assert ARTask(tasks_recipe(tmp_path), corpus).model_config()["alignment"] == "pointer"
+    nar = NARTask(tasks_recipe(tmp_path), corpus)
+    assert "alignment" not in nar.model_config() and "frame_index" not in nar.train_batches(0, 0, 1)[0]

@@ -25,9 +25,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from train_fixtures import FakeCorpus, tasks_recipe  # noqa: E402
 
 
+def speech_task(task_class, recipe, corpus: FakeCorpus):
+    """The task over the fake corpus, with its made-up aligner durations (the AR's pointer learns them)."""
+    return task_class(recipe, corpus, durations=corpus.durations())
+
+
 def test_ar_batches_hold_bos_codes_eos_and_skip_the_prompt(tmp_path):
     corpus = FakeCorpus(tmp_path)
-    task = ARTask(tasks_recipe(tmp_path), corpus)
+    task = speech_task(ARTask, tasks_recipe(tmp_path), corpus)
     batches = task.train_batches(epoch=0, rank=0, world_size=1)
     assert sum(len(b["ids"]) for b in batches) == 10  # every training utterance once
     assert [b["ids"] for b in batches] == [b["ids"] for b in task.train_batches(0, 0, 1)]
@@ -59,14 +64,14 @@ def test_short_first_epochs_start_with_the_shorter_utterances(tmp_path, task_cla
     section = task_class.name
     recipe = dataclasses.replace(recipe, **{section: dataclasses.replace(getattr(recipe, section),
                                                                           short_first_epochs=2)})
-    task = task_class(recipe, corpus)
+    task = speech_task(task_class, recipe, corpus)
     data = task.dataset("train")
     length = {item.id: length for item, length in zip(data.items, data.lengths())}
     seen = [sorted(u for b in task.train_batches(e, 0, 1) for u in b["ids"]) for e in range(4)]
     assert len(seen[0]) < len(seen[1]) < len(seen[2]) == len(seen[3]) == 10
     assert set(seen[0]) <= set(seen[1])
     assert max(length[u] for u in seen[0]) <= min(length[u] for u in set(seen[2]) - set(seen[0]))
-    plain = task_class(tasks_recipe(tmp_path), corpus)  # after the curriculum: the batches of a run without one
+    plain = speech_task(task_class, tasks_recipe(tmp_path), corpus)  # after the curriculum: the batches of a run without one
     assert [b["ids"] for b in plain.train_batches(2, 0, 1)] == [b["ids"] for b in task.train_batches(2, 0, 1)]
 
 
@@ -80,7 +85,7 @@ def test_nar_batches_draw_levels_two_to_q(tmp_path):
 
 def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
-    train(ARTask(recipe, corpus), tmp_path / "ar")
+    train(speech_task(ARTask, recipe, corpus), tmp_path / "ar")
     checkpoint = load_checkpoint(tmp_path / "ar")
     assert checkpoint["codec"]["n_codebooks"] == 3 and checkpoint["model_config"]["codebook_size"] == 16
     assert isinstance(ARModel.from_checkpoint(checkpoint), ARModel)
@@ -104,7 +109,7 @@ def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     assert len(info["agreement_per_level"]) == 3 and info["agreement_per_level"][0] == 1.0
 
     # with a trained NAR, AR samples carry every level
-    task = ARTask(recipe, corpus)
+    task = speech_task(ARTask, recipe, corpus)
     model = ARModel.from_checkpoint(load_checkpoint(tmp_path / "ar"))
     folder = tmp_path / "again"
     folder.mkdir()
@@ -119,18 +124,18 @@ def test_resuming_on_the_codes_of_another_codec_is_refused(tmp_path, task_class)
     recipe, corpus = tasks_recipe(tmp_path, max_steps=2, sample_every=0), FakeCorpus(tmp_path)
     corpus.settings["codec"]["checkpoint_digest"] = "codec trained 4,000 steps"
     run = tmp_path / task_class.name
-    train(task_class(recipe, corpus), run)
+    train(speech_task(task_class, recipe, corpus), run)
     longer = dataclasses.replace(recipe, **{task_class.name: dataclasses.replace(
         getattr(recipe, task_class.name), train=dataclasses.replace(getattr(recipe, task_class.name).train, max_steps=4))})
     corpus.settings["codec"]["checkpoint_digest"] = "the same codec trained on to 12,000 steps"
     with pytest.raises(ValueError, match=r"learned the codes of another codec .*checkpoint_digest.*Move"):
-        train(task_class(longer, corpus), run)
+        train(speech_task(task_class, longer, corpus), run)
     del corpus.settings["codec"]["checkpoint_digest"]  # checkpoints of older corpora carry no digest: settings alone
     corpus.settings["codec"]["codebook_size"] = 32
     with pytest.raises(ValueError, match="differs in codebook_size"):
-        train(task_class(longer, corpus), run)
+        train(speech_task(task_class, longer, corpus), run)
     corpus.settings["codec"].update(codebook_size=16, checkpoint_digest="codec trained 4,000 steps")
-    train(task_class(longer, corpus), run)  # the codes it learned: resumes
+    train(speech_task(task_class, longer, corpus), run)  # the codes it learned: resumes
     assert load_checkpoint(run / "last.pt")["step"] == 4
 
 

@@ -142,6 +142,19 @@ class FakeCorpus:
     def audio(self, record):
         return np.zeros(record["n_frames"] * 640, dtype=np.float32)
 
+    def durations(self, off_by: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+        """Made-up aligner durations: random frames of each phone (some phones get none) summing to each
+        utterance's frames, but for the utterances in `off_by`, whose sums are off by that many frames."""
+        rng = np.random.default_rng(1)
+        durations = {}
+        for record in self._records:
+            L, T = len(record["phones"]), record["n_frames"]
+            bounds = np.sort(rng.integers(0, T + 1, L - 1))
+            d = np.diff(np.concatenate([[0], bounds, [T]]))
+            d[-1] += (off_by or {}).get(record["id"], 0)
+            durations[record["id"]] = d.clip(min=0).astype(np.int16)
+        return durations
+
     def mel(self, record):
         """Log-mel (80, 4 T - 2): frame f of every bin holds f / 100, two frames short of 4 per code."""
         frames = 4 * record["n_frames"] - 2
@@ -149,15 +162,14 @@ class FakeCorpus:
 
 
 def tasks_recipe(output_dir: Path, **train) -> Recipe:
-    """A tiny recipe of every model; its AR ends by EOS (ar.alignment none: it needs no aligner), the pointer's
-    tests set alignment pointer (tests/train/test_ar_pointer_task.py)."""
+    """A tiny recipe of every model (its AR's pointer learns FakeCorpus.durations())."""
     settings = dict(lr=3e-3, warmup_steps=2, max_steps=4, batch_tokens=80, log_every=2, validate_every=4,
                     checkpoint_every=4, sample_every=4)
     settings.update(train)
     model = {"width": 32, "layers": 2, "heads": 4, "dropout": 0.0, "max_positions": 256, "prompt_seconds": 0.2,
              "train": settings}
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "codec": {"kind": "none"},
-                             "ar": dict(model, guided_attention=0.5, alignment="none"), "nar": model, "durations": model,
+                             "ar": dict(model, guided_attention=0.5), "nar": model, "durations": model,
                              "aligner": {"width": 16, "train": dict(settings, batch_tokens=200, schedule="noam")},
                              "synthesis": {"max_frames_per_phone": 3.0}})
 

@@ -82,9 +82,9 @@ class Recipe:
         if "durations" in self.stages:
             _check(_before(self.stages, "aligner", "durations"), "stages", self.stages,
                    "aligner before durations (the durations model trains at the aligner's durations)")
-        if self.ar.alignment == "pointer" and "aligner" in self.stages and "ar" in self.stages:
+        if "aligner" in self.stages and "ar" in self.stages:
             _check(_before(self.stages, "aligner", "ar"), "stages", self.stages,
-                   "aligner before ar (the AR's phone pointer, ar.alignment pointer, learns the aligner's durations)")
+                   "aligner before ar (the AR's phone pointer learns the aligner's durations)")
         if self.codec.kind == "encodec_24khz":
             _check(self.audio.sample_rate == 24000, "audio.sample_rate", self.audio.sample_rate,
                    "24000 Hz, the rate of codec.kind=encodec_24khz")

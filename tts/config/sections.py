@@ -204,9 +204,10 @@ class ARConfig(_SpeechModel):
     """The AR model (stage ar): codebook 1 of the codec, sampled frame by frame after the phones."""
 
     guided_attention: float = 0.0  # weight of the diagonal attention loss on phones (0 = off)
-    alignment: Literal["none", "pointer"] = "pointer"  # none: the frames find their phones by attention;
-    # pointer: each frame is told its phone (the aligner's durations in training, a predicted phone pointer
-    # in decoding, which also ends the sentence); needs stage aligner trained first
+    alignment: Literal["pointer", "window"] = "pointer"  # pointer: each frame is told its phone (the
+    # aligner's durations in training, a predicted phone pointer in decoding, which also ends the sentence;
+    # needs stage aligner trained first); window: pointer, and each frame attends only to the phones next
+    # to its own
 
     def validate(self) -> None:
         super().validate()

@@ -5,8 +5,8 @@
     durations    the durations model at the aligner's durations of the recording (<run>/aligner/durations.npz),
                  through its vocoder: its duration predictor's part done perfectly
     ar           the AR teacher-forced on the true codebook 1, each frame heard as the mean entry of
-                 codebook 1 under its prediction from the true earlier frames (compare: codec, codebooks 1);
-                 an AR of ar.alignment pointer is told each frame's phone by the aligner's durations
+                 codebook 1 under its prediction from the true earlier frames (compare: codec, codebooks 1),
+                 each frame's phone told by the aligner's durations
     codec        resynthesis through the codec
     vocoder      copy-synthesis through the vocoder
     griffin_lim  copy-synthesis through Griffin-Lim (the vocoder's untrained baseline)
@@ -186,8 +186,7 @@ def _true_first_level(what: str, model_dir: Path, device: str) -> Generator:
     if not corpus.has_codes:
         raise RuntimeError(f"{model_dir}/prepared has no codec codes; --what {what} starts from the true codebook 1")
     synthesizer = _synthesizer(model_dir, device, "ar")
-    pointer = what == "ar" and synthesizer.chain.ar.alignment == "pointer"
-    durations = _aligner_durations(model_dir, "ar (ar.alignment pointer)") if pointer else None
+    durations = _aligner_durations(model_dir, "ar") if what == "ar" else None
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
@@ -195,8 +194,8 @@ def _true_first_level(what: str, model_dir: Path, device: str) -> Generator:
         if what == "nar":
             wav = speak_first_level(synthesizer.chain, list(record["phones"]), first, voice)
         else:
-            d = _durations_of(durations, record, model_dir) if pointer else None
-            wav = hear_ar_forced(synthesizer.chain, list(record["phones"]), first, voice, d)
+            d = _durations_of(durations, record, model_dir)
+            wav = hear_ar_forced(synthesizer.chain, list(record["phones"]), first, d, voice)
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
@@ -224,7 +223,7 @@ def _aligner_durations(model_dir: Path, what: str) -> dict[str, np.ndarray]:
     path = model_dir / "aligner" / FILE
     if not path.is_file():
         raise FileNotFoundError(f"--what {what}: {path} is missing; stage durations writes it when it starts "
-                                "training, and stage ar of ar.alignment pointer too")
+                                "training, and stage ar too")
     return read_durations(path)
 
 
@@ -264,17 +263,16 @@ def speak_first_level(chain: Any, phones: list[str], first_level: Any, prompt: A
     return chain.decode(latents[0])
 
 
-def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, prompt: Any = None,
-                   durations: Any = None) -> np.ndarray:
+def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, durations: Any, prompt: Any = None) -> np.ndarray:
     """The AR of an AR chain alone, teacher-forced: for each frame of a given codebook 1 (T,) of the
     sentence `phones`, the AR's prediction from the true earlier frames, heard as the mean entry of
     codebook 1 under it (levels 2..Q left out) through the codec, a waveform (S,). Against the codec's
     codebook 1 alone (the same frames, exactly right) this measures what the AR knows of each frame
-    before any of its own sampling errors feed back. An AR of ar.alignment pointer also reads each
-    frame's phone, from the true `durations` (L,) of the phones (e.g. the aligner's)."""
+    before any of its own sampling errors feed back. The AR reads each frame's phone from the true
+    `durations` (L,) of the phones (e.g. the aligner's)."""
     import torch
 
-    from tts.models.ar_pointer import fit_durations, pointer_inputs
+    from tts.models.ar_pointer import fit_durations, pointer_targets
     from tts.models.layers import expected_entries
 
     sentence = _sentence(phones, prompt)
@@ -284,16 +282,12 @@ def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, prompt: Any 
     audio = torch.cat([torch.tensor([ar.bos]), prompt_first, first_level.long()])  # (1 + P + T,)
     P, T = len(prompt_first), len(first_level)
     device = ar.head.weight.device
-    frame_phones = None  # (1, 1 + P + T): the prompt's frames, then the sentence's phone of each frame
-    if ar.alignment == "pointer":
-        if durations is None:
-            raise ValueError("this AR reads each frame's phone (ar.alignment pointer): give the phones' durations")
-        d = torch.from_numpy(fit_durations(np.asarray(durations), T))  # (L,) summing to T
-        inputs, _ = pointer_inputs(sentence.phones[0], d, 0, ar.n_symbols)  # (T + 1,)
-        frame_phones = torch.cat([torch.full((P,), ar.prompt_frame), inputs])[None].to(device)
+    d = torch.from_numpy(fit_durations(np.asarray(durations), T))  # (L,) summing to T
+    index, _ = pointer_targets(d, 0)  # (T + 1,) into the sentence's phones
+    frame_index = torch.cat([torch.full((P,), -1), index + len(text) - len(d)])[None].to(device)  # (1, 1 + P + T)
     with torch.no_grad():
         logits, _ = ar(text[None].to(device), torch.tensor([len(text)], device=device),
-                       audio[None].to(device), torch.tensor([len(audio)], device=device), frame_phones=frame_phones)
+                       audio[None].to(device), torch.tensor([len(audio)], device=device), frame_index=frame_index)
     first = expected_entries(logits[0, P:P + T], chain.codec.codebooks()[0])  # (T, E)
     return chain.decode(first.T.contiguous())
 

@@ -2,23 +2,22 @@
 
 Sequence: [phones of prompt and target ; BOS, codes of the prompt, codes of the target], one
 token per frame of codebook 1, then EOS. Phones attend to each other both ways (a prefix LM: the
-text is known in full before the first frame, so each phone sees its context, like an encoder,
-at no cost when decoding); audio attends to every phone and causally to earlier audio. The loss
-(tts.models.layers.token_loss) covers the target frames and EOS only.
+text is known in full before the first frame, so each phone sees its context, like an encoder, at
+no cost when decoding); audio attends to the phones and causally to earlier audio. The loss
+(tts.models.layers.token_loss) covers the target frames, EOS and the pointer's moves.
 
 Decoding samples each frame under the recipe's `synthesis` options (tts.config.SynthesisConfig:
 temperature, top-k, top-p, a repetition guard, length bounds per phone) and keeps a KVCache: the
 prefix is run once, then each new frame costs one step over one position. `kv_cache=False`
 recomputes the whole sequence every step (for comparison and tests).
 
-With `alignment` "pointer" (recipe key ar.alignment) each audio position also reads the phone its
-frame speaks, and a second head predicts how the phone pointer moves; the pointer, not EOS, ends a
-sentence in decoding (tts.models.ar_pointer). The logits then carry the move head's MOVES columns after
-EOS: (B, T, V + 1 + MOVES); split_logits() parts them.
+Each audio position also reads the phone its frame speaks, and a second head predicts how the phone
+pointer moves; the pointer, not EOS, ends a sentence in decoding (tts.models.ar_pointer). The logits
+carry the move head's MOVES columns after EOS: (B, T, V + 1 + MOVES); split_logits() parts them.
 
 Shapes: B batch, L phones, T frames, N = L + T, D width, V codebook size (+ EOS, BOS).
-phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1 [+ MOVES]);
-frame_phones (B, T) long (pointer only): ids of tts.models.ar_pointer.pointer_inputs.
+phones (B, L) long, right-padded with 0; audio (B, T) long; logits (B, T, V + 1 + MOVES);
+frame_index (B, T) long: the phone each position speaks, tts.models.ar_pointer.pointer_targets.
 """
 
 from __future__ import annotations
@@ -33,13 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.config import SynthesisConfig
-from tts.models.ar_pointer import MOVES, PointerEnd, special_inputs
+from tts.models.ar_pointer import MOVES, Pointer, pointer_ids, window_mask
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, check_length, init_weights,
                                length_mask, model_from_checkpoint, pad_left, pad_right)
 
 log = logging.getLogger(__name__)
 
-ALIGNMENTS = ("none", "pointer")  # ar.alignment: what the audio positions are told of the phones
+ALIGNMENTS = ("pointer", "window")  # ar.alignment: window also cuts each frame's attention to its phones
 
 
 @dataclass
@@ -47,21 +46,20 @@ class ARGeneration:
     """What generate() returns: codebook-1 codes per sentence (EOS removed) and how each ended."""
 
     codes: list[torch.Tensor]  # each (T_i,) long
-    truncated: list[bool]  # True: hit the length limit before its end (EOS or the pointer; output trimmed there)
-    logits: list[torch.Tensor] = field(default_factory=list)  # each (steps_i, V + 1 [+ MOVES]) if asked
-    pointer: list[torch.Tensor] = field(default_factory=list)  # alignment pointer: each frame's phone index (T_i,)
+    truncated: list[bool]  # True: hit the length limit before the pointer passed the last phone
+    pointer: list[torch.Tensor]  # each frame's phone index (T_i,)
+    logits: list[torch.Tensor] = field(default_factory=list)  # each (T_i, V + 1 + MOVES) if asked
 
 
 class ARModel(nn.Module):
     """Codebook 1, frame by frame, after the phones and a voice prompt."""
 
-    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, alignment: str = "none"):
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, alignment: str = "pointer"):
         super().__init__()
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment {alignment!r}: the AR knows {', '.join(ALIGNMENTS)}")
         self.n_symbols, self.codebook_size, self.shape, self.alignment = n_symbols, codebook_size, shape, alignment
         self.eos, self.bos = codebook_size, codebook_size + 1
-        self.prompt_frame, self.end_frame = special_inputs(n_symbols)  # pointer inputs besides the phones
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(codebook_size + 2, D)  # codes, EOS, BOS
@@ -69,9 +67,8 @@ class ARModel(nn.Module):
         self.audio_positions = SinusoidalPositions(D)
         self.transformer = Transformer(shape)
         self.head = nn.Linear(D, codebook_size + 1, bias=False)  # codes and EOS
-        if alignment == "pointer":
-            self.pointer_embedding = nn.Embedding(n_symbols + 2, D)  # phones, prompt, end
-            self.move_head = nn.Linear(D, MOVES)
+        self.pointer_embedding = nn.Embedding(n_symbols + 2, D)  # phones, prompt, end
+        self.move_head = nn.Linear(D, MOVES)
         init_weights(self, shape.layers)
 
     def config(self) -> dict[str, Any]:
@@ -81,9 +78,12 @@ class ARModel(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
-        """The model of a config (checkpoints from before ar.alignment: alignment none)."""
+        """The model of a config; ValueError for an AR without the phone pointer (trained before it)."""
+        if config.get("alignment", "none") not in ALIGNMENTS:
+            raise ValueError(f"this AR checkpoint has no phone pointer (alignment {config.get('alignment', 'none')!r}); "
+                             "the AR now needs one: train stage aligner, then stage ar again")
         return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config),
-                   config.get("alignment", "none"))
+                   config["alignment"])
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
@@ -93,10 +93,10 @@ class ARModel(nn.Module):
     # ------------------------------------------------------------------ training
 
     def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, audio: torch.Tensor,
-                audio_lengths: torch.Tensor, weights_layer: int | None = None,
-                frame_phones: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, V + 1 [+ MOVES]) over the audio positions of right-padded inputs (audio starts
-        with BOS; alignment pointer: `frame_phones` (B, T) is what each position speaks), and with
+                audio_lengths: torch.Tensor, frame_index: torch.Tensor,
+                weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V + 1 + MOVES) over the audio positions of right-padded inputs (audio starts
+        with BOS; `frame_index` (B, T) is the phone each position speaks, -1 for prompt frames), and with
         `weights_layer` that layer's attention weights (B, H, N, N) (for guided attention), else None.
         """
         L, T = phones.size(1), audio.size(1)
@@ -104,35 +104,42 @@ class ARModel(nn.Module):
         phone_valid = length_mask(phone_lengths, L)
         audio_valid = length_mask(audio_lengths, T)
         positions = torch.arange(max(L, T), device=phones.device).unsqueeze(0)  # (1, max(L, T))
-        x = self.embed(phones, positions[:, :L], audio, positions[:, :T], frame_phones)  # (B, N, D)
-        h, weights = self.transformer(x, prefix_lm_mask(phone_valid, audio_valid), weights_layer=weights_layer)
-        return self.logits(h[:, L:]), weights  # (B, T, V + 1 [+ MOVES])
+        x = self.embed(phones, phone_lengths, positions[:, :L], audio, positions[:, :T], frame_index)  # (B, N, D)
+        mask = self.attention_mask(phone_valid, audio_valid, phone_lengths, frame_index)
+        h, weights = self.transformer(x, mask, weights_layer=weights_layer)
+        return self.logits(h[:, L:]), weights  # (B, T, V + 1 + MOVES)
 
-    def embed(self, phones: torch.Tensor, phone_positions: torch.Tensor, audio: torch.Tensor,
-              audio_positions: torch.Tensor, frame_phones: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, phones: torch.Tensor, phone_lengths: torch.Tensor, phone_positions: torch.Tensor,
+              audio: torch.Tensor, audio_positions: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
         """Token + position embeddings of [phones ; audio] -> (B, L + T, D)."""
         p = self.phone_embedding(phones) + self.phone_positions(phone_positions)  # (B, L, D)
-        return torch.cat([p, self.embed_audio(audio, audio_positions, frame_phones)], dim=1)
+        return torch.cat([p, self.embed_audio(audio, audio_positions, phones, phone_lengths, frame_index)], dim=1)
 
-    def embed_audio(self, audio: torch.Tensor, positions: torch.Tensor,
-                    frame_phones: torch.Tensor | None = None) -> torch.Tensor:
-        """Code + position (+ pointer) embeddings of audio (B, T) -> (B, T, D)."""
-        if (frame_phones is not None) != (self.alignment == "pointer"):
-            raise ValueError(f"an AR of alignment {self.alignment} takes frame_phones "
-                             f"{'(B, T)' if self.alignment == 'pointer' else 'None'}; got "
-                             f"{None if frame_phones is None else tuple(frame_phones.shape)}")
+    def embed_audio(self, audio: torch.Tensor, positions: torch.Tensor, phones: torch.Tensor,
+                    phone_lengths: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+        """Code + position + pointer embeddings of audio (B, T) -> (B, T, D)."""
+        if frame_index.shape != audio.shape:
+            raise ValueError(f"frame_index {tuple(frame_index.shape)} must match audio {tuple(audio.shape)}: "
+                             "one phone index per audio position")
         a = self.code_embedding(audio) + self.audio_positions(positions)  # (B, T, D)
-        return a if frame_phones is None else a + self.pointer_embedding(frame_phones)
+        return a + self.pointer_embedding(pointer_ids(phones, phone_lengths, frame_index, self.n_symbols))
+
+    def attention_mask(self, phone_valid: torch.Tensor, audio_valid: torch.Tensor, phone_lengths: torch.Tensor,
+                       frame_index: torch.Tensor) -> torch.Tensor:
+        """(B, 1, N, N) bool: the prefix-LM mask, and with alignment window each frame's phones cut to its window."""
+        mask = prefix_lm_mask(phone_valid, audio_valid)
+        if self.alignment == "window":
+            L = phone_valid.size(1)
+            mask[:, 0, L:, :L] &= window_mask(frame_index, phone_lengths, L)
+        return mask
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, T, D) -> logits (B, T, V + 1), then the move head's (B, T, MOVES) if pointer."""
-        codes = self.head(h)
-        return codes if self.alignment == "none" else torch.cat([codes, self.move_head(h)], dim=-1)
+        """Hidden states (B, T, D) -> logits (B, T, V + 1 + MOVES): codes and EOS, then the pointer's moves."""
+        return torch.cat([self.head(h), self.move_head(h)], dim=-1)
 
-    def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (..., V + 1 [+ MOVES]) -> (code and EOS logits (..., V + 1), move logits (..., MOVES) or None)."""
-        codes = logits[..., :self.eos + 1]
-        return codes, (logits[..., self.eos + 1:] if self.alignment == "pointer" else None)
+    def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (..., V + 1 + MOVES) -> (code and EOS logits (..., V + 1), move logits (..., MOVES))."""
+        return logits[..., :self.eos + 1], logits[..., self.eos + 1:]
 
     # ------------------------------------------------------------------ decoding
 
@@ -146,12 +153,12 @@ class ARModel(nn.Module):
         phones[i] (L_i,): the phones to speak; prompt_phones[i] (Lp_i,) and prompt_codes[i] (P_i,):
         the transcript and codebook-1 codes of a voice prompt (optional). Sentences are padded
         (phones on the right, audio on the left, so every sentence's next frame is the same column).
-        A sentence ends at EOS (alignment none) or when its phone pointer passes its last phone
-        (alignment pointer: EOS is never sampled, and a phone holds at most ceil(max_frames_per_phone)
-        frames). The limit is ceil(L_i x max_frames_per_phone) frames (and max_positions); a sentence
-        that reaches it ends there with a warning and truncated[i] = True. No sentence ends before
-        max(min_frames, ceil(L_i x min_frames_per_phone)) frames (below the limit; min_frames is for
-        benchmarks of a fixed length). `keep_logits` keeps each step's logits.
+        A sentence ends when its phone pointer passes its last phone (EOS is never sampled; a phone
+        holds at most ceil(max_frames_per_phone) frames). The limit is ceil(L_i x max_frames_per_phone)
+        frames (and max_positions); a sentence that reaches it ends there with a warning and
+        truncated[i] = True. No sentence ends before max(min_frames, ceil(L_i x min_frames_per_phone))
+        frames (below the limit; min_frames is for benchmarks of a fixed length). `keep_logits` keeps
+        each step's logits.
         """
         device = self.head.weight.device
         B = len(phones)
@@ -172,32 +179,29 @@ class ARModel(nn.Module):
         floors = torch.tensor([max(min_frames, math.ceil(len(t) * options.min_frames_per_phone))
                                for t in phones], device=device).minimum(limits - 1)
         phones_padded = pad_right(text, L)  # (B, L)
-        if self.alignment == "pointer":
-            first = torch.tensor([len(p) for p in prompt_phones], device=device)  # (B,) first phone to speak
-            end = PointerEnd(phones_padded, phone_lengths, first, options, floors, self.end_frame)
-        else:
-            end = _EOSEnd(self.eos, floors)
+        first = torch.tensor([len(p) for p in prompt_phones], device=device)  # (B,) first phone to speak
+        pointer = Pointer(phone_lengths, first, options, floors)
         state = _DecodeState(self, phones_padded, phone_lengths, pad_left(starts, A), A - start_lengths, options,
-                             int(limits.max()), end.phones())
-        return self._decode(state, end, options, limits, keep_logits)
+                             int(limits.max()), pointer.index())
+        return self._decode(state, pointer, options, limits, keep_logits)
 
-    def _decode(self, state: "_DecodeState", end: "_EOSEnd | PointerEnd", options: SynthesisConfig,
+    def _decode(self, state: "_DecodeState", pointer: Pointer, options: SynthesisConfig,
                 limits: torch.Tensor, keep_logits: bool) -> ARGeneration:
         """The decoding loop: one frame of every sentence per step until all have ended or hit `limits` (B,)."""
         B, device = limits.size(0), limits.device
         generator = torch.Generator(device=device).manual_seed(options.seed)
         history = torch.zeros(B, 0, dtype=torch.long, device=device)  # (B, S) generated so far
         done = torch.zeros(B, dtype=torch.bool, device=device)
-        ended = torch.zeros(B, dtype=torch.bool, device=device)  # ended by EOS or the pointer
+        ended = torch.zeros(B, dtype=torch.bool, device=device)  # the pointer passed the last phone
         steps = limits.clone()  # (B,) steps each sentence took
         all_logits = []
         for step in range(int(limits.max())):
-            logits = state.next_logits()  # (B, V + 1 [+ MOVES])
+            logits = state.next_logits()  # (B, V + 1 + MOVES)
             if keep_logits:
                 all_logits.append(logits.float())
             codes, moves = self.split_logits(logits)
-            token = sample_next(codes, options, generator, history, self.eos, step, end.code_floors)  # (B,)
-            ends = end.ends(token, moves, step, generator) & ~done
+            token = sample_next(codes, options, generator, history, self.eos)  # (B,)
+            ends = pointer.ends(moves, step, generator) & ~done
             ended |= ends
             stop = ~done & (ends | (step + 1 >= limits))
             steps[stop] = step + 1
@@ -205,62 +209,34 @@ class ARModel(nn.Module):
             history = torch.cat([history, token.unsqueeze(1)], dim=1)
             if bool(done.all()):
                 break
-            state.append(token, end.phones())
-        return self._finish(history, ended, steps, all_logits, end)
-
-    def _finish(self, history: torch.Tensor, ended: torch.Tensor, steps: torch.Tensor,
-                all_logits: list[torch.Tensor], end: "_EOSEnd | PointerEnd") -> ARGeneration:
-        codes, truncated, logits, pointer = [], [], [], []
-        stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1 [+ MOVES])
-        for i in range(history.size(0)):
-            row = history[i, :int(steps[i])]
-            stop = (row == self.eos).nonzero()
-            n = int(stop[0]) if len(stop) else len(row)
-            codes.append(row[:n].clone())
-            truncated.append(not bool(ended[i]))
-            if stacked is not None:
-                logits.append(stacked[i, :int(steps[i])])  # one row per step, EOS included
-            if isinstance(end, PointerEnd):
-                pointer.append(end.frame_phones(i, n))
+            state.append(token, pointer.index())
+        codes = [history[i, :int(steps[i])].clone() for i in range(B)]
+        truncated = [not bool(e) for e in ended]
         if any(truncated):
-            log.warning("%d of %d sentences reached the length limit without %s; their audio is cut there",
-                        sum(truncated), len(truncated),
-                        "the pointer passing the last phone" if pointer else "end-of-speech")
-        return ARGeneration(codes, truncated, logits, pointer)
-
-
-class _EOSEnd:
-    """How a sentence ends under alignment none: when the code head samples EOS, not before `floors` (B,)."""
-
-    def __init__(self, eos: int, floors: torch.Tensor):
-        self.eos, self.code_floors = eos, floors
-
-    def phones(self) -> None:
-        return None  # no pointer input
-
-    def ends(self, token: torch.Tensor, move_logits: None, step: int, generator: torch.Generator) -> torch.Tensor:
-        return token == self.eos
+            log.warning("%d of %d sentences reached the length limit before the pointer passed the last phone; "
+                        "their audio is cut there", sum(truncated), B)
+        stacked = torch.stack(all_logits, dim=1) if all_logits else None  # (B, S, V + 1 + MOVES)
+        logits = [stacked[i, :len(c)] for i, c in enumerate(codes)] if stacked is not None else []
+        return ARGeneration(codes, truncated, [pointer.frame_phones(i, len(c)) for i, c in enumerate(codes)], logits)
 
 
 class _DecodeState:
     """The growing batch during decoding: next-frame logits with a KV cache or by recomputation.
 
-    frame_phone (B,): alignment pointer, the phone the next frame speaks (the frames before it, the
-    prompt's, read the prompt vector); None otherwise."""
+    frame_index (B,): the phone (index into phones) the next frame speaks (the frames before it, the
+    prompt's, read the prompt vector: index -1)."""
 
     def __init__(self, model: ARModel, phones: torch.Tensor, phone_lengths: torch.Tensor,
                  audio: torch.Tensor, left: torch.Tensor, options: SynthesisConfig, max_new: int,
-                 frame_phone: torch.Tensor | None = None):
+                 frame_index: torch.Tensor):
         self.model, self.use_cache = model, options.kv_cache
-        self.phones, self.audio, self.left = phones, audio, left
+        self.phones, self.phone_lengths, self.audio, self.left = phones, phone_lengths, audio, left
         B, L = phones.shape
         self.phone_valid = length_mask(phone_lengths, L)  # (B, L)
         columns = torch.arange(audio.size(1), device=audio.device).unsqueeze(0)
         self.audio_valid = columns >= left.unsqueeze(1)  # (B, A)
-        self.frame_phones = None  # (B, A) what each audio position speaks (alignment pointer)
-        if frame_phone is not None:
-            self.frame_phones = torch.full_like(audio, model.prompt_frame)
-            self.frame_phones[:, -1] = frame_phone
+        self.frame_index = torch.full_like(audio, -1)  # (B, A) the phone of each audio position
+        self.frame_index[:, -1] = frame_index
         self.cache = None
         if self.use_cache:
             weight = model.head.weight
@@ -275,9 +251,11 @@ class _DecodeState:
         m = self.model
         L, A = self.phones.size(1), self.audio.size(1)
         phone_positions = torch.arange(L, device=self.phones.device).unsqueeze(0)
-        x = m.embed(self.phones, phone_positions, self.audio, self._positions(0, A), self.frame_phones)  # (B, L + A, D)
-        h, _ = m.transformer(x, prefix_lm_mask(self.phone_valid, self.audio_valid), cache=cache)
-        return m.logits(h[:, -1])  # (B, V + 1 [+ MOVES])
+        x = m.embed(self.phones, self.phone_lengths, phone_positions, self.audio, self._positions(0, A),
+                    self.frame_index)  # (B, L + A, D)
+        mask = m.attention_mask(self.phone_valid, self.audio_valid, self.phone_lengths, self.frame_index)
+        h, _ = m.transformer(x, mask, cache=cache)
+        return m.logits(h[:, -1])  # (B, V + 1 + MOVES)
 
     def next_logits(self) -> torch.Tensor:
         if self.pending is None:  # first step, or every step without a cache
@@ -285,38 +263,39 @@ class _DecodeState:
         logits, self.pending = self.pending, None
         return logits
 
-    def append(self, token: torch.Tensor, frame_phone: torch.Tensor | None = None) -> None:
+    def append(self, token: torch.Tensor, frame_index: torch.Tensor) -> None:
+        """Add each sentence's frame `token` (B,); the frame after it speaks phone `frame_index` (B,)."""
         m = self.model
         self.audio = torch.cat([self.audio, token.unsqueeze(1)], dim=1)  # (B, A + 1)
         self.audio_valid = F.pad(self.audio_valid, (0, 1), value=True)
-        new_phone = None if frame_phone is None else frame_phone.unsqueeze(1)  # (B, 1)
-        if new_phone is not None:
-            self.frame_phones = torch.cat([self.frame_phones, new_phone], dim=1)  # (B, A + 1)
+        new_index = frame_index.unsqueeze(1)  # (B, 1)
+        self.frame_index = torch.cat([self.frame_index, new_index], dim=1)  # (B, A + 1)
         if not self.use_cache:
             return
         n = self.audio.size(1) - 1
-        x = m.embed_audio(token.unsqueeze(1), self._positions(n, 1), new_phone)  # (B, 1, D)
-        keys_valid = torch.cat([self.phone_valid, self.audio_valid], dim=1)  # (B, K)
+        x = m.embed_audio(token.unsqueeze(1), self._positions(n, 1), self.phones, self.phone_lengths,
+                          new_index)  # (B, 1, D)
+        phone_keys = self.phone_valid
+        if m.alignment == "window":
+            phone_keys = phone_keys & window_mask(new_index, self.phone_lengths, self.phones.size(1))[:, 0]
+        keys_valid = torch.cat([phone_keys, self.audio_valid], dim=1)  # (B, K)
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)
-        self.pending = m.logits(h[:, -1])  # (B, V + 1 [+ MOVES])
+        self.pending = m.logits(h[:, -1])  # (B, V + 1 + MOVES)
 
 
 def sample_next(logits: torch.Tensor, options: SynthesisConfig, generator: torch.Generator,
-                history: torch.Tensor, eos: int, step: int, floors: torch.Tensor | None = None) -> torch.Tensor:
-    """One token per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p.
-    EOS is barred while step < floors (B,) (default: never)."""
+                history: torch.Tensor, eos: int) -> torch.Tensor:
+    """One code per row from logits (B, V + 1): repetition guard, temperature, top-k, top-p; never EOS
+    (the pointer ends a sentence)."""
     logits = logits.float().clone()
+    logits[:, eos] = float("-inf")
     if options.repetition_window > 0 and history.size(1) > 0:
         # a token already seen repetition_max times in the window may not come again: drawing from
         # the rest is what resampling until another token comes up would give, in one draw
         window = history[:, -options.repetition_window:]  # (B, W)
         counts = torch.zeros_like(logits).scatter_add_(1, window, torch.ones_like(window, dtype=logits.dtype))
-        banned = counts >= max(options.repetition_max, 1)
-        banned[:, eos] = False
-        logits[banned] = float("-inf")
-    if floors is not None:
-        logits[step < floors, eos] = float("-inf")
+        logits[counts >= max(options.repetition_max, 1)] = float("-inf")
     if options.temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits / options.temperature

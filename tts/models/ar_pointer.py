@@ -1,4 +1,4 @@
-"""The phone pointer of the AR model (ar.alignment: pointer), in the manner of VALL-E R (arXiv 2406.07855).
+"""The phone pointer of the AR model, in the manner of VALL-E R (arXiv 2406.07855).
 
 Each audio position of [BOS, c_1 .. c_T] (position j predicts frame j + 1) is told which phone that
 frame speaks: the embedding of the phone id is added to its code embedding. Positions that predict
@@ -9,7 +9,8 @@ after frame j + 1: 0, 1, 2 or 3 phones (3 or more as 3; a phone of 0 frames is s
 Moving past the last phone ends the sentence, so decoding needs no EOS: the pointer decides the end.
 
 Training gets the pointer from the aligner's durations (tts/train/durations.py); decoding moves it by
-the move head (PointerEnd).
+the move head (Pointer). With ar.alignment window a frame also attends only to the phones within
+WINDOW of its own (the duration-guided mask of RALL-E, arXiv 2404.03204, with the pointer's durations).
 
 Shapes: B batch, L phones, T frames; durations (L,) long frames of each phone, summing to T.
 """
@@ -26,6 +27,7 @@ from tts.models.alignment import frame_phones
 from tts.models.layers import IGNORE
 
 MOVES = 4  # move classes: the pointer moves 0, 1, 2 or 3 (or more) phones after a frame
+WINDOW = 1  # alignment window: a frame attends to the phones at most this far from its own
 
 
 def fit_durations(durations: np.ndarray, n_frames: int) -> np.ndarray:
@@ -50,25 +52,41 @@ def special_inputs(n_symbols: int) -> tuple[int, int]:
     return n_symbols, n_symbols + 1
 
 
-def pointer_inputs(phones: torch.Tensor, durations: torch.Tensor, prompt: int,
-                   n_symbols: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """What each audio position j = 0..T of [BOS, c_1 .. c_T] reads and the move it is trained on.
+def pointer_targets(durations: torch.Tensor, prompt: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the pointer stands at each audio position j = 0..T of [BOS, c_1 .. c_T] and the move it is
+    trained on.
 
-    phones (L,) ids (of n_symbols) and durations (L,) of one utterance whose first `prompt` frames are
-    its prompt. Returns (inputs (T + 1,), moves (T + 1,)): inputs[j] is the id of the phone that frame
-    j + 1 speaks, the prompt input where frame j + 1 is a prompt frame, the end input at j = T (see
-    special_inputs); moves[j] is how many phones the pointer moves after frame j + 1 (clipped to
-    MOVES - 1; past the last phone after frame T), IGNORE over the prompt and at j = T (the pointer has
-    already passed the last phone there).
+    durations (L,) of one utterance whose first `prompt` frames are its prompt. Returns (index (T + 1,),
+    moves (T + 1,)): index[j] is the phone that frame j + 1 speaks, -1 where frame j + 1 is a prompt
+    frame, L at j = T (past the last phone); moves[j] is how many phones the pointer moves after frame
+    j + 1 (clipped to MOVES - 1; past the last phone after frame T), IGNORE over the prompt and at j = T.
     """
-    prompt_id, end_id = special_inputs(n_symbols)
     index, _ = frame_phones(durations)  # (T,) phone of each frame
-    following = torch.cat([index[1:], index.new_tensor([len(durations)])])  # (T,) phone of the next frame
-    inputs = torch.cat([phones[index], phones.new_tensor([end_id])])  # (T + 1,)
+    L = len(durations)
+    following = torch.cat([index[1:], index.new_tensor([L])])  # (T,) phone of the next frame
     moves = torch.cat([(following - index).clamp(max=MOVES - 1), index.new_tensor([IGNORE])])  # (T + 1,)
-    inputs[:prompt] = prompt_id
+    index = torch.cat([index, index.new_tensor([L])])  # (T + 1,)
+    index[:prompt] = -1
     moves[:prompt] = IGNORE
-    return inputs, moves
+    return index, moves
+
+
+def pointer_ids(phones: torch.Tensor, phone_lengths: torch.Tensor, index: torch.Tensor,
+                n_symbols: int) -> torch.Tensor:
+    """What each audio position reads: the id of the phone at its pointer index (B, T), the prompt input
+    where the index is negative and the end input where it is past the phones (phones (B, L), lengths (B,))."""
+    prompt_id, end_id = special_inputs(n_symbols)
+    at = phones.gather(1, index.clamp(0, phones.size(1) - 1))  # (B, T)
+    ids = torch.where(index >= phone_lengths.unsqueeze(1), torch.full_like(at, end_id), at)
+    return torch.where(index < 0, torch.full_like(at, prompt_id), ids)
+
+
+def window_mask(index: torch.Tensor, phone_lengths: torch.Tensor, n_phones: int) -> torch.Tensor:
+    """(B, T, L) bool, alignment window: the phones an audio position at pointer index (B, T) may attend to,
+    those within WINDOW of its phone (the last phone past the end; every phone for prompt frames)."""
+    at = torch.minimum(index, phone_lengths.unsqueeze(1) - 1).unsqueeze(-1)  # (B, T, 1)
+    phones = torch.arange(n_phones, device=index.device)  # (L,)
+    return (index.unsqueeze(-1) < 0) | ((phones - at).abs() <= WINDOW)
 
 
 def sample_moves(logits: torch.Tensor, options: SynthesisConfig, generator: torch.Generator) -> torch.Tensor:
@@ -78,35 +96,31 @@ def sample_moves(logits: torch.Tensor, options: SynthesisConfig, generator: torc
     return torch.multinomial(logits.float().softmax(dim=-1), 1, generator=generator).squeeze(1)
 
 
-class PointerEnd:
-    """How a batch of sentences ends under alignment pointer: when its pointer passes the last phone.
+class Pointer:
+    """The phone pointers of a batch in decoding; a sentence ends when its pointer passes the last phone.
 
-    text (B, L) holds [prompt phones ; phones] of each sentence (right-padded), text_lengths (B,) their
-    lengths and starts (B,) the first phone to speak (the prompt's phone count). A phone holds at most
+    text_lengths (B,) counts [prompt phones ; phones] of each sentence and starts (B,) is the first phone
+    to speak (the prompt's phone count). A phone holds at most
     ceil(max_frames_per_phone) frames (then the pointer moves on by one), and before `floors` (B,) frames
     the pointer may not pass the last phone (min_frames_per_phone and generate's min_frames).
     """
 
-    def __init__(self, text: torch.Tensor, text_lengths: torch.Tensor, starts: torch.Tensor,
-                 options: SynthesisConfig, floors: torch.Tensor, end_id: int):
-        self.text, self.text_lengths, self.starts = text, text_lengths, starts
-        self.options, self.earliest, self.end_id = options, floors, end_id
-        self.code_floors = torch.full_like(floors, torch.iinfo(torch.long).max)  # EOS barred: the pointer ends
+    def __init__(self, text_lengths: torch.Tensor, starts: torch.Tensor, options: SynthesisConfig,
+                 floors: torch.Tensor):
+        self.text_lengths, self.starts = text_lengths, starts
+        self.options, self.earliest = options, floors
         self.cap = math.ceil(options.max_frames_per_phone)
         self.pointer = starts.clone()  # (B,) phone index in text of the frame to come
         self.held = torch.zeros_like(starts)  # (B,) frames spoken so far at the pointer's phone
         self.trail: list[torch.Tensor] = []  # (B,) the phone of each frame spoken
 
-    def phones(self) -> torch.Tensor:
-        """(B,) id of the phone at each pointer, end_id where it has passed the last phone."""
-        inside = self.pointer < self.text_lengths
-        at = self.text.gather(1, self.pointer.clamp(max=self.text.size(1) - 1).unsqueeze(1)).squeeze(1)  # (B,)
-        return torch.where(inside, at, torch.full_like(at, self.end_id))
+    def index(self) -> torch.Tensor:
+        """(B,) the phone (index into text) the next frame speaks; past the last phone once it has ended."""
+        return self.pointer
 
-    def ends(self, token: torch.Tensor, move_logits: torch.Tensor, step: int,
-             generator: torch.Generator) -> torch.Tensor:
-        """Move each pointer after frame `step` (codes `token` (B,)) by a move drawn from the move head's
-        logits (B, MOVES); (B,) True where it passed the last phone."""
+    def ends(self, move_logits: torch.Tensor, step: int, generator: torch.Generator) -> torch.Tensor:
+        """Move each pointer after frame `step` by a move drawn from the move head's logits (B, MOVES);
+        (B,) True where it passed the last phone."""
         self.trail.append(self.pointer.clone())
         move = sample_moves(move_logits, self.options, generator)  # (B,)
         self.held += 1

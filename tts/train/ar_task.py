@@ -11,15 +11,15 @@ With `ar.guided_attention` > 0, the head-averaged attention of the middle layer 
 to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
 a help for learning the alignment on little data; 0 turns it off.
 
-With `ar.alignment: pointer` each frame is also told its phone and a second head learns how the phone
-pointer moves (tts/models/ar_pointer.py), by the aligner's durations (tts/train/durations.py: stage aligner
-must be trained first); the prompt then ends where a phone starts, as a recorded prompt does, and the
-loss adds the moves' cross-entropy over the target frames to the codes'.
+Each frame is also told its phone and a second head learns how the phone pointer moves
+(tts/models/ar_pointer.py), by the aligner's durations (tts/train/durations.py: stage aligner must be
+trained first); the prompt then ends where a phone starts, as a recorded prompt does, and the loss
+adds the moves' cross-entropy over the target frames to the codes'.
 
 Batches are dicts of CPU tensors (moved to the device in train_step):
     ids, phones (B, L), phone_lengths (B,), audio (B, T + 1) = BOS + codes, audio_lengths (B,),
     targets (B, T + 1) = codes + EOS with IGNORE over the prompt and padding, tokens;
-    alignment pointer: frame_phones (B, T + 1) and moves (B, T + 1) (ar_pointer.pointer_inputs).
+    the AR's: frame_index (B, T + 1) and moves (B, T + 1) (ar_pointer.pointer_targets).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch import nn
 
 from tts.config import ARConfig, Recipe, TrainConfig
 from tts.models.ar import ARModel, attention_alignment
-from tts.models.ar_pointer import fit_durations, phone_start, pointer_inputs
+from tts.models.ar_pointer import fit_durations, phone_start, pointer_targets
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
 
@@ -106,8 +106,8 @@ class ARTask:
 
     @property
     def pointer(self) -> bool:
-        """Whether the AR learns the phone pointer (ar.alignment: pointer; never the stages built on this one)."""
-        return isinstance(self.section, ARConfig) and self.section.alignment == "pointer"
+        """Whether the batches carry the phone pointer: the AR's (never the stages built on this one)."""
+        return isinstance(self.section, ARConfig)
 
     @cached_property
     def phone_durations(self) -> dict[str, torch.Tensor]:
@@ -119,9 +119,9 @@ class ARTask:
         where = durations_path(self.recipe)
         if self._durations is None:
             if not where.exists() and not (where.parent / "best.pt").exists():
-                raise RuntimeError(f"ar.alignment: pointer learns from the phone durations of stage aligner, but "
+                raise RuntimeError(f"the AR's phone pointer learns from the phone durations of stage aligner, but "
                                    f"neither {where} nor {where.parent / 'best.pt'} exists: train the aligner first "
-                                   "(`tts train <recipe> --stage aligner`), or set ar.alignment: none")
+                                   "(`tts train <recipe> --stage aligner`)")
             self._durations = load_durations(self.recipe, DurationsTask(self.recipe, self.corpus))
         fitted, refit = {}, 0
         for split in ("train", "validation"):
@@ -184,8 +184,6 @@ class ARTask:
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         """A training batch of utterances `items` (prompt lengths drawn from `rng`)."""
-        from tts.text.symbols import N_SYMBOLS
-
         phones, audio, targets, pointer = [], [], [], []
         bos, eos = self.codebook_size + 1, self.codebook_size
         for index in items:
@@ -194,7 +192,7 @@ class ARTask:
             if self.pointer:
                 durations = self.phone_durations[data.items[index].id]
                 prompt = phone_start(durations, prompt)
-                pointer.append(pointer_inputs(data.items[index].phones, durations, prompt, N_SYMBOLS))
+                pointer.append(pointer_targets(durations, prompt))
             target = torch.cat([codes, torch.tensor([eos])])  # (T + 1,)
             target[:prompt] = IGNORE
             phones.append(data.items[index].phones)
@@ -208,9 +206,9 @@ class ARTask:
                  "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
                  "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
         if pointer:
-            frame_phones, moves = zip(*pointer)
+            frame_index, moves = zip(*pointer)
             T = int(audio_lengths.max())
-            batch.update(frame_phones=pad_right(frame_phones, T), moves=pad_right(moves, T, value=IGNORE))
+            batch.update(frame_index=pad_right(frame_index, T, value=-1), moves=pad_right(moves, T, value=IGNORE))
         return batch
 
     def batch_ids(self, batch: dict) -> list[str]:
@@ -259,12 +257,12 @@ class ARTask:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         layer = self.section.layers // 2 if weights else None
         logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
-                                  weights_layer=layer, frame_phones=b.get("frame_phones"))
+                                  weights_layer=layer, frame_index=b.get("frame_index"))
         return b, logits, attention
 
     def _loss(self, logits: torch.Tensor, b: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        """The codes' (and EOS's) cross-entropy, plus the moves' with alignment pointer, and their logs."""
-        V = self.codebook_size + 1  # codes and EOS; the move head's columns follow them (alignment pointer)
+        """The codes' (and EOS's) cross-entropy, plus the moves' (the AR), and their logs."""
+        V = self.codebook_size + 1  # codes and EOS; the move head's columns follow them (the AR)
         loss = token_loss(logits[..., :V], b["targets"])
         logs = {"accuracy": token_accuracy(logits[..., :V], b["targets"])}
         if self.pointer:
@@ -286,7 +284,7 @@ class ARTask:
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
-        """Teacher-forced loss and accuracy (alignment pointer: also of the moves), and how the middle layer's
+        """Teacher-forced loss and accuracy (the AR: also of the moves), and how the middle layer's
         attention reads the phones: attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention."""
         b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
         penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
