@@ -139,7 +139,7 @@ class ARModel(nn.Module):
 
     def split_logits(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (..., V + 1 + MOVES) -> (code and EOS logits (..., V + 1), move logits (..., MOVES))."""
-        return logits[..., :self.eos + 1], logits[..., self.eos + 1:]
+        return split_logits(logits, self.codebook_size)
 
     # ------------------------------------------------------------------ decoding
 
@@ -282,6 +282,11 @@ class _DecodeState:
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)
         self.pending = m.logits(h[:, -1])  # (B, V + 1 + MOVES)
+
+
+def split_logits(logits: torch.Tensor, codebook_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The AR's logits (..., V + 1 + MOVES) -> (code and EOS logits (..., V + 1), move logits (..., MOVES))."""
+    return logits[..., :codebook_size + 1], logits[..., codebook_size + 1:]
 
 
 def sample_next(logits: torch.Tensor, options: SynthesisConfig, generator: torch.Generator,

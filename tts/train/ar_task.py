@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from tts.config import ARConfig, Recipe, TrainConfig
-from tts.models.ar import ARModel, attention_alignment
+from tts.models.ar import ARModel, attention_alignment, split_logits
 from tts.models.ar_pointer import fit_durations, phone_start, pointer_targets
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
@@ -104,11 +104,6 @@ class ARTask:
                                                  self.codebook_size)
         return self._datasets[split]
 
-    @property
-    def pointer(self) -> bool:
-        """Whether the batches carry the phone pointer: the AR's (never the stages built on this one)."""
-        return isinstance(self.section, ARConfig)
-
     @cached_property
     def phone_durations(self) -> dict[str, torch.Tensor]:
         """{utterance id: codec frames (L,) long of each phone}, as the aligner read them off the recording,
@@ -119,10 +114,11 @@ class ARTask:
         where = durations_path(self.recipe)
         if self._durations is None:
             if not where.exists() and not (where.parent / "best.pt").exists():
-                raise RuntimeError(f"the AR's phone pointer learns from the phone durations of stage aligner, but "
+                raise RuntimeError(f"stage {self.name} learns from the phone durations of stage aligner, but "
                                    f"neither {where} nor {where.parent / 'best.pt'} exists: train the aligner first "
                                    "(`tts train <recipe> --stage aligner`)")
-            self._durations = load_durations(self.recipe, DurationsTask(self.recipe, self.corpus))
+            computer = self if isinstance(self, DurationsTask) else DurationsTask(self.recipe, self.corpus)
+            self._durations = load_durations(self.recipe, computer)
         fitted, refit = {}, 0
         for split in ("train", "validation"):
             for item in self.dataset(split).items:
@@ -184,15 +180,15 @@ class ARTask:
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         """A training batch of utterances `items` (prompt lengths drawn from `rng`)."""
-        phones, audio, targets, pointer = [], [], [], []
+        phones, audio, targets, frame_index, moves = [], [], [], [], []
         bos, eos = self.codebook_size + 1, self.codebook_size
         for index in items:
             codes = data.codes(index)[0]  # (T,) codebook 1
-            prompt = self.prompt_length(len(codes), rng)
-            if self.pointer:
-                durations = self.phone_durations[data.items[index].id]
-                prompt = phone_start(durations, prompt)
-                pointer.append(pointer_targets(durations, prompt))
+            durations = self.phone_durations[data.items[index].id]
+            prompt = phone_start(durations, self.prompt_length(len(codes), rng))
+            where, move = pointer_targets(durations, prompt)  # (T + 1,) each
+            frame_index.append(where)
+            moves.append(move)
             target = torch.cat([codes, torch.tensor([eos])])  # (T + 1,)
             target[:prompt] = IGNORE
             phones.append(data.items[index].phones)
@@ -200,16 +196,13 @@ class ARTask:
             targets.append(target)
         phone_lengths = torch.tensor([len(p) for p in phones])
         audio_lengths = torch.tensor([len(a) for a in audio])
-        batch = {"ids": [data.items[i].id for i in items],
-                 "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
-                 "audio": pad_right(audio, int(audio_lengths.max())), "audio_lengths": audio_lengths,
-                 "targets": pad_right(targets, int(audio_lengths.max()), value=IGNORE),
-                 "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
-        if pointer:
-            frame_index, moves = zip(*pointer)
-            T = int(audio_lengths.max())
-            batch.update(frame_index=pad_right(frame_index, T, value=-1), moves=pad_right(moves, T, value=IGNORE))
-        return batch
+        T = int(audio_lengths.max())
+        return {"ids": [data.items[i].id for i in items],
+                "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
+                "audio": pad_right(audio, T), "audio_lengths": audio_lengths,
+                "targets": pad_right(targets, T, value=IGNORE),
+                "frame_index": pad_right(frame_index, T, value=-1), "moves": pad_right(moves, T, value=IGNORE),
+                "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
 
     def batch_ids(self, batch: dict) -> list[str]:
         return batch["ids"]
@@ -257,20 +250,17 @@ class ARTask:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         layer = self.section.layers // 2 if weights else None
         logits, attention = model(b["phones"], b["phone_lengths"], b["audio"], b["audio_lengths"],
-                                  weights_layer=layer, frame_index=b.get("frame_index"))
+                                  b["frame_index"], weights_layer=layer)
         return b, logits, attention
 
     def _loss(self, logits: torch.Tensor, b: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """The codes' (and EOS's) cross-entropy, plus the moves' (the AR), and their logs."""
-        V = self.codebook_size + 1  # codes and EOS; the move head's columns follow them (the AR)
-        loss = token_loss(logits[..., :V], b["targets"])
-        logs = {"accuracy": token_accuracy(logits[..., :V], b["targets"])}
-        if self.pointer:
-            move_loss = token_loss(logits[..., V:], b["moves"])
-            logs.update(code_loss=loss.item(), move_loss=move_loss.item(),
-                        move_accuracy=token_accuracy(logits[..., V:], b["moves"]))
-            loss = loss + move_loss
-        return loss, {"loss": loss.item(), **logs}
+        codes, moves = split_logits(logits, self.codebook_size)
+        code_loss, move_loss = token_loss(codes, b["targets"]), token_loss(moves, b["moves"])
+        loss = code_loss + move_loss
+        return loss, {"loss": loss.item(), "accuracy": token_accuracy(codes, b["targets"]),
+                      "code_loss": code_loss.item(), "move_loss": move_loss.item(),
+                      "move_accuracy": token_accuracy(moves, b["moves"])}
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         weight = self.section.guided_attention
@@ -289,7 +279,8 @@ class ARTask:
         b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
         penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
         _, metrics = self._loss(logits, b)
-        return {**metrics, "top10_accuracy": token_accuracy(logits[..., :self.codebook_size + 1], b["targets"], k=10),
+        codes, _ = split_logits(logits, self.codebook_size)
+        return {**metrics, "top10_accuracy": token_accuracy(codes, b["targets"], k=10),
                 "attention_penalty": penalty.item(), "phone_attention": share.item()}
 
     # ------------------------------------------------------------------ samples

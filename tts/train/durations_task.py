@@ -44,7 +44,6 @@ class DurationsTask(ARTask):
     """Training stage "durations" (see tts/train/task.py for the protocol)."""
 
     name = "durations"
-    _durations: dict[str, np.ndarray] | None = None  # {utterance id: frames of each phone}
 
     # ------------------------------------------------------------------ data
 
@@ -60,28 +59,12 @@ class DurationsTask(ARTask):
                              f"codec's {frame_rate:g} Hz is {ratio:g}; change audio.hop_length")
         return int(round(ratio))
 
-    def durations(self, data: CodesDataset, index: int) -> torch.Tensor:
-        """Frames (L,) of each phone of utterance `index`, read off the recording by the aligner."""
-        from tts.train.durations import durations_path, load_durations
-
-        if self._durations is None:
-            self._durations = load_durations(self.recipe, self)
-        item, where = data.items[index], durations_path(self.recipe)
-        if item.id not in self._durations:
-            raise RuntimeError(f"{where} has no durations of utterance {item.id}: it was computed for another "
-                               "prepared corpus; delete it to compute them again")
-        d = torch.from_numpy(self._durations[item.id].astype(np.int64))
-        if len(d) != len(item.phones) or int(d.sum()) != item.n_frames:
-            raise RuntimeError(f"{where}: the durations of {item.id} do not fit its phones and frames (the corpus "
-                               "was prepared again since): delete the file to compute them again")
-        return d
-
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         codes, phones, phone_lengths, audio_lengths, prompt_lengths = self.utterances(data, items, rng)
         T = int(audio_lengths.max())
         frame_phone, place, durations, wanted = [], [], [], []
         for index, prompt in zip(items, prompt_lengths.tolist()):
-            d = self.durations(data, index)
+            d = self.phone_durations[data.items[index].id]  # (L,)
             phone, within = frame_phones(d)
             frame_phone.append(phone)
             place.append(within)

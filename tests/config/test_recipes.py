@@ -12,7 +12,7 @@ import soundfile as sf
 
 from tts.config import load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = ["The quick brown fox jumps over the lazy dog.", "She sells sea shells by the sea shore.",
              "A stitch in time saves nine.", "Every cloud has a silver lining.",
              "Actions speak louder than words.", "Time and tide wait for no man."]

@@ -9,7 +9,7 @@ import yaml
 from tts.config import (ConfigError, Recipe, load_recipe, parse_override, recipe_from_dict,
                         save_recipe)
 
-RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 
 
 def test_defaults_validate():
