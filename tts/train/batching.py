@@ -11,6 +11,7 @@ Shapes: L phones, Q codebooks, T frames.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -142,6 +143,8 @@ def batch_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
 # --------------------------------------------------------------------------- random crops
 # The codec, mel-codec and vocoder stages train on fixed-length crops, one per utterance.
 
+Collate = Callable[[list[dict], list[int], Any], Any]  # (records, crop starts, crop length) -> batch
+
 
 def random_crops(records: Sequence[dict], lengths: Sequence[int], crop: int, batch_size: int, seed: int,
                  epoch: int, rank: int, world_size: int) -> tuple[list[list[dict]], list[list[int]]]:
@@ -169,8 +172,7 @@ class CropBatches(Sequence):
     only when asked for, so resuming mid-epoch skips the batches before it for free. Picklable
     when `collate` is (loader workers get a copy)."""
 
-    def __init__(self, collate: Callable[[list[dict], list[int], Any], Any], records: list[list[dict]],
-                 starts: list[list[int]], length: Any):
+    def __init__(self, collate: Collate, records: list[list[dict]], starts: list[list[int]], length: Any):
         self.collate, self.records, self.starts, self.length = collate, records, starts, length
 
     def __len__(self) -> int:
@@ -180,3 +182,36 @@ class CropBatches(Sequence):
         if not 0 <= index < len(self):
             raise IndexError(index)
         return self.collate(self.records[index], self.starts[index], self.length)
+
+
+def round_up(length: float, unit: int) -> int:
+    """`length` rounded up to a whole number of `unit`s (both in one unit: samples or frames)."""
+    return math.ceil(length / unit) * unit
+
+
+def training_crop_batches(collate: Collate, corpus: Any, length_key: str, crop: int, batch_size: int, seed: int,
+                          epoch: int, rank: int, world_size: int) -> CropBatches:
+    """One epoch's random crops of the corpus's training utterances for this rank (see random_crops),
+    read by `collate`; `length_key` is the record field that counts an utterance in the crop's unit."""
+    records = corpus.records("train")
+    if not records:
+        raise ValueError(f"{corpus.folder} has no training utterances")
+    chosen, starts = random_crops(records, [r[length_key] for r in records], crop, batch_size, seed, epoch, rank,
+                                  world_size)
+    return CropBatches(collate, chosen, starts, crop)
+
+
+def validation_records(corpus: Any, count: int, stage_log: logging.Logger) -> list[dict]:
+    """The corpus's first `count` validation utterances, or its first training ones when it holds none."""
+    records = corpus.records("validation")
+    if not records:
+        # said on the stage's logger, so that the log line names the stage
+        stage_log.warning("no validation utterances in %s; validating on training utterances", corpus.folder)
+        records = corpus.records("train")
+    return records[:count]
+
+
+def batches_from_start(collate: Collate, records: list[dict], batch_size: int, length: Any) -> list:
+    """`records` in batches of `batch_size`, each utterance read by `collate` for `length` from its start."""
+    batches = [records[i:i + batch_size] for i in range(0, len(records), batch_size)]
+    return [collate(batch, [0] * len(batch), length) for batch in batches]

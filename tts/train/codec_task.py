@@ -13,7 +13,6 @@ Batch: {"ids": [B], "wav": (B, 1, S) float32, "n_samples": [B] real samples befo
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -25,7 +24,7 @@ from torch import nn
 from tts.codec import trained_settings
 from tts.config import Recipe, TrainConfig
 from tts.models.codec_model import CodecModel, dead_code_threshold, dropout_levels
-from tts.train.batching import CropBatches, random_crops
+from tts.train.batching import CropBatches, batches_from_start, round_up, training_crop_batches, validation_records
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +75,7 @@ class CodecTask:
     @property
     def segment_samples(self) -> int:
         """Training crop length: train.segment_seconds rounded up to whole codec frames."""
-        frames = math.ceil(self.cfg.train.segment_seconds * self.sample_rate / self.hop)
-        return frames * self.hop
+        return round_up(self.cfg.train.segment_seconds * self.sample_rate, self.hop)
 
     def build_modules(self) -> dict[str, nn.Module]:
         vectors = self.cfg.train.batch_size * self.segment_samples // self.hop  # latent frames per batch
@@ -94,28 +92,16 @@ class CodecTask:
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
-        records = self.corpus.records("train")
-        if not records:
-            raise ValueError(f"{self.corpus.folder} has no training utterances")
-        chosen, starts = random_crops(records, [r["n_samples"] for r in records], self.segment_samples,
-                                      self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
-        return CropBatches(self.collate, chosen, starts, self.segment_samples)
+        return training_crop_batches(self.collate, self.corpus, "n_samples", self.segment_samples,
+                                     self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
 
     def validation_batches(self) -> Iterable[Batch]:
         """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
         if self._validation is None:
-            records = self.corpus.records("validation")
-            if not records:
-                log.warning("no validation utterances in %s; validating on training utterances",
-                            self.corpus.folder)
-                records = self.corpus.records("train")
-            records = records[:VALIDATION_UTTERANCES]
+            records = validation_records(self.corpus, VALIDATION_UTTERANCES, log)
             longest = max(int(r["n_samples"]) for r in records)
-            frames = math.ceil(min(longest, VALIDATION_SECONDS * self.sample_rate) / self.hop)
-            size = self.cfg.train.batch_size
-            self._validation = [self.collate(records[i:i + size], [0] * len(records[i:i + size]),
-                                             frames * self.hop)
-                                for i in range(0, len(records), size)]
+            samples = round_up(min(longest, VALIDATION_SECONDS * self.sample_rate), self.hop)
+            self._validation = batches_from_start(self.collate, records, self.cfg.train.batch_size, samples)
         return self._validation
 
     def collate(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:

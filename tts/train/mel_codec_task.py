@@ -28,7 +28,7 @@ from tts.audio.spectral import LOG_FLOOR
 from tts.codec import mel_vocoder_path, trained_settings
 from tts.config import Recipe, TrainConfig
 from tts.models.codec_model import MelCodecModel, dead_code_threshold, dropout_levels
-from tts.train.batching import CropBatches, random_crops
+from tts.train.batching import CropBatches, batches_from_start, round_up, training_crop_batches, validation_records
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class MelCodecTask:
     def segment_frames(self) -> int:
         """Mel frames per training crop: train.segment_seconds rounded up to whole codec frames."""
         frames = self.cfg.train.segment_seconds * self.recipe.audio.sample_rate / self.recipe.audio.hop_length
-        return math.ceil(frames / self.per_code) * self.per_code
+        return round_up(frames, self.per_code)
 
     def build_modules(self) -> dict[str, nn.Module]:
         vectors = self.cfg.train.batch_size * self.segment_frames // self.per_code  # codec frames per batch
@@ -92,29 +92,19 @@ class MelCodecTask:
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
-        records = self.corpus.records("train")
-        if not records:
-            raise ValueError(f"{self.corpus.folder} has no training utterances")
-        frames = self.segment_frames
-        chosen, starts = random_crops(records, [r["n_mel_frames"] for r in records], frames,
-                                      self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
-        return CropBatches(functools.partial(collate_mels, self.corpus), chosen, starts, frames)
+        return training_crop_batches(functools.partial(collate_mels, self.corpus), self.corpus, "n_mel_frames",
+                                     self.segment_frames, self.cfg.train.batch_size, self.recipe.seed, epoch, rank,
+                                     world_size)
 
     def validation_batches(self) -> Iterable[Batch]:
         """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
         if self._validation is None:
-            records = self.corpus.records("validation")
-            if not records:
-                log.warning("no validation utterances in %s; validating on training utterances",
-                            self.corpus.folder)
-                records = self.corpus.records("train")
-            records = records[:VALIDATION_UTTERANCES]
+            records = validation_records(self.corpus, VALIDATION_UTTERANCES, log)
             longest = max(int(r["n_mel_frames"]) for r in records)
             limit = VALIDATION_SECONDS * self.recipe.audio.sample_rate / self.recipe.audio.hop_length
-            frames = math.ceil(min(longest, limit) / self.per_code) * self.per_code
-            size = self.cfg.train.batch_size
-            self._validation = [collate_mels(self.corpus, records[i:i + size], [0] * len(records[i:i + size]),
-                                             frames) for i in range(0, len(records), size)]
+            frames = round_up(min(longest, limit), self.per_code)
+            self._validation = batches_from_start(functools.partial(collate_mels, self.corpus), records,
+                                                  self.cfg.train.batch_size, frames)
         return self._validation
 
     def batch_ids(self, batch: Batch) -> list[str]:
@@ -163,7 +153,7 @@ class MelCodecTask:
 
         generator = getattr(modules["generator"], "module", modules["generator"])
         record = (self.corpus.records("validation") or self.corpus.records("train"))[0]
-        batch = collate_mels(self.corpus, [record], [0], _whole(int(record["n_mel_frames"]), self.per_code))
+        batch = collate_mels(self.corpus, [record], [0], round_up(int(record["n_mel_frames"]), self.per_code))
         n = int(record["n_mel_frames"])
         real = batch["mel"][0, :, :n].numpy()
         fake = generator(batch["mel"].to(device))[0][0, :, :n].float().cpu()
@@ -180,10 +170,6 @@ class MelCodecTask:
             vocoder = load_vocoder(vocoder_path, device)
             wav = vocoder(fake)[0, 0, : int(record["n_samples"])].cpu().numpy()
             save_audio(folder / f"codec-{step:07d}-{utt}.wav", wav, self.recipe.audio.sample_rate)
-
-
-def _whole(frames: int, per_code: int) -> int:
-    return math.ceil(frames / per_code) * per_code
 
 
 def collate_mels(corpus: Any, records: Sequence[dict], starts: Sequence[int], frames: int) -> Batch:

@@ -35,7 +35,7 @@ from tts.audio.spectral import LOG_FLOOR
 from tts.config import Recipe, TrainConfig
 from tts.models.vocoder import (build_discriminator, build_generator, discriminator_loss,
                                 feature_matching_loss, generator_adversarial_loss)
-from tts.train.batching import CropBatches, random_crops
+from tts.train.batching import CropBatches, training_crop_batches, validation_records
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +135,15 @@ class VocoderTask:
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """Random crops, deterministic per (seed, epoch); every rank gets the same number of batches."""
-        records = self.corpus.records("train")
-        if not records:
-            raise ValueError(f"{self.corpus.folder} has no training utterances")
-        frames = self.segment_frames
-        chosen, starts = random_crops(records, [self._n_feature_frames(r) for r in records], frames,
-                                      self.train_config.batch_size, self.recipe.seed, epoch, rank, world_size)
-        return CropBatches(CropReader(self.corpus, self.crop_hop, self.uses_codes).collate, chosen, starts, frames)
-
-    def _n_feature_frames(self, record: dict) -> int:
-        return int(record["n_frames"] if self.uses_codes else record["n_mel_frames"])
+        return training_crop_batches(CropReader(self.corpus, self.crop_hop, self.uses_codes).collate, self.corpus,
+                                     "n_frames" if self.uses_codes else "n_mel_frames", self.segment_frames,
+                                     self.train_config.batch_size, self.recipe.seed, epoch, rank, world_size)
 
     def validation_batches(self) -> Iterable[Batch]:
         """Whole validation utterances, one per batch (the training set's first ones if none are held out)."""
         if self._validation is None:
-            records = self.corpus.records("validation")
-            if not records:
-                log.warning("no validation utterances in %s; validating on training utterances",
-                            self.corpus.folder)
-                records = self.corpus.records("train")
-            self._validation = [self._collate([r], [None], None) for r in records[:VALIDATION_UTTERANCES]]
+            records = validation_records(self.corpus, VALIDATION_UTTERANCES, log)
+            self._validation = [self._collate([r], [None], None) for r in records]
         return self._validation
 
     def batch_ids(self, batch: Batch) -> list[str]:
