@@ -1,5 +1,5 @@
 """The AR's phone pointer: move targets, pointer inputs, decoding that the pointer ends, KV-cached decoding
-equal to recomputation, the alignment window, a one-batch overfit of both heads, config round trips."""
+equal to recomputation, the attention window, a one-batch overfit of both heads, config round trips."""
 
 import dataclasses
 import logging
@@ -19,9 +19,9 @@ from tts.models.layers import IGNORE, TransformerShape, expected_entries, token_
 PROMPT, END = special_inputs(N_SYMBOLS)
 
 
-def tiny_pointer_ar(seed: int = 0, alignment: str = "pointer") -> ARModel:
+def tiny_pointer_ar(seed: int = 0) -> ARModel:
     torch.manual_seed(seed)
-    return ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment=alignment).eval()
+    return ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256)).eval()
 
 
 def inputs(phones: torch.Tensor, durations: torch.Tensor, prompt: int) -> tuple[list[int], list[int]]:
@@ -88,17 +88,13 @@ def test_the_window_keeps_each_frame_to_the_phones_next_to_its_own():
             at = min(at, int(lengths[0][b]) - 1)
             for phone in range(int(lengths[0][b])):
                 allowed[b, t, phone] = at < 0 or abs(phone - at) <= WINDOW
-    for alignment in ("window", "pointer"):
-        model = tiny_pointer_ar(alignment=alignment)
-        for layer in range(2):
-            _, weights = model(phones, lengths[0], audio, lengths[1], frame_index, weights_layer=layer)
-            on_phones = weights[:, :, 8:, :8].sum(dim=1)  # (B, T, L) summed over heads
-            outside = on_phones[~allowed]
-            if alignment == "window":
-                assert torch.equal(outside, torch.zeros_like(outside))
-                assert (on_phones[allowed] > 0).all()
-            else:  # without the window every frame attends to every valid phone
-                assert (on_phones[0] > 0).all() and (on_phones[1, :, :6] > 0).all()
+    model = tiny_pointer_ar()
+    for layer in range(2):
+        _, weights = model(phones, lengths[0], audio, lengths[1], frame_index, weights_layer=layer)
+        on_phones = weights[:, :, 8:, :8].sum(dim=1)  # (B, T, L) summed over heads
+        outside = on_phones[~allowed]
+        assert torch.equal(outside, torch.zeros_like(outside))
+        assert (on_phones[allowed] > 0).all()
 
 
 def test_the_pointer_ends_each_sentence_after_its_last_phone_and_never_by_eos():
@@ -141,9 +137,8 @@ def test_a_phone_holds_at_most_max_frames_per_phone(caplog):
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-@pytest.mark.parametrize("alignment", ["pointer", "window"])
-def test_cached_pointer_decoding_equals_uncached(batch, alignment):
-    model = tiny_pointer_ar(alignment=alignment)
+def test_cached_pointer_decoding_equals_uncached(batch):
+    model = tiny_pointer_ar()
     phones, prompt_phones, prompt_codes = sentences((14, 9))
     options = SynthesisConfig(temperature=1.0, top_k=16, top_p=0.95, seed=3, max_frames_per_phone=4,
                               repetition_window=6, repetition_max=2)
@@ -198,19 +193,17 @@ def test_pointer_ar_overfits_one_batch_on_both_heads():
 
 def test_alignment_is_saved_in_the_model_config_and_rebuilds_the_model():
     model = tiny_pointer_ar()
-    assert model.config()["alignment"] == "pointer"
+    assert model.config()["alignment"] == "window"
     checkpoint = {"stage": "ar", "model_config": model.config(), "modules": {"model": model.state_dict()}}
     again = ARModel.from_checkpoint(checkpoint)
-    assert again.alignment == "pointer"
     phones, audio = torch.randint(1, N_SYMBOLS, (1, 5)), torch.randint(0, V, (1, 7))
     frame_index = torch.tensor([[-1, -1, 0, 1, 2, 3, 5]])
     lengths = torch.tensor([5]), torch.tensor([7])
     torch.testing.assert_close(model(phones, lengths[0], audio, lengths[1], frame_index)[0],
                                again(phones, lengths[0], audio, lengths[1], frame_index)[0])
-    window = tiny_pointer_ar(alignment="window")
-    assert ARModel.from_config(window.config()).alignment == "window"
-    with pytest.raises(ValueError, match="alignment"):
-        ARModel(N_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), alignment="durations")
+    for trained_before in ("pointer", "none"):  # a checkpoint of an AR without the window is refused by name
+        with pytest.raises(ValueError, match=f"without the phone pointer's attention window .*'{trained_before}'"):
+            ARModel.from_config({**model.config(), "alignment": trained_before})
 
 
 def test_teacher_forcing_tells_the_pointer_ar_each_frames_phone():
@@ -219,7 +212,7 @@ def test_teacher_forcing_tells_the_pointer_ar_each_frames_phone():
 
     torch.manual_seed(0)
     books = torch.randn(3, V, 8)  # (Q, V, E)
-    chain = SimpleNamespace(ar=ARModel(ALL_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256), "pointer").eval(),
+    chain = SimpleNamespace(ar=ARModel(ALL_SYMBOLS, V, TransformerShape(32, 2, 4, 0.0, 256)).eval(),
                             codec=SimpleNamespace(codebooks=lambda: books), decode=lambda latents: latents)
     phones, first = ["HH", "AH0", "L", "OW1"], torch.tensor([3, 7, 7, 1, 30, 2])
     heard = hear_ar_forced(chain, phones, first, torch.tensor([1, 2, 1, 2]))  # (E, T)

@@ -204,10 +204,6 @@ class ARConfig(_SpeechModel):
     """The AR model (stage ar): codebook 1 of the codec, sampled frame by frame after the phones."""
 
     guided_attention: float = 0.0  # weight of the diagonal attention loss on phones (0 = off)
-    alignment: Literal["pointer", "window"] = "pointer"  # pointer: each frame is told its phone (the
-    # aligner's durations in training, a predicted phone pointer in decoding, which also ends the sentence;
-    # needs stage aligner trained first); window: pointer, and each frame attends only to the phones next
-    # to its own
 
     def validate(self) -> None:
         super().validate()
@@ -325,7 +321,7 @@ class SynthesisConfig:
     durations model reads pace; both read sentence_pause and batch.
     """
 
-    temperature: float = 1.0  # AR sampling temperature (0 = greedy)
+    temperature: float = 0.0  # AR: 0 = greedy (measured best, docs/ar-chain.md); > 0 samples at it
     top_k: int = 0  # keep the k most likely tokens (0 = off)
     top_p: float = 1.0  # nucleus sampling mass (1 = off)
     seed: int = 0  # random seed for sampling

@@ -3,7 +3,8 @@
 Sequence: [phones of prompt and target ; BOS, codes of the prompt, codes of the target], one
 token per frame of codebook 1, then EOS. Phones attend to each other both ways (a prefix LM: the
 text is known in full before the first frame, so each phone sees its context, like an encoder, at
-no cost when decoding); audio attends to the phones and causally to earlier audio. The loss
+no cost when decoding); audio attends causally to earlier audio and to the phones next to its own
+(below). The loss
 (tts.models.layers.token_loss) covers the target frames, EOS and the pointer's moves.
 
 Decoding samples each frame under the recipe's `synthesis` options (tts.config.SynthesisConfig:
@@ -11,8 +12,9 @@ temperature, top-k, top-p, a repetition guard, length bounds per phone) and keep
 prefix is run once, then each new frame costs one step over one position. `kv_cache=False`
 recomputes the whole sequence every step (for comparison and tests).
 
-Each audio position also reads the phone its frame speaks, and a second head predicts how the phone
-pointer moves; the pointer, not EOS, ends a sentence in decoding (tts.models.ar_pointer). The logits
+Each audio position also reads the phone its frame speaks and attends only to the phones within
+WINDOW of it, and a second head predicts how the phone pointer moves; the pointer, not EOS, ends a
+sentence in decoding (tts.models.ar_pointer). The logits
 carry the move head's MOVES columns after EOS: (B, T, V + 1 + MOVES); split_logits() parts them.
 
 Shapes: B batch, L phones, T frames, N = L + T, D width, V codebook size (+ EOS, BOS).
@@ -38,7 +40,7 @@ from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShap
 
 log = logging.getLogger(__name__)
 
-ALIGNMENTS = ("pointer", "window")  # ar.alignment: window also cuts each frame's attention to its phones
+ALIGNMENT = "window"  # what checkpoints record: the pointer, and each frame's attention kept to its phones
 
 
 @dataclass
@@ -54,11 +56,9 @@ class ARGeneration:
 class ARModel(nn.Module):
     """Codebook 1, frame by frame, after the phones and a voice prompt."""
 
-    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape, alignment: str = "pointer"):
+    def __init__(self, n_symbols: int, codebook_size: int, shape: TransformerShape):
         super().__init__()
-        if alignment not in ALIGNMENTS:
-            raise ValueError(f"alignment {alignment!r}: the AR knows {', '.join(ALIGNMENTS)}")
-        self.n_symbols, self.codebook_size, self.shape, self.alignment = n_symbols, codebook_size, shape, alignment
+        self.n_symbols, self.codebook_size, self.shape = n_symbols, codebook_size, shape
         self.eos, self.bos = codebook_size, codebook_size + 1
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
@@ -73,17 +73,17 @@ class ARModel(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "alignment": self.alignment,
+        return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "alignment": ALIGNMENT,
                 **self.shape.config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ARModel":
         """The model of a config; ValueError for an AR without the phone pointer (trained before it)."""
-        if config.get("alignment", "none") not in ALIGNMENTS:
-            raise ValueError(f"this AR checkpoint has no phone pointer (alignment {config.get('alignment', 'none')!r}); "
-                             "the AR now needs one: train stage aligner, then stage ar again")
-        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config),
-                   config["alignment"])
+        if config.get("alignment", "none") != ALIGNMENT:
+            raise ValueError(f"this AR checkpoint was trained without the phone pointer's attention window "
+                             f"(alignment {config.get('alignment', 'none')!r}), which the AR now has: train stage "
+                             "aligner (if the run has none), then stage ar again")
+        return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ARModel":
@@ -126,11 +126,10 @@ class ARModel(nn.Module):
 
     def attention_mask(self, phone_valid: torch.Tensor, audio_valid: torch.Tensor, phone_lengths: torch.Tensor,
                        frame_index: torch.Tensor) -> torch.Tensor:
-        """(B, 1, N, N) bool: the prefix-LM mask, and with alignment window each frame's phones cut to its window."""
+        """(B, 1, N, N) bool: the prefix-LM mask with each frame's phones cut to its window (ar_pointer.window_mask)."""
         mask = prefix_lm_mask(phone_valid, audio_valid)
-        if self.alignment == "window":
-            L = phone_valid.size(1)
-            mask[:, 0, L:, :L] &= window_mask(frame_index, phone_lengths, L)
+        L = phone_valid.size(1)
+        mask[:, 0, L:, :L] &= window_mask(frame_index, phone_lengths, L)
         return mask
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -275,9 +274,7 @@ class _DecodeState:
         n = self.audio.size(1) - 1
         x = m.embed_audio(token.unsqueeze(1), self._positions(n, 1), self.phones, self.phone_lengths,
                           new_index)  # (B, 1, D)
-        phone_keys = self.phone_valid
-        if m.alignment == "window":
-            phone_keys = phone_keys & window_mask(new_index, self.phone_lengths, self.phones.size(1))[:, 0]
+        phone_keys = self.phone_valid & window_mask(new_index, self.phone_lengths, self.phones.size(1))[:, 0]
         keys_valid = torch.cat([phone_keys, self.audio_valid], dim=1)  # (B, K)
         mask = None if bool(keys_valid.all()) else keys_valid[:, None, None, :]  # (B, 1, 1, K)
         h, _ = m.transformer(x, mask, cache=self.cache)

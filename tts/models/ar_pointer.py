@@ -9,8 +9,8 @@ after frame j + 1: 0, 1, 2 or 3 phones (3 or more as 3; a phone of 0 frames is s
 Moving past the last phone ends the sentence, so decoding needs no EOS: the pointer decides the end.
 
 Training gets the pointer from the aligner's durations (tts/train/durations.py); decoding moves it by
-the move head (Pointer). With ar.alignment window a frame also attends only to the phones within
-WINDOW of its own (the duration-guided mask of RALL-E, arXiv 2404.03204, with the pointer's durations).
+the move head (Pointer). A frame also attends only to the phones within WINDOW of its own (the
+duration-guided attention mask of RALL-E, arXiv 2404.03204, here with the pointer's durations).
 
 Shapes: B batch, L phones, T frames; durations (L,) long frames of each phone, summing to T.
 """
@@ -82,7 +82,7 @@ def pointer_ids(phones: torch.Tensor, phone_lengths: torch.Tensor, index: torch.
 
 
 def window_mask(index: torch.Tensor, phone_lengths: torch.Tensor, n_phones: int) -> torch.Tensor:
-    """(B, T, L) bool, alignment window: the phones an audio position at pointer index (B, T) may attend to,
+    """(B, T, L) bool, the attention window: the phones an audio position at pointer index (B, T) may attend to,
     those within WINDOW of its phone (the last phone past the end; every phone for prompt frames)."""
     at = torch.minimum(index, phone_lengths.unsqueeze(1) - 1).unsqueeze(-1)  # (B, T, 1)
     phones = torch.arange(n_phones, device=index.device)  # (L,)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from tts.config import ARConfig, Recipe, TrainConfig
-from tts.models.ar import ARModel, attention_alignment, split_logits
+from tts.models.ar import ALIGNMENT, ARModel, attention_alignment, split_logits
 from tts.models.ar_pointer import fit_durations, phone_start, pointer_targets
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
@@ -217,7 +217,7 @@ class ARTask:
 
         s = self.section
         shape = TransformerShape(s.width, s.layers, s.heads, s.dropout, s.max_positions, s.attention_dropout)
-        alignment = {"alignment": s.alignment} if isinstance(s, ARConfig) else {}  # not the stages built on it
+        alignment = {"alignment": ALIGNMENT} if isinstance(s, ARConfig) else {}  # not the stages built on it
         return {"n_symbols": N_SYMBOLS, "codebook_size": self.codebook_size, **alignment, **shape.config()}
 
     def build_modules(self) -> dict[str, nn.Module]:
