@@ -162,6 +162,14 @@ def test_each_model_section_has_its_own_keys():
                                                       init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))
 
 
+def test_a_retired_key_loads_at_its_kept_value_and_names_where_the_others_went():
+    """Recipes and checkpoints of AR runs trained with ar.alignment: window are the AR of today."""
+    assert recipe_from_dict({"ar": {"alignment": "window", "width": 64}}).ar.width == 64
+    for lost in ("pointer", "none"):
+        with pytest.raises(ConfigError, match=f"'ar.alignment' = '{lost}' .*retired key.*ar-pointer-without-window"):
+            recipe_from_dict({"ar": {"alignment": lost}})
+
+
 def test_the_ar_needs_the_aligner_first():
     """The AR's pointer learns the aligner's durations: a recipe with both trains the aligner first."""
     assert recipe_from_dict({"stages": ["codec", "aligner", "ar", "nar"]}).stages == ("codec", "aligner", "ar", "nar")

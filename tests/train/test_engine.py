@@ -216,6 +216,28 @@ def test_init_from_refuses_a_missing_file_or_another_stage(tmp_path):
         train(ToyTask(toy_recipe(tmp_path / "b", init_from=str(other))), tmp_path / "b" / "ar")
 
 
+def test_init_from_an_export_starts_the_discriminator_afresh_but_nothing_else(tmp_path, caplog):
+    import logging
+
+    from torch import nn
+
+    from tts.train.resume import init_weights
+
+    torch.manual_seed(0)
+    exported = {"generator": nn.Linear(3, 2)}
+    path = tmp_path / "export.pt"
+    torch.save({"stage": "vocoder", "modules": {k: m.state_dict() for k, m in exported.items()}}, path)
+    modules = {"generator": nn.Linear(3, 2), "discriminator": nn.Linear(2, 1)}
+    untouched = {k: v.clone() for k, v in modules["discriminator"].state_dict().items()}
+    with caplog.at_level(logging.WARNING):
+        init_weights(path, "vocoder", modules)
+    assert "has no discriminator (an export); discriminator starts afresh" in caplog.text
+    torch.testing.assert_close(modules["generator"].weight, exported["generator"].weight)
+    torch.testing.assert_close(modules["discriminator"].state_dict(), untouched)
+    with pytest.raises(ValueError, match=r"no weights for modules \['model'\]"):  # only the discriminator may be missing
+        init_weights(path, "vocoder", {"generator": nn.Linear(3, 2), "model": nn.Linear(3, 2)})
+
+
 def test_log_window_means_rates_and_eta():
     from tts.train.metrics import LogWindow, format_duration, learning_rate
 

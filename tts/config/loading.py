@@ -151,13 +151,25 @@ def _coerce(value: Any, tp: Any, key: str, base: Any = None) -> Any:
     raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug in this file
 
 
+# Keys that left the recipes: {dotted key: (the value the code now always follows, where the others went)}.
+# A recipe (or a checkpoint's) that sets the kept value loads without it; any other value is an error.
+RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and its attention window; "
+                                      "docs/experiments/ar-alignment-none.md, ar-pointer-without-window.md")}
+
+
 def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:
     hints = typing.get_type_hints(cls)
     defaults = base if base is not None else cls()
     names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            dotted = f"{prefix}.{key}" if prefix else key
+    data = dict(data)
+    for key in list(data):
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in names and dotted in RETIRED:
+            kept, why = RETIRED[dotted]
+            value = data.pop(key)
+            if value != kept:
+                raise ConfigError(dotted, value, f"a retired key ({why}); delete the line")
+        elif key not in names:
             raise ConfigError(dotted, data[key], "unknown key; valid keys here are " + ", ".join(names))
     kwargs = {}
     for name in names:

@@ -82,7 +82,8 @@ class ARModel(nn.Module):
         if config.get("alignment", "none") != ALIGNMENT:
             raise ValueError(f"this AR checkpoint was trained without the phone pointer's attention window "
                              f"(alignment {config.get('alignment', 'none')!r}), which the AR now has: train stage "
-                             "aligner (if the run has none), then stage ar again")
+                             "aligner (if the run has none), then stage ar again in a new run folder, or move this "
+                             "run's ar/ folder aside first")
         return cls(config["n_symbols"], config["codebook_size"], TransformerShape.from_config(config))
 
     @classmethod

@@ -86,6 +86,9 @@ def resume(checkpoint: dict[str, Any], modules: dict[str, nn.Module],
     return progress
 
 
+FRESH_FROM_EXPORT = {"discriminator"}  # modules train.init_from may lack: exports leave them out
+
+
 def init_weights(path: Path, stage: str, modules: dict[str, nn.Module]) -> None:
     """Start a new run from the weights of a checkpoint of the same stage (train.init_from)."""
     if not path.is_file():
@@ -94,7 +97,11 @@ def init_weights(path: Path, stage: str, modules: dict[str, nn.Module]) -> None:
     if checkpoint.get("stage") != stage:
         raise ValueError(f"{stage}.train.init_from: {path} is a checkpoint of stage "
                          f"{checkpoint.get('stage')!r}, not {stage!r}")
-    load_modules(checkpoint, modules, f"{stage}.train.init_from: {path}")
+    fresh = sorted(set(modules) & FRESH_FROM_EXPORT - set(checkpoint["modules"]))
+    if fresh:  # an exported checkpoint keeps what synthesis needs: the generator, not its discriminator
+        log.warning("%s.train.init_from: %s has no %s (an export); %s starts afresh", stage, path,
+                    " or ".join(fresh), " and ".join(fresh))
+    load_modules(checkpoint, {k: m for k, m in modules.items() if k not in fresh}, f"{stage}.train.init_from: {path}")
     log.info("%s: weights from %s (its step %s); optimiser and schedule start afresh", stage, path,
              checkpoint.get("step"))
 
