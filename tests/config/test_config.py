@@ -47,7 +47,7 @@ def test_shipped_recipes_exist():
     ({"ar": {"guided_attention": -1.0}}, "ar.guided_attention", ">= 0"),
     ({"ar": {"mel_loss": 0.5}}, "ar.mel_loss", "unknown key"),
     ({"nar": {"guided_attention": 1.0}}, "nar.guided_attention", "valid keys here are"),  # the AR's key
-    ({"nar": {"predict": "mel"}}, "nar.predict", "unknown key"),
+    ({"nar": {"predict": "mel"}}, "nar.predict", "retired key"),
     ({"durations": {"width": 100, "heads": 3}}, "durations.heads", "divisor of width"),
     ({"durations": {"prompt_seconds": -1.0}}, "durations.prompt_seconds", ">= 0 seconds"),
     ({"durations": {"condition": "durations"}}, "durations.condition", "unknown key"),
@@ -168,6 +168,9 @@ def test_a_retired_key_loads_at_its_kept_value_and_names_where_the_others_went()
     for lost in ("pointer", "none"):
         with pytest.raises(ConfigError, match=f"'ar.alignment' = '{lost}' .*retired key.*ar-pointer-without-window"):
             recipe_from_dict({"ar": {"alignment": lost}})
+    assert recipe_from_dict({"nar": {"predict": "codes", "condition": "codebook1"}}).nar == recipe_from_dict({}).nar
+    with pytest.raises(ConfigError, match="'nar.predict' = 'mel' .*stage durations"):
+        recipe_from_dict({"nar": {"predict": "mel"}})
 
 
 def test_the_ar_needs_the_aligner_first():

@@ -154,7 +154,11 @@ def _coerce(value: Any, tp: Any, key: str, base: Any = None) -> Any:
 # Keys that left the recipes: {dotted key: (the value the code now always follows, where the others went)}.
 # A recipe (or a checkpoint's) that sets the kept value loads without it; any other value is an error.
 RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and its attention window; "
-                                      "docs/experiments/ar-alignment-none.md, ar-pointer-without-window.md")}
+                                      "docs/experiments/ar-alignment-none.md, ar-pointer-without-window.md"),
+           "nar.predict": ("codes", "the NAR always predicts codes; the model over log-mels is stage durations "
+                                    "(recipe section durations:, docs/durations.md)"),
+           "nar.condition": ("codebook1", "the NAR always reads codebook 1; the model at phone durations is stage "
+                                          "durations (recipe section durations:, docs/durations.md)")}
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:

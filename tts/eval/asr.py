@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import numpy as np
 
@@ -57,13 +56,6 @@ class Recognizer:
         decoder.end_utt()
         hypothesis = decoder.hyp()
         return hypothesis.hypstr.strip() if hypothesis is not None else ""
-
-    def transcribe_file(self, path: str | Path) -> str:
-        """Words heard in an audio file of any rate."""
-        from tts.audio.io import load_audio
-
-        wav, sample_rate = load_audio(path, self.sample_rate)
-        return self.transcribe(wav, sample_rate)
 
 
 @functools.lru_cache(maxsize=1)
