@@ -27,7 +27,7 @@ from tts.models.alignment import frame_phones
 from tts.models.layers import IGNORE
 
 MOVES = 4  # move classes: the pointer moves 0, 1, 2 or 3 (or more) phones after a frame
-WINDOW = 1  # alignment window: a frame attends to the phones at most this far from its own
+WINDOW = 1  # attention window: a frame attends to the phones at most this far from its own
 
 
 def fit_durations(durations: np.ndarray, n_frames: int) -> np.ndarray:
@@ -100,9 +100,9 @@ class Pointer:
     """The phone pointers of a batch in decoding; a sentence ends when its pointer passes the last phone.
 
     text_lengths (B,) counts [prompt phones ; phones] of each sentence and starts (B,) is the first phone
-    to speak (the prompt's phone count). A phone holds at most
-    ceil(max_frames_per_phone) frames (then the pointer moves on by one), and before `floors` (B,) frames
-    the pointer may not pass the last phone (min_frames_per_phone and generate's min_frames).
+    to speak (the prompt's phone count). A phone holds at most ceil(max_frames_per_phone) frames (then
+    the pointer moves on by one), and before `floors` (B,) frames the pointer may not pass the last
+    phone (min_frames_per_phone and generate's min_frames).
     """
 
     def __init__(self, text_lengths: torch.Tensor, starts: torch.Tensor, options: SynthesisConfig,
