@@ -6,7 +6,7 @@ import torch
 from ar_fixtures import V
 
 from tts.config import SynthesisConfig
-from tts.models.ar import ARModel, attention_alignment, prefix_lm_mask, sample_next
+from tts.models.ar import ARModel, prefix_lm_mask, sample_next
 from tts.models.layers import KVCache, TransformerShape
 
 
@@ -72,38 +72,7 @@ def test_future_audio_does_not_change_past_logits():
     assert not torch.allclose(before[:, 6:], after[:, 6:])
 
 
-def test_guided_attention_prefers_the_diagonal():
-    L, T = 4, 8
-    diagonal = torch.zeros(1, 1, L + T, L + T)
-    anti = torch.zeros(1, 1, L + T, L + T)
-    for t in range(T):
-        diagonal[0, 0, L + t, t * L // T] = 1.0
-        anti[0, 0, L + t, L - 1 - t * L // T] = 1.0
-    lengths = torch.tensor([L]), torch.tensor([T])
-    good = attention_alignment(diagonal, *lengths, n_phones=L)[0]
-    bad = attention_alignment(anti, *lengths, n_phones=L)[0]
-    assert good < 0.1 < bad
-
-
-def test_guided_attention_is_not_lowered_by_looking_away_from_the_phones():
-    # half of each frame's attention on earlier audio, half on the anti-diagonal phone: the penalty
-    # is that of the anti-diagonal alone, and the phone share says half
-    L, T = 4, 8
-    weights = torch.zeros(1, 1, L + T, L + T)
-    for t in range(T):
-        weights[0, 0, L + t, L - 1 - t * L // T] = 0.5
-        weights[0, 0, L + t, L] = 0.5
-    lengths = torch.tensor([L]), torch.tensor([T])
-    penalty, share = attention_alignment(weights, *lengths, n_phones=L)
-    anti = weights.clone()
-    anti[0, 0, L:, :L] *= 2
-    anti[0, 0, L:, L] = 0
-    torch.testing.assert_close(penalty, attention_alignment(anti, *lengths, n_phones=L)[0])
-    assert penalty > 0.3
-    torch.testing.assert_close(share, torch.tensor(0.5))
-
-
-def test_guided_attention_weights_match_fused_attention():
+def test_attention_weights_for_the_plot_match_fused_attention():
     model = tiny_ar()
     phones, audio = torch.randint(1, 20, (2, 5)), torch.randint(0, V, (2, 7))
     lengths = torch.tensor([5, 3]), torch.tensor([7, 4])

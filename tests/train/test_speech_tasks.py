@@ -90,10 +90,8 @@ def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     assert checkpoint["codec"]["n_codebooks"] == 3 and checkpoint["model_config"]["codebook_size"] == 16
     assert isinstance(ARModel.from_checkpoint(checkpoint), ARModel)
     records = [json.loads(line) for line in (tmp_path / "ar" / "metrics.jsonl").read_text().splitlines()]
-    assert any("guided_attention" in r for r in records if r["split"] == "train")
     validation = [r for r in records if r["split"] == "validation"][-1]
     assert {"loss", "accuracy", "top10_accuracy"} <= set(validation)
-    assert 0 <= validation["attention_penalty"] <= 1 and 0 < validation["phone_attention"] <= 1
     sample = tmp_path / "ar" / "samples" / "step-4"
     assert (sample / "codes.npy").is_file() and (sample / "sample.json").is_file()
     assert (sample / "attention.png").stat().st_size > 1000

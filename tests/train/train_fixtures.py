@@ -169,7 +169,7 @@ def tasks_recipe(output_dir: Path, **train) -> Recipe:
     model = {"width": 32, "layers": 2, "heads": 4, "dropout": 0.0, "max_positions": 256, "prompt_seconds": 0.2,
              "train": settings}
     return recipe_from_dict({"output_dir": str(output_dir), "device": "cpu", "codec": {"kind": "none"},
-                             "ar": dict(model, guided_attention=0.5), "nar": model, "durations": model,
+                             "ar": model, "nar": model, "durations": model,
                              "aligner": {"width": 16, "train": dict(settings, batch_tokens=200, schedule="noam")},
                              "synthesis": {"max_frames_per_phone": 3.0}})
 

@@ -153,12 +153,15 @@ def _coerce(value: Any, tp: Any, key: str, base: Any = None) -> Any:
 
 # Keys that left the recipes: {dotted key: (the value the code now always follows, where the others went)}.
 # A recipe (or a checkpoint's) that sets the kept value loads without it; any other value is an error.
+# A kept value of None: a training-only key whose every value loads (the trained model is the same kind).
 RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and its attention window; "
                                       "docs/experiments/ar-alignment-none.md, ar-pointer-without-window.md"),
            "nar.predict": ("codes", "the NAR always predicts codes; the model over log-mels is stage durations "
                                     "(recipe section durations:, docs/durations.md)"),
            "nar.condition": ("codebook1", "the NAR always reads codebook 1; the model at phone durations is stage "
-                                          "durations (recipe section durations:, docs/durations.md)")}
+                                          "durations (recipe section durations:, docs/durations.md)"),
+           "ar.guided_attention": (None, "the AR's attention window keeps it on its phones: "
+                                         "docs/experiments/ar-guided-attention.md")}
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:
@@ -171,7 +174,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) 
         if key not in names and dotted in RETIRED:
             kept, why = RETIRED[dotted]
             value = data.pop(key)
-            if value != kept:
+            if kept is not None and value != kept:
                 raise ConfigError(dotted, value, f"a retired key ({why}); delete the line")
         elif key not in names:
             raise ConfigError(dotted, data[key], "unknown key; valid keys here are " + ", ".join(names))

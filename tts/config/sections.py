@@ -201,13 +201,7 @@ class _SpeechModel(TransformerSize):
 
 @dataclass(frozen=True)
 class ARConfig(_SpeechModel):
-    """The AR model (stage ar): codebook 1 of the codec, sampled frame by frame after the phones."""
-
-    guided_attention: float = 0.0  # weight of the diagonal attention loss on phones (0 = off)
-
-    def validate(self) -> None:
-        super().validate()
-        _check(self.guided_attention >= 0, "guided_attention", self.guided_attention, ">= 0 (0 = off)")
+    """The AR model (stage ar): codebook 1 of the codec, decoded frame by frame after the phones."""
 
 
 @dataclass(frozen=True)

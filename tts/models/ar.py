@@ -98,7 +98,7 @@ class ARModel(nn.Module):
                 weights_layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V + 1 + MOVES) over the audio positions of right-padded inputs (audio starts
         with BOS; `frame_index` (B, T) is the phone each position speaks, -1 for prompt frames), and with
-        `weights_layer` that layer's attention weights (B, H, N, N) (for guided attention), else None.
+        `weights_layer` that layer's attention weights (B, H, N, N) (for the samples' attention plot), else None.
         """
         L, T = phones.size(1), audio.size(1)
         check_length(L, T, self.shape.max_positions)
@@ -321,30 +321,3 @@ def prefix_lm_mask(phone_valid: torch.Tensor, audio_valid: torch.Tensor) -> torc
     allowed = (index.unsqueeze(0) < L) | (index.unsqueeze(0) <= index.unsqueeze(1))  # (N, N) [query, key]
     keys_valid = torch.cat([phone_valid, audio_valid], dim=1)  # (B, N)
     return (allowed.unsqueeze(0) & keys_valid.unsqueeze(1)).unsqueeze(1)  # (B, 1, N, N)
-
-
-def attention_alignment(weights: torch.Tensor, phone_lengths: torch.Tensor, audio_lengths: torch.Tensor,
-                        n_phones: int, width: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
-    """How diagonal, and how strong, the attention of audio frames on the phones is.
-
-    weights (B, H, N, N) over [phones (L = n_phones, right-padded) ; audio (T = N - L)]. For each
-    valid frame t of utterance b, a[t, l] is its head-averaged attention on phone l, renormalised
-    over the phones (the frame also attends to earlier audio, which is not counted). Returns
-    (penalty, phone_share), means over valid frames:
-      penalty = sum_l a[t, l] * (1 - exp(-(l/L_b - t/T_b)^2 / (2 width^2)))  (Tachibana et al. 2017):
-                0 on the diagonal, near 1 far from it;
-      phone_share = the share of the frame's attention that goes to phones at all.
-    Renormalising keeps the penalty from being lowered by looking away from the text.
-    """
-    L = n_phones
-    T = weights.size(-1) - L
-    raw = weights[:, :, L:, :L].float().mean(dim=1)  # (B, T, L)
-    share = raw.sum(dim=-1)  # (B, T)
-    attention = raw / share.clamp(min=1e-6).unsqueeze(-1)
-    t = torch.arange(T, device=weights.device).unsqueeze(0) / audio_lengths.unsqueeze(1)  # (B, T)
-    l = torch.arange(L, device=weights.device).unsqueeze(0) / phone_lengths.unsqueeze(1)  # (B, L)
-    penalty = 1 - torch.exp(-(l.unsqueeze(1) - t.unsqueeze(2)) ** 2 / (2 * width ** 2))  # (B, T, L)
-    frames = length_mask(audio_lengths, T)  # (B, T)
-    pairs = frames.unsqueeze(2) & length_mask(phone_lengths, L).unsqueeze(1)  # (B, T, L)
-    n = frames.sum().clamp(min=1)
-    return (attention * penalty * pairs).sum() / n, (share * frames).sum() / n

@@ -7,10 +7,6 @@ first phones of the sequence, which holds every phone of the utterance. (At synt
 is another recording of the speaker with its transcript: [prompt phones ; text phones],
 [prompt codes ; new codes], the same layout.)
 
-With `ar.guided_attention` > 0, the head-averaged attention of the middle layer from each frame
-to the phones is also pushed toward the diagonal (the penalty of tts.models.ar.attention_alignment),
-a help for learning the alignment on little data; 0 turns it off.
-
 Each frame is also told its phone and a second head learns how the phone pointer moves
 (tts/models/ar_pointer.py), by the aligner's durations (tts/train/durations.py: stage aligner must be
 trained first); the prompt then ends where a phone starts, as a recorded prompt does, and the loss
@@ -35,7 +31,7 @@ import torch
 from torch import nn
 
 from tts.config import ARConfig, Recipe, TrainConfig
-from tts.models.ar import ALIGNMENT, ARModel, attention_alignment, split_logits
+from tts.models.ar import ALIGNMENT, ARModel, split_logits
 from tts.models.ar_pointer import fit_durations, phone_start, pointer_targets
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
@@ -263,25 +259,17 @@ class ARTask:
                       "move_accuracy": token_accuracy(moves, b["moves"])}
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
-        weight = self.section.guided_attention
-        b, logits, attention = self._forward(modules["model"], batch, device, weights=weight > 0)
+        b, logits, _ = self._forward(modules["model"], batch, device, weights=False)
         loss, logs = self._loss(logits, b)
-        if weight > 0:
-            guide, _ = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
-            logs["guided_attention"] = guide.item()
-            loss = loss + weight * guide
         yield "model", loss, logs
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
-        """Teacher-forced loss and accuracy (the AR: also of the moves), and how the middle layer's
-        attention reads the phones: attention_penalty (0 = on the diagonal, ~1 = far from it) and phone_attention."""
-        b, logits, attention = self._forward(modules["model"], batch, device, weights=True)
-        penalty, share = attention_alignment(attention, b["phone_lengths"], b["audio_lengths"], b["phones"].size(1))
+        """Teacher-forced loss and accuracy, of the codes (also top-10) and of the moves."""
+        b, logits, _ = self._forward(modules["model"], batch, device, weights=False)
         _, metrics = self._loss(logits, b)
         codes, _ = split_logits(logits, self.codebook_size)
-        return {**metrics, "top10_accuracy": token_accuracy(codes, b["targets"], k=10),
-                "attention_penalty": penalty.item(), "phone_attention": share.item()}
+        return {**metrics, "top10_accuracy": token_accuracy(codes, b["targets"], k=10)}
 
     # ------------------------------------------------------------------ samples
 
