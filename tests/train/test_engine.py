@@ -112,9 +112,13 @@ class SignalledToyTask(ToyTask):
 
 
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_finishes_the_step_writes_last_and_resumes_exactly(tmp_path, number):
+def test_a_signal_finishes_the_step_writes_last_and_resumes_exactly(tmp_path, number, request):
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     train(ToyTask(toy_recipe(whole)), whole / "ar")
+    # as in a terminal: a test run started as a background job inherits SIGINT ignored, which training keeps
+    inherited = signal.getsignal(number)
+    request.addfinalizer(lambda: signal.signal(number, inherited))
+    signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
     before = signal.getsignal(number)
     with pytest.raises(TrainingStopped, match=rf"stopped by {signal.Signals(number).name} at step 5; "
                                               rf"checkpoint {stopped / 'ar' / 'last.pt'}") as caught:
