@@ -5,7 +5,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -135,21 +134,18 @@ def test_a_signal_finishes_the_step_writes_last_and_resumes_exactly(tmp_path, nu
     assert steps == list(range(1, 9))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_ddp_agrees_on_weights(tmp_path):
+    import torch.distributed as dist
     import torch.multiprocessing as mp
 
     from train_fixtures import ddp_worker
 
     # spawn, not fork: a fork of this process (which by now runs other libraries' thread pools, e.g. the
     # DNSMOS scorer's) can deadlock in the child on a lock some other thread held; spawn costs an import of torch
-    mp.start_processes(ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+    store = dist.TCPStore("127.0.0.1", 0, world_size=2, is_master=True, wait_for_workers=False)  # torchrun's
+    mp.start_processes(ddp_worker, args=(2, store.port, str(tmp_path)), nprocs=2, join=True,
                        start_method="spawn")
+    del store
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     saved = load_checkpoint(tmp_path / "ar" / "last.pt")
     assert saved["step"] == 4 and len(saved["rng"]) == 2

@@ -102,8 +102,9 @@ def ddp_worker(rank: int, world_size: int, port: int, output_dir: str) -> None:
     from tts.train.engine import train
 
     torch.set_num_threads(1)
+    # as under torchrun: the launcher hosts the rendezvous store, so no rank's exit takes it from the others
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size),
-                      RANK=str(rank), LOCAL_RANK=str(rank))
+                      RANK=str(rank), LOCAL_RANK=str(rank), TORCHELASTIC_USE_AGENT_STORE="True")
     task = ToyTask(toy_recipe(Path(output_dir), max_steps=4, validate_every=2))
     train(task, Path(output_dir) / "ar")
     torch.save(task.built["model"].state_dict(), Path(output_dir) / f"rank{rank}.pt")
