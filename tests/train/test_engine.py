@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,14 @@ def test_two_process_gloo_ddp_agrees_on_weights(tmp_path):
     # spawn, not fork: a fork of this process (which by now runs other libraries' thread pools, e.g. the
     # DNSMOS scorer's) can deadlock in the child on a lock some other thread held; spawn costs an import of torch
     store = dist.TCPStore("127.0.0.1", 0, world_size=2, is_master=True, wait_for_workers=False)  # torchrun's
-    mp.start_processes(ddp_worker, args=(2, store.port, str(tmp_path)), nprocs=2, join=True,
-                       start_method="spawn")
+    context = mp.start_processes(ddp_worker, args=(2, store.port, str(tmp_path)), nprocs=2, join=False,
+                                 start_method="spawn")
+    deadline = time.monotonic() + 300  # a stuck rendezvous fails the test instead of hanging the run
+    while not context.join(timeout=5):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("the two training processes did not finish within 300 s")
     del store
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     saved = load_checkpoint(tmp_path / "ar" / "last.pt")
