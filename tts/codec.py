@@ -315,18 +315,18 @@ def load_codec(recipe: Recipe, device: str | torch.device, with_vocoder: bool = 
 
 
 def mel_vocoder_path(recipe: Recipe, run_dir: str | Path | None = None) -> Path:
-    """The vocoder a mel-domain codec decodes through: codec.vocoder; else the run's
-    codec_vocoder/best.pt (the vocoder fine-tuned on the codec's log-mels) once it exists; else the
-    run's vocoder/best.pt (`run_dir`, default the recipe's output_dir)."""
+    """The vocoder a mel-domain codec decodes through: codec.vocoder; else that of the run folder `run_dir`
+    (default the recipe's output_dir), run_mel_vocoder."""
     if recipe.codec.vocoder:
         return Path(recipe.codec.vocoder)
     return run_mel_vocoder(Path(run_dir if run_dir is not None else recipe.output_dir))
 
 
 def run_mel_vocoder(run: Path) -> Path:
-    """A run folder's vocoder for its mel-domain codec: codec_vocoder/best.pt if trained, else vocoder/best.pt."""
-    tuned = run / "codec_vocoder" / "best.pt"
-    return tuned if tuned.is_file() else run / "vocoder" / "best.pt"
+    """A run folder's vocoder for its mel-domain codec: the first trained of chain_vocoder/best.pt (fine-tuned on
+    the log-mels of the codes NAR's levels), codec_vocoder/best.pt (on the codec's) and vocoder/best.pt."""
+    tuned = [run / stage / "best.pt" for stage in ("chain_vocoder", "codec_vocoder")]
+    return next((path for path in tuned if path.is_file()), run / "vocoder" / "best.pt")
 
 
 def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_seconds: float = 30.0,

@@ -98,8 +98,8 @@ def load_durations_chain(run_dir: Path, device: torch.device) -> tuple[Durations
 
 def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
     """The checkpoint file of each model the AR chain of a run folder loads, by the stage folder it comes
-    from: ar, nar, a trained codec and the mel vocoder a mel-domain codec decodes through (codec_vocoder,
-    else vocoder), and vocoder (where trained)."""
+    from: ar, nar, a trained codec and the mel vocoder a mel-domain codec decodes through (chain_vocoder,
+    codec_vocoder or vocoder), and vocoder (where trained)."""
     from tts.checkpoint import find_checkpoint
 
     files = {"ar": find_checkpoint(run_dir / "ar"), "nar": find_checkpoint(run_dir / "nar"),
@@ -122,7 +122,7 @@ def durations_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
 
 def codec_files(run_dir: Path, recipe: Recipe, with_vocoder: bool) -> dict[str, Path]:
     """The run's trained codec (codec/best.pt) and, `with_vocoder`, the mel vocoder a mel-domain codec decodes
-    through (by its stage folder: codec_vocoder, else vocoder); {} for a pretrained codec."""
+    through (by its stage folder: chain_vocoder, codec_vocoder or vocoder); {} for a pretrained codec."""
     from tts.codec import mel_vocoder_path
 
     codec_file = run_dir / "codec" / "best.pt"
@@ -131,7 +131,7 @@ def codec_files(run_dir: Path, recipe: Recipe, with_vocoder: bool) -> dict[str, 
     files = {"codec": codec_file}
     if with_vocoder and recipe.codec.domain == "mel":
         vocoder = mel_vocoder_path(recipe, run_dir)
-        files["vocoder" if vocoder == run_dir / "vocoder" / "best.pt" else "codec_vocoder"] = vocoder
+        files[vocoder.parent.name if vocoder.parent.parent == run_dir else "codec_vocoder"] = vocoder
     return files
 
 

@@ -55,6 +55,9 @@ def test_shipped_recipes_exist():
     ({"stages": ["vocoder", "codec", "aligner", "durations_vocoder"]}, "stages",
      "durations before durations_vocoder"),
     ({"stages": ["vocoder", "nar_vocoder"]}, "stages", "drawn from"),
+    ({"stages": ["vocoder", "codec", "aligner", "ar", "chain_vocoder", "nar"]}, "stages", "nar before chain_vocoder"),
+    ({"stages": ["aligner", "ar", "nar", "chain_vocoder"], "codec": {"kind": "encodec_24khz"},
+      "audio": {"sample_rate": 24000}}, "stages", "without chain_vocoder"),
     ({"stages": ["codec", "ar", "aligner", "nar"]}, "stages", "aligner before ar"),
     ({"aligner": {"kernel": 4}}, "aligner.kernel", "odd"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
@@ -154,7 +157,7 @@ def test_each_model_section_has_its_own_keys():
     assert isinstance(recipe.ar, ARConfig) and isinstance(recipe.nar, NARConfig)
     assert isinstance(recipe.durations, DurationsConfig)
     assert recipe.durations.width == 64 and recipe.durations.train.max_steps == 7 and recipe.nar.width == 256
-    tuned = recipe.durations_vocoder_recipe()
+    tuned = recipe.tuned_vocoder_recipe("durations_vocoder")
     assert tuned.stages == ("vocoder",) and tuned.vocoder.input == "mel"
     assert tuned.vocoder.train == dataclasses.replace(recipe.vocoder.durations_train,
                                                       init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))

@@ -101,7 +101,7 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
     codes, the aligner, its durations, the durations model, the vocoder fine-tuned on its log-mels; then
     synthesis with no AR through that vocoder; then the AR chain of the same recipe (codec_vocoder, AR,
-    NAR)."""
+    NAR, the vocoder fine-tuned on the chain's log-mels)."""
     from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
     from tts.synthesize import ARChain, DurationsChain, Synthesizer
@@ -112,7 +112,8 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
     tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
-    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.durations_train", "aligner.train"):
+    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.durations_train", "vocoder.chain_train",
+                    "aligner.train"):
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
                  f"{section}.log_every=1"]
@@ -129,11 +130,12 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
     assert set(result.timings) == {"front_end", "durations", "vocoder"}
-    chain = ["stages=[vocoder, codec, codec_vocoder, aligner, ar, nar]"]
+    chain = ["stages=[vocoder, codec, codec_vocoder, aligner, ar, nar, chain_vocoder]"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
     run_recipe(recipe)
-    assert mel_vocoder_path(recipe) == tmp_path / "ar_run" / "codec_vocoder" / "best.pt"
+    assert (tmp_path / "ar_run" / "chain_vocoder" / "chain_mels.npz").is_file()
+    assert mel_vocoder_path(recipe) == tmp_path / "ar_run" / "chain_vocoder" / "best.pt"
     synthesizer = Synthesizer.from_run(tmp_path / "ar_run")
     assert isinstance(synthesizer.chain, ARChain)
     result = synthesizer.synthesize("Hello.")

@@ -225,3 +225,21 @@ def test_teacher_forcing_tells_the_pointer_ar_each_frames_phone():
     later = hear_ar_forced(chain, phones, first, torch.tensor([1, 2, 2, 1]))  # frame 5 speaks phone 2
     torch.testing.assert_close(later[:, :4], heard[:, :4])
     assert not torch.allclose(later[:, 4], heard[:, 4])
+
+
+def test_teacher_forced_logits_of_a_batch_are_those_of_each_sentence_alone():
+    torch.manual_seed(0)
+    model = ARModel(12, V, TransformerShape(32, 2, 4, 0.0, 256)).eval()
+    phones = [torch.tensor([1, 2, 3, 4]), torch.tensor([5, 6])]
+    first = [torch.tensor([3, 7, 7, 1, 30, 2]), torch.tensor([9, 9, 4])]
+    durations = [torch.tensor([1, 2, 1, 2]), torch.tensor([2, 1])]
+    prompt_phones = [torch.tensor([7, 8]), torch.tensor([9])]
+    prompt_codes = [torch.tensor([5, 6, 11]), torch.tensor([4])]
+    batch = model.teacher_forced(phones, first, durations, prompt_phones, prompt_codes)
+    assert [tuple(row.shape) for row in batch] == [(6, V + 1), (3, V + 1)]
+    for i in range(2):
+        alone = model.teacher_forced(phones[i:i + 1], first[i:i + 1], durations[i:i + 1], prompt_phones[i:i + 1],
+                                     prompt_codes[i:i + 1])[0]
+        torch.testing.assert_close(batch[i], alone, atol=1e-5, rtol=1e-4)
+    without_prompt = model.teacher_forced(phones[:1], first[:1], durations[:1])[0]
+    assert not torch.allclose(without_prompt, batch[0])  # the prompt is heard

@@ -327,8 +327,11 @@ def test_a_codec_mel_vocoder_trains_on_decoded_mels_and_the_codec_decodes_throug
 
 
 def test_stage_codec_vocoder_fine_tunes_the_run_vocoder_and_becomes_the_codec_decoder(recipe, corpus, tmp_path):
+    import shutil
+
     from tts.codec import mel_vocoder_path
     from tts.config import load_recipe, recipe_from_dict
+    from tts.loading import codec_files
     from tts.train.engine import train
     from tts.train.stages import stage_config
 
@@ -358,6 +361,11 @@ def test_stage_codec_vocoder_fine_tunes_the_run_vocoder_and_becomes_the_codec_de
     tuned = load_codec(recipe, "cpu")
     codes = codec.encode(torch.from_numpy(corpus.audio(corpus.records()[0]))[None, None])
     assert tuned.decode(codes).shape == (1, 1, codes.shape[-1] * 256)
+    (run / "chain_vocoder").mkdir()  # stage chain_vocoder's vocoder, fine-tuned on the AR chain's log-mels
+    shutil.copyfile(run / "vocoder" / "best.pt", run / "chain_vocoder" / "best.pt")
+    assert mel_vocoder_path(recipe) == run / "chain_vocoder" / "best.pt"  # comes before codec_vocoder
+    assert codec_files(run, recipe, with_vocoder=True) == {"codec": run / "codec" / "best.pt",
+                                                           "chain_vocoder": run / "chain_vocoder" / "best.pt"}
 
 
 def test_codec_vocoder_knows_the_codec_checkpoint_it_was_fitted_to(recipe, corpus, tmp_path, monkeypatch, caplog):

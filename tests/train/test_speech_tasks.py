@@ -83,7 +83,7 @@ def test_nar_batches_draw_levels_two_to_q(tmp_path):
     assert batch["codes"].shape[:2] == (len(batch["ids"]), 3)
 
 
-def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
+def test_ar_then_chain_train_checkpoint_and_write_samples(tmp_path):
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     train(speech_task(ARTask, recipe, corpus), tmp_path / "ar")
     checkpoint = load_checkpoint(tmp_path / "ar")
@@ -307,7 +307,7 @@ def test_durations_vocoder_hears_the_model_at_each_recordings_durations(tmp_path
     from tts.audio.spectral import LOG_FLOOR
     from tts.train.aligner_task import AlignerTask
     from tts.train.durations_vocoder_task import (SpokenMelCorpus, compute_durations_mels, durations_mels_path,
-                                                  read_durations_mels)
+                                                  read_spoken_mels)
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     path = durations_mels_path(tmp_path)
@@ -316,7 +316,7 @@ def test_durations_vocoder_hears_the_model_at_each_recordings_durations(tmp_path
     train(AlignerTask(recipe, corpus), tmp_path / "aligner")
     train(DurationsTask(recipe, corpus), tmp_path / "durations")
     compute_durations_mels(recipe, corpus, path)
-    mels = read_durations_mels(path)
+    mels = read_spoken_mels(path)
     assert set(mels) == {r["id"] for r in corpus.records()}  # fewer than TRAIN_UTTERANCES: all of them
     for record in corpus.records():
         assert mels[record["id"]].shape == (4 * record["n_frames"], 80)  # the recording's own codec frames x r
@@ -330,3 +330,52 @@ def test_durations_vocoder_hears_the_model_at_each_recordings_durations(tmp_path
     assert wrapped.codes(record) is corpus.codes(record) and wrapped.sample_rate == corpus.sample_rate
     only = SpokenMelCorpus(corpus, {record["id"]: mels[record["id"]]})
     assert [r["id"] for r in only.records()] == [record["id"]]
+
+
+def test_chain_vocoder_is_a_stage_that_starts_from_the_codec_vocoder(tmp_path):
+    from tts.train.chain_vocoder_task import ChainVocoderTask
+
+    recipe = tasks_recipe(tmp_path)
+    task = stages.load_task(recipe, "chain_vocoder")
+    assert isinstance(task, ChainVocoderTask) and task.recipe.vocoder.input == "mel"
+    assert task.recipe.vocoder.train.init_from == str(tmp_path / "vocoder" / "best.pt")  # no codec_vocoder yet
+    (tmp_path / "codec_vocoder").mkdir()
+    (tmp_path / "codec_vocoder" / "best.pt").write_bytes(b"")
+    assert stages.load_task(recipe, "chain_vocoder").recipe.vocoder.train.init_from == str(
+        tmp_path / "codec_vocoder" / "best.pt")
+    assert stages.stage_config(recipe, "chain_vocoder") is recipe.vocoder.chain_train
+
+
+def test_chain_vocoder_hears_the_nar_fill_in_each_recordings_true_codebook_1(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from tts.train.durations_vocoder_task import read_spoken_mels
+    from tts.train.chain_vocoder_task import compute_chain_mels
+
+    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
+    torch.manual_seed(0)
+    books = torch.randn(3, 16, 8)  # (Q, V, E)
+    decoded = []  # log-mels: 4 mel frames per codec frame, 80 bins
+    codec = SimpleNamespace(codebooks=lambda: books, latent_features=lambda z, what: decoded.append(z) or (
+        z.repeat_interleave(4, -1).repeat(1, 10, 1)))
+    path = tmp_path / "chain_vocoder" / "chain_mels.npz"
+    with pytest.raises(RuntimeError, match="nar/best.pt does not exist: train it first"):
+        compute_chain_mels(recipe, corpus, path, codec)
+    train(NARTask(recipe, corpus), tmp_path / "nar")
+    heard = []
+    generate = NARModel.generate
+    monkeypatch.setattr(NARModel, "generate", lambda self, phones, first, *rest, **options: (
+        heard.extend(first), generate(self, phones, first, *rest, **options))[1])
+    compute_chain_mels(recipe, corpus, path, codec)
+    mels = read_spoken_mels(path)
+    assert set(mels) == {r["id"] for r in corpus.records()}
+    by_length = {}
+    for record in corpus.records():
+        assert mels[record["id"]].shape == (4 * record["n_frames"], 80)
+        by_length.setdefault(record["n_frames"], []).append(torch.as_tensor(corpus.codes(record)[0]))
+    assert len(heard) == len(corpus.records())
+    for first in heard:  # each recording's own codebook 1
+        assert any(torch.equal(first, true) for true in by_length[len(first)])
+    for z, first in zip(decoded, heard):  # codebook 1's entries plus the NAR's expected levels 2..Q
+        upper = z[0] - books[0, first].T  # (E, T)
+        assert upper.abs().mean() > 0.1 and not torch.allclose(upper[:, :1], upper[:, 1:2])

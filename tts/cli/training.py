@@ -53,9 +53,9 @@ def prepare(
 def train(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
     stage: Optional[List[str]] = typer.Option(None, "--stage", "-s",
-                                              help="Stage to train: vocoder, codec, codec_vocoder, ar, nar, aligner, "
-                                                   "durations or durations_vocoder (repeatable; default: the "
-                                                   "recipe's stages)."),
+                                              help="Stage to train: vocoder, codec, codec_vocoder, aligner, ar, nar, "
+                                                   "chain_vocoder, durations or durations_vocoder (repeatable; "
+                                                   "default: the recipe's stages)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Train the recipe's stages with checkpoints, exact resume, validation and samples."""

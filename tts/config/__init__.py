@@ -8,10 +8,10 @@ at load time, with the dotted key, the bad value and what is allowed. Derived va
 
 from tts.config.base import ConfigError, TrainConfig
 from tts.config.loading import load_recipe, parse_override, recipe_from_dict, save_recipe
-from tts.config.recipe import STAGES, Recipe
+from tts.config.recipe import STAGES, TUNED_VOCODERS, Recipe
 from tts.config.sections import (AlignerConfig, ARConfig, AudioConfig, CodecConfig, DataConfig, DurationsConfig,
                                  NARConfig, SynthesisConfig, TextConfig, TransformerSize, VocoderConfig)
 
 __all__ = ["ConfigError", "TrainConfig", "load_recipe", "parse_override", "recipe_from_dict", "save_recipe", "STAGES",
-           "Recipe", "AlignerConfig", "ARConfig", "AudioConfig", "CodecConfig", "DataConfig", "DurationsConfig",
-           "NARConfig", "SynthesisConfig", "TextConfig", "TransformerSize", "VocoderConfig"]
+           "TUNED_VOCODERS", "Recipe", "AlignerConfig", "ARConfig", "AudioConfig", "CodecConfig", "DataConfig",
+           "DurationsConfig", "NARConfig", "SynthesisConfig", "TextConfig", "TransformerSize", "VocoderConfig"]

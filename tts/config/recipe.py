@@ -12,7 +12,13 @@ from tts.config.sections import (AlignerConfig, ARConfig, AudioConfig, CodecConf
                                   NARConfig, SynthesisConfig, TextConfig, VocoderConfig)
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder",
+          "chain_vocoder")
+TUNED_VOCODERS = {  # stage -> (its TrainConfig in vocoder:, what the vocoder reads, the run's vocoders it starts from)
+    "codec_vocoder": ("codec_train", "codec_mel", ("vocoder",)),
+    "durations_vocoder": ("durations_train", "mel", ("vocoder",)),
+    "chain_vocoder": ("chain_train", "mel", ("codec_vocoder", "vocoder")),
+}
 
 
 @dataclass(frozen=True)
@@ -47,26 +53,18 @@ class Recipe:
     def codec_frame_rate(self) -> float:
         return self.audio.sample_rate / self.codec_hop
 
-    def codec_vocoder_recipe(self) -> "Recipe":
-        """The recipe stage codec_vocoder trains with (and its checkpoints carry): a vocoder-stage
-        recipe reading the codec's decoded log-mels (input codec_mel), trained by vocoder.codec_train,
-        starting from the run's vocoder/best.pt unless codec_train.init_from names another checkpoint."""
-        train = self.vocoder.codec_train
+    def tuned_vocoder_recipe(self, stage: str) -> "Recipe":
+        """The recipe a vocoder fine-tuning stage (TUNED_VOCODERS) trains with, and its checkpoints carry: a
+        vocoder-stage recipe reading the stage's input (codec_mel: the codec's decoded log-mels; mel: log-mels a
+        model spoke, tts/train/durations_vocoder_task.py), trained by the stage's section of vocoder:, from the
+        first trained of its starting points in the run unless that section's init_from names a checkpoint."""
+        section, features, starts = TUNED_VOCODERS[stage]
+        train = getattr(self.vocoder, section)
         if not train.init_from:
-            train = dataclasses.replace(train, init_from=str(Path(self.output_dir) / "vocoder" / "best.pt"))
+            paths = [Path(self.output_dir) / start / "best.pt" for start in starts]
+            train = dataclasses.replace(train, init_from=str(next((p for p in paths if p.is_file()), paths[-1])))
         return dataclasses.replace(self, stages=("vocoder",),
-                                   vocoder=dataclasses.replace(self.vocoder, input="codec_mel", train=train))
-
-    def durations_vocoder_recipe(self) -> "Recipe":
-        """The recipe stage durations_vocoder trains with (and its checkpoints carry): a vocoder-stage recipe
-        on log-mels (the durations model's, tts/train/durations_vocoder_task.py), trained by
-        vocoder.durations_train, starting from the run's vocoder/best.pt unless durations_train.init_from
-        names another checkpoint."""
-        train = self.vocoder.durations_train
-        if not train.init_from:
-            train = dataclasses.replace(train, init_from=str(Path(self.output_dir) / "vocoder" / "best.pt"))
-        return dataclasses.replace(self, stages=("vocoder",),
-                                   vocoder=dataclasses.replace(self.vocoder, input="mel", train=train))
+                                   vocoder=dataclasses.replace(self.vocoder, input=features, train=train))
 
     def validate(self) -> None:
         _check(bool(self.output_dir.strip()), "output_dir", self.output_dir,
@@ -79,6 +77,9 @@ class Recipe:
         if "durations_vocoder" in self.stages:
             _check(_before(self.stages, "durations", "durations_vocoder"), "stages", self.stages,
                    "durations before durations_vocoder (it hears the durations model's log-mels)")
+        if "chain_vocoder" in self.stages and "nar" in self.stages:
+            _check(_before(self.stages, "nar", "chain_vocoder"), "stages", self.stages,
+                   "nar before chain_vocoder (it hears the NAR's log-mels)")
         if "durations" in self.stages:
             _check(_before(self.stages, "aligner", "durations"), "stages", self.stages,
                    "aligner before durations (the durations model trains at the aligner's durations)")
@@ -96,9 +97,13 @@ class Recipe:
                    "stages without codec_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
             _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
                    "mel: stage codec_vocoder fine-tunes the mel vocoder of stage vocoder")
-        if "durations_vocoder" in self.stages:
-            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
-                   "mel: stage durations_vocoder fine-tunes the mel vocoder of stage vocoder")
+        for stage in ("durations_vocoder", "chain_vocoder"):
+            if stage in self.stages:
+                _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
+                       f"mel: stage {stage} fine-tunes the mel vocoder of stage vocoder")
+        if "chain_vocoder" in self.stages:
+            _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
+                   "stages without chain_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "

@@ -269,6 +269,11 @@ class VocoderConfig:
     # the aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
     durations_utterances: int = 4000  # stage durations_vocoder: training recordings the durations model speaks
     # for it (0 = all of them)
+    chain_train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=6000, segment_seconds=0.5))
+    # stage chain_vocoder: fine-tunes the mel vocoder on the log-mels the codec decodes from each recording's true
+    # codebook 1 and the NAR's levels 2..Q (init_from: the run's codec_vocoder/best.pt, else vocoder/best.pt, unless set)
+    chain_utterances: int = 2000  # stage chain_vocoder: training recordings the NAR fills in for it (0 = all)
 
     @property
     def istft_hop(self) -> int:

@@ -270,25 +270,13 @@ def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, durations: A
     codebook 1 alone (the same frames, exactly right) this measures what the AR knows of each frame
     before any of its own sampling errors feed back. The AR reads each frame's phone from the true
     `durations` (L,) of the phones (e.g. the aligner's)."""
-    import torch
-
-    from tts.models.ar_pointer import fit_durations, pointer_targets
     from tts.models.layers import expected_entries
 
     sentence = _sentence(phones, prompt)
-    ar = chain.ar
-    text = torch.cat([sentence.prompt_phones, sentence.phones[0]]) if prompt is not None else sentence.phones[0]
-    prompt_first = prompt.codes[0].long() if prompt is not None else torch.zeros(0, dtype=torch.long)
-    audio = torch.cat([torch.tensor([ar.bos]), prompt_first, first_level.long()])  # (1 + P + T,)
-    P, T = len(prompt_first), len(first_level)
-    device = ar.head.weight.device
-    d = torch.from_numpy(fit_durations(np.asarray(durations), T))  # (L,) summing to T
-    index, _ = pointer_targets(d, 0)  # (T + 1,) into the sentence's phones
-    frame_index = torch.cat([torch.full((P,), -1), index + len(text) - len(d)])[None].to(device)  # (1, 1 + P + T)
-    with torch.no_grad():
-        logits, _ = ar(text[None].to(device), torch.tensor([len(text)], device=device),
-                       audio[None].to(device), torch.tensor([len(audio)], device=device), frame_index=frame_index)
-    first = expected_entries(logits[0, P:P + T], chain.codec.codebooks()[0])  # (T, E)
+    prompt_phones = [sentence.prompt_phones] if prompt is not None else None
+    prompt_first = [prompt.codes[0]] if prompt is not None else None
+    logits = chain.ar.teacher_forced(sentence.phones, [first_level], [durations], prompt_phones, prompt_first)[0]
+    first = expected_entries(logits, chain.codec.codebooks()[0])  # (T, E)
     return chain.decode(first.T.contiguous())
 
 

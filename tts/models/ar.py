@@ -141,6 +141,33 @@ class ARModel(nn.Module):
         """Logits (..., V + 1 + MOVES) -> (code and EOS logits (..., V + 1), move logits (..., MOVES))."""
         return split_logits(logits, self.codebook_size)
 
+    @torch.no_grad()
+    def teacher_forced(self, phones: Sequence[torch.Tensor], first_level: Sequence[torch.Tensor],
+                       durations: Sequence[torch.Tensor], prompt_phones: Sequence[torch.Tensor] | None = None,
+                       prompt_codes: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """The code-and-EOS logits (T_i, V + 1) of each frame of given codebook-1 codes first_level[i] (T_i,)
+        of the sentence phones[i] (L_i,), from the true earlier frames (and prompt_phones[i], prompt_codes[i]
+        (P_i,) of an optional voice prompt); each frame reads its phone from durations[i] (L_i,), e.g. the
+        aligner's, made to sum to T_i."""
+        from tts.models.ar_pointer import fit_durations, pointer_targets
+
+        device, B = self.head.weight.device, len(phones)
+        prompt_phones = prompt_phones or [phones[0].new_zeros(0)] * B
+        prompt_codes = prompt_codes or [phones[0].new_zeros(0)] * B
+        text, audio, index = [], [], []
+        for t, first, d, pp, pc in zip(phones, first_level, durations, prompt_phones, prompt_codes):
+            text.append(torch.cat([pp, t]).long())
+            audio.append(torch.cat([torch.tensor([self.bos]), pc.long().cpu(), first.long().cpu()]))  # (1 + P + T,)
+            d = torch.from_numpy(fit_durations(d.cpu().numpy(), len(first)))  # (L,) summing to T
+            at, _ = pointer_targets(d, 0)  # (T + 1,) into the sentence's phones
+            index.append(torch.cat([torch.full((len(pc),), -1), at + len(pp)]))  # (1 + P + T,)
+        lengths = [torch.tensor([len(r) for r in rows], device=device) for rows in (text, audio)]
+        logits, _ = self(pad_right(text, int(lengths[0].max())).to(device), lengths[0],
+                         pad_right(audio, int(lengths[1].max())).to(device), lengths[1],
+                         frame_index=pad_right(index, int(lengths[1].max()), value=-1).to(device))
+        return [logits[i, len(pc):len(pc) + len(first), :self.codebook_size + 1]
+                for i, (pc, first) in enumerate(zip(prompt_codes, first_level))]
+
     # ------------------------------------------------------------------ decoding
 
     @torch.no_grad()

@@ -61,9 +61,14 @@ class SpokenMelCorpus:
         return mel[:, :frames]
 
 
-class DurationsVocoderTask(VocoderTask):
-    """Training stage "durations_vocoder": VocoderTask on the durations model's log-mels (see the module
-    docstring)."""
+class SpokenMelVocoderTask(VocoderTask):
+    """VocoderTask on the log-mels a model speaks in time with each recording: computed once by
+    `compute_mels` into <run>/<STAGE>/<FILE>, then read through SpokenMelCorpus."""
+
+    STAGE = FILE = ""
+
+    def compute_mels(self, corpus: Any, path: Path) -> None:
+        raise NotImplementedError
 
     @property
     def corpus(self) -> Any:
@@ -71,15 +76,25 @@ class DurationsVocoderTask(VocoderTask):
             from tts.data.corpus import PreparedCorpus, prepared_folder
 
             corpus = PreparedCorpus(prepared_folder(self.recipe))
-            path = durations_mels_path(self.recipe.output_dir)
+            path = Path(self.recipe.output_dir) / self.STAGE / self.FILE
             if not path.exists():
-                compute_durations_mels(self.recipe, corpus, path)
-            self._corpus = SpokenMelCorpus(corpus, read_durations_mels(path))
+                self.compute_mels(corpus, path)
+            self._corpus = SpokenMelCorpus(corpus, read_spoken_mels(path))
         return super().corpus
 
 
-def read_durations_mels(path: Path) -> dict[str, np.ndarray]:
-    """{recording id: the durations model's log-mel frames (T, M) float16} saved at `path`."""
+class DurationsVocoderTask(SpokenMelVocoderTask):
+    """Training stage "durations_vocoder": VocoderTask on the durations model's log-mels (see the module
+    docstring)."""
+
+    STAGE, FILE = "durations_vocoder", FILE
+
+    def compute_mels(self, corpus: Any, path: Path) -> None:
+        compute_durations_mels(self.recipe, corpus, path)
+
+
+def read_spoken_mels(path: Path) -> dict[str, np.ndarray]:
+    """{recording id: the log-mel frames (T, M) float16 a model spoke} saved at `path`."""
     return read_ragged(path, "frames")[0]
 
 
@@ -103,12 +118,7 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
     durations = read_durations(durations_file)
     rng = np.random.default_rng(recipe.seed)
-    train = [r for r in corpus.records("train") if r["id"] in durations]
-    wanted = recipe.vocoder.durations_utterances or len(train)
-    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:wanted])]
-    chosen += [r for r in corpus.records("validation") if r["id"] in durations]
-    prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
-    chosen.sort(key=lambda r: r["n_frames"])
+    chosen, prompts = spoken_records(corpus, durations, recipe.vocoder.durations_utterances, rng)
     ids, frames = [], []
     bar = tqdm(total=len(chosen), unit="utt", desc="durations model log-mels", dynamic_ncols=True)
     for start in range(0, len(chosen), BATCH):
@@ -125,6 +135,20 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     bar.close()
     write_ragged(path, "frames", ids, frames)
     log.info("the durations model's log-mels of %d recordings written to %s", len(ids), path)
+
+
+def spoken_records(corpus: Any, durations: dict[str, np.ndarray] | None, wanted: int,
+                   rng: np.random.Generator) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The recordings a model speaks for a vocoder to learn from: `wanted` training ones drawn at random (0: all)
+    and every validation one, among those with aligner durations (if given), shortest first; and the pool of
+    training recordings their voice prompts are drawn from (_draw_prompt)."""
+    def usable(split: str) -> list[dict]:
+        return [r for r in corpus.records(split) if durations is None or r["id"] in durations]
+
+    train = usable("train")
+    chosen = [train[i] for i in sorted(rng.permutation(len(train))[:wanted or len(train)])] + usable("validation")
+    prompts = _prompt_pool(train, int(PROMPT_SECONDS * float(corpus.settings["codec"]["frame_rate"])))
+    return sorted(chosen, key=lambda r: r["n_frames"]), prompts
 
 
 def _prompt_pool(records: list[dict], most_frames: int) -> dict[str, list[dict]]:

@@ -10,7 +10,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from tts.config import STAGES, Recipe
+from tts.config import STAGES, TUNED_VOCODERS, Recipe
 from tts.checkpoint import is_complete, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ TASKS = {  # stage -> (module, class)
     "durations": ("tts.train.durations_task", "DurationsTask"),
     "durations_vocoder": ("tts.train.durations_vocoder_task", "DurationsVocoderTask"),  # the vocoder fine-tuned
     # on the durations model's log-mels
+    "chain_vocoder": ("tts.train.chain_vocoder_task", "ChainVocoderTask"),  # ... on the codes NAR's log-mels
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel
 
@@ -44,20 +45,16 @@ def load_task(recipe: Recipe, stage: str):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} is missing)") from None
     if not hasattr(module, class_name):
         raise RuntimeError(f"stage {stage} is not built yet ({module_name} has no {class_name})")
-    if stage == "codec_vocoder":
-        return getattr(module, class_name)(recipe.codec_vocoder_recipe(), run_recipe=recipe)
-    if stage == "durations_vocoder":
-        return getattr(module, class_name)(recipe.durations_vocoder_recipe(), run_recipe=recipe)
+    if stage in TUNED_VOCODERS:
+        return getattr(module, class_name)(recipe.tuned_vocoder_recipe(stage), run_recipe=recipe)
     return getattr(module, class_name)(recipe)
 
 
 def stage_config(recipe: Recipe, stage: str):
-    """The TrainConfig of a stage (recipe.<stage>.train; codec_vocoder and durations_vocoder: recipe.vocoder's
-    codec_train and durations_train)."""
-    if stage == "codec_vocoder":
-        return recipe.vocoder.codec_train
-    if stage == "durations_vocoder":
-        return recipe.vocoder.durations_train
+    """The TrainConfig of a stage (recipe.<stage>.train; a vocoder fine-tuning stage's section of vocoder:, e.g.
+    codec_train for codec_vocoder)."""
+    if stage in TUNED_VOCODERS:
+        return getattr(recipe.vocoder, TUNED_VOCODERS[stage][0])
     return getattr(recipe, stage).train
 
 

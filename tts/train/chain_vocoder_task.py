@@ -1,0 +1,81 @@
+"""Stage chain_vocoder: the AR chain's mel vocoder, fine-tuned on the log-mels of the codes NAR's levels
+(docs/ar-chain.md).
+
+Stage codec_vocoder fine-tunes the vocoder on what the codec decodes from all of a recording's true codes; the
+AR chain feeds it something else: codebook 1 and the NAR's expected levels 2..Q, which carry much less than the
+true ones. Here the vocoder learns from what the NAR makes of each recording's true codebook 1, lined up with
+the recording as durations_vocoder does for the durations model: the NAR (<run>/nar/best.pt) fills in levels
+2..Q, prompted like synthesis with another recording of the speaker; the codec decodes codebook 1's entries plus
+those expected latents to log-mels; and the vocoder trains on (those log-mels, the recording's audio) from
+<run>/codec_vocoder/best.pt (else vocoder/best.pt). The log-mels are computed once and kept in
+<run>/chain_vocoder/chain_mels.npz; the codec then decodes through chain_vocoder/best.pt (tts.codec.run_mel_vocoder).
+
+Shapes: M mel bins, T codec frames, Q codebooks, E latent width.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tts.checkpoint import read_checkpoint
+from tts.data.store import write_ragged
+from tts.train.durations_vocoder_task import BATCH, SpokenMelVocoderTask, _draw_prompt, spoken_records
+
+log = logging.getLogger(__name__)
+
+
+class ChainVocoderTask(SpokenMelVocoderTask):
+    """Training stage "chain_vocoder": VocoderTask on the codes NAR's log-mels (see the module docstring)."""
+
+    STAGE, FILE = "chain_vocoder", "chain_mels.npz"
+
+    def compute_mels(self, corpus: Any, path: Path) -> None:
+        compute_chain_mels(self.recipe, corpus, path)
+
+
+def compute_chain_mels(recipe: Any, corpus: Any, path: Path, codec: Any = None) -> None:
+    """The log-mels (T x strides, M) that the codec decodes from the true codebook 1 and the NAR's expected levels
+    2..Q of vocoder.chain_utterances training recordings (0: all) and every validation one (module docstring);
+    saved at `path` (kept when the recipe changes: delete it to compute them again). `codec`: the run's trained
+    codec unless given."""
+    from tqdm import tqdm
+
+    from tts.models.nar import NARModel
+    from tts.text.symbols import encode
+
+    run_dir = Path(recipe.output_dir)
+    files = {stage: run_dir / stage / "best.pt" for stage in ("nar", "codec")}
+    for stage, needed in files.items():
+        if not needed.is_file() and (stage != "codec" or codec is None):
+            raise RuntimeError(f"stage chain_vocoder hears the NAR through the codec, but {needed} does not exist: "
+                               f"train it first (`tts train <recipe> --stage {stage}`)")
+    nar = NARModel.from_checkpoint(read_checkpoint(files["nar"])).eval()
+    if codec is None:
+        from tts.codec import codec_from_checkpoint
+
+        codec = codec_from_checkpoint(files["codec"], "cpu", with_vocoder=False)
+    books = codec.codebooks()  # (Q, V, E)
+    rng = np.random.default_rng(recipe.seed)
+    chosen, prompts = spoken_records(corpus, None, recipe.vocoder.chain_utterances, rng)
+    codes = lambda r: torch.as_tensor(np.asarray(corpus.codes(r)), dtype=torch.long)  # noqa: E731 (Q, T)
+    ids, frames = [], []
+    bar = tqdm(total=len(chosen), unit="utt", desc="NAR log-mels", dynamic_ncols=True)
+    for start in range(0, len(chosen), BATCH):
+        group = chosen[start:start + BATCH]
+        prompt_records = [_draw_prompt(prompts, r, rng) for r in group]
+        with torch.no_grad():
+            _, latents = nar.generate([torch.tensor(encode(r["phones"])) for r in group],
+                                      [codes(r)[0] for r in group], [codes(p) for p in prompt_records],
+                                      [torch.tensor(encode(p["phones"])) for p in prompt_records], codebooks=books)
+            for record, z in zip(group, latents):
+                ids.append(record["id"])
+                frames.append(codec.latent_features(z[None], "codec_mel")[0].T.cpu().numpy().astype(np.float16))
+        bar.update(len(group))
+    bar.close()
+    write_ragged(path, "frames", ids, frames)
+    log.info("the NAR's log-mels of %d recordings written to %s", len(ids), path)
