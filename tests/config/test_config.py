@@ -60,6 +60,8 @@ def test_shipped_recipes_exist():
       "audio": {"sample_rate": 24000}}, "stages", "without chain_vocoder"),
     ({"stages": ["codec", "ar", "aligner", "nar"]}, "stages", "aligner before ar"),
     ({"aligner": {"kernel": 4}}, "aligner.kernel", "odd"),
+    ({"nar": {"level2_share": 0}}, "nar.level2_share", "(0, 1]"),
+    ({"ar": {"level2_share": 0.5}}, "ar.level2_share", "unknown key"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
     ({"vocoder": {"durations_utterances": -1}}, "vocoder.durations_utterances", ">= 0 recordings"),
     ({"synthesis": {"ar_decode": "sample"}}, "synthesis.ar_decode", "unknown key"),

@@ -83,7 +83,20 @@ def test_nar_batches_draw_levels_two_to_q(tmp_path):
     assert batch["codes"].shape[:2] == (len(batch["ids"]), 3)
 
 
-def test_ar_then_chain_train_checkpoint_and_write_samples(tmp_path):
+@pytest.mark.parametrize("share", [0.5, 0.2, 1.0])
+def test_nar_trains_level_two_for_its_share_of_utterances_and_the_others_alike(share):
+    from tts.train.nar_task import draw_levels
+
+    levels = draw_levels(20000, 6, share, np.random.default_rng(0)).numpy()  # 0-based: 1 is level 2
+    counts = np.bincount(levels, minlength=6)
+    assert counts[0] == 0 and abs(counts[1] / 20000 - share) < 0.015
+    if share < 1:
+        upper = counts[2:] / counts[2:].sum()
+        assert np.all(np.abs(upper - 0.25) < 0.02)  # levels 3..6 alike
+    assert set(draw_levels(50, 2, 0.3, np.random.default_rng(0)).tolist()) == {1}  # only level 2 to draw
+
+
+def test_ar_then_nar_train_checkpoint_and_write_samples(tmp_path):
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     train(speech_task(ARTask, recipe, corpus), tmp_path / "ar")
     checkpoint = load_checkpoint(tmp_path / "ar")

@@ -208,6 +208,13 @@ class ARConfig(_SpeechModel):
 class NARConfig(_SpeechModel):
     """The NAR model (stage nar): codebooks 2..Q of the codec, given codebook 1, the phones and the prompt."""
 
+    level2_share: float = 0.5  # training: share of utterances trained on level 2, the one codebook 1 predicts
+    # best (the rest draw 3..Q uniformly; 1 / (Q - 1) draws every level alike; docs/ar-chain.md)
+
+    def validate(self) -> None:
+        super().validate()
+        _check(0 < self.level2_share <= 1, "level2_share", self.level2_share, "a share in (0, 1]")
+
 
 @dataclass(frozen=True)
 class DurationsConfig(_SpeechModel):

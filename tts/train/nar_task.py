@@ -1,8 +1,10 @@
 """The NAR training stage: codebooks 2..Q, as a small change of the AR stage (tts/train/ar_task.py).
 
 Same data, same prompt (a prefix of the utterance, all levels shown), but each utterance of a
-batch is trained on one level k drawn uniformly from 2..Q, given the levels below it; the loss
-covers the frames after the prompt. Validation scores every level.
+batch is trained on one level k given the levels below it: level 2 for a share nar.level2_share of
+them (the level that codebook 1 predicts best: drawn uniformly, it learned almost nothing in the
+time the others took), k drawn uniformly from 3..Q for the rest; the loss covers the frames after
+the prompt. Validation scores every level.
 
 Batches: ids, phones (B, L), phone_lengths, codes (B, Q, T), audio_lengths, prompt_lengths,
 level (B,) (0-based: level k is codebook k + 1), tokens.
@@ -36,7 +38,7 @@ class NARTask(ARTask):
 
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         codes, phones, phone_lengths, audio_lengths, prompt_lengths = self.utterances(data, items, rng)
-        levels = torch.from_numpy(rng.integers(1, max(self.n_codebooks, 2), size=len(items)))
+        levels = draw_levels(len(items), self.n_codebooks, self.recipe.nar.level2_share, rng)
         return {"ids": [data.items[i].id for i in items],
                 "phones": pad_right(phones, int(phone_lengths.max())), "phone_lengths": phone_lengths,
                 "codes": pad_right(codes, int(audio_lengths.max())), "audio_lengths": audio_lengths,
@@ -86,3 +88,11 @@ class NARTask(ARTask):
                 "prompt": prompt[0].items[prompt[1]].id if prompt else None, "frames": int(codes.size(1)),
                 "codebook_1": "true codes", "agreement_per_level": [round(float(x), 4) for x in exact]}
         self.render(folder, codes, item, info, device, latents)
+
+
+def draw_levels(n: int, n_codebooks: int, level2_share: float, rng: np.random.Generator) -> torch.Tensor:
+    """The 0-based level (n,) each of n utterances trains on: level 2 (index 1) for a share of them, the others
+    drawn uniformly from 3..Q."""
+    upper = rng.integers(2, n_codebooks, size=n) if n_codebooks > 2 else np.ones(n, dtype=np.int64)
+    return torch.from_numpy(np.where(rng.random(n) < level2_share, 1, upper))
+
