@@ -92,18 +92,14 @@ class Recipe:
         if self.vocoder.input == "codec_mel":
             _check(self.codec.kind == "trained" and self.codec.domain == "mel", "vocoder.input",
                    self.vocoder.input, "mel: codec_mel needs codec.domain mel")
-        if "codec_vocoder" in self.stages:
-            _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
-                   "stages without codec_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
-            _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
-                   "mel: stage codec_vocoder fine-tunes the mel vocoder of stage vocoder")
-        for stage in ("durations_vocoder", "chain_vocoder"):
+        for stage in ("codec_vocoder", "chain_vocoder"):  # they hear what a mel-domain codec decodes
+            if stage in self.stages:
+                _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
+                       f"stages without {stage}: it fine-tunes a mel vocoder for codec.domain mel only")
+        for stage in TUNED_VOCODERS:
             if stage in self.stages:
                 _check(self.vocoder.input == "mel", "vocoder.input", self.vocoder.input,
                        f"mel: stage {stage} fine-tunes the mel vocoder of stage vocoder")
-        if "chain_vocoder" in self.stages:
-            _check(self.codec.kind == "trained" and self.codec.domain == "mel", "stages", self.stages,
-                   "stages without chain_vocoder: it fine-tunes a mel vocoder for codec.domain mel only")
         _check(self.codec_hop % self.audio.hop_length == 0, "audio.hop_length",
                self.audio.hop_length,
                f"a divisor of the codec hop ({self.codec_hop} samples) so that mel "

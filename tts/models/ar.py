@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.config import SynthesisConfig
-from tts.models.ar_pointer import MOVES, Pointer, pointer_ids, window_mask
+from tts.models.ar_pointer import MOVES, Pointer, fit_durations, pointer_ids, pointer_targets, window_mask
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, check_length, init_weights,
                                length_mask, model_from_checkpoint, pad_left, pad_right)
 
@@ -149,8 +149,6 @@ class ARModel(nn.Module):
         of the sentence phones[i] (L_i,), from the true earlier frames (and prompt_phones[i], prompt_codes[i]
         (P_i,) of an optional voice prompt); each frame reads its phone from durations[i] (L_i,), e.g. the
         aligner's, made to sum to T_i."""
-        from tts.models.ar_pointer import fit_durations, pointer_targets
-
         device, B = self.head.weight.device, len(phones)
         prompt_phones = prompt_phones or [phones[0].new_zeros(0)] * B
         prompt_codes = prompt_codes or [phones[0].new_zeros(0)] * B

@@ -15,7 +15,6 @@ Shapes: M mel bins, T codec frames, Q codebooks, E latent width.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,7 @@ import numpy as np
 import torch
 
 from tts.checkpoint import read_checkpoint
-from tts.data.store import write_ragged
-from tts.train.durations_vocoder_task import BATCH, SpokenMelVocoderTask, _draw_prompt, spoken_records
-
-log = logging.getLogger(__name__)
+from tts.train.durations_vocoder_task import SpokenMelVocoderTask, write_spoken_mels
 
 
 class ChainVocoderTask(SpokenMelVocoderTask):
@@ -39,43 +35,31 @@ class ChainVocoderTask(SpokenMelVocoderTask):
 
 
 def compute_chain_mels(recipe: Any, corpus: Any, path: Path, codec: Any = None) -> None:
-    """The log-mels (T x strides, M) that the codec decodes from the true codebook 1 and the NAR's expected levels
+    """The log-mels (M, T x strides) that the codec decodes from the true codebook 1 and the NAR's expected levels
     2..Q of vocoder.chain_utterances training recordings (0: all) and every validation one (module docstring);
     saved at `path` (kept when the recipe changes: delete it to compute them again). `codec`: the run's trained
     codec unless given."""
-    from tqdm import tqdm
-
     from tts.models.nar import NARModel
     from tts.text.symbols import encode
 
     run_dir = Path(recipe.output_dir)
-    files = {stage: run_dir / stage / "best.pt" for stage in ("nar", "codec")}
-    for stage, needed in files.items():
-        if not needed.is_file() and (stage != "codec" or codec is None):
-            raise RuntimeError(f"stage chain_vocoder hears the NAR through the codec, but {needed} does not exist: "
-                               f"train it first (`tts train <recipe> --stage {stage}`)")
-    nar = NARModel.from_checkpoint(read_checkpoint(files["nar"])).eval()
+    needed = [run_dir / "nar" / "best.pt"] + ([run_dir / "codec" / "best.pt"] if codec is None else [])
+    for file in needed:
+        if not file.is_file():
+            raise RuntimeError(f"stage chain_vocoder hears the NAR through the codec, but {file} does not exist: "
+                               f"train it first (`tts train <recipe> --stage {file.parent.name}`)")
+    nar = NARModel.from_checkpoint(read_checkpoint(needed[0])).eval()
     if codec is None:
         from tts.codec import codec_from_checkpoint
 
-        codec = codec_from_checkpoint(files["codec"], "cpu", with_vocoder=False)
+        codec = codec_from_checkpoint(needed[1], "cpu", with_vocoder=False)
     books = codec.codebooks()  # (Q, V, E)
-    rng = np.random.default_rng(recipe.seed)
-    chosen, prompts = spoken_records(corpus, None, recipe.vocoder.chain_utterances, rng)
     codes = lambda r: torch.as_tensor(np.asarray(corpus.codes(r)), dtype=torch.long)  # noqa: E731 (Q, T)
-    ids, frames = [], []
-    bar = tqdm(total=len(chosen), unit="utt", desc="NAR log-mels", dynamic_ncols=True)
-    for start in range(0, len(chosen), BATCH):
-        group = chosen[start:start + BATCH]
-        prompt_records = [_draw_prompt(prompts, r, rng) for r in group]
-        with torch.no_grad():
-            _, latents = nar.generate([torch.tensor(encode(r["phones"])) for r in group],
-                                      [codes(r)[0] for r in group], [codes(p) for p in prompt_records],
-                                      [torch.tensor(encode(p["phones"])) for p in prompt_records], codebooks=books)
-            for record, z in zip(group, latents):
-                ids.append(record["id"])
-                frames.append(codec.latent_features(z[None], "codec_mel")[0].T.cpu().numpy().astype(np.float16))
-        bar.update(len(group))
-    bar.close()
-    write_ragged(path, "frames", ids, frames)
-    log.info("the NAR's log-mels of %d recordings written to %s", len(ids), path)
+
+    def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
+        _, latents = nar.generate([torch.tensor(encode(r["phones"])) for r in group], [codes(r)[0] for r in group],
+                                  [codes(p) for p in prompt_records],
+                                  [torch.tensor(encode(p["phones"])) for p in prompt_records], codebooks=books)
+        return [codec.latent_features(z[None], "codec_mel")[0] for z in latents]
+
+    write_spoken_mels(path, corpus, None, recipe.vocoder.chain_utterances, recipe.seed, speak, "NAR")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from tts.train.vocoder_task import VocoderTask
 log = logging.getLogger(__name__)
 
 FILE = "durations_mels.npz"
-BATCH = 16  # sentences per call of the durations model
+BATCH = 16  # sentences per call of the model that speaks them (durations model or NAR)
 PROMPT_SECONDS = 6.0  # prompts are drawn among the speaker's recordings at most this long (if any)
 
 
@@ -102,8 +102,6 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     """The durations model's log-mels of vocoder.durations_utterances training recordings (0: all) and
     every validation one, at the aligner's durations, each prompted with another recording of its
     speaker; saved at `path` (kept when the recipe changes: delete it to speak them again)."""
-    from tqdm import tqdm
-
     from tts.models.durations import DurationsModel
     from tts.text.symbols import encode
     from tts.train.durations import FILE as DURATIONS, read_durations
@@ -117,24 +115,40 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
                                f"but {needed} does not exist: {how}")
     model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
     durations = read_durations(durations_file)
-    rng = np.random.default_rng(recipe.seed)
-    chosen, prompts = spoken_records(corpus, durations, recipe.vocoder.durations_utterances, rng)
-    ids, frames = [], []
-    bar = tqdm(total=len(chosen), unit="utt", desc="durations model log-mels", dynamic_ncols=True)
-    for start in range(0, len(chosen), BATCH):
-        group = chosen[start:start + BATCH]
-        prompt_records = [_draw_prompt(prompts, r, rng) for r in group]
+
+    def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
         mels, _ = model.speak([torch.tensor(encode(r["phones"])) for r in group],
                               [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
                               [torch.tensor(encode(p["phones"])) for p in prompt_records],
                               durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group])
+        return mels
+
+    write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
+                      "durations model")
+
+
+def write_spoken_mels(path: Path, corpus: Any, durations: dict[str, np.ndarray] | None, wanted: int, seed: int,
+                      speak: Callable[[list[dict], list[dict]], list[torch.Tensor]], who: str) -> None:
+    """Speak the recordings spoken_records chooses (seeded by `seed`), BATCH at a time, each with a voice prompt
+    drawn among its speaker's other recordings: speak(records, prompt records) gives their log-mels (M, T'); the
+    frames (T', M) are saved as float16 at `path`, keyed by recording id."""
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    chosen, prompts = spoken_records(corpus, durations, wanted, rng)
+    ids, frames = [], []
+    bar = tqdm(total=len(chosen), unit="utt", desc=f"{who} log-mels", dynamic_ncols=True)
+    for start in range(0, len(chosen), BATCH):
+        group = chosen[start:start + BATCH]
+        with torch.no_grad():
+            mels = speak(group, [_draw_prompt(prompts, r, rng) for r in group])
         for record, mel in zip(group, mels):
             ids.append(record["id"])
-            frames.append(mel.T.numpy().astype(np.float16))  # (T, M)
+            frames.append(mel.T.cpu().numpy().astype(np.float16))  # (T', M)
         bar.update(len(group))
     bar.close()
     write_ragged(path, "frames", ids, frames)
-    log.info("the durations model's log-mels of %d recordings written to %s", len(ids), path)
+    log.info("the %s's log-mels of %d recordings written to %s", who, len(ids), path)
 
 
 def spoken_records(corpus: Any, durations: dict[str, np.ndarray] | None, wanted: int,

@@ -95,4 +95,3 @@ def draw_levels(n: int, n_codebooks: int, level2_share: float, rng: np.random.Ge
     drawn uniformly from 3..Q."""
     upper = rng.integers(2, n_codebooks, size=n) if n_codebooks > 2 else np.ones(n, dtype=np.int64)
     return torch.from_numpy(np.where(rng.random(n) < level2_share, 1, upper))
-
