@@ -108,6 +108,11 @@ def ddp_worker(rank: int, world_size: int, port: int, output_dir: str) -> None:
     task = ToyTask(toy_recipe(Path(output_dir), max_steps=4, validate_every=2))
     train(task, Path(output_dir) / "ar")
     torch.save(task.built["model"].state_dict(), Path(output_dir) / f"rank{rank}.pt")
+    # the work is saved: leave without interpreter teardown, where gloo's worker threads, still holding tensors,
+    # can abort the process (SIGABRT, "terminate called without an active exception") under a loaded run
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------- fake prepared corpus
