@@ -114,7 +114,7 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
     modules = task.build_modules()
     _init_codebooks(modules["generator"], RATE)
     optimizers = {name: torch.optim.AdamW(modules[name].parameters(), lr=1e-4) for name in modules}
-    wav = 0.1 * torch.randn(batch_size, 1, task.segment_samples)
+    wav = 0.1 * torch.randn(batch_size, 1, task.segment_length)
     batch = {"ids": [str(i) for i in range(batch_size)], "wav": wav, "n_samples": [wav.shape[-1]] * batch_size}
 
     def one_step(step: int) -> None:
@@ -124,7 +124,7 @@ def train_speed(candidate: Candidate, steps: int, batch_size: int, segment: floa
             optimizers[name].step()
 
     wall, cpu = timed_steps(one_step, steps)
-    audio = batch_size * task.segment_samples / RATE
+    audio = batch_size * task.segment_length / RATE
     return {"wall": audio / wall, "cpu": audio / cpu, "generator_parameters": count_parameters(modules["generator"])}
 
 
@@ -139,7 +139,7 @@ def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: 
     torch.manual_seed(0)
     modules = task.build_modules()
     optimizer = torch.optim.AdamW(modules["generator"].parameters(), lr=1e-4)
-    mel = torch.randn(batch_size, recipe.audio.n_mels, task.segment_frames) - 5.0
+    mel = torch.randn(batch_size, recipe.audio.n_mels, task.segment_length) - 5.0
     batch = {"ids": [str(i) for i in range(batch_size)], "mel": mel, "n_mel_frames": [mel.shape[-1]] * batch_size}
 
     def one_step(step: int) -> None:
@@ -149,7 +149,7 @@ def mel_train_speed(candidate: Candidate, steps: int, batch_size: int, segment: 
             optimizer.step()
 
     wall, cpu = timed_steps(one_step, steps)
-    audio = batch_size * task.segment_frames * recipe.audio.hop_length / RATE
+    audio = batch_size * task.segment_length * recipe.audio.hop_length / RATE
     return {"wall": audio / wall, "cpu": audio / cpu, "generator_parameters": count_parameters(modules["generator"])}
 
 

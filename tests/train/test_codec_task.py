@@ -16,7 +16,7 @@ def test_training_crops_are_deterministic_per_epoch_and_sharded(recipe, corpus):
     task = CodecTask(recipe, corpus=corpus)
     first, again = task.train_batches(0, 0, 1), task.train_batches(0, 0, 1)
     assert len(first) == 1 and torch.equal(first[0]["wav"], again[0]["wav"])
-    assert first[0]["wav"].shape == (4, 1, task.segment_samples) and task.segment_samples == 1600
+    assert first[0]["wav"].shape == (4, 1, task.segment_length) and task.segment_length == 1600
     assert not torch.equal(task.train_batches(1, 0, 1)[0]["wav"], first[0]["wav"])
     big = CodecTask(tiny_recipe(recipe.output_dir, train={"batch_size": 2}), corpus=FakeCorpus(corpus.folder, 8))
     rank0, rank1 = big.train_batches(0, 0, 2), big.train_batches(0, 1, 2)

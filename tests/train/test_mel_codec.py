@@ -141,8 +141,8 @@ def test_crops_are_deterministic_and_whole_codes(recipe, corpus):
     task = MelCodecTask(recipe, corpus=corpus)
     first, again = task.train_batches(0, 0, 1), task.train_batches(0, 0, 1)
     assert torch.equal(first[0]["mel"], again[0]["mel"])
-    assert first[0]["mel"].shape == (4, recipe.audio.n_mels, task.segment_frames)
-    assert task.segment_frames % 4 == 0 and task.segment_frames >= 0.1 * 16000 / 64
+    assert first[0]["mel"].shape == (4, recipe.audio.n_mels, task.segment_length)
+    assert task.segment_length % 4 == 0 and task.segment_length >= 0.1 * 16000 / 64
     (validation,) = task.validation_batches()
     assert validation["ids"] == ["utt6", "utt7"] and validation["mel"].shape[-1] % 4 == 0
     assert validation["n_mel_frames"] == [corpus.mel(r).shape[-1] for r in corpus.records("validation")]

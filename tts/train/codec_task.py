@@ -38,9 +38,12 @@ Batch = dict[str, Any]
 
 
 class CodecTask:
-    """Training of our EnCodec model (see tts/train/task.py for the protocol)."""
+    """Training of our EnCodec model (see tts/train/task.py for the protocol). The crops are counted in
+    `LENGTH_KEY` units, `per_second` of them a second and `per_code` a codec frame (MelCodecTask: mel frames)."""
 
     name = "codec"
+    MODEL: Any = CodecModel
+    LENGTH_KEY = "n_samples"
 
     def __init__(self, recipe: Recipe, corpus: Any | None = None):
         if recipe.codec.kind != "trained":
@@ -49,12 +52,17 @@ class CodecTask:
         self.recipe = recipe
         self.cfg = recipe.codec
         self.sample_rate = recipe.audio.sample_rate
-        self.hop = self.cfg.hop_length
+        self.per_second: float = self.sample_rate
+        self.per_code = self.frames_per_code()
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._mel_loss: nn.Module | None = None
         self._validation: list[Batch] | None = None
 
     # ------------------------------------------------------------------ setup
+
+    def frames_per_code(self) -> int:
+        """Units of LENGTH_KEY per codec frame."""
+        return self.cfg.hop_length
 
     @property
     def train_config(self) -> TrainConfig:
@@ -65,22 +73,25 @@ class CodecTask:
         if self._corpus is None:
             from tts.data.corpus import PreparedCorpus, prepared_folder
 
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
-            rate = self._corpus.sample_rate
-            if rate != self.sample_rate:
-                raise ValueError(f"the prepared corpus is at {rate} Hz but audio.sample_rate is "
-                                 f"{self.sample_rate}; prepare it again")
+            corpus = PreparedCorpus(prepared_folder(self.recipe))
+            self.check_corpus(corpus)
+            self._corpus = corpus
         return self._corpus
 
+    def check_corpus(self, corpus: Any) -> None:
+        if corpus.sample_rate != self.sample_rate:
+            raise ValueError(f"the prepared corpus is at {corpus.sample_rate} Hz but audio.sample_rate is "
+                             f"{self.sample_rate}; prepare it again")
+
     @property
-    def segment_samples(self) -> int:
+    def segment_length(self) -> int:
         """Training crop length: train.segment_seconds rounded up to whole codec frames."""
-        return round_up(self.cfg.train.segment_seconds * self.sample_rate, self.hop)
+        return round_up(self.cfg.train.segment_seconds * self.per_second, self.per_code)
 
     def build_modules(self) -> dict[str, nn.Module]:
-        vectors = self.cfg.train.batch_size * self.segment_samples // self.hop  # latent frames per batch
+        vectors = self.cfg.train.batch_size * self.segment_length // self.per_code  # codec frames per batch
         threshold = dead_code_threshold(vectors, self.cfg.codebook_size)
-        return {"generator": CodecModel.from_settings(trained_settings(self.recipe), threshold)}
+        return {"generator": self.MODEL.from_settings(trained_settings(self.recipe), threshold)}
 
     def optimizer_groups(self) -> dict[str, list[str]]:
         return {"generator": ["generator"]}
@@ -92,16 +103,16 @@ class CodecTask:
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
         """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
-        return training_crop_batches(self.collate, self.corpus, "n_samples", self.segment_samples,
+        return training_crop_batches(self.collate, self.corpus, self.LENGTH_KEY, self.segment_length,
                                      self.cfg.train.batch_size, self.recipe.seed, epoch, rank, world_size)
 
     def validation_batches(self) -> Iterable[Batch]:
         """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
         if self._validation is None:
             records = validation_records(self.corpus, VALIDATION_UTTERANCES, log)
-            longest = max(int(r["n_samples"]) for r in records)
-            samples = round_up(min(longest, VALIDATION_SECONDS * self.sample_rate), self.hop)
-            self._validation = batches_from_start(self.collate, records, self.cfg.train.batch_size, samples)
+            longest = max(int(r[self.LENGTH_KEY]) for r in records)
+            length = round_up(min(longest, VALIDATION_SECONDS * self.per_second), self.per_code)
+            self._validation = batches_from_start(self.collate, records, self.cfg.train.batch_size, length)
         return self._validation
 
     def collate(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:

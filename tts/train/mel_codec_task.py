@@ -13,11 +13,9 @@ Batch: {"ids": [B], "mel": (B, M, F) float32, "n_mel_frames": [B] real frames be
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,90 +23,38 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.audio.spectral import LOG_FLOOR
-from tts.codec import mel_vocoder_path, trained_settings
-from tts.config import Recipe, TrainConfig
-from tts.models.codec_model import MelCodecModel, dead_code_threshold, dropout_levels
-from tts.train.batching import CropBatches, batches_from_start, round_up, training_crop_batches, validation_records
-
-log = logging.getLogger(__name__)
-
-COMMIT_WEIGHT = 1.0  # VQ commitment: encoder output to its quantised value, MSE
-VALIDATION_SECONDS = 4.0  # validation crops: up to this long, from the start of each utterance
-VALIDATION_UTTERANCES = 16  # validation utterances scored at each validation pass
-
-Batch = dict[str, Any]
+from tts.codec import mel_vocoder_path
+from tts.config import Recipe
+from tts.models.codec_model import MelCodecModel, dropout_levels
+from tts.train.batching import round_up
+from tts.train.codec_task import COMMIT_WEIGHT, Batch, CodecTask
 
 
-class MelCodecTask:
-    """Training of a mel-domain codec (see tts/train/task.py for the protocol)."""
+class MelCodecTask(CodecTask):
+    """Training of a mel-domain codec (see tts/train/task.py for the protocol): crops in mel frames."""
 
-    name = "codec"
+    MODEL = MelCodecModel
+    LENGTH_KEY = "n_mel_frames"
 
     def __init__(self, recipe: Recipe, corpus: Any | None = None):
         if recipe.codec.kind != "trained" or recipe.codec.domain != "mel":
             raise ValueError("MelCodecTask trains codec.kind 'trained' with codec.domain 'mel'")
-        self.recipe = recipe
-        self.cfg = recipe.codec
-        self.per_code = self.cfg.mel_frames_per_code
-        self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
-        self._validation: list[Batch] | None = None
+        super().__init__(recipe, corpus)
+        self.per_second = recipe.audio.sample_rate / recipe.audio.hop_length
 
-    @property
-    def train_config(self) -> TrainConfig:
-        return self.cfg.train
+    def frames_per_code(self) -> int:
+        return self.cfg.mel_frames_per_code
 
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-            from tts.vocode import check_mel_settings
+    def check_corpus(self, corpus: Any) -> None:
+        from tts.vocode import check_mel_settings
 
-            corpus = PreparedCorpus(prepared_folder(self.recipe))
-            audio = corpus.settings.get("audio")
-            if audio is None:
-                raise ValueError(f"{corpus.folder} does not record its audio settings; prepare it again")
-            check_mel_settings(self.recipe.audio, audio, "the recipe", f"the prepared corpus {corpus.folder}")
-            self._corpus = corpus
-        return self._corpus
+        audio = corpus.settings.get("audio")
+        if audio is None:
+            raise ValueError(f"{corpus.folder} does not record its audio settings; prepare it again")
+        check_mel_settings(self.recipe.audio, audio, "the recipe", f"the prepared corpus {corpus.folder}")
 
-    @property
-    def segment_frames(self) -> int:
-        """Mel frames per training crop: train.segment_seconds rounded up to whole codec frames."""
-        frames = self.cfg.train.segment_seconds * self.recipe.audio.sample_rate / self.recipe.audio.hop_length
-        return round_up(frames, self.per_code)
-
-    def build_modules(self) -> dict[str, nn.Module]:
-        vectors = self.cfg.train.batch_size * self.segment_frames // self.per_code  # codec frames per batch
-        threshold = dead_code_threshold(vectors, self.cfg.codebook_size)
-        return {"generator": MelCodecModel.from_settings(trained_settings(self.recipe), threshold)}
-
-    def optimizer_groups(self) -> dict[str, list[str]]:
-        return {"generator": ["generator"]}
-
-    def checkpoint_extras(self) -> dict[str, Any]:
-        return {"codec": trained_settings(self.recipe)}
-
-    # ------------------------------------------------------------------ data
-
-    def train_batches(self, epoch: int, rank: int, world_size: int) -> CropBatches:
-        """One random crop per utterance, deterministic per (seed, epoch); equal batches per rank."""
-        return training_crop_batches(functools.partial(collate_mels, self.corpus), self.corpus, "n_mel_frames",
-                                     self.segment_frames, self.cfg.train.batch_size, self.recipe.seed, epoch, rank,
-                                     world_size)
-
-    def validation_batches(self) -> Iterable[Batch]:
-        """The first validation utterances, from their start, up to VALIDATION_SECONDS each."""
-        if self._validation is None:
-            records = validation_records(self.corpus, VALIDATION_UTTERANCES, log)
-            longest = max(int(r["n_mel_frames"]) for r in records)
-            limit = VALIDATION_SECONDS * self.recipe.audio.sample_rate / self.recipe.audio.hop_length
-            frames = round_up(min(longest, limit), self.per_code)
-            self._validation = batches_from_start(functools.partial(collate_mels, self.corpus), records,
-                                                  self.cfg.train.batch_size, frames)
-        return self._validation
-
-    def batch_ids(self, batch: Batch) -> list[str]:
-        return list(batch["ids"])
+    def collate(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:
+        return collate_mels(self.corpus, records, starts, length)
 
     def batch_tokens(self, batch: Batch) -> int:
         return int(batch["mel"].shape[0] * batch["mel"].shape[-1])  # mel frames
