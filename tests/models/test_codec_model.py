@@ -18,7 +18,7 @@ def test_sizes_come_from_the_settings(recipe):
     assert model.hop_length == 64 and model.frame_rate == 250.0
     assert len(model.quantizer.vq.layers) == 2 and model.quantizer.bins == 16
     wav = torch.from_numpy(speechlike(0.25))[None, None]
-    recon, codes, commit = model(wav)
+    recon, codes, commit, _ = model(wav)
     assert recon.shape == wav.shape and codes.shape == (1, 2, math.ceil(wav.shape[-1] / 64))
     bigger = CodecModel.from_settings(dict(settings, channels=8, lstm_layers=1))
     assert count_parameters(bigger) > 2 * count_parameters(model)

@@ -99,3 +99,36 @@ def test_write_samples_writes_a_wav_and_a_png(recipe, corpus, tmp_path):
     task.write_samples(modules, tmp_path / "samples", 7, torch.device("cpu"))
     names = sorted(p.name for p in (tmp_path / "samples").iterdir())
     assert names == ["codec-0000007-utt6.png", "codec-0000007-utt6.wav", "reference-utt6.wav"]
+
+
+def test_phone_weight_labels_the_waveform_codecs_frames_by_their_middle_sample(tmp_path, corpus):
+    import numpy as np
+
+    from tts.data.store import write_ragged
+    from tts.text.symbols import encode
+    from tts.train.codec_task import IGNORE
+    from tts.train.durations import mel_durations_path
+
+    recipe = tiny_recipe(tmp_path / "run", phone_weight=0.5)
+    hop = recipe.audio.hop_length
+    record = corpus.records()[0]
+    n_mel = record["n_samples"] // hop + 1
+    record.update(phones=["S", "IY1"], n_mel_frames=n_mel)
+    durations = np.array([n_mel // 2, n_mel - n_mel // 2], dtype=np.int16)
+    mel_durations_path(recipe).parent.mkdir(parents=True)
+    write_ragged(mel_durations_path(recipe), "durations", [record["id"]], [durations], aligner_step=1)
+    task = CodecTask(recipe, corpus=corpus)
+    start, length = 100, task.per_code * (record["n_samples"] // task.per_code)
+    labels = task.collate([record], [start], length)["phones"][0]
+    ids = np.repeat(encode(record["phones"]), durations)
+    for j, label in enumerate(labels.tolist()):
+        mel = (start + task.per_code * j + task.per_code // 2) // hop
+        assert label == (ids[mel] if mel < n_mel else IGNORE), j
+    assert set(labels.tolist()) >= set(encode(record["phones"]))
+    out = task.build_modules()["generator"](task.collate([record], [start], length)["wav"])
+    assert out.first.shape[-1] == labels.shape[0]
+    modules = task.build_modules()
+    batch = task.collate(corpus.records()[1:3], [0, 0], length)  # utterances the aligner never heard
+    assert (batch["phones"] == IGNORE).all()
+    ((_, loss, logs),) = list(task.train_step(modules, batch, 0, torch.device("cpu")))
+    assert torch.isfinite(loss) and logs["phone_ce"] == 0.0

@@ -108,7 +108,7 @@ def test_model_shapes_and_frame_check(recipe):
     torch.manual_seed(0)
     model = MelCodecModel.from_settings(trained_settings(recipe))
     mel = torch.randn(3, recipe.audio.n_mels, 24) - 5
-    recon, codes, commit = model(mel)
+    recon, codes, commit, _ = model(mel)
     assert recon.shape == mel.shape and codes.shape == (3, 2, 6) and commit.dim() == 0
     with pytest.raises(ValueError, match="multiple of the codec's 4 mel frames"):
         model(mel[..., :23])
@@ -186,8 +186,8 @@ def test_training_with_fewer_codebooks_quantises_with_the_first_ones(recipe, cor
     mel = torch.from_numpy(corpus.mel(corpus.records()[0]))[None, :, :24]
     with torch.no_grad():
         model(first_batch)  # k-means start on other utterances: codebook 1 does not hold these latents exactly
-        recon, codes, _ = model(mel, 1)
-        full, all_codes, _ = model(mel)
+        recon, codes, _, _ = model(mel, 1)
+        full, all_codes, _, _ = model(mel)
         first_only = model.latents_mel(model.quantizer.vq.layers[0].decode(all_codes[:, 0]))
     assert codes.shape == (1, 1, 6) and torch.equal(codes[:, 0], all_codes[:, 0])
     torch.testing.assert_close(recon, first_only)
@@ -410,3 +410,79 @@ def test_stage_codec_vocoder_needs_a_mel_codec_and_a_mel_vocoder(tmp_path):
     with pytest.raises(ConfigError, match="vocoder.input"):
         recipe_from_dict({**base, "vocoder": {"input": "codec_mel", "upsample_rates": [4, 4, 4]},
                           "codec": {"kind": "trained", "domain": "mel", "strides": [2, 2]}})
+
+
+# ---------------------------------------------------------------------- codebook 1 learns the phones
+
+
+def _with_phones(recipe, corpus, phones=("HH", "AH0", "L", "OW1")):
+    """Gives every record `phones` and writes the aligner's mel durations: the frames split evenly."""
+    from tts.data.store import write_ragged
+    from tts.train.durations import mel_durations_path
+
+    ids, values = [], []
+    for record in corpus.records():
+        record["phones"] = list(phones)
+        n = int(record["n_mel_frames"])
+        ids.append(record["id"])
+        values.append(np.diff(np.linspace(0, n, len(phones) + 1).round().astype(np.int16)))
+    mel_durations_path(recipe).parent.mkdir(parents=True, exist_ok=True)
+    write_ragged(mel_durations_path(recipe), "durations", ids, values, aligner_step=1)
+    return dict(zip(ids, values))
+
+
+def test_phone_weight_labels_each_code_frame_with_the_phone_the_aligner_hears_there(tmp_path, corpus):
+    from tts.text.symbols import encode
+    from tts.train.codec_task import IGNORE
+
+    recipe = mel_recipe(tmp_path / "run", phone_weight=0.5)
+    durations = _with_phones(recipe, corpus)
+    task = MelCodecTask(recipe, corpus=corpus)
+    record = corpus.records()[0]
+    n = int(record["n_mel_frames"])
+    start, length = 3, 4 * (n // 4 + 1)  # runs past the end
+    labels = task.collate([record], [start], length)["phones"][0]  # (length / 4,)
+    ids = np.repeat(encode(record["phones"]), durations[record["id"]])  # the phone of each mel frame
+    for j, label in enumerate(labels.tolist()):
+        middle = start + 4 * j + 2
+        assert label == (ids[middle] if middle < n else IGNORE), j
+    assert (labels == IGNORE).any() and (labels != IGNORE).sum() >= 3
+    assert "phones" not in MelCodecTask(mel_recipe(tmp_path / "plain"), corpus=corpus).collate([record], [0], 8)
+
+
+def test_phone_weight_trains_the_encoder_through_codebook_1(tmp_path, corpus):
+    recipe = mel_recipe(tmp_path / "run", phone_weight=1.0)
+    _with_phones(recipe, corpus)
+    task = MelCodecTask(recipe, corpus=corpus)
+    torch.manual_seed(0)
+    modules = task.build_modules()
+    assert task.optimizer_groups() == {"generator": ["generator", "phones"]}
+    batch = task.train_batches(0, 0, 1)[0]
+    out = modules["generator"](batch["mel"])
+    task.phone_loss(modules, out.first, batch).backward()
+    encoder = modules["generator"].mel_encoder
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())  # straight through
+    assert modules["phones"].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in modules["generator"].mel_decoder.parameters())  # no phones in the decoder
+    ((_, _, logs),) = list(task.train_step(modules, batch, 0, torch.device("cpu")))
+    assert logs["loss"] > logs["mel_l1"] and logs["phone_ce"] > 0
+    metrics = task.validate(modules, next(iter(task.validation_batches())), torch.device("cpu"))
+    assert 0 <= metrics["phone_accuracy"] <= 1 and metrics["phone_ce"] > 0
+
+
+def test_phone_weight_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="phone_weight"):
+        mel_recipe(tmp_path, phone_weight=-1)
+    recipe = mel_recipe(tmp_path, phone_weight=0.1)
+    with pytest.raises(ConfigError, match="aligner before codec"):
+        dataclasses.replace(recipe, stages=("codec", "aligner")).validate()
+    dataclasses.replace(recipe, stages=("aligner", "codec")).validate()
+    dataclasses.replace(mel_recipe(tmp_path), stages=("codec", "aligner")).validate()  # off: any order
+
+
+def test_phone_weight_without_an_aligner_says_what_to_train_first(tmp_path, corpus):
+    recipe = mel_recipe(tmp_path / "run", phone_weight=0.1)
+    for record in corpus.records():
+        record["phones"] = ["AH0"]
+    with pytest.raises(RuntimeError, match="train the aligner first"):
+        MelCodecTask(recipe, corpus=corpus).train_batches(0, 0, 1)[0]

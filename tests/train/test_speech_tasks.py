@@ -231,6 +231,22 @@ def test_aligner_is_a_stage(tmp_path):
     assert isinstance(stages.load_task(tasks_recipe(tmp_path), "aligner"), AlignerTask)
 
 
+def test_mel_durations_come_from_the_aligner_without_codes(tmp_path):
+    from tts.train.aligner_task import AlignerTask
+    from tts.train.durations import load_mel_durations, mel_durations_path
+
+    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
+    corpus.has_codes = False
+    corpus.codes = None  # the codec stage comes before any codes
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
+    durations = load_mel_durations(recipe, corpus)
+    assert mel_durations_path(recipe).is_file()
+    assert set(durations) == {r["id"] for r in corpus.records()}
+    for record in corpus.records():
+        d = durations[record["id"]]
+        assert len(d) == len(record["phones"]) and int(d.sum()) == record["n_mel_frames"] and d.min() >= 0
+
+
 def test_durations_come_from_the_aligner_and_fit_every_utterance(tmp_path):
     from tts.train.aligner_task import AlignerTask
     from tts.train.durations import durations_path, load_durations

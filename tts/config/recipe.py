@@ -83,6 +83,9 @@ class Recipe:
         if "durations" in self.stages:
             _check(_before(self.stages, "aligner", "durations"), "stages", self.stages,
                    "aligner before durations (the durations model trains at the aligner's durations)")
+        if self.codec.phone_weight > 0 and "aligner" in self.stages and "codec" in self.stages:
+            _check(_before(self.stages, "aligner", "codec"), "stages", self.stages,
+                   "aligner before codec (codec.phone_weight trains codebook 1 on the aligner's phones)")
         if "aligner" in self.stages and "ar" in self.stages:
             _check(_before(self.stages, "aligner", "ar"), "stages", self.stages,
                    "aligner before ar (the AR's phone pointer learns the aligner's durations)")

@@ -119,6 +119,9 @@ class CodecConfig:
     codebook_size: int = 1024  # trained: entries per codebook
     quantizer_dropout: float = 0.0  # trained: share of training batches quantised with a random
     # number of codebooks 1..Q (SoundStream's quantizer dropout), so that the first codebooks decode well alone
+    phone_weight: float = 0.0  # trained: weight of a phone classifier on codebook 1's entries (cross-entropy
+    # against the phone the aligner hears in each frame; needs stage aligner first): codebook 1 carries the
+    # phones, what the AR chain needs (docs/codec.md)
     chunk_seconds: float = 30.0  # encode/decode long audio in chunks of this length
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-4, warmup_steps=500,
                                                                    max_steps=20000))
@@ -158,6 +161,8 @@ class CodecConfig:
         _check(self.n_codebooks >= 1, "n_codebooks", self.n_codebooks, ">= 1")
         _check(self.codebook_size >= 2, "codebook_size", self.codebook_size, ">= 2")
         _check(0 <= self.quantizer_dropout <= 1, "quantizer_dropout", self.quantizer_dropout, "in [0, 1]")
+        _check(self.phone_weight >= 0 and (self.phone_weight == 0 or self.kind == "trained"), "phone_weight",
+               self.phone_weight, ">= 0 (0 = off), and 0 unless kind is trained (only our own codec trains)")
         _check(self.chunk_seconds > 0, "chunk_seconds", self.chunk_seconds, "> 0 seconds")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -45,15 +45,28 @@ def dropout_levels(probability: float, n_codebooks: int, seed: int, step: int) -
     return int(rng.integers(1, n_codebooks + 1))
 
 
-def quantize(quantizer: nn.Module, latent: torch.Tensor, levels: int | None = None):
+class CodecPass(NamedTuple):
+    """What a codec's training pass returns."""
+
+    output: torch.Tensor  # the reconstruction: waveform (B, 1, S) or log-mel (B, M, F)
+    codes: torch.Tensor  # (B, levels, T)
+    commit: torch.Tensor  # mean commitment loss (scalar)
+    first: torch.Tensor  # (B, D, T): codebook 1's entries, with the gradient passed straight through to the
+    # encoder (what a phone classifier on codebook 1 trains the encoder by: codec.phone_weight)
+
+
+def quantize(quantizer: nn.Module, latent: torch.Tensor, levels: int | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Residual VQ of latents (B, D, T) with the first `levels` codebooks (None = all): (quantized
-    latents (B, D, T), codes (B, levels, T), mean commitment loss)."""
+    latents (B, D, T), codes (B, levels, T), mean commitment loss, codebook 1's entries (B, D, T) with
+    the gradient passed straight through to `latent`)."""
     n_q = len(quantizer.vq.layers)
     levels = n_q if levels is None else int(levels)
     if not 1 <= levels <= n_q:
         raise ValueError(f"levels must be 1 to {n_q} (the codec's codebooks), got {levels}")
     quantized, codes, commit = quantizer.vq(latent, n_q=levels)
-    return quantized, codes.transpose(0, 1), commit.mean()
+    first = quantizer.vq.layers[0].decode(codes[0])  # (B, D, T)
+    return quantized, codes.transpose(0, 1), commit.mean(), latent + (first - latent).detach()
 
 
 class CodecModel(nn.Module):
@@ -101,8 +114,8 @@ class CodecModel(nn.Module):
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
 
-    def forward(self, wav: torch.Tensor, levels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (reconstruction (B, 1, S), codes (B, levels, T), commitment loss scalar).
+    def forward(self, wav: torch.Tensor, levels: int | None = None) -> CodecPass:
+        """Training pass: reconstruction (B, 1, S), codes, commitment loss and codebook 1's latents.
 
         In training mode the quantiser updates its EMA codebooks and passes gradients straight
         through; in eval mode it quantises exactly as `encode` + `decode` do. `levels` < Q uses the
@@ -110,9 +123,9 @@ class CodecModel(nn.Module):
         """
         length = wav.shape[-1]
         latent = self.encoder(wav * self.input_gain)  # (B, D, T)
-        quantized, codes, commit = quantize(self.quantizer, latent, levels)
+        quantized, codes, commit, first = quantize(self.quantizer, latent, levels)
         recon = self.decoder(quantized)[..., :length] / self.input_gain  # (B, 1, S)
-        return recon, codes, commit
+        return CodecPass(recon, codes, commit, first)
 
 
 class MelCodecModel(nn.Module):
@@ -166,15 +179,15 @@ class MelCodecModel(nn.Module):
         """Latents (B, D, T) -> log-mel (B, M, T x strides)."""
         return self.mel_decoder(latents) * MEL_SPREAD + MEL_CENTRE
 
-    def forward(self, mel: torch.Tensor, levels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass on log-mel (B, M, T x strides): (reconstructed log-mel, codes (B, levels, T),
-        commitment loss). The quantiser trains by EMA in training mode, as in `CodecModel`; `levels`
+    def forward(self, mel: torch.Tensor, levels: int | None = None) -> CodecPass:
+        """Training pass on log-mel (B, M, T x strides): reconstructed log-mel, codes, commitment loss and
+        codebook 1's latents. The quantiser trains by EMA in training mode, as in `CodecModel`; `levels`
         as there."""
         if mel.shape[-1] % self.mel_frames_per_code:
             raise ValueError(f"mel frames ({mel.shape[-1]}) must be a multiple of the codec's "
                              f"{self.mel_frames_per_code} mel frames per code")
-        quantized, codes, commit = quantize(self.quantizer, self.mel_latents(mel), levels)
-        return self.latents_mel(quantized), codes, commit
+        quantized, codes, commit, first = quantize(self.quantizer, self.mel_latents(mel), levels)
+        return CodecPass(self.latents_mel(quantized), codes, commit, first)
 
     def attach_vocoder(self, generator: nn.Module) -> None:
         """The mel vocoder's generator (weight norm removed) that `decoder` ends in. It is kept

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WAV_WEIGHT = 1.0  # waveform L1 (EnCodec: 0.1 against a larger spectral loss than ours)
 MEL_WEIGHT = 1.0  # multi-resolution log-mel L1 (mean over resolutions, nats)
+IGNORE = -100  # phone label of a frame past the utterance's end
 COMMIT_WEIGHT = 1.0  # VQ commitment: encoder output to its quantised value, MSE
 VALIDATION_SECONDS = 4.0  # validation crops: up to this long, from the start of each utterance
 VALIDATION_UTTERANCES = 16  # validation utterances scored at each validation pass
@@ -54,9 +55,11 @@ class CodecTask:
         self.sample_rate = recipe.audio.sample_rate
         self.per_second: float = self.sample_rate
         self.per_code = self.frames_per_code()
+        self.mel_per_unit = 1 / recipe.audio.hop_length  # mel frames per LENGTH_KEY unit
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._mel_loss: nn.Module | None = None
         self._validation: list[Batch] | None = None
+        self._phone_durations: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -91,10 +94,15 @@ class CodecTask:
     def build_modules(self) -> dict[str, nn.Module]:
         vectors = self.cfg.train.batch_size * self.segment_length // self.per_code  # codec frames per batch
         threshold = dead_code_threshold(vectors, self.cfg.codebook_size)
-        return {"generator": self.MODEL.from_settings(trained_settings(self.recipe), threshold)}
+        modules = {"generator": self.MODEL.from_settings(trained_settings(self.recipe), threshold)}
+        if self.cfg.phone_weight > 0:  # training only: the codec's checkpoint loads without it
+            from tts.text.symbols import N_SYMBOLS
+
+            modules["phones"] = nn.Linear(self.cfg.dimension, N_SYMBOLS)
+        return modules
 
     def optimizer_groups(self) -> dict[str, list[str]]:
-        return {"generator": ["generator"]}
+        return {"generator": ["generator", "phones"] if self.cfg.phone_weight > 0 else ["generator"]}
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"codec": trained_settings(self.recipe)}
@@ -123,7 +131,44 @@ class CodecTask:
             n_samples.append(int(wav.shape[0]))
             wavs.append(np.pad(wav, (0, length - wav.shape[0])))
         wav = torch.from_numpy(np.stack(wavs).astype(np.float32))[:, None]  # (B, 1, S)
-        return {"ids": [r["id"] for r in records], "wav": wav, "n_samples": n_samples}
+        return {"ids": [r["id"] for r in records], "wav": wav, "n_samples": n_samples,
+                **self.phone_labels(records, starts, length)}
+
+    def phone_labels(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:
+        """{"phones": (B, T) long}: the phone (symbol id) the aligner hears at the middle of each codec frame
+        of each crop, IGNORE past the utterance's end; {} when codec.phone_weight is 0."""
+        if self.cfg.phone_weight <= 0:
+            return {}
+        from tts.text.symbols import encode
+
+        if self._phone_durations is None:
+            from tts.train.durations import load_mel_durations
+
+            self._phone_durations = load_mel_durations(self.recipe, self.corpus)
+        middles = np.arange(length // self.per_code) * self.per_code + self.per_code // 2  # (T,) units
+        labels = np.full((len(records), len(middles)), IGNORE, dtype=np.int64)
+        for row, (record, start) in enumerate(zip(records, starts)):
+            durations = self._phone_durations.get(record["id"])
+            if durations is None:
+                continue
+            mel = np.floor((start + middles) * self.mel_per_unit).astype(np.int64)  # (T,) mel frame indices
+            phone = np.searchsorted(np.cumsum(durations), mel, side="right")  # (T,) index into the phones
+            inside = (phone < len(durations)) & (mel < int(record["n_mel_frames"]))
+            labels[row, inside] = np.asarray(encode(record["phones"]), dtype=np.int64)[phone[inside]]
+        return {"phones": torch.from_numpy(labels)}
+
+    def phone_loss(self, modules: dict[str, nn.Module], first: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Cross-entropy of the phone classifier on codebook 1's latents (B, D, T) against batch["phones"]."""
+        logits, labels = self._phone_logits(modules, first, batch)
+        if not bool((labels != IGNORE).any()):  # no frame of the batch has a phone: nothing to learn (not NaN)
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE)
+
+    def _phone_logits(self, modules: dict[str, nn.Module], first: torch.Tensor,
+                      batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (B, T, symbols) of the classifier on codebook 1's latents (B, D, >= T), labels (B, T))."""
+        labels = batch["phones"].to(first.device)
+        return modules["phones"](first.float().transpose(1, 2)[:, :labels.size(1)]), labels
 
     def batch_ids(self, batch: Batch) -> list[str]:
         return list(batch["ids"])
@@ -147,15 +192,36 @@ class CodecTask:
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
         real = batch["wav"].to(device)  # (B, 1, S)
         levels = dropout_levels(self.cfg.quantizer_dropout, self.cfg.n_codebooks, self.recipe.seed, step)
-        fake, _, commit = modules["generator"](real, levels)  # (B, 1, S), codes, scalar
-        fake = fake.float()
+        out = modules["generator"](real, levels)  # (B, 1, S), codes, scalar, codebook 1's latents
+        fake = out.output.float()
         wav_l1 = F.l1_loss(fake, real)
         mel = self.mel_loss(fake, real)
-        loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * commit
-        logs = {"wav_l1": wav_l1.item(), "mel": mel.item(), "commit": commit.item(), "loss": loss.item()}
+        loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * out.commit
+        logs = {"wav_l1": wav_l1.item(), "mel": mel.item(), "commit": out.commit.item()}
+        yield ("generator", *self.with_phones(loss, logs, modules, out.first, batch, levels))
+
+    def with_phones(self, loss: torch.Tensor, logs: dict[str, float], modules: dict[str, nn.Module],
+                    first: torch.Tensor, batch: Batch, levels: int | None) -> tuple[torch.Tensor, dict[str, float]]:
+        """A step's loss plus codec.phone_weight x the phone classifier's cross-entropy, and its logs."""
+        if self.cfg.phone_weight > 0:
+            phone_ce = self.phone_loss(modules, first, batch)
+            loss = loss + self.cfg.phone_weight * phone_ce
+            logs["phone_ce"] = phone_ce.item()
+        logs["loss"] = loss.item()
         if self.cfg.quantizer_dropout > 0:
             logs["levels"] = float(levels or self.cfg.n_codebooks)
-        yield "generator", loss, logs
+        return loss, logs
+
+    def phone_metrics(self, modules: dict[str, nn.Module], first: torch.Tensor, batch: Batch) -> dict[str, float]:
+        """Validation: the phone classifier's cross-entropy and accuracy on codebook 1 ({} without one)."""
+        if self.cfg.phone_weight <= 0:
+            return {}
+        logits, labels = self._phone_logits(modules, first, batch)
+        heard = labels != IGNORE
+        if not bool(heard.any()):
+            return {}
+        return {"phone_ce": float(F.cross_entropy(logits[heard], labels[heard])),
+                "phone_accuracy": float((logits.argmax(-1)[heard] == labels[heard]).float().mean())}
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:
@@ -163,7 +229,8 @@ class CodecTask:
         from tts.audio.spectral import multi_resolution_mel_distance
 
         real = batch["wav"].to(device)
-        fake = modules["generator"](real)[0].float()
+        out = modules["generator"](real)
+        fake = out.output.float()
         distances, l1s = [], []
         for f, r, n in zip(fake, real, batch["n_samples"]):
             distances.append(multi_resolution_mel_distance(f[..., :n], r[..., :n], self.sample_rate))
@@ -171,7 +238,7 @@ class CodecTask:
         distance, wav_l1 = float(np.mean(distances)), float(np.mean(l1s))
         # "loss" picks best.pt: the training loss without the commitment term
         return {"loss": MEL_WEIGHT * distance + WAV_WEIGHT * wav_l1, "mel_distance": distance,
-                "wav_l1": wav_l1}
+                "wav_l1": wav_l1, **self.phone_metrics(modules, out.first, batch)}
 
     @torch.no_grad()
     def write_samples(self, modules: dict[str, nn.Module], folder: Path, step: int,

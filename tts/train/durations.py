@@ -4,14 +4,15 @@ Stage durations trains the durations model on them. They are computed once, from
 over every utterance with codes, in mel frames by the aligner's monotonic path and then rounded to
 codec frames, and kept in <run>/aligner/durations.npz beside the checkpoint they came from (its step is
 stored with them; a newer aligner checkpoint does not redo them: delete the file to). A killed
-computation leaves no file and starts again (minutes on a CPU).
+computation leaves no file and starts again (minutes on a CPU). The codec stage, which comes before
+any codes, reads the same durations in mel frames from <run>/aligner/mel_durations.npz (codec.phone_weight).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,7 +22,8 @@ from tts.models.alignment import attention_durations, codec_durations, normalise
 
 log = logging.getLogger(__name__)
 
-FILE = "durations.npz"
+FILE = "durations.npz"  # codec frames of each phone (stages ar, durations)
+MEL_FILE = "mel_durations.npz"  # mel frames of each phone (the codec stage, with codec.phone_weight)
 BATCH_TOKENS = 20000  # phones + mel frames per forward pass
 
 
@@ -48,6 +50,32 @@ def read_durations(path: Path) -> dict[str, np.ndarray]:
 def compute_durations(recipe: Any, task: Any, path: Path) -> None:
     """Codec-frame durations of every train and validation utterance of `task` (a DurationsTask) from the
     aligner's best.pt, saved at `path`."""
+    per_frame = task.mel_per_frame
+    datasets = [task.dataset(split) for split in ("train", "validation")]
+    _write_aligned(path, datasets, "stage durations",
+                   lambda item, mel_durations: codec_durations(mel_durations, item.n_frames, per_frame))
+
+
+def mel_durations_path(recipe: Any) -> Path:
+    return Path(recipe.output_dir) / "aligner" / MEL_FILE
+
+
+def load_mel_durations(recipe: Any, corpus: Any) -> dict[str, np.ndarray]:
+    """{utterance id: mel frames (L,) of each phone} of every train and validation utterance of the
+    prepared `corpus` (no codes needed: the codec stage reads them), computed from the run's aligner on
+    first use and kept in <run>/aligner/mel_durations.npz."""
+    path = mel_durations_path(recipe)
+    if not path.exists():
+        from tts.train.aligner_task import MelDataset
+
+        datasets = [MelDataset(corpus, split) for split in ("train", "validation")]
+        _write_aligned(path, datasets, "codec.phone_weight", lambda item, mel_durations: mel_durations)
+    return read_durations(path)
+
+
+def _write_aligned(path: Path, datasets: list[Any], reader: str, convert: Callable[[Any, np.ndarray], np.ndarray]) -> None:
+    """Run the aligner of path.parent/best.pt over the items (.id, .phones, .record) of `datasets` and save
+    convert(item, its durations in mel frames) of each at `path` with the aligner's step."""
     from tqdm import tqdm
 
     from tts.data.store import write_ragged
@@ -57,24 +85,22 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
 
     checkpoint_path = path.parent / "best.pt"
     if not checkpoint_path.exists():
-        raise RuntimeError(f"stage durations reads the aligner's durations, but {checkpoint_path} does "
-                           "not exist: train the aligner first (`tts train <recipe> --stage aligner`)")
+        raise RuntimeError(f"{reader} reads the aligner's durations, but {checkpoint_path} does not exist: "
+                           "train the aligner first (`tts train <recipe> --stage aligner`)")
     checkpoint = read_checkpoint(checkpoint_path)
     model = Aligner.from_checkpoint(checkpoint)
-    checkpoint_step = int(checkpoint.get("step", -1))
-    per_frame = task.mel_per_frame
     ids, values = [], []
     rng = np.random.default_rng(0)
     spread = 0  # utterances with fewer mel frames than phones that need one
-    for split in ("train", "validation"):
-        data = task.dataset(split)
+    for data in datasets:
         mel_frames = [int(item.record["n_mel_frames"]) for item in data.items]
         batches = sorted(bucket_batches([len(i.phones) + f for i, f in zip(data.items, mel_frames)], BATCH_TOKENS,
                                         rng), key=min)
-        bar = tqdm(total=len(data), unit="utt", desc=f"durations {split}", dynamic_ncols=True)
+        bar = tqdm(total=len(data.items), unit="utt", desc=f"durations of {len(data.items)} utterances",
+                   dynamic_ncols=True)
         for items in batches:
             phones = [data.items[i].phones for i in items]
-            frames = [normalised_frames(torch.from_numpy(task.corpus.mel(data.items[i].record))) for i in items]
+            frames = [normalised_frames(torch.from_numpy(data.corpus.mel(data.items[i].record))) for i in items]
             phone_lengths = torch.tensor([len(p) for p in phones])
             with torch.no_grad():
                 log_attention = model(pad_right(phones, int(phone_lengths.max())), phone_lengths, pad_frames(frames))
@@ -84,12 +110,12 @@ def compute_durations(recipe: Any, task: Any, path: Path) -> None:
                 mel_durations, even = attention_durations(log_attention[row, :F, :n].numpy(), item.phones)
                 spread += even
                 ids.append(item.id)
-                values.append(codec_durations(mel_durations, item.n_frames, per_frame).astype(np.int16))
+                values.append(convert(item, mel_durations).astype(np.int16))
             bar.update(len(items))
         bar.close()
     if spread:
         log.warning("durations: %d of %d utterances have fewer mel frames than phones that need one; their "
                     "frames are spread evenly over the phones", spread, len(ids))
-    write_ragged(path, "durations", ids, values, aligner_step=checkpoint_step)
+    write_ragged(path, "durations", ids, values, aligner_step=int(checkpoint.get("step", -1)))
     log.info("durations of %d utterances from %s (step %s) written to %s", len(ids), checkpoint_path,
-             checkpoint_step, path)
+             checkpoint.get("step"), path)

@@ -41,6 +41,7 @@ class MelCodecTask(CodecTask):
             raise ValueError("MelCodecTask trains codec.kind 'trained' with codec.domain 'mel'")
         super().__init__(recipe, corpus)
         self.per_second = recipe.audio.sample_rate / recipe.audio.hop_length
+        self.mel_per_unit = 1.0
 
     def frames_per_code(self) -> int:
         return self.cfg.mel_frames_per_code
@@ -54,7 +55,7 @@ class MelCodecTask(CodecTask):
         check_mel_settings(self.recipe.audio, audio, "the recipe", f"the prepared corpus {corpus.folder}")
 
     def collate(self, records: Sequence[dict], starts: Sequence[int], length: int) -> Batch:
-        return collate_mels(self.corpus, records, starts, length)
+        return {**collate_mels(self.corpus, records, starts, length), **self.phone_labels(records, starts, length)}
 
     def batch_tokens(self, batch: Batch) -> int:
         return int(batch["mel"].shape[0] * batch["mel"].shape[-1])  # mel frames
@@ -66,12 +67,11 @@ class MelCodecTask(CodecTask):
         mel = batch["mel"].to(device)  # (B, M, F)
         levels = dropout_levels(self.cfg.quantizer_dropout, self.cfg.n_codebooks, self.recipe.seed, step)
         with torch.autocast(device.type, enabled=False):  # log-mels and codebooks in float32
-            recon, _, commit = modules["generator"](mel, levels)
-            mel_l1 = F.l1_loss(recon, mel)
-            loss = mel_l1 + COMMIT_WEIGHT * commit
-        logs = {"mel_l1": mel_l1.item(), "commit": commit.item(), "loss": loss.item()}
-        if self.cfg.quantizer_dropout > 0:
-            logs["levels"] = float(levels or self.cfg.n_codebooks)
+            out = modules["generator"](mel, levels)
+            mel_l1 = F.l1_loss(out.output, mel)
+            loss, logs = self.with_phones(mel_l1 + COMMIT_WEIGHT * out.commit,
+                                          {"mel_l1": mel_l1.item(), "commit": out.commit.item()},
+                                          modules, out.first, batch, levels)
         yield "generator", loss, logs
 
     @torch.no_grad()
@@ -79,15 +79,15 @@ class MelCodecTask(CodecTask):
         """Log-mel L1 over the real frames of each validation crop, codes as inference makes them."""
         mel = batch["mel"].to(device)
 
-        def l1_with(levels: int | None) -> float:
-            recon = modules["generator"](mel, levels)[0].float()
+        def l1_of(recon: torch.Tensor) -> float:
             return float(np.mean([float((r[:, :n] - m[:, :n]).abs().mean())
-                                  for r, m, n in zip(recon, mel, batch["n_mel_frames"])]))
+                                  for r, m, n in zip(recon.float(), mel, batch["n_mel_frames"])]))
 
-        l1 = l1_with(None)
-        metrics = {"loss": l1, "mel_l1": l1}  # "loss" picks best.pt
+        out = modules["generator"](mel)
+        l1 = l1_of(out.output)
+        metrics = {"loss": l1, "mel_l1": l1, **self.phone_metrics(modules, out.first, batch)}  # "loss": best.pt
         if self.cfg.n_codebooks > 1:  # what the first codebook alone keeps (the AR's share of the codes)
-            metrics["mel_l1_level1"] = l1_with(1)
+            metrics["mel_l1_level1"] = l1_of(modules["generator"](mel, 1).output)
         return metrics
 
     @torch.no_grad()
