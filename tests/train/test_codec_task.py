@@ -106,7 +106,7 @@ def test_phone_weight_labels_the_waveform_codecs_frames_by_their_middle_sample(t
 
     from tts.data.store import write_ragged
     from tts.text.symbols import encode
-    from tts.train.codec_task import IGNORE
+    from tts.models.layers import IGNORE
     from tts.train.durations import mel_durations_path
 
     recipe = tiny_recipe(tmp_path / "run", phone_weight=0.5)

@@ -433,7 +433,7 @@ def _with_phones(recipe, corpus, phones=("HH", "AH0", "L", "OW1")):
 
 def test_phone_weight_labels_each_code_frame_with_the_phone_the_aligner_hears_there(tmp_path, corpus):
     from tts.text.symbols import encode
-    from tts.train.codec_task import IGNORE
+    from tts.models.layers import IGNORE
 
     recipe = mel_recipe(tmp_path / "run", phone_weight=0.5)
     durations = _with_phones(recipe, corpus)

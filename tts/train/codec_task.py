@@ -24,13 +24,13 @@ from torch import nn
 from tts.codec import trained_settings
 from tts.config import Recipe, TrainConfig
 from tts.models.codec_model import CodecModel, dead_code_threshold, dropout_levels
+from tts.models.layers import IGNORE, token_accuracy, token_loss
 from tts.train.batching import CropBatches, batches_from_start, round_up, training_crop_batches, validation_records
 
 log = logging.getLogger(__name__)
 
 WAV_WEIGHT = 1.0  # waveform L1 (EnCodec: 0.1 against a larger spectral loss than ours)
 MEL_WEIGHT = 1.0  # multi-resolution log-mel L1 (mean over resolutions, nats)
-IGNORE = -100  # phone label of a frame past the utterance's end
 COMMIT_WEIGHT = 1.0  # VQ commitment: encoder output to its quantised value, MSE
 VALIDATION_SECONDS = 4.0  # validation crops: up to this long, from the start of each utterance
 VALIDATION_UTTERANCES = 16  # validation utterances scored at each validation pass
@@ -53,9 +53,6 @@ class CodecTask:
         self.recipe = recipe
         self.cfg = recipe.codec
         self.sample_rate = recipe.audio.sample_rate
-        self.per_second: float = self.sample_rate
-        self.per_code = self.frames_per_code()
-        self.mel_per_unit = 1 / recipe.audio.hop_length  # mel frames per LENGTH_KEY unit
         self._corpus = corpus  # a PreparedCorpus; opened on first use unless given (tests)
         self._mel_loss: nn.Module | None = None
         self._validation: list[Batch] | None = None
@@ -63,9 +60,20 @@ class CodecTask:
 
     # ------------------------------------------------------------------ setup
 
-    def frames_per_code(self) -> int:
-        """Units of LENGTH_KEY per codec frame."""
+    @property
+    def per_second(self) -> float:
+        """LENGTH_KEY units (samples) per second."""
+        return self.sample_rate
+
+    @property
+    def per_code(self) -> int:
+        """LENGTH_KEY units per codec frame."""
         return self.cfg.hop_length
+
+    @property
+    def mel_per_unit(self) -> float:
+        """Mel frames per LENGTH_KEY unit."""
+        return 1 / self.recipe.audio.hop_length
 
     @property
     def train_config(self) -> TrainConfig:
@@ -162,7 +170,7 @@ class CodecTask:
         logits, labels = self._phone_logits(modules, first, batch)
         if not bool((labels != IGNORE).any()):  # no frame of the batch has a phone: nothing to learn (not NaN)
             return logits.sum() * 0.0
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE)
+        return token_loss(logits, labels)
 
     def _phone_logits(self, modules: dict[str, nn.Module], first: torch.Tensor,
                       batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,11 +206,12 @@ class CodecTask:
         mel = self.mel_loss(fake, real)
         loss = WAV_WEIGHT * wav_l1 + MEL_WEIGHT * mel + COMMIT_WEIGHT * out.commit
         logs = {"wav_l1": wav_l1.item(), "mel": mel.item(), "commit": out.commit.item()}
-        yield ("generator", *self.with_phones(loss, logs, modules, out.first, batch, levels))
+        yield ("generator", *self.finish_step(loss, logs, modules, out.first, batch, levels))
 
-    def with_phones(self, loss: torch.Tensor, logs: dict[str, float], modules: dict[str, nn.Module],
+    def finish_step(self, loss: torch.Tensor, logs: dict[str, float], modules: dict[str, nn.Module],
                     first: torch.Tensor, batch: Batch, levels: int | None) -> tuple[torch.Tensor, dict[str, float]]:
-        """A step's loss plus codec.phone_weight x the phone classifier's cross-entropy, and its logs."""
+        """A step's loss plus codec.phone_weight x the phone classifier's cross-entropy, and its logs (with the loss,
+        and the levels it quantised with under quantizer dropout)."""
         if self.cfg.phone_weight > 0:
             phone_ce = self.phone_loss(modules, first, batch)
             loss = loss + self.cfg.phone_weight * phone_ce
@@ -217,11 +226,9 @@ class CodecTask:
         if self.cfg.phone_weight <= 0:
             return {}
         logits, labels = self._phone_logits(modules, first, batch)
-        heard = labels != IGNORE
-        if not bool(heard.any()):
+        if not bool((labels != IGNORE).any()):
             return {}
-        return {"phone_ce": float(F.cross_entropy(logits[heard], labels[heard])),
-                "phone_accuracy": float((logits.argmax(-1)[heard] == labels[heard]).float().mean())}
+        return {"phone_ce": float(token_loss(logits, labels)), "phone_accuracy": token_accuracy(logits, labels)}
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: Batch, device: torch.device) -> dict[str, float]:

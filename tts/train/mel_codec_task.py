@@ -40,11 +40,18 @@ class MelCodecTask(CodecTask):
         if recipe.codec.kind != "trained" or recipe.codec.domain != "mel":
             raise ValueError("MelCodecTask trains codec.kind 'trained' with codec.domain 'mel'")
         super().__init__(recipe, corpus)
-        self.per_second = recipe.audio.sample_rate / recipe.audio.hop_length
-        self.mel_per_unit = 1.0
 
-    def frames_per_code(self) -> int:
+    @property
+    def per_second(self) -> float:
+        return self.recipe.audio.sample_rate / self.recipe.audio.hop_length
+
+    @property
+    def per_code(self) -> int:
         return self.cfg.mel_frames_per_code
+
+    @property
+    def mel_per_unit(self) -> float:
+        return 1.0
 
     def check_corpus(self, corpus: Any) -> None:
         from tts.vocode import check_mel_settings
@@ -69,7 +76,7 @@ class MelCodecTask(CodecTask):
         with torch.autocast(device.type, enabled=False):  # log-mels and codebooks in float32
             out = modules["generator"](mel, levels)
             mel_l1 = F.l1_loss(out.output, mel)
-            loss, logs = self.with_phones(mel_l1 + COMMIT_WEIGHT * out.commit,
+            loss, logs = self.finish_step(mel_l1 + COMMIT_WEIGHT * out.commit,
                                           {"mel_l1": mel_l1.item(), "commit": out.commit.item()},
                                           modules, out.first, batch, levels)
         yield "generator", loss, logs
