@@ -102,6 +102,34 @@ def test_missing_and_malformed_files(tmp_path):
         load_recipe(scalar)
 
 
+
+def test_base_recipe_is_laid_under_the_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("name: base\nstages: [codec, ar]\nar:\n  width: 64\n  train:\n    lr: 3e-4\n")
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("base: ../base.yaml\nname: child\nstages: [codec]\nar:\n  train:\n    max_steps: 7\n")
+    recipe = load_recipe(child, ["ar.heads=2"])
+    assert recipe.name == "child" and recipe.stages == ("codec",)  # a list replaces the base's
+    assert recipe.ar.width == 64 and recipe.ar.heads == 2  # sections merge key by key
+    assert recipe.ar.train.lr == pytest.approx(3e-4) and recipe.ar.train.max_steps == 7
+
+
+def test_base_recipe_errors_name_the_file(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text("base: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match=r"child\.yaml: base: .*missing\.yaml does not exist"):
+        load_recipe(child)
+    child.write_text("base: [1]\n")
+    with pytest.raises(ConfigError, match=r"child\.yaml: recipe key 'base'"):
+        load_recipe(child)
+    (tmp_path / "a.yaml").write_text("base: child.yaml\n")
+    child.write_text("base: a.yaml\n")
+    with pytest.raises(ValueError, match="loop"):
+        load_recipe(child)
+    (tmp_path / "a.yaml").write_text("audio:\n  n_mels: -3\n")
+    with pytest.raises(ConfigError, match=r"child\.yaml: recipe key 'audio\.n_mels' = -3"):
+        load_recipe(child)
+
 @pytest.mark.parametrize("text, key, value", [
     ("ar.train.lr=3e-4", "ar.train.lr", 3e-4),
     ("codec.strides=[8, 5, 4, 4]", "codec.strides", [8, 5, 4, 4]),

@@ -257,10 +257,41 @@ def recipe_from_dict(data: dict[str, Any], overrides: tuple[str, ...] | list[str
 
 
 def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Recipe:
-    """Load a YAML recipe, apply overrides, validate; errors name the file and the dotted key."""
+    """Load a YAML recipe, apply overrides, validate; errors name the file and the dotted key.
+
+    A recipe may start with `base: other.yaml` (a path relative to its own folder): it is that recipe with
+    this file's keys laid over it, section by section (a list replaces the base's list).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} does not exist; the shipped ones are in recipes/")
+    return recipe_from_dict(_read_with_base(path, ()), overrides, source=str(path))
+
+
+def _read_with_base(path: Path, children: tuple[Path, ...]) -> dict[str, Any]:
+    data = _read_mapping(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError("base", base, "the path of another recipe, relative to this one's folder", str(path))
+    base_path = path.parent / base
+    if not base_path.is_file():
+        raise FileNotFoundError(f"{path}: base: {base_path} does not exist (the path is relative to {path.parent})")
+    if base_path.resolve() in {p.resolve() for p in (*children, path)}:
+        raise ValueError(f"{path}: base: {base} leads back to a recipe already read; the bases form a loop")
+    return _lay_over(_read_with_base(base_path, (*children, path)), data)
+
+
+def _lay_over(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in data.items():
+        inner = merged.get(key)
+        merged[key] = _lay_over(inner, value) if isinstance(value, dict) and isinstance(inner, dict) else value
+    return merged
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except DuplicateKeyError as err:
@@ -272,7 +303,7 @@ def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
                          "start from one of the shipped recipes in recipes/")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a recipe must be a mapping of sections, got {type(data).__name__}")
-    return recipe_from_dict(data, overrides, source=str(path))
+    return data
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> None:
