@@ -56,7 +56,7 @@ def durations_run(tmp_path_factory) -> Path:
                 "vocoder.initial_channels=16", "vocoder.train.batch_size=2", "aligner.width=16",
                 "durations.width=32", "durations.layers=1", "durations.heads=2", "durations.train.batch_tokens=400",
                 *_tiny(("vocoder.train", "codec.train", "aligner.train", "durations.train"), 2)]
-    run_recipe(load_recipe(ROOT / "recipes" / "offline.yaml", settings))
+    run_recipe(load_recipe(ROOT / "recipes" / "offline_durations.yaml", settings))
     return run
 
 

@@ -98,17 +98,21 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
 
 
 def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path):
-    """The offline recipe's whole chain, tiny, in one `tts run`: the vocoder, the mel-domain codec, its
-    codes, the aligner, its durations, the durations model, the vocoder fine-tuned on its log-mels; then
-    synthesis with no AR through that vocoder; then the AR chain of the same recipe (codec_vocoder, AR,
-    NAR, the vocoder fine-tuned on the chain's log-mels)."""
+    """The offline recipes' whole chains, tiny, each in one `tts run`. offline_durations.yaml: the vocoder,
+    the mel-domain codec, its codes, the aligner, its durations, the durations model, the vocoder fine-tuned
+    on its log-mels; then synthesis with no AR through that vocoder. offline.yaml: the AR chain (the aligner
+    before the codec, whose codebook 1 learns its phones; codec_vocoder, AR, NAR, the vocoder fine-tuned on
+    the chain's log-mels)."""
     from tts.codec import mel_vocoder_path
     from tts.pipeline import run_recipe
     from tts.synthesize import ARChain, DurationsChain, Synthesizer
 
     shipped = load_recipe(ROOT / "recipes" / "offline.yaml")
-    assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0
-    assert shipped.stages == ("vocoder", "codec", "aligner", "durations", "durations_vocoder")
+    assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0 and shipped.codec.phone_weight > 0
+    assert shipped.stages == ("vocoder", "aligner", "codec", "codec_vocoder", "ar", "nar", "chain_vocoder")
+    durations = load_recipe(ROOT / "recipes" / "offline_durations.yaml")
+    assert durations.stages == ("vocoder", "codec", "aligner", "durations", "durations_vocoder")
+    assert durations.codec.phone_weight == 0 and durations.vocoder == shipped.vocoder
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
     tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
@@ -117,8 +121,8 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
                  f"{section}.log_every=1"]
-    recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
-                         TINY + tiny + [f"stages={list(shipped.stages)}", f"data.root={corpus}", f"output_dir={run}"])
+    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml",
+                         TINY + tiny + [f"stages={list(durations.stages)}", f"data.root={corpus}", f"output_dir={run}"])
     run_recipe(recipe)
     for stage in ("vocoder", "codec", "aligner", "durations", "durations_vocoder"):
         assert (run / stage / "best.pt").is_file()
@@ -130,11 +134,12 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
     assert set(result.timings) == {"front_end", "durations", "vocoder"}
-    chain = ["stages=[vocoder, codec, codec_vocoder, aligner, ar, nar, chain_vocoder]"]
+    chain = [f"stages={list(shipped.stages)}"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])
     run_recipe(recipe)
     assert (tmp_path / "ar_run" / "chain_vocoder" / "chain_mels.npz").is_file()
+    assert (tmp_path / "ar_run" / "aligner" / "mel_durations.npz").is_file()  # the codec's phone labels
     assert mel_vocoder_path(recipe) == tmp_path / "ar_run" / "chain_vocoder" / "best.pt"
     synthesizer = Synthesizer.from_run(tmp_path / "ar_run")
     assert isinstance(synthesizer.chain, ARChain)
