@@ -36,6 +36,7 @@ step() {  # step LABEL COMMAND...: run it with its output in LOGS/LABEL.log, and
 
 step corpus python scripts/make_corpus.py --out "$CORPUS" --hours 12 --seed 0
 step train tts run "$RECIPE" --workers 2 "${SETS[@]}"
-grep -E "tts\.pipeline: +(prepare|train) .*[0-9] s$" "$LOGS/train.log" | tail -n 12 || true  # the time of each step
+# the time of each step of this start (the log keeps earlier starts above its last "== prepare ==")
+tac "$LOGS/train.log" | awk '/tts\.pipeline: == prepare ==$/ {exit} /tts\.pipeline: +(prepare|train) .*[0-9] s$/' | tac || true
 step eval tts eval model "$RUN" --limit 100 -o "$RUN/eval_100.json"
 tail -n 25 "$LOGS/eval.log"

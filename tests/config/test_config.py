@@ -102,7 +102,6 @@ def test_missing_and_malformed_files(tmp_path):
         load_recipe(scalar)
 
 
-
 def test_base_recipe_is_laid_under_the_file(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "base.yaml").write_text("name: base\nstages: [codec, ar]\nar:\n  width: 64\n  train:\n    lr: 3e-4\n")
@@ -129,6 +128,7 @@ def test_base_recipe_errors_name_the_file(tmp_path):
     (tmp_path / "a.yaml").write_text("audio:\n  n_mels: -3\n")
     with pytest.raises(ConfigError, match=r"child\.yaml: recipe key 'audio\.n_mels' = -3"):
         load_recipe(child)
+
 
 @pytest.mark.parametrize("text, key, value", [
     ("ar.train.lr=3e-4", "ar.train.lr", 3e-4),
