@@ -32,12 +32,12 @@ def tiny_codec(recipe):
     return Codec(CodecModel.from_settings(settings), settings)
 
 
-def tiny_synthesizer(vocoder=None) -> Synthesizer:
+def tiny_synthesizer() -> Synthesizer:
     """The AR chain of random tiny models: an AR and a NAR over a tiny codec."""
     torch.manual_seed(0)
     recipe = recipe_from_dict(RECIPE)
     ar, nar = ARModel(N_SYMBOLS, 32, SHAPE).eval(), NARModel(N_SYMBOLS, 32, 3, SHAPE).eval()
-    return Synthesizer(ARChain(recipe, ar, nar, tiny_codec(recipe), vocoder))
+    return Synthesizer(ARChain(recipe, ar, nar, tiny_codec(recipe)))
 
 
 def tiny_durations_synthesizer(vocoder) -> Synthesizer:
@@ -212,11 +212,6 @@ def test_the_codec_must_be_the_one_the_models_learned(tmp_path):
     weights.write_bytes(b"a codec trained on since")
     with pytest.raises(ValueError, match="is not the one whose codes the models were trained on"):
         _check_codec(FakeCodec(), trained_on, weights, tmp_path)
-
-
-def test_vocoder_decoder_needs_a_vocoder(synth):
-    with pytest.raises(FileNotFoundError, match="no trained vocoder"):
-        synth.synthesize("Hello.", options=synth.options(decoder="vocoder"))
 
 
 def test_options_are_the_recipes_with_changes():

@@ -60,20 +60,17 @@ def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None)
 
 
 def load_ar_chain(run_dir: Path, device: torch.device) -> tuple[ARChain, dict[str, int]]:
-    """The run's ar/ and nar/ checkpoints, the codec they learned and a vocoder if any; and their steps."""
+    """The run's ar/ and nar/ checkpoints and the codec they learned; and their steps."""
     from tts.models.ar import ARModel
     from tts.models.nar import NARModel
-    from tts.vocode import load_vocoder
 
     ar, nar = stage_checkpoint(run_dir, "ar"), stage_checkpoint(run_dir, "nar")
     if nar.get("codec") != ar.get("codec"):
         raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                          f"({ar.get('codec')} vs {nar.get('codec')}); retrain one of them")
     recipe = recipe_from_dict(ar["recipe"])
-    vocoder_file = ar_chain_files(run_dir, recipe).get("vocoder")
     chain = ARChain(recipe, ARModel.from_checkpoint(ar).to(device), NARModel.from_checkpoint(nar).to(device),
-                    run_codec(recipe, run_dir, device, ar.get("codec")),
-                    load_vocoder(vocoder_file, device) if vocoder_file else None)
+                    run_codec(recipe, run_dir, device, ar.get("codec")))
     return chain, {"ar": int(ar.get("step", 0)), "nar": int(nar.get("step", 0))}
 
 
@@ -99,14 +96,11 @@ def load_durations_chain(run_dir: Path, device: torch.device) -> tuple[Durations
 def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
     """The checkpoint file of each model the AR chain of a run folder loads, by the stage folder it comes
     from: ar, nar, a trained codec and the mel vocoder a mel-domain codec decodes through (chain_vocoder,
-    codec_vocoder or vocoder), and vocoder (where trained)."""
+    codec_vocoder or vocoder)."""
     from tts.checkpoint import find_checkpoint
 
-    files = {"ar": find_checkpoint(run_dir / "ar"), "nar": find_checkpoint(run_dir / "nar"),
-             **codec_files(run_dir, recipe, with_vocoder=True)}
-    if (run_dir / "vocoder" / "best.pt").is_file():
-        files["vocoder"] = run_dir / "vocoder" / "best.pt"
-    return files
+    return {"ar": find_checkpoint(run_dir / "ar"), "nar": find_checkpoint(run_dir / "nar"),
+            **codec_files(run_dir, recipe, with_vocoder=True)}
 
 
 def durations_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:

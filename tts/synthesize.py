@@ -131,11 +131,11 @@ def _threads(n: int) -> Iterator[None]:
 
 
 class ARChain:
-    """AR (codebook 1) -> NAR (codebooks 2..Q as expected latents) -> codec decoder, or a vocoder on the
-    codec's decoded log-mels (synthesis.decoder vocoder)."""
+    """AR (codebook 1) -> NAR (codebooks 2..Q as expected latents) -> codec decoder (a mel-domain codec's
+    through its own mel vocoder)."""
 
-    def __init__(self, recipe: Recipe, ar, nar, codec, vocoder=None):
-        self.recipe, self.ar, self.nar, self.codec, self.vocoder = recipe, ar, nar, codec, vocoder
+    def __init__(self, recipe: Recipe, ar, nar, codec):
+        self.recipe, self.ar, self.nar, self.codec = recipe, ar, nar, codec
 
     @property
     def models(self) -> list[torch.nn.Module]:
@@ -147,7 +147,6 @@ class ARChain:
             raise ValueError(f"pace {options.pace}: only the durations model speaks at a pace; this run's lengths "
                              "come from its AR: set synthesis.pace: 1 in its recipe or give --pace 1 (its bounds "
                              "are --min/--max-frames-per-phone)")
-        self._check_decoder(options.decoder)
         start = time.perf_counter()
         first, truncated = self.sample_first(sentences, options)
         timings["ar"] = time.perf_counter() - start
@@ -155,7 +154,7 @@ class ARChain:
         codes, latents = self.fill_levels(sentences, first, options.batch)
         timings["nar"] = time.perf_counter() - start
         start = time.perf_counter()
-        wavs = [self.decode(z, options.decoder) for z in latents]
+        wavs = [self.decode(z) for z in latents]
         timings["decoder"] = time.perf_counter() - start
         return [Spoken(w, c, t) for w, c, t in zip(wavs, codes, truncated)]
 
@@ -191,25 +190,11 @@ class ARChain:
                 codes[i], latents[i] = c.cpu(), z
         return codes, latents
 
-    def decode(self, latents: torch.Tensor, decoder: str = "codec") -> np.ndarray:
-        """Latents (E, T) -> waveform (S,) through the codec, or through the vocoder on its features."""
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Latents (E, T) -> waveform (S,) through the codec."""
         if latents.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
-        batch = latents.unsqueeze(0).to(self.codec.device)  # (1, E, T)
-        if decoder == "vocoder":
-            return _peak_limited(self.vocoder(self.codec.latent_features(batch, self.vocoder.input)))
-        return _peak_limited(self.codec.decode_latents(batch))
-
-    def _check_decoder(self, decoder: str) -> None:
-        if decoder not in ("codec", "vocoder"):
-            raise ValueError(f"decoder {decoder!r}: use codec or vocoder")
-        if decoder == "vocoder":
-            if self.vocoder is None:
-                raise FileNotFoundError("--decoder vocoder: this run has no trained vocoder (vocoder/best.pt)")
-            if self.vocoder.input == "mel":
-                raise ValueError("--decoder vocoder needs a vocoder fine-tuned on the codec's decoded log-mels "
-                                 "(vocoder.input: codec_mel); this one reads true log-mels")
-            self.vocoder.check_codec(self.codec.settings())
+        return _peak_limited(self.codec.decode_latents(latents.unsqueeze(0).to(self.codec.device)))  # (1, E, T) in
 
 
 class DurationsChain:

@@ -51,18 +51,16 @@ def test_synthesize_and_eval_share_the_decoding_options(tmp_path):
         output = CliRunner().invoke(app, command + ["--help"], env={"COLUMNS": "200"}).output
         for option in ("--pace", "--top-k", "--top-p", "--min-frames-per-phone", "--max-frames-per-phone"):
             assert option in output, (command, option)
-        for removed in ("--ar-decode", "--nar-decode", "--mel-contrast"):
+        for removed in ("--ar-decode", "--nar-decode", "--mel-contrast", "--decoder"):
             assert removed not in output, (command, removed)
     result = CliRunner().invoke(app, ["eval", "model", str(tmp_path), "--what", "codec", "--pace", "1.2"])
     assert result.exit_code == 1 and "apply to --what model" in result.output
 
 
-def test_synthesize_reports_a_missing_run_and_a_bad_decoder(tmp_path):
+def test_synthesize_reports_a_missing_run(tmp_path):
     out = str(tmp_path / "out.wav")
     result = CliRunner().invoke(app, ["synthesize", "Hello.", out, "--model", str(tmp_path / "none")])
     assert result.exit_code == 1 and "does not exist" in result.output
-    result = CliRunner().invoke(app, ["synthesize", "Hello.", out, "--decoder", "griffin"])
-    assert result.exit_code == 1 and "use codec or vocoder" in result.output
 
 
 def test_eval_model_names_durations_among_its_choices(tmp_path):

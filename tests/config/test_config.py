@@ -203,6 +203,9 @@ def test_a_retired_key_loads_at_its_kept_value_and_names_where_the_others_went()
     assert recipe_from_dict({"ar": {"guided_attention": 1.0}}).ar == recipe_from_dict({}).ar  # training-only: any value
     with pytest.raises(ConfigError, match="'nar.predict' = 'mel' .*stage durations"):
         recipe_from_dict({"nar": {"predict": "mel"}})
+    assert recipe_from_dict({"synthesis": {"decoder": "codec"}}).synthesis == recipe_from_dict({}).synthesis
+    with pytest.raises(ConfigError, match="'synthesis.decoder' = 'vocoder' .*retired key.*its own mel vocoder"):
+        recipe_from_dict({"synthesis": {"decoder": "vocoder"}})
 
 
 def test_the_ar_needs_the_aligner_first():

@@ -30,8 +30,6 @@ def synthesize(
     max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
     pace: Optional[float] = PACE_OPTION,
-    decoder: Optional[str] = typer.Option(None, help="AR chain: codec (its decoder) or vocoder (a vocoder fine-tuned "
-                                          "on the codec's log-mels)."),
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -43,7 +41,7 @@ def synthesize(
         sentence, out = None, Path(sentence)  # `tts synthesize --batch lines.txt OUT_DIR`
     changes = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "pace": pace,
                "min_frames_per_phone": min_frames_per_phone, "max_frames_per_phone": max_frames_per_phone,
-               "decoder": decoder, "kv_cache": False if no_kv_cache else None}
+               "kv_cache": False if no_kv_cache else None}
     try:
         _check_synthesize_inputs(out if batch is None else out / "1.wav", changes)  # --batch: OUT is a folder
     except ValueError as err:
@@ -65,7 +63,7 @@ def _check_synthesize_inputs(out: Optional[Path], changes: dict) -> None:
         check_output_path(out)
     # each option against its own range; the frames-per-phone pair is checked against the run's recipe once loaded
     alone = {k: v for k, v in changes.items()
-             if v is not None and k not in ("min_frames_per_phone", "max_frames_per_phone", "decoder")}
+             if v is not None and k not in ("min_frames_per_phone", "max_frames_per_phone")}
     try:
         dataclasses.replace(SynthesisConfig(), **alone).validate()
     except ConfigError as err:
@@ -84,8 +82,6 @@ def _synthesize(sentence: Optional[str], out: Path, model: Optional[Path], promp
 
     if (sentence is None) == (batch is None):
         raise ValueError("give either a text to speak or --batch lines.txt (not both)")
-    if changes.get("decoder") not in (None, "codec", "vocoder"):
-        raise ValueError(f"--decoder {changes['decoder']!r}: use codec or vocoder")
     if prompt_text and not prompt_wav:
         raise ValueError("--prompt-text goes with --prompt-wav")
     if speaker and prompt_wav:

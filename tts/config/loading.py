@@ -160,6 +160,8 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
                                     "(recipe section durations:, docs/durations.md)"),
            "nar.condition": ("codebook1", "the NAR always reads codebook 1; the model at phone durations is stage "
                                           "durations (recipe section durations:, docs/durations.md)"),
+           "synthesis.decoder": ("codec", "the AR chain decodes through its codec, a mel-domain codec through "
+                                          "its own mel vocoder (codec.vocoder)"),
            "ar.guided_attention": (None, "the AR's attention window keeps it on its phones: "
                                          "docs/experiments/ar-guided-attention.md")}
 

@@ -328,7 +328,7 @@ class VocoderConfig:
 class SynthesisConfig:
     """Decoding options: the recipe's defaults, which `tts synthesize` options replace one by one.
 
-    The AR chain reads the sampling keys (temperature .. repetition_max), decoder and kv_cache; the
+    The AR chain reads the sampling keys (temperature .. repetition_max) and kv_cache; the
     durations model reads pace; both read sentence_pause and batch.
     """
 
@@ -340,7 +340,6 @@ class SynthesisConfig:
     min_frames_per_phone: float = 0.0  # the AR may not end before phones x this frames (0 = off)
     repetition_window: int = 0  # frames looked back by the repetition guard (0 = off)
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
-    decoder: Literal["codec", "vocoder"] = "codec"  # AR chain: what turns the NAR's latents into waveform
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
     pace: float = 1.0  # durations model: each phone this many times its predicted length (above 1 slower)
     kv_cache: bool = True  # AR: keep keys and values of the prefix (false recomputes it each step: comparison only)
