@@ -279,6 +279,35 @@ def test_durations_come_from_the_aligner_and_fit_every_utterance(tmp_path):
         DurationsTask(recipe, corpus).train_batches(0, 0, 1)[0]
 
 
+def test_codec_frame_durations_are_rounded_from_the_codec_stages_mel_durations(tmp_path):
+    """The AR's durations come from mel_durations.npz where it holds every utterance of the same aligner
+    checkpoint, equal to reading them off the aligner again; a file of another checkpoint is not used."""
+    from tts.checkpoint import read_checkpoint
+    from tts.data.store import write_ragged
+    from tts.train.aligner_task import AlignerTask
+    from tts.train.durations import durations_path, load_durations, load_mel_durations, mel_durations_path
+
+    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
+    read_again = load_durations(recipe, DurationsTask(recipe, corpus))
+    durations_path(recipe).unlink()
+    mel = load_mel_durations(recipe, corpus)
+    rounded = load_durations(recipe, DurationsTask(recipe, corpus))
+    assert set(rounded) == set(read_again) and all(np.array_equal(rounded[i], read_again[i]) for i in rounded)
+    # the mel file of another aligner step, with every duration moved to the first phone: not used
+    durations_path(recipe).unlink()
+    ids = sorted(mel)
+    moved = [np.concatenate([[mel[i].sum()], np.zeros(len(mel[i]) - 1, dtype=mel[i].dtype)]) for i in ids]
+    write_ragged(mel_durations_path(recipe), "durations", ids, moved, aligner_step=-5)
+    assert all(np.array_equal(d, read_again[i]) for i, d in load_durations(recipe, DurationsTask(recipe, corpus)).items())
+    # the same file at the checkpoint's step: used (its moved durations come through, rounded)
+    durations_path(recipe).unlink()
+    write_ragged(mel_durations_path(recipe), "durations", ids, moved,
+                 aligner_step=int(read_checkpoint(tmp_path / "aligner" / "best.pt")["step"]))
+    used = load_durations(recipe, DurationsTask(recipe, corpus))
+    assert all(d[1:].sum() == 0 for d in used.values())
+
+
 def test_durations_batches_hold_mel_targets_lined_up_with_the_codec_frames(tmp_path):
     """Frame t holds the log-mel frames [4t, 4t + 4); past the recording's end they are silence."""
     from tts.audio.spectral import LOG_FLOOR

@@ -5,7 +5,8 @@ over every utterance with codes, in mel frames by the aligner's monotonic path a
 codec frames, and kept in <run>/aligner/durations.npz beside the checkpoint they came from (its step is
 stored with them; a newer aligner checkpoint does not redo them: delete the file to). A killed
 computation leaves no file and starts again (minutes on a CPU). The codec stage, which comes before
-any codes, reads the same durations in mel frames from <run>/aligner/mel_durations.npz (codec.phone_weight).
+any codes, reads the same durations in mel frames from <run>/aligner/mel_durations.npz (codec.phone_weight);
+where that file exists, the codec-frame durations are rounded from it instead of read off the aligner again.
 """
 
 from __future__ import annotations
@@ -49,11 +50,35 @@ def read_durations(path: Path) -> dict[str, np.ndarray]:
 
 def compute_durations(recipe: Any, task: Any, path: Path) -> None:
     """Codec-frame durations of every train and validation utterance of `task` (a DurationsTask) from the
-    aligner's best.pt, saved at `path`."""
+    aligner's best.pt, saved at `path`: rounded from the mel-frame durations the codec stage kept, where they
+    cover every utterance and came from the same checkpoint, else read off the aligner again."""
     per_frame = task.mel_per_frame
     datasets = [task.dataset(split) for split in ("train", "validation")]
-    _write_aligned(path, datasets, "stage durations",
-                   lambda item, mel_durations: codec_durations(mel_durations, item.n_frames, per_frame))
+    convert = lambda item, mel_durations: codec_durations(mel_durations, item.n_frames, per_frame)  # noqa: E731
+    if not _rounded_from_mel(mel_durations_path(recipe), path, datasets, convert):
+        _write_aligned(path, datasets, "stage durations", convert)
+
+
+def _rounded_from_mel(mel_path: Path, path: Path, datasets: list[Any],
+                      convert: Callable[[Any, np.ndarray], np.ndarray]) -> bool:
+    """Write `path` from the mel-frame durations at `mel_path` if they hold every item of `datasets` and were
+    read off the aligner checkpoint beside `path`; whether they did."""
+    checkpoint_path = path.parent / "best.pt"
+    if not (mel_path.exists() and checkpoint_path.exists()):
+        return False
+    from tts.data.store import read_ragged, write_ragged
+
+    mel_durations, extra = read_ragged(mel_path, "durations")
+    step = int(read_checkpoint(checkpoint_path).get("step", -1))
+    items = [item for data in datasets for item in data.items]
+    if int(extra.get("aligner_step", -2)) != step or any(
+            item.id not in mel_durations or len(mel_durations[item.id]) != len(item.phones) for item in items):
+        return False
+    write_ragged(path, "durations", [item.id for item in items],
+                 [convert(item, mel_durations[item.id]).astype(np.int16) for item in items], aligner_step=step)
+    log.info("durations of %d utterances rounded to codec frames from %s (aligner step %d), written to %s",
+             len(items), mel_path, step, path)
+    return True
 
 
 def mel_durations_path(recipe: Any) -> Path:
