@@ -254,7 +254,7 @@ def test_the_chain_is_chosen_by_what_the_run_holds(tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(tts.text, "load_phonemizer", lambda: None)
     for name in ("load_ar_chain", "load_durations_chain"):
-        monkeypatch.setattr(tts.loading, name, lambda run, device, name=name: loaded.append(name) or (
+        monkeypatch.setattr(tts.loading, name, lambda run, device, vocoder, name=name: loaded.append(name) or (
             types.SimpleNamespace(recipe=None, codec=types.SimpleNamespace(sample_rate=16000), models=[]), {}))
     (tmp_path / "durations").mkdir()
     Synthesizer.from_run(tmp_path)

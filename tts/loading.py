@@ -29,9 +29,9 @@ VOICES_FILE = "voices.json"  # an exported folder's speakers
 VOICE_ENV = "TTS_VOICE"  # names the folder `tts synthesize` speaks with when no --model is given
 
 
-def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None):
+def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None, vocoder: Optional[Path] = None):
     """(chain, prepared corpus or None, training step of each model, voices of an exported folder or [])
-    of a run folder or an exported one."""
+    of a run folder or an exported one; `vocoder` (a checkpoint or stage folder) replaces the run's mel vocoder."""
     from tts.device import resolve_device
     from tts.text import load_phonemizer
 
@@ -45,7 +45,7 @@ def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None)
     load_phonemizer()  # G2P loads with the models, not inside the first sentence's timing
     torch_device = resolve_device(device)
     load = load_ar_chain if (run_dir / "ar").is_dir() else load_durations_chain
-    chain, steps = load(run_dir, torch_device)
+    chain, steps = load(run_dir, torch_device, vocoder)
     log.info("loaded %s from %s", ", ".join(f"{name} step {step}" for name, step in steps.items()), run_dir)
     if quantize == "int8":
         for model in chain.models:
@@ -59,8 +59,9 @@ def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None)
     return chain, corpus, steps, voices
 
 
-def load_ar_chain(run_dir: Path, device: torch.device) -> tuple[ARChain, dict[str, int]]:
-    """The run's ar/ and nar/ checkpoints and the codec they learned; and their steps."""
+def load_ar_chain(run_dir: Path, device: torch.device, vocoder: Optional[Path] = None) -> tuple[ARChain, dict[str, int]]:
+    """The run's ar/ and nar/ checkpoints and the codec they learned (a mel-domain codec's decoding through
+    `vocoder` if given); and their steps."""
     from tts.models.ar import ARModel
     from tts.models.nar import NARModel
 
@@ -69,21 +70,25 @@ def load_ar_chain(run_dir: Path, device: torch.device) -> tuple[ARChain, dict[st
         raise ValueError(f"{run_dir}: the AR and NAR were trained on different codecs "
                          f"({ar.get('codec')} vs {nar.get('codec')}); retrain one of them")
     recipe = recipe_from_dict(ar["recipe"])
+    if vocoder is not None and (recipe.codec.kind != "trained" or recipe.codec.domain != "mel"):
+        raise ValueError(f"--vocoder {vocoder}: this run's codec ({recipe.codec.kind}, {recipe.codec.domain} domain) "
+                         "writes samples itself; only a mel-domain codec decodes through a mel vocoder")
     chain = ARChain(recipe, ARModel.from_checkpoint(ar).to(device), NARModel.from_checkpoint(nar).to(device),
-                    run_codec(recipe, run_dir, device, ar.get("codec")))
+                    run_codec(recipe, run_dir, device, ar.get("codec"), vocoder=vocoder))
     return chain, {"ar": int(ar.get("step", 0)), "nar": int(nar.get("step", 0))}
 
 
-def load_durations_chain(run_dir: Path, device: torch.device) -> tuple[DurationsChain, dict[str, int]]:
-    """The run's durations/ checkpoint, its codec (prompts are codes), the vocoder fine-tuned on its
-    log-mels (durations_vocoder/) or else the run's mel vocoder (vocoder/); and its step."""
+def load_durations_chain(run_dir: Path, device: torch.device,
+                         vocoder: Optional[Path] = None) -> tuple[DurationsChain, dict[str, int]]:
+    """The run's durations/ checkpoint, its codec (prompts are codes), and `vocoder`, else the vocoder fine-tuned
+    on its log-mels (durations_vocoder/), else the run's mel vocoder (vocoder/); and its step."""
     from tts.models.durations import DurationsModel
     from tts.vocode import load_vocoder
 
     checkpoint = stage_checkpoint(run_dir, "durations")
     recipe = recipe_from_dict(checkpoint["recipe"])
     files = durations_chain_files(run_dir, recipe)
-    vocoder = load_vocoder(files.get("durations_vocoder") or files["vocoder"], device)
+    vocoder = load_vocoder(vocoder or files.get("durations_vocoder") or files["vocoder"], device)
     if vocoder.input != "mel":
         raise ValueError(f"{vocoder.source} reads {vocoder.input}, but the durations model's log-mels need a "
                          "vocoder of true log-mels (vocoder.input: mel)")
@@ -147,14 +152,15 @@ def stage_checkpoint(run_dir: Path, stage: str) -> dict[str, Any]:
 
 
 def run_codec(recipe: Recipe, run_dir: Path, device: torch.device, trained_on: Optional[dict[str, Any]],
-              with_vocoder: bool = True):
+              with_vocoder: bool = True, vocoder: Optional[Path] = None):
     """The codec whose codes the models learned: the run's codec/best.pt, or the recipe's pretrained one
-    (`with_vocoder=False`: a mel-domain codec comes without its vocoder; it encodes, it does not decode)."""
+    (`with_vocoder=False`: a mel-domain codec comes without its vocoder; it encodes, it does not decode;
+    `vocoder`: the mel vocoder it decodes through instead of the run's)."""
     from tts.codec import codec_from_checkpoint, load_codec, mel_vocoder_path
 
     codec_file = run_dir / "codec" / "best.pt"
     if recipe.codec.kind == "trained" and codec_file.is_file():
-        codec = codec_from_checkpoint(codec_file, device, vocoder=mel_vocoder_path(recipe, run_dir),
+        codec = codec_from_checkpoint(codec_file, device, vocoder=vocoder or mel_vocoder_path(recipe, run_dir),
                                       with_vocoder=with_vocoder)
     else:
         codec = load_codec(recipe, device, with_vocoder=with_vocoder)

@@ -245,12 +245,13 @@ class Synthesizer:
         self.voices = {v.speaker: v for v in voices or []}  # an exported folder's speakers, by id
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None) -> "Synthesizer":
+    def from_run(cls, run_dir: str | Path, device: str = "cpu", quantize: Optional[str] = None,
+                 vocoder: Optional[str | Path] = None) -> "Synthesizer":
         """Load a run folder or one written by `tts export` (tts.loading.load_run): the AR chain when it holds
-        ar/, else the durations model."""
+        ar/, else the durations model; `vocoder` replaces the mel vocoder it decodes through."""
         from tts.loading import load_run
 
-        return cls(*load_run(Path(run_dir), device, quantize))
+        return cls(*load_run(Path(run_dir), device, quantize, Path(vocoder) if vocoder else None))
 
     def options(self, **changes: Any) -> SynthesisConfig:
         """The recipe's decoding options with the given changes (None = keep), checked."""

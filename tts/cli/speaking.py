@@ -33,6 +33,9 @@ def synthesize(
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
+    vocoder: Optional[Path] = typer.Option(None, "--vocoder", help="The mel vocoder to decode through (a checkpoint "
+                                           "or its stage folder), instead of the run's own; a run with a "
+                                           "pretrained EnCodec has none."),
     no_kv_cache: bool = typer.Option(False, "--no-kv-cache", help="Recompute the prefix every step (slow; for comparison)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
@@ -47,7 +50,8 @@ def synthesize(
     except ValueError as err:
         fail(str(err), 2)
     try:
-        _synthesize(sentence, out, model, prompt_wav, prompt_text, speaker, changes, batch, plot, quantize, device)
+        _synthesize(sentence, out, model, prompt_wav, prompt_text, speaker, changes, batch, plot,
+                    {"quantize": quantize, "device": device, "vocoder": vocoder})
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))
 
@@ -73,8 +77,9 @@ def _check_synthesize_inputs(out: Optional[Path], changes: dict) -> None:
 
 def _synthesize(sentence: Optional[str], out: Path, model: Optional[Path], prompt_wav: Optional[Path],
                 prompt_text: Optional[str], speaker: Optional[str], changes: dict, batch: Optional[Path],
-                plot: Optional[Path], quantize: Optional[str], device: str) -> None:
-    """One text to one wav, or --batch lines to a folder with a manifest; `changes` to the recipe's options."""
+                plot: Optional[Path], loading: dict) -> None:
+    """One text to one wav, or --batch lines to a folder with a manifest; `changes` to the recipe's options,
+    `loading` to Synthesizer.from_run."""
     import time
 
     from tts.audio.io import save_audio
@@ -91,7 +96,7 @@ def _synthesize(sentence: Optional[str], out: Path, model: Optional[Path], promp
 
         model = bundled_voice()
     load_start = time.perf_counter()
-    synth = Synthesizer.from_run(model, device=device, quantize=quantize)
+    synth = Synthesizer.from_run(model, **loading)
     load_seconds = time.perf_counter() - load_start
     options = synth.options(**changes)
     prompt = synth.prompt_from_wav(prompt_wav, prompt_text or "") if prompt_wav else synth.prompt_from_speaker(speaker)
