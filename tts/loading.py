@@ -1,7 +1,7 @@
 """A trained run folder, loaded for synthesis: which chain of models it holds, their checkpoints, the
 codec whose codes they learned, the vocoder that hears them, and its prepared corpus (for prompts).
 
-A run with ar/ speaks through the AR chain (ar/, nar/, the codec, vocoder/ if trained); a run with
+A run with ar/ speaks through the AR chain (ar/, nar/, the codec and a mel-domain codec's vocoder); a run with
 durations/ and no ar/ through the durations model (durations/, the codec for prompts, and the mel
 vocoder: durations_vocoder/ once trained, else vocoder/). The chains themselves are in tts/synthesize.py.
 
@@ -59,7 +59,8 @@ def load_run(run_dir: Path, device: str = "cpu", quantize: Optional[str] = None,
     return chain, corpus, steps, voices
 
 
-def load_ar_chain(run_dir: Path, device: torch.device, vocoder: Optional[Path] = None) -> tuple[ARChain, dict[str, int]]:
+def load_ar_chain(run_dir: Path, device: torch.device,
+                  vocoder: Optional[Path] = None) -> tuple[ARChain, dict[str, int]]:
     """The run's ar/ and nar/ checkpoints and the codec they learned (a mel-domain codec's decoding through
     `vocoder` if given); and their steps."""
     from tts.models.ar import ARModel
