@@ -14,6 +14,7 @@ text and phones. Without --model, `tts synthesize` speaks with the bundled voice
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Optional
@@ -159,9 +160,11 @@ def run_codec(recipe: Recipe, run_dir: Path, device: torch.device, trained_on: O
     `vocoder`: the mel vocoder it decodes through instead of the run's)."""
     from tts.codec import codec_from_checkpoint, load_codec, mel_vocoder_path
 
+    if vocoder is not None:  # codec.vocoder names the mel vocoder a mel-domain codec decodes through
+        recipe = dataclasses.replace(recipe, codec=dataclasses.replace(recipe.codec, vocoder=str(vocoder)))
     codec_file = run_dir / "codec" / "best.pt"
     if recipe.codec.kind == "trained" and codec_file.is_file():
-        codec = codec_from_checkpoint(codec_file, device, vocoder=vocoder or mel_vocoder_path(recipe, run_dir),
+        codec = codec_from_checkpoint(codec_file, device, vocoder=mel_vocoder_path(recipe, run_dir),
                                       with_vocoder=with_vocoder)
     else:
         codec = load_codec(recipe, device, with_vocoder=with_vocoder)
