@@ -104,6 +104,9 @@ def test_the_export_holds_the_chains_weights_alone(chain, runs, exports):
             assert not set(checkpoint) & set(TRAINING_KEYS), (stage, sorted(checkpoint))
             assert set(checkpoint) <= {*INFERENCE_KEYS, "modules", "storage", "scales"}
             assert set(checkpoint["modules"]) in ({"model"}, {"generator"})  # no discriminator
+            keys = [key for state in checkpoint["modules"].values() for key in state]
+            assert not [key for key in keys if key.endswith("embed_avg")]  # the codebooks' EMA training state
+            assert (stage != "codec") or [key for key in keys if key.endswith("_codebook.embed")]
             assert checkpoint["storage"] == dtype and ("scales" in checkpoint) == (dtype == "int8")
             scales = checkpoint.get("scales", {})
             tensors = [t for name, state in checkpoint["modules"].items() for key, t in state.items()
@@ -141,9 +144,10 @@ def _int8_share(checkpoint: dict) -> float:
 
 
 def test_int8_checkpoints_hold_the_layers_weights_as_rows_and_load_as_fp32(exports):
-    """Each int8 entry is a layer's weight with a float32 scale per row; read back, it is q * scale in fp32."""
+    """Each int8 entry is a layer's weight (or a stack of them) with a float32 scale per row; read back, it is
+    q * scale in fp32."""
     from tts.checkpoint import read_checkpoint
-    from tts.models.storage import stored_as_int8
+    from tts.models.storage import int8_row_dims
 
     for chain in CHAIN_STAGES:
         for stage, path in _checkpoints(exports[chain, "int8"]).items():
@@ -153,11 +157,12 @@ def test_int8_checkpoints_hold_the_layers_weights_as_rows_and_load_as_fp32(expor
             for name, state in stored["modules"].items():
                 scales = stored["scales"][name]
                 assert {key for key, value in state.items() if value.dtype == torch.int8} == set(scales)
-                assert {key for key, value in state.items() if stored_as_int8(key, value.float())} == set(scales)
+                assert {key for key, value in state.items() if int8_row_dims(key, value.float())} == set(scales)
                 for key, q in state.items():
                     if key in scales:
-                        assert scales[key].dtype == torch.float32 and scales[key].shape == (q.shape[0],)
-                        expected = q.float() * scales[key].reshape(-1, *[1] * (q.dim() - 1))
+                        rows = q.shape[:int8_row_dims(key, q.float())]
+                        assert scales[key].dtype == torch.float32 and scales[key].shape == rows
+                        expected = q.float() * scales[key].reshape(*rows, *[1] * (q.dim() - len(rows)))
                         assert loaded["modules"][name][key].dtype == torch.float32
                         assert torch.equal(loaded["modules"][name][key], expected), (stage, key)
                     else:
@@ -234,6 +239,33 @@ def test_int8_rows_come_back_within_half_a_scale(shape):
     assert torch.all(restored.reshape(shape[0], -1)[~nonzero] == 0)  # zeros, not nan
 
 
+def test_a_stack_of_matrices_has_a_scale_per_row_of_each():
+    from tts.models.storage import dequantize_rows, quantize_rows
+
+    torch.manual_seed(0)
+    heads = torch.randn(3, 40, 16) * torch.logspace(-3, 1, 3 * 40).reshape(3, 40, 1)  # every row its own range
+    q, scale = quantize_rows(heads, row_dims=2)
+    assert q.shape == heads.shape and scale.shape == (3, 40)
+    assert torch.equal(scale, heads.abs().amax(dim=2) / 127)
+    error = (dequantize_rows(q, scale) - heads).abs().amax(dim=2)
+    assert torch.all(error <= scale / 2 * (1 + 1e-5))
+    assert not torch.equal(quantize_rows(heads)[0], q)  # one scale per matrix would round the small rows away
+
+
+def test_a_codecs_running_sums_come_back_as_entry_times_count():
+    from tts.models.codec_model import with_running_sums, without_running_sums
+
+    state = {"vq.layers.0._codebook.embed": torch.randn(8, 4), "vq.layers.0._codebook.cluster_size": torch.rand(8),
+             "vq.layers.0._codebook.embed_avg": torch.randn(8, 4), "vq.layers.0._codebook.inited": torch.ones(1)}
+    exported = without_running_sums(state)
+    assert set(exported) == set(state) - {"vq.layers.0._codebook.embed_avg"}
+    back = with_running_sums(exported)
+    assert set(back) == set(state)
+    assert torch.allclose(back["vq.layers.0._codebook.embed_avg"],
+                          state["vq.layers.0._codebook.embed"] * state["vq.layers.0._codebook.cluster_size"][:, None])
+    assert with_running_sums(state)["vq.layers.0._codebook.embed_avg"] is state["vq.layers.0._codebook.embed_avg"]
+
+
 def test_int8_storage_keeps_only_the_layers_weights_as_int8():
     from tts.models.storage import restored, store
 
@@ -244,10 +276,11 @@ def test_int8_storage_keeps_only_the_layers_weights_as_int8():
              "vq._codebook.embed": torch.randn(256, 64), "heads": torch.randn(3, 64, 32),
              "steps": torch.tensor([5, 6])}
     kept, scales = store(state, "int8")
-    assert set(scales) == {"proj.weight", "conv.weight_v", "ups.0.parametrizations.weight.original1"}
+    assert set(scales) == {"proj.weight", "conv.weight_v", "ups.0.parametrizations.weight.original1", "heads"}
+    assert scales["heads"].shape == (3, 64) and scales["conv.weight_v"].shape == (32,)  # a row of each head
     assert {key: kept[key].dtype for key in state} == {
         **{key: torch.int8 for key in scales}, "steps": torch.int64,
-        **{key: torch.float16 for key in ("proj.bias", "norm.weight", "small.weight", "vq._codebook.embed", "heads")}}
+        **{key: torch.float16 for key in ("proj.bias", "norm.weight", "small.weight", "vq._codebook.embed")}}
     back = restored({"storage": "int8", "modules": {"model": kept}, "scales": {"model": scales}})
     for key in scales:
         assert torch.allclose(back["modules"]["model"][key], state[key], atol=state[key].abs().max() / 254 * 1.001)

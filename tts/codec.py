@@ -337,7 +337,7 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
     default: that of the run the codec checkpoint lies in, `run_mel_vocoder`), whose mel settings
     must be the codec's.
     """
-    from tts.models.codec_model import CodecModel, MelCodecModel
+    from tts.models.codec_model import CodecModel, MelCodecModel, with_running_sums
 
     path = Path(path)
     if not path.is_file():
@@ -351,14 +351,15 @@ def codec_from_checkpoint(path: str | Path, device: str | torch.device, chunk_se
     settings = checkpoint["codec"]
     if settings.get("kind") != "trained":
         raise ValueError(f"{path} holds settings of a {settings.get('kind')!r} codec, not a trained one")
+    state = with_running_sums(checkpoint["modules"]["generator"])  # an export leaves them out
     if settings.get("domain") == "mel":
         model = MelCodecModel.from_settings(settings)
-        model.load_state_dict(checkpoint["modules"]["generator"])
+        model.load_state_dict(state)
         if with_vocoder:
             model.attach_vocoder(_mel_vocoder(settings, vocoder or run_mel_vocoder(path.parent.parent), path))
     else:
         model = CodecModel.from_settings(settings)
-        model.load_state_dict(checkpoint["modules"]["generator"])
+        model.load_state_dict(state)
     return Codec(model, settings, chunk_seconds).to(resolve_device(device))
 
 

@@ -8,8 +8,8 @@ The exported folder has a run's layout, so that tts/loading.py loads it as it lo
     export.json            the chain, the weights' dtype, and each model's file, step and size
     <stage>/best.pt        one weights-only checkpoint per model the chain loads (tts.loading.ar_chain_files,
                            durations_chain_files): stage, step, recipe, phone inventory, settings and the
-                           inference module alone (no optimiser, scheduler, random state or discriminator),
-                           and the storage of its weights (tts.models.storage)
+                           inference module alone (no optimiser, scheduler, random state, discriminator or
+                           the codebooks' EMA running sums), and the storage of its weights (tts.models.storage)
     voices.json            each training speaker: engine and voice name, reference clip, its text and phones
     speakers/<id>.wav      the reference clip: the training recording a prompt of that speaker is drawn from
                            (tts.synthesize.reference_record), as prepared, 16-bit
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tts.models.codec_model import without_running_sums
 from tts.models.storage import STORAGES, store
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,12 @@ def _write_models(files: dict[str, Path], folder: Path, dtype: str) -> list[Expo
 
 
 def weights_only(checkpoint: dict[str, Any], dtype: str = "fp16") -> dict[str, Any]:
-    """A checkpoint for synthesis alone: the keys the loaders read and the inference module's weights, stored as
-    `dtype` (fp16, fp32 or int8: tts.models.storage); the recipe's codec.vocoder and codec.checkpoint cleared (the
-    export holds them)."""
+    """A checkpoint for synthesis alone: the keys the loaders read and the inference module's weights (a codec's
+    without its codebooks' running sums), stored as `dtype` (fp16, fp32 or int8: tts.models.storage); the recipe's
+    codec.vocoder and codec.checkpoint cleared (the export holds them)."""
     kept = {key: checkpoint[key] for key in INFERENCE_KEYS if key in checkpoint}
-    modules = {name: state for name, state in checkpoint["modules"].items() if name in INFERENCE_MODULES}
+    modules = {name: without_running_sums(state) for name, state in checkpoint["modules"].items()
+               if name in INFERENCE_MODULES}
     if not modules:
         raise ValueError(f"a checkpoint of stage {checkpoint.get('stage')!r} holds none of the modules "
                          f"{INFERENCE_MODULES} (it has {sorted(checkpoint['modules'])})")

@@ -285,6 +285,27 @@ class RepairedCodebook(EuclideanCodebook):
         self.cluster_size.data.copy_(self.cluster_size.masked_fill(mask, count))
 
 
+RUNNING_SUM = "._codebook.embed_avg"  # a codebook's EMA running sum: training state, which an export leaves out
+
+
+def without_running_sums(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A codec's state dict for synthesis alone: the codebooks' EMA running sums left out (encoding and decoding
+    read only the entries, `embed`)."""
+    return {key: value for key, value in state.items() if not key.endswith(RUNNING_SUM)}
+
+
+def with_running_sums(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A codec's state dict with each running sum an export left out rebuilt as entry x count (the EMA's own
+    relation), so that it loads into the model as a training checkpoint does."""
+    rebuilt = dict(state)
+    for key, embed in state.items():
+        codebook = key.removesuffix(".embed")
+        if key.endswith("._codebook.embed") and codebook + ".embed_avg" not in state:
+            count = state.get(codebook + ".cluster_size", torch.ones(embed.shape[0]))
+            rebuilt[codebook + ".embed_avg"] = embed.float() * count.float()[:, None]
+    return rebuilt
+
+
 def kmeans(samples: torch.Tensor, k: int, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's k-means: samples (N, D) -> (centroids (K, D), counts (K,)); empty clusters keep
     their previous centroid, and count 0."""

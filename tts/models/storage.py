@@ -3,9 +3,10 @@
 The checkpoint names its storage (checkpoint["storage"]: fp32 | fp16 | int8). Under int8, the weight of each linear,
 conv and embedding layer (an entry named WEIGHT_NAMES, floating, of at least 2 dimensions and MIN_INT8_ELEMENTS
 elements) is kept as int8 q of the same shape, with one float32 scale per row (the first dimension: a layer's
-output channel, an embedding's entry) in checkpoint["scales"][module][key]; every other floating tensor is kept as
-fp16: biases, norms, small tensors, and buffers such as the codec's codebooks (a nearest-neighbour table: int8
-rows would change the codes a prompt encodes to):
+output channel, an embedding's entry) in checkpoint["scales"][module][key]; a stack of output matrices (an entry
+named STACKED_NAMES, such as the NAR's heads (levels, V, D)) has a scale per row of each matrix (levels, V). Every
+other floating tensor is kept as fp16: biases, norms, small tensors, and buffers such as the codec's codebooks (a
+nearest-neighbour table: int8 rows would change the codes a prompt encodes to):
 
     scale = max |w[row]| / 127        q = round(w / scale), clamped to [-127, 127]        w ~ q * scale
 
@@ -24,28 +25,37 @@ STORAGES = ("fp16", "fp32", "int8")
 MIN_INT8_ELEMENTS = 4096  # smaller tensors save little and weigh little: fp16
 # a layer's weight: plain, or the direction of a weight-normed one (torch.nn.utils.weight_norm, parametrizations)
 WEIGHT_NAMES = ("weight", "weight_v", "parametrizations.weight.original1")
+STACKED_NAMES = ("heads",)  # (matrices, rows, columns): a scale per row of each matrix
 INT8_MAX = 127  # symmetric: -128 is never used
 
 
-def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(q int8, same shape as `weight`; scale float32 (R,)): symmetric absmax quantisation of each row (dim 0)."""
-    w = weight.detach().float().reshape(weight.shape[0], -1)  # (R, C)
+def quantize_rows(weight: torch.Tensor, row_dims: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q int8, same shape as `weight`; scale float32, the shape of its first `row_dims` dimensions): symmetric
+    absmax quantisation of each row (a row: the rest of the dimensions)."""
+    rows = weight.shape[:row_dims]
+    w = weight.detach().float().reshape(rows.numel(), -1)  # (R, C)
     scale = w.abs().amax(dim=1) / INT8_MAX  # (R,)
     divisor = torch.where(scale > 0, scale, torch.ones_like(scale))  # a row of zeros stays zeros
     q = torch.round(w / divisor[:, None]).clamp(-INT8_MAX, INT8_MAX).to(torch.int8)  # (R, C)
-    return q.reshape(weight.shape), scale
+    return q.reshape(weight.shape), scale.reshape(rows)
 
 
 def dequantize_rows(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """The fp32 matrix of int8 rows `q` (R, ...) and their scales (R,)."""
-    return q.float() * scale.float().reshape(-1, *([1] * (q.dim() - 1)))  # (R, ...)
+    """The fp32 tensor of int8 rows `q` (*rows, ...) and their scales (*rows)."""
+    return q.float() * scale.float().reshape(*scale.shape, *([1] * (q.dim() - scale.dim())))
 
 
-def stored_as_int8(key: str, tensor: torch.Tensor) -> bool:
-    """Whether int8 storage keeps the state entry `key` as int8 rows: a layer's weight, a floating tensor of at
-    least 2 dimensions and MIN_INT8_ELEMENTS elements."""
-    is_weight = any(key == name or key.endswith("." + name) for name in WEIGHT_NAMES)
-    return is_weight and torch.is_floating_point(tensor) and tensor.dim() >= 2 and tensor.numel() >= MIN_INT8_ELEMENTS
+def int8_row_dims(key: str, tensor: torch.Tensor) -> int:
+    """How many leading dimensions of the state entry `key` index its int8 rows (0: not stored as int8): 1 for a
+    layer's weight, 2 for a stack of matrices; floating tensors of MIN_INT8_ELEMENTS elements or more only."""
+    def named(names: tuple[str, ...]) -> bool:
+        return any(key == name or key.endswith("." + name) for name in names)
+
+    if not torch.is_floating_point(tensor) or tensor.numel() < MIN_INT8_ELEMENTS:
+        return 0
+    if named(STACKED_NAMES) and tensor.dim() == 3:
+        return 2
+    return 1 if named(WEIGHT_NAMES) and tensor.dim() >= 2 else 0
 
 
 def store(state: dict[str, torch.Tensor], storage: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -55,8 +65,9 @@ def store(state: dict[str, torch.Tensor], storage: str) -> tuple[dict[str, torch
         raise ValueError(f"weights stored as {storage!r}: use {', '.join(STORAGES)}")
     kept, scales = {}, {}
     for key, value in state.items():
-        if storage == "int8" and stored_as_int8(key, value):
-            kept[key], scales[key] = quantize_rows(value)
+        row_dims = int8_row_dims(key, value) if storage == "int8" else 0
+        if row_dims:
+            kept[key], scales[key] = quantize_rows(value, row_dims)
         elif torch.is_floating_point(value):
             kept[key] = value.to(torch.float32 if storage == "fp32" else torch.float16)
         else:
