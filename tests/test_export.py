@@ -440,3 +440,18 @@ def test_synthesize_decodes_through_the_vocoder_it_is_given(runs, tmp_path):
     result = CliRunner().invoke(app, ["synthesize", TEXT, str(tmp_path / "x.wav"), "--model", str(runs["durations"]),
                                       "--vocoder", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "no vocoder checkpoint" in result.output
+
+
+def test_a_checkpoint_of_another_phone_inventory_is_refused_by_name(exports, tmp_path):
+    """Phone ids are the checkpoint's: a model trained on another inventory would read every phone as another."""
+    from tts.synthesize import Synthesizer
+
+    folder = tmp_path / "voice"
+    shutil.copytree(exports["ar", "fp16"], folder)
+    path = folder / "ar" / "best.pt"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    symbols = list(checkpoint["symbols"])
+    symbols[5], symbols[6] = symbols[6], symbols[5]
+    torch.save({**checkpoint, "symbols": symbols}, path)
+    with pytest.raises(ValueError, match=f"{folder / 'ar'}: the checkpoint's phone inventory differs"):
+        Synthesizer.from_run(folder)

@@ -3,7 +3,7 @@
 import pytest
 
 from tts.text import symbols
-from tts.text.symbols import N_SYMBOLS, PAD_ID, SYMBOLS, check_symbols, decode, encode
+from tts.text.symbols import N_SYMBOLS, PAD_ID, SYMBOLS, decode, encode
 
 PINNED = (
     "<pad>",
@@ -57,14 +57,3 @@ def test_g2p_en_phones_are_covered(phonemizer):
     emitted = set(phonemizer.model.phonemes) - {"<pad>", "<unk>", "<s>", "</s>"}
     assert emitted - set(SYMBOLS) == {"UW"}
     assert {p for prons in phonemizer.model.cmu.values() for pron in prons for p in pron} <= set(SYMBOLS)
-
-
-def test_check_symbols():
-    check_symbols(SYMBOLS)
-    check_symbols(SYMBOLS[:71])  # an older inventory that is a prefix of this one
-    changed = list(SYMBOLS)
-    changed[5], changed[6] = changed[6], changed[5]
-    with pytest.raises(ValueError, match="differs .* at id 5"):
-        check_symbols(changed)
-    with pytest.raises(ValueError, match="at id 79"):
-        check_symbols(SYMBOLS + ("<new>",))

@@ -1,7 +1,7 @@
 """The fixed phone inventory and its id maps.
 
 Ids are saved with every checkpoint, so the order below must never change; new symbols may only be appended
-(and `check_symbols` then still accepts older checkpoints whose inventory is a prefix of this one).
+(a checkpoint carries its inventory, and tts.loading.stage_checkpoint refuses one that differs).
 
     id 0        "<pad>"
     ids 1-69    ARPAbet with stress as g2p_en emits it: 15 vowels x stress 0/1/2, then 24 consonants
@@ -12,7 +12,7 @@ Ids are saved with every checkpoint, so the order below must never change; new s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
 CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T",
@@ -54,13 +54,3 @@ def decode(ids: Iterable[int]) -> list[str]:
             raise ValueError(f"symbol id {index} at position {position} is outside 0..{N_SYMBOLS - 1}")
         phones.append(SYMBOLS[index])
     return phones
-
-
-def check_symbols(saved: Sequence[str]) -> None:
-    """Raise ValueError unless `saved` (an inventory stored in a checkpoint) agrees with SYMBOLS id for id."""
-    saved = tuple(saved)
-    if saved != SYMBOLS[:len(saved)]:
-        first = next(i for i, (a, b) in enumerate(zip(saved, SYMBOLS + ("",) * len(saved))) if a != b)
-        raise ValueError(f"the checkpoint's phone inventory differs from this version's at id {first} "
-                         f"({saved[first]!r} there, {SYMBOLS[first] if first < N_SYMBOLS else None!r} here); "
-                         "it was trained with another text front end")
