@@ -267,7 +267,6 @@ class VocoderConfig:
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
     mel_loss_weight: float = 45.0  # weight of the multi-resolution log-mel L1 in the generator loss
     feature_loss_weight: float = 2.0  # weight of discriminator feature matching
-    phase_loss_weight: float = 0.0  # weight of the anti-wrapped phase losses at the iSTFT head's resolution
     adversarial_start: int = 0  # generator steps on the mel loss alone before the discriminators join
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
                                                                    schedule="constant",
@@ -313,7 +312,6 @@ class VocoderConfig:
                ">= 0, and not 0 when discriminator_periods is empty")
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
-        _check(self.phase_loss_weight >= 0, "phase_loss_weight", self.phase_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.durations_utterances >= 0, "durations_utterances", self.durations_utterances,
                ">= 0 recordings (0 = all)")

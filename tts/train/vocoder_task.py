@@ -196,12 +196,7 @@ class VocoderTask:
     def reconstruction(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted mel loss of generated vs real audio, and its value for the log."""
         mel = self.mel_loss(fake, real)
-        if self.cfg.phase_loss_weight <= 0:
-            return self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
-        with torch.autocast(real.device.type, enabled=False):
-            phase = phase_loss(fake.float().squeeze(1), real.float().squeeze(1), self.cfg.istft_n_fft or 320)
-        loss = self.cfg.mel_loss_weight * mel + self.cfg.phase_loss_weight * phase
-        return loss, {"mel_l1": mel.item(), "phase": phase.item()}
+        return self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
 
     def adversarial_on(self, step: int) -> bool:
         return step >= self.cfg.adversarial_start
@@ -302,24 +297,3 @@ def _split(outputs: list, n: int) -> tuple[list, list]:
     real = [(logits[:n], [f[:n] for f in maps]) for logits, maps in outputs]
     fake = [(logits[n:], [f[n:] for f in maps]) for logits, maps in outputs]
     return real, fake
-
-
-def _wrapped(x: torch.Tensor) -> torch.Tensor:
-    """|x| brought into [0, pi]: the distance of an angle difference (anti-wrapping)."""
-    return torch.abs(x - 2 * math.pi * torch.round(x / (2 * math.pi)))
-
-
-def phase_loss(fake: torch.Tensor, real: torch.Tensor, n_fft: int) -> torch.Tensor:
-    """Anti-wrapped instantaneous phase, group delay and instantaneous frequency distances (B, S) vs (B, S),
-    each bin weighted by the real magnitude's share (noise-only bins carry no phase to learn)."""
-    window = torch.hann_window(n_fft, device=real.device)
-    fake_spec = torch.stft(fake, n_fft, n_fft // 4, window=window, return_complex=True)  # (B, F, T)
-    real_spec = torch.stft(real, n_fft, n_fft // 4, window=window, return_complex=True)
-    weight = real_spec.abs()
-    weight = weight / weight.sum(dim=(1, 2), keepdim=True).clamp(min=1e-9)
-    fake_phase, real_phase = torch.angle(fake_spec), torch.angle(real_spec)
-    instant = _wrapped(fake_phase - real_phase)
-    delay = _wrapped(torch.diff(fake_phase, dim=1) - torch.diff(real_phase, dim=1))
-    frequency = _wrapped(torch.diff(fake_phase, dim=2) - torch.diff(real_phase, dim=2))
-    return ((instant * weight).sum((1, 2)) + (delay * weight[:, 1:]).sum((1, 2))
-            + (frequency * weight[:, :, 1:]).sum((1, 2))).mean()
