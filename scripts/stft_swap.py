@@ -24,24 +24,18 @@ def swapped(synthesis: np.ndarray, recording: np.ndarray, n_fft: int, seed: int 
     """The crosswise reconstructions of two aligned waveforms (cut to the shorter) over a Hann STFT, hop n_fft / 4:
     {"synthesis magnitude, recording phase", "recording magnitude, synthesis phase",
     "recording magnitude, random phase"} -> waveform (float32, within [-1, 1])."""
-    n = min(len(synthesis), len(recording))
-    hop, window = n_fft // 4, torch.hann_window(n_fft)
+    from tts.audio.spectral import istft, phase, stft
 
-    def stft(wav: np.ndarray) -> torch.Tensor:
-        return torch.stft(torch.from_numpy(np.ascontiguousarray(wav[:n], dtype=np.float32)), n_fft, hop,
-                          window=window, return_complex=True)  # (F, T)
+    n, hop = min(len(synthesis), len(recording)), n_fft // 4
+    made, real = stft(synthesis[:n], n_fft, hop), stft(recording[:n], n_fft, hop)  # (F, T) complex
 
-    def waveform(spectrum: torch.Tensor) -> np.ndarray:
-        return torch.istft(spectrum, n_fft, hop, window=window, length=n).numpy().clip(-1.0, 1.0).astype(np.float32)
+    def waveform(magnitude: torch.Tensor, angle: torch.Tensor) -> np.ndarray:
+        return istft(torch.polar(magnitude, angle), hop, length=n).numpy().clip(-1.0, 1.0).astype(np.float32)
 
-    def phase(spectrum: torch.Tensor) -> torch.Tensor:
-        return spectrum / spectrum.abs().clamp(min=1e-9)
-
-    made, real = stft(synthesis), stft(recording)
-    random = torch.exp(2j * np.pi * torch.rand(real.shape, generator=torch.Generator().manual_seed(seed)))
-    return {"synthesis magnitude, recording phase": waveform(made.abs() * phase(real)),
-            "recording magnitude, synthesis phase": waveform(real.abs() * phase(made)),
-            "recording magnitude, random phase": waveform(real.abs() * random)}
+    random = 2 * np.pi * torch.rand(real.shape, generator=torch.Generator().manual_seed(seed))
+    return {"synthesis magnitude, recording phase": waveform(made.abs(), phase(real)),
+            "recording magnitude, synthesis phase": waveform(real.abs(), phase(made)),
+            "recording magnitude, random phase": waveform(real.abs(), random)}
 
 
 def main() -> None:
