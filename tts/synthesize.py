@@ -194,7 +194,7 @@ class ARChain:
         """Latents (E, T) -> waveform (S,) through the codec."""
         if latents.shape[-1] == 0:
             return np.zeros(0, dtype=np.float32)
-        return _peak_limited(self.codec.decode_latents(latents.unsqueeze(0).to(self.codec.device)))  # (1, E, T) in
+        return _peak_limited(self.codec.decode_latents(latents.unsqueeze(0).to(self.codec.device)))  # (1, E, T)
 
 
 class DurationsChain:

@@ -285,13 +285,14 @@ class RepairedCodebook(EuclideanCodebook):
         self.cluster_size.data.copy_(self.cluster_size.masked_fill(mask, count))
 
 
-RUNNING_SUM = "._codebook.embed_avg"  # a codebook's EMA running sum: training state, which an export leaves out
+CODEBOOK = "._codebook."  # the prefix of an EMA codebook's buffers in a codec's state dict (encodec's quantizer)
+RUNNING_SUM = "embed_avg"  # its EMA running sum: training state, which an export leaves out
 
 
 def without_running_sums(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A codec's state dict for synthesis alone: the codebooks' EMA running sums left out (encoding and decoding
     read only the entries, `embed`)."""
-    return {key: value for key, value in state.items() if not key.endswith(RUNNING_SUM)}
+    return {key: value for key, value in state.items() if not key.endswith(CODEBOOK + RUNNING_SUM)}
 
 
 def with_running_sums(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -299,10 +300,12 @@ def with_running_sums(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     relation), so that it loads into the model as a training checkpoint does."""
     rebuilt = dict(state)
     for key, embed in state.items():
-        codebook = key.removesuffix(".embed")
-        if key.endswith("._codebook.embed") and codebook + ".embed_avg" not in state:
-            count = state.get(codebook + ".cluster_size", torch.ones(embed.shape[0]))
-            rebuilt[codebook + ".embed_avg"] = embed.float() * count.float()[:, None]
+        if not key.endswith(CODEBOOK + "embed"):
+            continue
+        codebook = key.removesuffix("embed")  # "...._codebook."
+        if codebook + RUNNING_SUM not in state:
+            count = state.get(codebook + "cluster_size", torch.ones(embed.shape[0]))
+            rebuilt[codebook + RUNNING_SUM] = embed.float() * count.float()[:, None]
     return rebuilt
 
 
