@@ -424,3 +424,42 @@ vocoder:
     result = runner.invoke(app, ["vocode", str(source), str(out), "--model", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert load_audio(out)[0].shape == load_audio(source)[0].shape
+
+
+# --------------------------------------------------------------------------- source-filter generator
+
+
+def test_the_excitation_sounds_the_harmonics_of_the_f0_where_voiced():
+    generator = Generator(8, (4, 4), 8, (3,), ((1,),), source=True, sample_rate=8000)
+    f0 = torch.tensor([[0.0] * 4 + [500.0] * 40 + [0.0] * 4])  # (B, T)
+    excitation = generator.excitation(f0)  # (B, H, S)
+    assert excitation.shape == (1, 8, 48 * 16)
+    assert bool((excitation[..., :64] == 0).all()) and bool((excitation[..., -64:] == 0).all())
+    voiced = excitation[0, :, 64:-64]
+    assert bool((voiced[:7].abs().amax(-1) > 0.09).all()) and bool((voiced[7] == 0).all())  # 8 x 500 Hz = Nyquist
+    spectrum = torch.fft.rfft(voiced[1])  # harmonic 2: 1,000 Hz
+    peak = int(spectrum.abs().argmax()) * 8000 / voiced.shape[-1]
+    assert abs(peak - 1000.0) < 8000 / voiced.shape[-1]
+
+
+@pytest.mark.parametrize("rates, n_fft", [((4, 4, 4), 0), ((4,), 64)])
+def test_a_source_generator_keeps_the_length_and_follows_its_f0(rates, n_fft):
+    torch.manual_seed(0)
+    generator = Generator(8, rates, 32, (3,), ((1, 2),), istft_n_fft=n_fft, source=True, sample_rate=8000)
+    mel = torch.randn(2, 8, 12)
+    predicted = generator(mel)
+    assert predicted.shape == (2, 1, 12 * generator.hop_length)
+    low, high = generator(mel, torch.full((2, 12), 100.0)), generator(mel, torch.full((2, 12), 300.0))
+    assert not torch.allclose(low, high)  # the excitation reaches the output
+    torch.testing.assert_close(predicted, generator(mel, generator.f0_head.f0(mel)))
+
+
+def test_a_source_vocoder_learns_its_f0_head_from_the_audio():
+    recipe = small_recipe(source=True, adversarial_start=1000)
+    task = VocoderTask(recipe, corpus=FakeCorpus(recipe))
+    history = run_steps(task, 30)
+    assert set(history[0]) == {"loss", "mel_l1", "f0_l1", "voicing_bce"}
+    assert history[-1]["f0_l1"] < 0.5 * history[0]["f0_l1"], [h["f0_l1"] for h in history]
+    assert history[-1]["mel_l1"] < 0.7 * history[0]["mel_l1"], [h["mel_l1"] for h in history]
+    metrics = task.validate(task.build_modules(), next(iter(task.validation_batches())), torch.device("cpu"))
+    assert math.isfinite(metrics["loss"])
