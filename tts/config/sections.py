@@ -262,8 +262,6 @@ class VocoderConfig:
     resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))  # one per kernel
     resblock_convs: int = 2  # convolutions per dilation: 2 (HiFi-GAN V1/V2) or 1 (V3)
     istft_n_fft: int = 0  # 0 = the last layer writes samples; N = it writes an N-point spectrum, hop N / 4 (iSTFTNet)
-    source: bool = False  # neural source-filter: sines at the F0 the generator predicts from its input (learned
-    # from YIN on the audio) join every upsampling layer, so voiced frames have a periodic excitation to shape
     discriminator_channels: int = 4  # first-layer width of each discriminator (HiFi-GAN: 32)
     discriminator_periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # multi-period discriminator, samples
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)

@@ -34,9 +34,6 @@ from tts.audio.spectral import hann_window
 from tts.config import Recipe, VocoderConfig
 
 LRELU_SLOPE = 0.1  # HiFi-GAN's slope between layers
-HARMONICS = 8  # source: sines at F0 x 1..8
-SOURCE_AMPLITUDE = 0.1  # of each sine of the excitation
-DEFAULT_LOG_F0 = math.log(150.0)  # the F0 head's output starts near 150 Hz
 MAX_LOG_MAGNITUDE = math.log(100.0)  # the iSTFT head's magnitudes are clipped at 100 (40 dB over full scale)
 
 # (logits, feature maps) of one sub-discriminator
@@ -83,33 +80,13 @@ class ResidualBlock(nn.Module):
         return x
 
 
-class F0Head(nn.Module):
-    """The F0 that a neural source-filter generator speaks at, predicted from its features (B, M, T):
-    log F0 and a voicing logit per frame."""
-
-    def __init__(self, in_channels: int, channels: int = 128):
-        super().__init__()
-        self.convs = nn.Sequential(nn.Conv1d(in_channels, channels, 5, padding=2), nn.LeakyReLU(LRELU_SLOPE),
-                                   nn.Conv1d(channels, channels, 5, padding=2), nn.LeakyReLU(LRELU_SLOPE),
-                                   nn.Conv1d(channels, 2, 3, padding=1))
-
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        log_f0, voiced = self.convs(features).float().unbind(1)  # (B, T) each
-        return log_f0 + DEFAULT_LOG_F0, voiced
-
-    def f0(self, features: torch.Tensor) -> torch.Tensor:
-        """F0 in Hz (B, T), 0 where the voicing logit is negative."""
-        log_f0, voiced = self(features)
-        return torch.where(voiced > 0, log_f0.exp(), torch.zeros_like(log_f0))
-
-
 class Generator(nn.Module):
     """Features (B, in_channels, T) -> waveform (B, 1, T * hop_length), hop_length = prod(upsample_rates)
     (in [-1, 1]), or prod(upsample_rates) * istft_n_fft / 4 with the inverse-STFT head."""
 
     def __init__(self, in_channels: int, upsample_rates: Sequence[int], initial_channels: int,
                  resblock_kernel_sizes: Sequence[int], resblock_dilations: Sequence[Sequence[int]],
-                 resblock_convs: int = 2, istft_n_fft: int = 0, source: bool = False, sample_rate: int = 16000):
+                 resblock_convs: int = 2, istft_n_fft: int = 0):
         super().__init__()
         if any(k % 2 == 0 for k in resblock_kernel_sizes):
             raise ValueError(f"resblock kernel sizes must be odd (same-length padding), "
@@ -126,10 +103,8 @@ class Generator(nn.Module):
         self.istft_n_fft = istft_n_fft
         self.istft_hop = istft_n_fft // 4 if istft_n_fft else 1
         self.hop_length = math.prod(self.upsample_rates) * self.istft_hop
-        self.in_channels, self.sample_rate = in_channels, sample_rate
+        self.in_channels = in_channels
         self.pre = nn.Conv1d(in_channels, initial_channels, 7, padding=3)
-        self.f0_head = F0Head(in_channels) if source else None
-        self.sources = nn.ModuleList()  # source: the excitation's samples of each step -> channels
         self.ups = nn.ModuleList()
         self.blocks = nn.ModuleList()
         channels = initial_channels
@@ -138,9 +113,6 @@ class Generator(nn.Module):
             self.ups.append(nn.ConvTranspose1d(channels, channels // 2, kernel, rate,
                                                padding=padding, output_padding=output_padding))
             channels //= 2
-            if source:
-                step = self.hop_length // math.prod(self.upsample_rates[:len(self.ups)])  # samples per step
-                self.sources.append(nn.Conv1d(HARMONICS * step, channels, 7, padding=3))
             self.blocks.append(nn.ModuleList(
                 ResidualBlock(channels, k, d, resblock_convs)
                 for k, d in zip(resblock_kernel_sizes, resblock_dilations)))
@@ -151,33 +123,15 @@ class Generator(nn.Module):
         self._weight_norm = False
         self.apply_weight_norm()
 
-    def forward(self, features: torch.Tensor, f0: torch.Tensor | None = None) -> torch.Tensor:
-        """Features (B, in_channels, T) -> waveform (B, 1, T x hop). With a source, `f0` (B, T) in Hz (0 where
-        unvoiced) drives the excitation; None: the F0 the generator predicts from the features."""
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.pre(features)  # (B, C, T)
-        excitation = None
-        if self.f0_head is not None:
-            excitation = self.excitation(self.f0_head.f0(features) if f0 is None else f0)  # (B, H, S)
-        for i, (up, blocks) in enumerate(zip(self.ups, self.blocks)):
+        for up, blocks in zip(self.ups, self.blocks):
             x = up(F.leaky_relu(x, LRELU_SLOPE))  # (B, C/2, T * rate)
-            if excitation is not None:
-                batch, _, steps = x.shape
-                frames = excitation.view(batch, HARMONICS, steps, -1).transpose(2, 3)  # (B, H, step, steps)
-                x = x + self.sources[i](frames.reshape(batch, -1, steps))
             x = sum(block(x) for block in blocks) / len(blocks)  # multi-receptive-field fusion
         x = self.post(F.leaky_relu(x))  # (B, 1, S) or (B, 2F, S / istft_hop); default slope, as HiFi-GAN
         if not self.istft_n_fft:
             return torch.tanh(x)
         return self._inverse_stft(x)
-
-    def excitation(self, f0: torch.Tensor) -> torch.Tensor:
-        """F0 (B, T) in Hz, 0 where unvoiced -> sines at its first HARMONICS multiples (B, H, T x hop), held over
-        each frame's samples, silent where unvoiced or above the Nyquist frequency."""
-        f0 = f0.float().repeat_interleave(self.hop_length, dim=-1)[:, None]  # (B, 1, S)
-        harmonics = f0 * torch.arange(1, HARMONICS + 1, device=f0.device)[:, None]  # (B, H, S)
-        phase = 2 * math.pi * torch.cumsum(harmonics / self.sample_rate, dim=-1)
-        audible = (harmonics > 0) & (harmonics < self.sample_rate / 2)
-        return SOURCE_AMPLITUDE * torch.sin(torch.remainder(phase, 2 * math.pi)) * audible
 
     def _inverse_stft(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 2F, T') log magnitudes and phases -> (B, 1, T' x istft_hop) samples."""
@@ -216,7 +170,7 @@ def build_generator(recipe: Recipe) -> Generator:
                          f"{recipe.audio.hop_length} samples; choose rates whose product is the hop")
     return Generator(recipe.audio.n_mels, cfg.upsample_rates, cfg.initial_channels,
                      cfg.resblock_kernel_sizes, cfg.resblock_dilations, cfg.resblock_convs,
-                     cfg.istft_n_fft, cfg.source, recipe.audio.sample_rate)
+                     cfg.istft_n_fft)
 
 
 # --------------------------------------------------------------------------- discriminators

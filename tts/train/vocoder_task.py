@@ -198,13 +198,6 @@ class VocoderTask:
         mel = self.mel_loss(fake, real)
         return self.cfg.mel_loss_weight * mel, {"mel_l1": mel.item()}
 
-    def pitch(self, wav: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """YIN's F0 (Hz, 0 where unvoiced) and voicing of (B, 1, S) audio on the generator's T input frames."""
-        from tts.audio.pitch import yin
-
-        f0, voiced = yin(wav[:, 0], self.recipe.audio.sample_rate, self.hop)
-        return f0[:, :frames], voiced[:, :frames]
-
     def adversarial_on(self, step: int) -> bool:
         return step >= self.cfg.adversarial_start
 
@@ -212,16 +205,8 @@ class VocoderTask:
                    device: torch.device) -> Iterator[tuple[str, torch.Tensor, dict[str, float]]]:
         generator, discriminator = modules["generator"], modules["discriminator"]
         real = batch["audio"].to(device)  # (B, 1, S)
-        inputs = self._inputs(batch, device)  # (B, M, T)
-        if self.cfg.source:  # the excitation follows the recording's F0; the head learns to predict it
-            f0, voiced = self.pitch(real, inputs.shape[-1])
-            fake = generator(inputs, f0)  # (B, 1, S)
-            reconstruction, parts = self.reconstruction(fake, real)
-            f0_loss, f0_parts = f0_head_loss(generator.f0_head(inputs), f0, voiced)
-            reconstruction, parts = reconstruction + f0_loss, {**parts, **f0_parts}
-        else:
-            fake = generator(inputs)  # (B, 1, S)
-            reconstruction, parts = self.reconstruction(fake, real)
+        fake = generator(self._inputs(batch, device))  # (B, 1, S)
+        reconstruction, parts = self.reconstruction(fake, real)
         if not self.adversarial_on(step):  # reconstruction warm-up: no discriminator pass at all
             yield "generator", reconstruction, {"loss": reconstruction.item(), **parts}
             return
@@ -305,15 +290,6 @@ class CropReader:
         audio = torch.from_numpy(np.stack([w for _, w in pairs]))[:, None]  # (B, 1, T x hop)
         return {"ids": [r["id"] for r in records], "features": features, "audio": audio,
                 "n_samples": [int(r["n_samples"]) for r in records]}
-
-
-def f0_head_loss(prediction: tuple[torch.Tensor, torch.Tensor], f0: torch.Tensor, voiced: torch.Tensor
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1 of the predicted log F0 on voiced frames plus the voicing's binary cross-entropy, and both for the log."""
-    log_f0, logit = prediction
-    pitch = (log_f0 - f0.clamp(min=1.0).log()).abs()[voiced].mean() if bool(voiced.any()) else log_f0.sum() * 0
-    voicing = nn.functional.binary_cross_entropy_with_logits(logit, voiced.float())
-    return pitch + voicing, {"f0_l1": pitch.item(), "voicing_bce": voicing.item()}
 
 
 def _split(outputs: list, n: int) -> tuple[list, list]:
