@@ -136,6 +136,29 @@ def eval_model(
     _report(result, output)
 
 
+@eval_app.command("compare")
+def eval_compare(
+    first: Path = typer.Argument(..., help="A: the JSON of one `tts eval model|folder -o` run."),
+    second: Path = typer.Argument(..., help="B: the JSON of another run on the same held-out sentences."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the comparison as JSON."),
+    resamples: int = typer.Option(2000, help="Paired bootstrap draws of the utterances."),
+) -> None:
+    """Whether B differs from A beyond noise: each measure's difference B - A with its 95 % interval, over the
+    utterances both scored (paired bootstrap)."""
+    from tts.data.store import read_json, write_json
+    from tts.eval.compare import compare, comparison_lines
+
+    try:
+        result = compare(read_json(first), read_json(second), resamples=resamples)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        fail(str(err))
+    for line in comparison_lines(result, str(first), str(second)):
+        typer.echo(line)
+    if output:
+        write_json(output, {"a": str(first), "b": str(second), **result})
+        typer.echo(f"wrote {output}")
+
+
 @eval_app.command("codes")
 def eval_codes(
     run: Path = typer.Argument(..., help="Run folder (or its prepared/ folder) whose corpus holds codes."),

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tts.eval import asr
+from tts.eval.compare import wer_interval
 from tts.eval.mcd import duration_ratio, mel_cepstral_distortion, mel_distance, spectral_variance_ratio
 from tts.eval.mos import KEYS as MOS_KEYS, dnsmos
 from tts.eval.speaker import cosine_similarity, similarity_to_speakers
@@ -161,6 +162,10 @@ def aggregate(utterances: Iterable[dict]) -> dict:
         "reference_words": total.reference_words,
         "unscorable": len(utterances) - len(scored),  # no words in the text: no WER
     }
+    interval = wer_interval([u["substitutions"] + u["deletions"] + u["insertions"] for u in scored],
+                            [u["reference_words"] for u in scored])
+    if interval is not None:
+        result["wer_interval"] = list(interval)
     with_reference = [u for u in scored if u.get("reference_wer") is not None]
     if with_reference:
         result["floor_wer"] = sum(u["reference_errors"] for u in with_reference) / max(

@@ -41,6 +41,9 @@ def summary_lines(result: dict) -> list[str]:
         lines.append(f"  WER              {total['wer']:.3f}  (mean per utterance {total['wer_mean']:.3f}; "
                      f"S {total['substitutions']}, D {total['deletions']}, I {total['insertions']} "
                      f"over {total['reference_words']} words)")
+        if total.get("wer_interval"):
+            lines.append("                   95 % interval {:.3f} to {:.3f} over these sentences (bootstrap; "
+                         "`tts eval compare` for two runs)".format(*total["wer_interval"]))
     if total.get("unscorable"):
         lines.append(f"  unscorable       {total['unscorable']} of {total['utterances']} without WER: their text has "
                      "no words (see \"unscorable\" in the JSON); their other measures count")
