@@ -27,6 +27,11 @@ def _draws(n: int, resamples: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
+def _resampled_wer(errors: np.ndarray, words: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """The corpus WER (summed edits over summed words) of each draw: (resamples,)."""
+    return errors[draws].sum(1) / np.maximum(words[draws].sum(1), 1)
+
+
 def _percentiles(values: np.ndarray) -> tuple[float, float]:
     tail = 100 * (1 - LEVEL) / 2
     low, high = np.percentile(values, [tail, 100 - tail])
@@ -40,8 +45,7 @@ def wer_interval(errors: Sequence[int], words: Sequence[int], resamples: int = R
     errors, words = np.asarray(errors, dtype=float), np.asarray(words, dtype=float)
     if len(errors) < 2:
         return None
-    draws = _draws(len(errors), resamples, seed)
-    return _percentiles(errors[draws].sum(1) / np.maximum(words[draws].sum(1), 1))
+    return _percentiles(_resampled_wer(errors, words, _draws(len(errors), resamples, seed)))
 
 
 def compare(a: dict, b: dict, resamples: int = RESAMPLES, seed: int = 0) -> dict:
@@ -53,21 +57,19 @@ def compare(a: dict, b: dict, resamples: int = RESAMPLES, seed: int = 0) -> dict
     if not pairs:
         raise ValueError("the two evaluations share no utterance id: compare results of the same held-out "
                          "sentences (the same corpus, --limit and seed)")
-    draws = _draws(len(pairs), resamples, seed)
-    rows = []
+    rows = []  # the same seed draws the same pairs for every measure scored on all of them
     scored = [(x, y) for x, y in pairs if x.get("wer") is not None and y.get("wer") is not None]
     if scored:
         errors = np.array([[x["errors"], y["errors"]] for x, y in scored], dtype=float)  # (N, 2)
         words = np.array([x["reference_words"] for x, _ in scored], dtype=float)
-        index = draws if len(scored) == len(pairs) else _draws(len(scored), resamples, seed)
-        wers = errors[index].sum(1) / np.maximum(words[index].sum(1), 1)[:, None]  # (resamples, 2)
-        rows.append(_row("WER", errors.sum(0) / max(words.sum(), 1), wers[:, 1] - wers[:, 0], True))
+        draws = _draws(len(scored), resamples, seed)
+        differences = _resampled_wer(errors[:, 1], words, draws) - _resampled_wer(errors[:, 0], words, draws)
+        rows.append(_row("WER", errors.sum(0) / max(words.sum(), 1), differences, True))
     for key, label, lower in MEASURES:
         both = [(float(x[key]), float(y[key])) for x, y in pairs if x.get(key) is not None and y.get(key) is not None]
         if both:
             values = np.array(both)  # (N, 2)
-            index = draws if len(both) == len(pairs) else _draws(len(both), resamples, seed)
-            means = values[index].mean(1)  # (resamples, 2)
+            means = values[_draws(len(both), resamples, seed)].mean(1)  # (resamples, 2)
             rows.append(_row(label, values.mean(0), means[:, 1] - means[:, 0], lower))
     return {"utterances": len(pairs), "resamples": resamples, "rows": rows}
 
