@@ -6,7 +6,11 @@ put back together crosswise: the synthesis's magnitude with the recording's phas
 the synthesis's phase, and the recording's magnitude with random phase. Meaningful where the two are aligned
 sample for sample: copy-synthesis (`--what vocoder`, `--what codec`), not a model's own timing.
 
-    .venv/bin/python scripts/stft_swap.py DIR [--n-fft 320 1024] [--limit N]
+`--sharpen G` scores instead each file alone with its STFT magnitude raised to the power G (each frame's energy
+kept): a spectral sharpening postfilter, applied to the recordings and to the synthesis alike, so that what it
+does to the judge is told apart from what it does to the voice (the timing need not match).
+
+    .venv/bin/python scripts/stft_swap.py DIR [--n-fft 320 1024] [--limit N] [--sharpen 1.3]
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ def swapped(synthesis: np.ndarray, recording: np.ndarray, n_fft: int, seed: int 
             "recording magnitude, random phase": waveform(real.abs(), random)}
 
 
+def sharpened(wav: np.ndarray, power: float, n_fft: int) -> np.ndarray:
+    """`wav` with its STFT magnitude raised to `power`, each frame scaled back to its energy (Hann, hop n_fft / 4)."""
+    from tts.audio.spectral import istft, phase, stft
+
+    spectrum = stft(wav, n_fft, n_fft // 4)  # (F, T) complex
+    magnitude = spectrum.abs()
+    raised = magnitude ** power
+    raised = raised * (magnitude.square().sum(0) / raised.square().sum(0).clamp_min(1e-12)).sqrt()
+    out = istft(torch.polar(raised, phase(spectrum)), n_fft // 4, length=len(wav))
+    return out.numpy().clip(-1.0, 1.0).astype(np.float32)
+
+
 def main() -> None:
     from tqdm import tqdm
 
@@ -47,21 +63,34 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="a folder written by `tts eval ... --save-audio`")
     parser.add_argument("--n-fft", type=int, nargs="+", default=[320, 1024], help="STFT sizes (hop a quarter)")
     parser.add_argument("--limit", type=int, default=0, help="the first N utterances only (0 = all)")
+    parser.add_argument("--sharpen", type=float, default=0.0,
+                        help="score each file with its magnitude raised to this power instead of the crosswise STFTs")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (args.folder / "manifest.jsonl").open(encoding="utf-8")]
     rows = rows[:args.limit] if args.limit else rows
-    scores: dict[str, list[float]] = {}
+    scores: dict[str, list[list[float]]] = {}
+
+    def score(name: str, wav: np.ndarray, rate: int) -> None:
+        measures = dnsmos(wav, rate)
+        scores.setdefault(name, []).append([measures[key] for key in ("sig", "bak", "ovrl", "p808")])
+
     for row in tqdm(rows, unit="utt"):
         synthesis, rate = sf.read(args.folder / row["audio"], dtype="float32")
         recording, _ = sf.read(args.folder / row["reference"], dtype="float32")
-        scores.setdefault("recording", []).append(dnsmos(recording, rate)["p808"])
-        scores.setdefault("synthesis", []).append(dnsmos(synthesis, rate)["p808"])
+        score("recording", recording, rate)
+        score("synthesis", synthesis, rate)
         for n_fft in args.n_fft:
+            if args.sharpen:
+                score(f"recording, magnitude ** {args.sharpen:g} ({n_fft}-point STFT)",
+                      sharpened(recording, args.sharpen, n_fft), rate)
+                score(f"synthesis, magnitude ** {args.sharpen:g} ({n_fft}-point STFT)",
+                      sharpened(synthesis, args.sharpen, n_fft), rate)
+                continue
             for name, wav in swapped(synthesis, recording, n_fft).items():
-                scores.setdefault(f"{name} ({n_fft}-point STFT)", []).append(dnsmos(wav, rate)["p808"])
-    print(f"DNSMOS P.808 over {len(rows)} utterances of {args.folder}")
+                score(f"{name} ({n_fft}-point STFT)", wav, rate)
+    print(f"DNSMOS over {len(rows)} utterances of {args.folder}: SIG / BAK / OVRL / P.808")
     for name, values in scores.items():
-        print(f"  {name:58s} {np.mean(values):.3f}")
+        print(f"  {name:58s} " + " / ".join(f"{v:.3f}" for v in np.mean(values, axis=0)))
 
 
 if __name__ == "__main__":
