@@ -266,8 +266,6 @@ class VocoderConfig:
     discriminator_periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # multi-period discriminator, samples
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
     mel_loss_weight: float = 45.0  # weight of the multi-resolution log-mel L1 in the generator loss
-    mel_loss_windows: tuple[float, ...] = (0.016, 0.032, 0.064)  # seconds: one log-mel resolution of the loss each
-    mel_loss_bands: int = 80  # most mel bands of a loss resolution (each has at most n_fft / 8)
     feature_loss_weight: float = 2.0  # weight of discriminator feature matching
     adversarial_start: int = 0  # generator steps on the mel loss alone before the discriminators join
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
@@ -313,9 +311,6 @@ class VocoderConfig:
                "discriminator_scales", self.discriminator_scales,
                ">= 0, and not 0 when discriminator_periods is empty")
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
-        _check(len(self.mel_loss_windows) >= 1 and all(w > 0 for w in self.mel_loss_windows), "mel_loss_windows",
-               self.mel_loss_windows, "a list of positive window lengths in seconds")
-        _check(self.mel_loss_bands >= 1, "mel_loss_bands", self.mel_loss_bands, ">= 1")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.durations_utterances >= 0, "durations_utterances", self.durations_utterances,
