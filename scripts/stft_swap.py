@@ -28,30 +28,32 @@ def swapped(synthesis: np.ndarray, recording: np.ndarray, n_fft: int, seed: int 
     """The crosswise reconstructions of two aligned waveforms (cut to the shorter) over a Hann STFT, hop n_fft / 4:
     {"synthesis magnitude, recording phase", "recording magnitude, synthesis phase",
     "recording magnitude, random phase"} -> waveform (float32, within [-1, 1])."""
-    from tts.audio.spectral import istft, phase, stft
+    from tts.audio.spectral import phase, stft
 
     n, hop = min(len(synthesis), len(recording)), n_fft // 4
     made, real = stft(synthesis[:n], n_fft, hop), stft(recording[:n], n_fft, hop)  # (F, T) complex
-
-    def waveform(magnitude: torch.Tensor, angle: torch.Tensor) -> np.ndarray:
-        return istft(torch.polar(magnitude, angle), hop, length=n).numpy().clip(-1.0, 1.0).astype(np.float32)
-
     random = 2 * np.pi * torch.rand(real.shape, generator=torch.Generator().manual_seed(seed))
-    return {"synthesis magnitude, recording phase": waveform(made.abs(), phase(real)),
-            "recording magnitude, synthesis phase": waveform(real.abs(), phase(made)),
-            "recording magnitude, random phase": waveform(real.abs(), random)}
+    return {"synthesis magnitude, recording phase": _waveform(made.abs(), phase(real), hop, n),
+            "recording magnitude, synthesis phase": _waveform(real.abs(), phase(made), hop, n),
+            "recording magnitude, random phase": _waveform(real.abs(), random, hop, n)}
 
 
 def sharpened(wav: np.ndarray, power: float, n_fft: int) -> np.ndarray:
     """`wav` with its STFT magnitude raised to `power`, each frame scaled back to its energy (Hann, hop n_fft / 4)."""
-    from tts.audio.spectral import istft, phase, stft
+    from tts.audio.spectral import phase, stft
 
     spectrum = stft(wav, n_fft, n_fft // 4)  # (F, T) complex
     magnitude = spectrum.abs()
     raised = magnitude ** power
     raised = raised * (magnitude.square().sum(0) / raised.square().sum(0).clamp_min(1e-12)).sqrt()
-    out = istft(torch.polar(raised, phase(spectrum)), n_fft // 4, length=len(wav))
-    return out.numpy().clip(-1.0, 1.0).astype(np.float32)
+    return _waveform(raised, phase(spectrum), n_fft // 4, len(wav))
+
+
+def _waveform(magnitude: torch.Tensor, angle: torch.Tensor, hop: int, length: int) -> np.ndarray:
+    """The inverse STFT (Hann, hop `hop`) of a magnitude and a phase: `length` samples, float32 within [-1, 1]."""
+    from tts.audio.spectral import istft
+
+    return istft(torch.polar(magnitude, angle), hop, length=length).numpy().clip(-1.0, 1.0).astype(np.float32)
 
 
 def main() -> None:

@@ -162,7 +162,7 @@ def aggregate(utterances: Iterable[dict]) -> dict:
         "reference_words": total.reference_words,
         "unscorable": len(utterances) - len(scored),  # no words in the text: no WER
     }
-    interval = wer_interval([u["substitutions"] + u["deletions"] + u["insertions"] for u in scored],
+    interval = wer_interval([u["errors"] for u in scored],
                             [u["reference_words"] for u in scored])
     if interval is not None:
         result["wer_interval"] = list(interval)
