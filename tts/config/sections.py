@@ -227,15 +227,6 @@ class DurationsConfig(_SpeechModel):
     phone's duration and the log-mel frames that speak it, trained at the aligner's durations (stage
     aligner); it speaks alone, through the mel vocoder, with no AR (docs/durations.md)."""
 
-    adversarial_weight: float = 0.0  # weight of a log-mel patch discriminator's loss (least squares + feature
-    # matching) beside the L1: frames with the texture of real ones rather than their mean (0 = off)
-    discriminator_channels: int = 32  # first-layer width of that discriminator
-
-    def validate(self) -> None:
-        super().validate()
-        _check(self.adversarial_weight >= 0, "adversarial_weight", self.adversarial_weight, ">= 0 (0 = off)")
-        _check(self.discriminator_channels >= 1, "discriminator_channels", self.discriminator_channels, ">= 1")
-
 
 def _aligner_train() -> "TrainConfig":
     return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,

@@ -26,17 +26,12 @@ from torch import nn
 from tts.models.alignment import frame_phones
 from tts.models.durations import DurationsModel
 from tts.models.layers import length_mask, pad_right
-from tts.models.mel_discriminator import MelDiscriminator, random_crops
-from tts.models.vocoder import (discriminator_loss, feature_matching_loss, generator_adversarial_loss,
-                                split_outputs)
 from tts.train.ar_task import ARTask
 from tts.train.batching import CodesDataset
 
 log = logging.getLogger(__name__)
 
 DURATION_LOSS = 1.0  # weight of the durations' squared error beside the mel L1
-ADVERSARIAL_FRAMES = 64  # log-mel frames in each window the discriminator judges (fewer when an utterance is short)
-MIN_ADVERSARIAL_FRAMES = 16  # a batch with a shorter span after the prompt has no adversarial term
 
 
 def masked_mel_l1(mel: torch.Tensor, target: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
@@ -105,22 +100,11 @@ class DurationsTask(ARTask):
         return {**super().model_config(), "n_codebooks": self.n_codebooks, "mel_bins": self.recipe.audio.n_mels,
                 "mel_per_frame": self.mel_per_frame}
 
-    @property
-    def adversarial(self) -> bool:
-        return self.recipe.durations.adversarial_weight > 0
-
     def build_modules(self) -> dict[str, nn.Module]:
-        modules: dict[str, nn.Module] = {"model": DurationsModel.from_config(self.model_config())}
-        if self.adversarial:
-            modules["discriminator"] = MelDiscriminator(self.recipe.durations.discriminator_channels)
-        return modules
-
-    def optimizer_groups(self) -> dict[str, list[str]]:
-        return {"discriminator": ["discriminator"], "model": ["model"]} if self.adversarial else {"model": ["model"]}
+        return {"model": DurationsModel.from_config(self.model_config())}
 
     def _losses(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mel L1, durations' squared error in log(1 + frames), predicted frames (B, L)); the predicted
-        log-mel frames (B, T, r, M) are kept in b["predicted"]."""
+        """(mel L1, durations' squared error in log(1 + frames), predicted frames (B, L))."""
         mel, log_frames = model(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
                                 b["prompt_lengths"], b["frame_phone"], b["place"])
         T = b["codes"].size(2)
@@ -128,36 +112,13 @@ class DurationsTask(ARTask):
         phones = b["duration_wanted"].float()
         error = (log_frames.float() - torch.log1p(b["durations"].float())) ** 2
         duration_loss = (error * phones).sum() / phones.sum().clamp(min=1)
-        b["predicted"] = mel
         return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float())
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         mel_l1, duration_loss, _ = self._losses(modules["model"], b)
         loss = mel_l1 + DURATION_LOSS * duration_loss
-        logs = {"mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
-        crops = self._adversarial_crops(b) if self.adversarial else None
-        if crops is not None:
-            fake, real = crops
-            discriminator, n = modules["discriminator"], fake.size(0)
-            d_loss = discriminator_loss(*split_outputs(discriminator(torch.cat([real, fake.detach()])), n))
-            yield "discriminator", d_loss, {"d_loss": d_loss.item()}
-            real_out, fake_out = split_outputs(discriminator(torch.cat([real, fake])), n)
-            adversarial = generator_adversarial_loss(fake_out)
-            features = feature_matching_loss(real_out, fake_out)
-            loss = loss + self.recipe.durations.adversarial_weight * (adversarial + features)
-            logs |= {"g_adv": adversarial.item(), "feature_match": features.item()}
-        yield "model", loss, {"loss": loss.item(), **logs}
-
-    def _adversarial_crops(self, b: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """The same window of generated and true log-mel frames (B, F, M) after each prompt, or None when
-        a batch's shortest span after its prompt is under MIN_ADVERSARIAL_FRAMES."""
-        B, T, r, M = b["predicted"].shape
-        starts, ends = b["prompt_lengths"] * r, b["audio_lengths"] * r
-        frames = min(ADVERSARIAL_FRAMES, int((ends - starts).min()))
-        if frames < MIN_ADVERSARIAL_FRAMES:
-            return None
-        return random_crops(b["predicted"].reshape(B, T * r, M), b["mel"].reshape(B, T * r, M), starts, ends, frames)
+        yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
