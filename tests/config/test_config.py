@@ -212,3 +212,20 @@ def test_the_ar_needs_the_aligner_first():
     """The AR's pointer learns the aligner's durations: a recipe with both trains the aligner first."""
     assert recipe_from_dict({"stages": ["codec", "aligner", "ar", "nar"]}).stages == ("codec", "aligner", "ar", "nar")
     assert recipe_from_dict({"stages": ["codec", "ar", "nar"]}).stages == ("codec", "ar", "nar")  # trained apart
+
+
+
+def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page():
+    """A run trained before a mode left (its recipe.yaml and checkpoints) still loads; a lost mode is refused."""
+    from tts.config.loading import RETIRED
+
+    old = {"vocoder": {"source": False, "phase_loss_weight": 3.0, "mel_loss_windows": [0.016, 0.032],
+                       "mel_loss_bands": 256},
+           "durations": {"adversarial_weight": 0.1, "discriminator_channels": 32, "width": 64}}
+    recipe = recipe_from_dict(old)
+    assert recipe.vocoder == recipe_from_dict({}).vocoder and recipe.durations.width == 64
+    with pytest.raises(ConfigError, match=r"'vocoder.source' = True .*retired key.*experiments/vocoder-source.md"):
+        recipe_from_dict({"vocoder": {"source": True}})
+    root = Path(__file__).resolve().parents[2]
+    pages = [page.rstrip(",:;)") for _, why in RETIRED.values() for page in why.split() if page.startswith("docs/")]
+    assert len(pages) >= 7 and all((root / page).is_file() for page in pages)

@@ -163,7 +163,14 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
            "synthesis.decoder": ("codec", "the AR chain decodes through its codec, a mel-domain codec through "
                                           "its own mel vocoder (codec.vocoder)"),
            "ar.guided_attention": (None, "the AR's attention window keeps it on its phones: "
-                                         "docs/experiments/ar-guided-attention.md")}
+                                         "docs/experiments/ar-guided-attention.md"),
+           "vocoder.phase_loss_weight": (None, "docs/experiments/vocoder-phase-loss.md"),
+           "vocoder.source": (False, "the generator has no source-filter excitation: "
+                                     "docs/experiments/vocoder-source.md"),
+           "vocoder.mel_loss_windows": (None, "docs/experiments/vocoder-fine-mel-loss.md"),
+           "vocoder.mel_loss_bands": (None, "docs/experiments/vocoder-fine-mel-loss.md"),
+           "durations.adversarial_weight": (None, "docs/experiments/durations-mel-adversarial.md"),
+           "durations.discriminator_channels": (None, "docs/experiments/durations-mel-adversarial.md")}
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:
