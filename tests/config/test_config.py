@@ -214,7 +214,6 @@ def test_the_ar_needs_the_aligner_first():
     assert recipe_from_dict({"stages": ["codec", "ar", "nar"]}).stages == ("codec", "ar", "nar")  # trained apart
 
 
-
 def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page():
     """A run trained before a mode left (its recipe.yaml and checkpoints) still loads; a lost mode is refused."""
     from tts.config.loading import RETIRED

@@ -275,13 +275,5 @@ def feature_matching_loss(real: list[DiscriminatorOutput], fake: list[Discrimina
                for r, f in zip(real_maps, fake_maps))
 
 
-def split_outputs(outputs: list[DiscriminatorOutput], n: int) -> tuple[list[DiscriminatorOutput],
-                                                                      list[DiscriminatorOutput]]:
-    """Discriminator outputs on cat([real, fake]) -> (outputs on real, outputs on fake)."""
-    real = [(logits[:n], [f[:n] for f in maps]) for logits, maps in outputs]
-    fake = [(logits[n:], [f[n:] for f in maps]) for logits, maps in outputs]
-    return real, fake
-
-
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

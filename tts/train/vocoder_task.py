@@ -34,7 +34,7 @@ from torch import nn
 from tts.audio.spectral import LOG_FLOOR
 from tts.config import Recipe, TrainConfig
 from tts.models.vocoder import (build_discriminator, build_generator, discriminator_loss,
-                                feature_matching_loss, generator_adversarial_loss, split_outputs)
+                                feature_matching_loss, generator_adversarial_loss)
 from tts.train.batching import CropBatches, training_crop_batches, validation_records
 
 log = logging.getLogger(__name__)
@@ -214,10 +214,10 @@ class VocoderTask:
 
         # one discriminator call on real and generated audio together (one forward per backward)
         outputs = discriminator(torch.cat([real, fake.detach()]))
-        d_loss = discriminator_loss(*split_outputs(outputs, n))
+        d_loss = discriminator_loss(*_split(outputs, n))
         yield "discriminator", d_loss, {"d_loss": d_loss.item()}
 
-        real_out, fake_out = split_outputs(discriminator(torch.cat([real, fake])), n)
+        real_out, fake_out = _split(discriminator(torch.cat([real, fake])), n)
         adversarial = generator_adversarial_loss(fake_out)
         features = feature_matching_loss(real_out, fake_out)
         g_loss = adversarial + self.cfg.feature_loss_weight * features + reconstruction
@@ -290,3 +290,10 @@ class CropReader:
         audio = torch.from_numpy(np.stack([w for _, w in pairs]))[:, None]  # (B, 1, T x hop)
         return {"ids": [r["id"] for r in records], "features": features, "audio": audio,
                 "n_samples": [int(r["n_samples"]) for r in records]}
+
+
+def _split(outputs: list, n: int) -> tuple[list, list]:
+    """Discriminator outputs on cat([real, fake]) -> (outputs on real, outputs on fake)."""
+    real = [(logits[:n], [f[:n] for f in maps]) for logits, maps in outputs]
+    fake = [(logits[n:], [f[n:] for f in maps]) for logits, maps in outputs]
+    return real, fake
