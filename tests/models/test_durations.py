@@ -4,18 +4,17 @@ config round trip, one-batch overfit."""
 import pytest
 import torch
 
-from tts.models.durations import PITCH_BINS, DurationsModel, pitch_bins
+from tts.models.durations import DurationsModel
 from tts.models.layers import TransformerShape
 from tts.text.symbols import N_SYMBOLS, encode
 
 V, Q = 16, 4
 
 
-def tiny_durations(seed: int = 0, pitch: bool = False) -> DurationsModel:
+def tiny_durations(seed: int = 0) -> DurationsModel:
     torch.manual_seed(seed)
     return DurationsModel(n_symbols=N_SYMBOLS, codebook_size=V, n_codebooks=Q,
-                          shape=TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2,
-                          pitch=pitch).eval()
+                          shape=TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2).eval()
 
 
 def aligned_inputs():
@@ -31,8 +30,8 @@ def aligned_inputs():
 def test_frames_read_the_prompt_and_their_phones_and_durations_ignore_the_target():
     model = tiny_durations()
     args = aligned_inputs()
-    mel, log_frames, pitch = model(*args)
-    assert mel.shape == (2, 9, 2, 6) and log_frames.shape == (2, 5) and pitch is None
+    mel, log_frames = model(*args)
+    assert mel.shape == (2, 9, 2, 6) and log_frames.shape == (2, 5)
     phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place = args
     changed = codes.clone()
     changed[:, :, 3:] = (changed[:, :, 3:] + 1) % V  # the target's codes: not read at all
@@ -92,38 +91,10 @@ def test_overfits_one_batch():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(80):
-        mel, log_frames, _ = model(*args)
+        mel, log_frames = model(*args)
         loss = (mel - target)[:, 3:].abs().mean() + ((log_frames - torch.log1p(frames)) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.35 * losses[0]
-
-
-def test_pitch_reaches_the_frames_only_and_is_predicted_from_the_phones_and_the_prompt():
-    model = tiny_durations(pitch=True)
-    torch.nn.init.normal_(model.pitch_embedding.weight)  # zero at first: a model without pitch
-    args = aligned_inputs()
-    pitch = torch.tensor([[0.5, float("nan"), -1.0, 1.0, 0.0]] * 2)
-    mel, log_frames, predicted = model(*args, pitch)
-    assert predicted.shape == (2, 5)
-    higher = pitch.clone()
-    higher[:, 3] = -2.0  # phone 3 (frame 6) lower: the frames change, what the phones predict does not
-    again = model(*args, higher)
-    assert not torch.allclose(mel[:, 6], again[0][:, 6])
-    torch.testing.assert_close(log_frames, again[1])
-    torch.testing.assert_close(predicted, again[2])
-    assert pitch_bins(pitch, args[0])[0].tolist() == [37, PITCH_BINS, 21, 42, 32]
-    assert pitch_bins(torch.tensor([[-9.0, 9.0]]), args[0][:, :2])[0].tolist() == [0, PITCH_BINS - 1]
-    assert pitch_bins(None, args[0]).eq(PITCH_BINS).all()  # no pitch given: the row of none
-    phones = [torch.tensor(encode(["HH", "AY1", "_", "DH", "EH1", "R", "."]))]
-    prompt, prompt_phones = [torch.randint(0, V, (Q, 4))], [torch.tensor(encode(["AA1"]))]
-    mels, durations = model.speak(phones, prompt, prompt_phones)
-    given = model.speak(phones, prompt, prompt_phones, durations=durations)[0]
-    torch.testing.assert_close(mels[0], given[0])  # at given durations it speaks its own pitch too
-    again = DurationsModel.from_config(model.config())
-    again.load_state_dict(model.state_dict())
-    assert again.pitch and not DurationsModel.from_config({**model.config(), "pitch": False}).pitch
-    old = {k: v for k, v in model.config().items() if k != "pitch"}  # a checkpoint from before the key
-    assert not DurationsModel.from_config(old).pitch

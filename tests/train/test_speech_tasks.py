@@ -347,56 +347,6 @@ def test_durations_model_trains_validates_loads_and_speaks_its_samples(tmp_path)
     assert info["frames"] > 0 and "true_frames" in info and "wav" not in info  # no vocoder yet: not voiced
 
 
-class ToneCorpus(FakeCorpus):
-    """FakeCorpus whose utterance i is a tone of 100 + 25 i Hz with four harmonics."""
-
-    def audio(self, record):
-        f0 = 100.0 + 25.0 * int(record["id"][3:])
-        t = np.arange(record["n_frames"] * 640) / self.sample_rate
-        return sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 5)).astype(np.float32)
-
-
-def test_durations_model_with_pitch_reads_each_phones_pitch_and_trains_on_it(tmp_path):
-    from tts.data.store import read_ragged
-    from tts.text.symbols import VOICED
-    from tts.train.aligner_task import AlignerTask
-    from tts.train.durations_task import PITCH_LOSS
-    from tts.train.pitch import load_pitch
-
-    recipe = tasks_recipe(tmp_path)
-    recipe = dataclasses.replace(recipe, durations=dataclasses.replace(recipe.durations, pitch=True))
-    corpus = ToneCorpus(tmp_path)
-    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
-    task = DurationsTask(recipe, corpus)
-    batch = task.train_batches(0, 0, 1)[0]
-    _, extra = read_ragged(tmp_path / "aligner" / "pitch.npz", "pitch")
-    mean, std = float(extra["mean"]), float(extra["std"])
-    assert batch["pitch"].shape == batch["phones"].shape
-    hz = {}
-    for i, utterance in enumerate(batch["ids"]):
-        record = next(r for r in corpus.records() if r["id"] == utterance)
-        z = batch["pitch"][i, :len(record["phones"])]
-        voiced = torch.tensor([p in VOICED for p in record["phones"]])
-        assert torch.isnan(z[~voiced]).all() and torch.isnan(batch["pitch"][i, len(record["phones"]):]).all()
-        known = z[~torch.isnan(z)]
-        if len(known):
-            hz[utterance] = float(torch.exp(known * std + mean).median())
-            assert abs(hz[utterance] / (100 + 25 * int(utterance[3:])) - 1) < 0.05
-    assert hz
-    train(task, tmp_path / "durations")
-    model = DurationsModel.from_checkpoint(load_checkpoint(tmp_path / "durations"))
-    assert model.pitch
-    records = [json.loads(line) for line in (tmp_path / "durations" / "metrics.jsonl").read_text().splitlines()]
-    assert next(r for r in records if r["split"] == "train")["pitch_loss"] > 0
-    validation = [r for r in records if r["split"] == "validation"][-1]
-    assert validation["loss"] == pytest.approx(validation["mel_l1"] + validation["duration_loss"]
-                                               + PITCH_LOSS * validation["pitch_loss"], rel=1e-5)
-    # pitch read at the durations of another corpus is refused by name
-    (tmp_path / "aligner" / "pitch.npz").unlink()
-    with pytest.raises(RuntimeError, match="no utterance utt.*delete <run>/aligner/durations.npz"):
-        load_pitch(recipe, task, {"other": np.ones(3)})
-
-
 def test_durations_stages_load_their_tasks_and_train_configs(tmp_path):
     from tts.train.durations_vocoder_task import DurationsVocoderTask
 

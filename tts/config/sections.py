@@ -227,9 +227,6 @@ class DurationsConfig(_SpeechModel):
     phone's duration and the log-mel frames that speak it, trained at the aligner's durations (stage
     aligner); it speaks alone, through the mel vocoder, with no AR (docs/durations.md)."""
 
-    pitch: bool = False  # each voiced phone's pitch (YIN, its median ln F0) embedded in its frames, and
-    # predicted from the phones and the prompt in synthesis (FastPitch; <run>/aligner/pitch.npz)
-
 
 def _aligner_train() -> "TrainConfig":
     return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,

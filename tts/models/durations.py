@@ -6,13 +6,11 @@ the target's frames show no codes: each frame embeds the phone it speaks and its
 ones in synthesis). The prompt's frames embed all their codec codes, as in the NAR. The phones do not
 attend to the target's frames, so a linear head on each phone's hidden state predicts log(1 + its
 frames) from the phones and the prompt alone, and a linear head on each frame's hidden state predicts
-its r log-mel frames, which a mel vocoder hears (docs/durations.md). With `pitch`, each frame also embeds
-its phone's pitch (a z-score of ln F0, tts/train/pitch.py; NaN for a phone without one), the true one in
-training and in synthesis the one a third head predicts beside the duration.
+its r log-mel frames, which a mel vocoder hears (docs/durations.md).
 
 Shapes: B batch, L phones, T codec frames (prompt + target), Q codebooks, D width, V codebook size,
 r mel frames per codec frame, M mel bins. phones (B, L) long right-padded; codes (B, Q, T) long
-right-padded; frame_phone, place (B, T) long; mel (B, T, r, M); phone_pitch (B, L) float.
+right-padded; frame_phone, place (B, T) long; mel (B, T, r, M).
 """
 
 from __future__ import annotations
@@ -25,25 +23,22 @@ from torch import nn
 from tts.models.alignment import frame_phones, may_skip, rounded_durations
 from tts.models.layers import (SinusoidalPositions, Transformer, TransformerShape, check_length, embed_levels,
                                init_weights, length_mask, model_from_checkpoint, pad_right, phones_then_audio)
-from tts.text.symbols import VOICED_IDS
 
 MAX_PLACE = 32  # frames into a phone told apart by the place embedding (later ones share the last);
 # also the longest duration a phone is given in synthesis
-PITCH_BINS = 64  # pitch z-scores in [-PITCH_RANGE, PITCH_RANGE] embedded in this many bins (one more: no pitch)
-PITCH_RANGE = 3.0
 
 
 class DurationsModel(nn.Module):
     """Phone durations and log-mel frames from the phones and a voice prompt's codes."""
 
     def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape,
-                 mel_bins: int, mel_per_frame: int, pitch: bool = False):
+                 mel_bins: int, mel_per_frame: int):
         super().__init__()
         if mel_bins < 1 or mel_per_frame < 1:
             raise ValueError(f"the durations model needs mel_bins and mel_per_frame >= 1, got {mel_bins} and "
                              f"{mel_per_frame}")
         self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
-        self.mel_bins, self.mel_per_frame, self.pitch = mel_bins, mel_per_frame, pitch
+        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(n_codebooks * codebook_size, D)  # the prompt's codes, as in the NAR
@@ -53,24 +48,17 @@ class DurationsModel(nn.Module):
         self.transformer = Transformer(shape)
         self.mel_head = nn.Linear(D, mel_per_frame * mel_bins)  # each frame's log-mel frames
         self.duration_head = nn.Linear(D, 1)  # log(1 + frames) of each phone
-        if pitch:
-            self.pitch_embedding = nn.Embedding(PITCH_BINS + 1, D)
-            self.pitch_head = nn.Linear(D, 1)  # the pitch z-score of each phone
         init_weights(self, shape.layers)
-        if pitch:  # a model without pitch at first: fine-tuning from one starts where it was
-            nn.init.zeros_(self.pitch_embedding.weight)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "n_codebooks": self.n_codebooks,
-                **self.shape.config(), "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame,
-                "pitch": self.pitch}
+                **self.shape.config(), "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DurationsModel":
         return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
-                   TransformerShape.from_config(config), int(config["mel_bins"]), int(config["mel_per_frame"]),
-                   bool(config.get("pitch", False)))
+                   TransformerShape.from_config(config), int(config["mel_bins"]), int(config["mel_per_frame"]))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "DurationsModel":
@@ -79,14 +67,11 @@ class DurationsModel(nn.Module):
 
     def forward(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
                 audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, frame_phone: torch.Tensor,
-                place: torch.Tensor, phone_pitch: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(log-mel frames (B, T, r, M) of every audio position, log(1 + frames) (B, L) and, with `pitch`,
-        the pitch z-score (B, L) of every phone).
+                place: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-mel frames (B, T, r, M) of every audio position, log(1 + frames) (B, L) of every phone).
 
         Of codes (B, Q, T) only the prompt's frames (t < prompt_lengths[b]) are read; the target's
-        frame t speaks phone frame_phone[b, t] (an index into phones (B, L)), place[b, t] frames into it,
-        at phone_pitch (B, L) (NaN, or no phone_pitch: none).
+        frame t speaks phone frame_phone[b, t] (an index into phones (B, L)), place[b, t] frames into it.
         """
         (B, L), T = phones.shape, codes.size(2)
         check_length(L, T, self.shape.max_positions)
@@ -95,8 +80,6 @@ class DurationsModel(nn.Module):
         prompt = embed_levels(self.code_embedding, codes, self.codebook_size)  # (B, T, D)
         spoken = (self.phone_embedding(phones.gather(1, frame_phone))
                   + self.place_embedding(place.clamp(max=MAX_PLACE - 1)))  # (B, T, D)
-        if self.pitch:
-            spoken = spoken + self.pitch_embedding(pitch_bins(phone_pitch, phones).gather(1, frame_phone))
         audio = torch.where(in_prompt.unsqueeze(-1), prompt, spoken)  # (B, T, D)
         x = phones_then_audio(self.phone_embedding(phones), audio, self.phone_positions,
                               self.audio_positions)  # (B, L + T, D)
@@ -106,8 +89,7 @@ class DurationsModel(nn.Module):
         mask = keys_valid.unsqueeze(1) & ~(phone_queries & target_keys.unsqueeze(1))  # (B, N, N)
         h, _ = self.transformer(x, mask.unsqueeze(1))
         mel = self.mel_head(h[:, L:]).view(B, T, self.mel_per_frame, self.mel_bins)  # (B, T, r, M)
-        pitch = self.pitch_head(h[:, :L]).squeeze(-1) if self.pitch else None  # (B, L)
-        return mel, self.duration_head(h[:, :L]).squeeze(-1), pitch
+        return mel, self.duration_head(h[:, :L]).squeeze(-1)  # (B, L)
 
     @torch.no_grad()
     def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
@@ -130,11 +112,9 @@ class DurationsModel(nn.Module):
         phone_lengths = torch.tensor([len(t) for t in text], device=device)
         prompt_lengths = torch.tensor([p.size(1) for p in prompt_codes], device=device)
         phones_padded = pad_right(text, int(phone_lengths.max()))  # (B, L)
-        pitch = None
-        if durations is None or self.pitch:
-            predicted, pitch = self._durations(phones, prompt_phones, prompt_codes, phones_padded, phone_lengths,
-                                               prompt_lengths, pace, max_frames_per_phone)
-            durations = predicted if durations is None else durations
+        if durations is None:
+            durations = self._durations(phones, prompt_phones, prompt_codes, phones_padded, phone_lengths,
+                                        prompt_lengths, pace, max_frames_per_phone)
         durations = [torch.as_tensor(d, dtype=torch.long, device=device) for d in durations]
         audio, frame_phone, place = [], [], []
         for i, d in enumerate(durations):
@@ -145,41 +125,22 @@ class DurationsModel(nn.Module):
             place.append(torch.cat([within.new_zeros(P), within]))
         audio_lengths = torch.tensor([a.size(1) for a in audio], device=device)
         T = int(audio_lengths.max())
-        mel, _, _ = self(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
-                         pad_right(frame_phone, T), pad_right(place, T), pitch)
+        mel, _ = self(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
+                      pad_right(frame_phone, T), pad_right(place, T))
         mels = [mel[i, int(prompt_lengths[i]):int(audio_lengths[i])].flatten(0, 1).T.contiguous() for i in range(B)]
         return mels, durations
 
     def _durations(self, phones: Sequence[torch.Tensor], prompt_phones: list[torch.Tensor],
                    prompt_codes: list[torch.Tensor], phones_padded: torch.Tensor, phone_lengths: torch.Tensor,
-                   prompt_lengths: torch.Tensor, pace: float, most: int
-                   ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """(frames (L_i,) of each sentence's phones, with `pitch` the pitch z-score (B, L) of every phone, NaN
-        where a phone has none): predicted from the phones and the prompt alone."""
+                   prompt_lengths: torch.Tensor, pace: float, most: int) -> list[torch.Tensor]:
+        """Frames (L_i,) of each sentence's phones: predicted from the phones and the prompt alone."""
         codes = pad_right(prompt_codes, max(1, int(prompt_lengths.max())))  # (B, Q, P)
         none = torch.zeros(len(phones), codes.size(2), dtype=torch.long, device=codes.device)
-        _, log_frames, pitch = self(phones_padded, phone_lengths, codes, prompt_lengths, prompt_lengths, none, none)
+        _, log_frames = self(phones_padded, phone_lengths, codes, prompt_lengths, prompt_lengths, none, none)
         out = []
         for i, sentence in enumerate(phones):
             start = len(prompt_phones[i])
             frames = rounded_durations(torch.expm1(log_frames[i, start:start + len(sentence)].float()) * pace)
             least = torch.from_numpy(~may_skip(sentence.cpu())).to(codes.device).long()
             out.append(frames.clamp(max=most).maximum(least))
-        if pitch is not None:
-            pitch = pitch.float().masked_fill(~voiced(phones_padded), float("nan"))
-        return out, pitch
-
-
-def voiced(phones: torch.Tensor) -> torch.Tensor:
-    """Which phones (any shape of ids) carry a pitch: vowels and voiced consonants (tts.text.symbols.VOICED)."""
-    return torch.isin(phones, torch.tensor(sorted(VOICED_IDS), device=phones.device))
-
-
-def pitch_bins(phone_pitch: torch.Tensor | None, phones: torch.Tensor) -> torch.Tensor:
-    """Embedding rows (B, L) of the pitch z-scores (B, L): PITCH_BINS even bins over [-PITCH_RANGE,
-    PITCH_RANGE], and PITCH_BINS itself for NaN (no pitch) or no phone_pitch at all."""
-    if phone_pitch is None:
-        return torch.full_like(phones, PITCH_BINS)
-    scaled = (phone_pitch.float().clamp(-PITCH_RANGE, PITCH_RANGE) + PITCH_RANGE) / (2 * PITCH_RANGE)
-    bins = (scaled * (PITCH_BINS - 1)).round().nan_to_num(PITCH_BINS).long()
-    return bins.masked_fill(phone_pitch.isnan(), PITCH_BINS)
+        return out

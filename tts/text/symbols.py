@@ -18,8 +18,6 @@ VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW"
 CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T",
               "TH", "V", "W", "Y", "Z", "ZH")
 PHONES: tuple[str, ...] = tuple(f"{v}{stress}" for v in VOWELS for stress in "012") + CONSONANTS
-VOICED_CONSONANTS = ("B", "D", "DH", "G", "JH", "L", "M", "N", "NG", "R", "V", "W", "Y", "Z", "ZH")
-VOICED: frozenset[str] = frozenset(p for p in PHONES if p[:2] in VOWELS or p in VOICED_CONSONANTS)  # carry a pitch
 
 PAD = "<pad>"
 WORD_BOUNDARY = "_"
@@ -33,7 +31,6 @@ symbol_to_id: dict[str, int] = {symbol: i for i, symbol in enumerate(SYMBOLS)}
 PAD_ID = symbol_to_id[PAD]
 BOS_ID = symbol_to_id[BOS]
 EOS_ID = symbol_to_id[EOS]
-VOICED_IDS: frozenset[int] = frozenset(symbol_to_id[p] for p in VOICED)
 
 
 def encode(phones: Iterable[str]) -> list[int]:

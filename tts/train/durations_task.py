@@ -5,20 +5,17 @@ Same data and prompt as the AR (a prefix of the utterance, its codes shown), but
 show the phone they speak, at the durations the aligner read off the recording (tts/train/durations.py,
 computed from <run>/aligner/best.pt on first use). The model (tts/models/durations.py) regresses each
 codec frame's r log-mel frames, by an L1 over the frames after the prompt, and each phone's
-log(1 + frames), by a squared error over the phones that start after the prompt; with `durations.pitch`,
-each phone's pitch too (tts/train/pitch.py), by a squared error over those phones that have one. Validation
-also reports duration_error, the mean absolute error of the rounded durations in frames.
+log(1 + frames), by a squared error over the phones that start after the prompt. Validation also
+reports duration_error, the mean absolute error of the rounded durations in frames.
 
 Batches: ids, phones (B, L), phone_lengths, codes (B, Q, T), audio_lengths, prompt_lengths,
-mel (B, T, r, M), frame_phone and place (B, T), durations, duration_wanted and pitch (B, L; NaN where a
-phone has none, or all NaN without durations.pitch), tokens.
+mel (B, T, r, M), frame_phone and place (B, T), durations and duration_wanted (B, L), tokens.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,6 @@ from tts.train.batching import CodesDataset
 log = logging.getLogger(__name__)
 
 DURATION_LOSS = 1.0  # weight of the durations' squared error beside the mel L1
-PITCH_LOSS = 0.1  # weight of the pitch z-scores' squared error (FastPitch's)
 
 
 def masked_mel_l1(mel: torch.Tensor, target: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
@@ -63,16 +59,6 @@ class DurationsTask(ARTask):
                              f"codec's {frame_rate:g} Hz is {ratio:g}; change audio.hop_length")
         return int(round(ratio))
 
-    @cached_property
-    def phone_pitch(self) -> dict[str, np.ndarray] | None:
-        """{utterance id: pitch z-score (L,) of each phone} with durations.pitch, else None."""
-        from tts.train.pitch import load_pitch
-
-        if not self.recipe.durations.pitch:
-            return None
-        durations = {key: d.numpy() for key, d in self.phone_durations.items()}
-        return load_pitch(self.recipe, self, durations)
-
     def collate(self, data: CodesDataset, items: list[int], rng: np.random.Generator) -> dict[str, Any]:
         codes, phones, phone_lengths, audio_lengths, prompt_lengths = self.utterances(data, items, rng)
         T = int(audio_lengths.max())
@@ -85,18 +71,13 @@ class DurationsTask(ARTask):
             durations.append(d)
             wanted.append(torch.cumsum(d, 0) - d >= prompt)  # the phone starts after the prompt
         L = int(phone_lengths.max())
-        pitch = torch.full((len(items), L), float("nan"))
-        for row, index in enumerate(items):
-            if self.phone_pitch is not None:
-                values = torch.from_numpy(self.phone_pitch[data.items[index].id])
-                pitch[row, :len(values)] = values
         return {"ids": [data.items[i].id for i in items],
                 "phones": pad_right(phones, L), "phone_lengths": phone_lengths,
                 "codes": pad_right(codes, T), "audio_lengths": audio_lengths, "prompt_lengths": prompt_lengths,
                 "mel": self._mel_targets(data, items, T),
                 "frame_phone": pad_right(frame_phone, T), "place": pad_right(place, T),
                 "durations": pad_right(durations, L),
-                "duration_wanted": pad_right([w.long() for w in wanted], L).bool(), "pitch": pitch,
+                "duration_wanted": pad_right([w.long() for w in wanted], L).bool(),
                 "tokens": int(phone_lengths.sum() + audio_lengths.sum())}
 
     def _mel_targets(self, data: CodesDataset, items: list[int], positions: int) -> torch.Tensor:
@@ -117,43 +98,35 @@ class DurationsTask(ARTask):
 
     def model_config(self) -> dict[str, Any]:
         return {**super().model_config(), "n_codebooks": self.n_codebooks, "mel_bins": self.recipe.audio.n_mels,
-                "mel_per_frame": self.mel_per_frame, "pitch": self.recipe.durations.pitch}
+                "mel_per_frame": self.mel_per_frame}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": DurationsModel.from_config(self.model_config())}
 
-    def _losses(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mel L1, durations' squared error in log(1 + frames), pitch z-scores' squared error (0 without
-        pitch), predicted frames (B, L))."""
-        mel, log_frames, pitch = model(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
-                                       b["prompt_lengths"], b["frame_phone"], b["place"], b["pitch"])
+    def _losses(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mel L1, durations' squared error in log(1 + frames), predicted frames (B, L))."""
+        mel, log_frames = model(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
+                                b["prompt_lengths"], b["frame_phone"], b["place"])
         T = b["codes"].size(2)
         wanted = length_mask(b["audio_lengths"], T) & ~length_mask(b["prompt_lengths"], T)  # (B, T)
         phones = b["duration_wanted"].float()
         error = (log_frames.float() - torch.log1p(b["durations"].float())) ** 2
         duration_loss = (error * phones).sum() / phones.sum().clamp(min=1)
-        pitch_loss = log_frames.new_zeros(())
-        if pitch is not None:
-            known = b["duration_wanted"] & ~b["pitch"].isnan()
-            error = (pitch.float() - b["pitch"].nan_to_num()) ** 2  # no NaN even where masked: its gradient is NaN
-            pitch_loss = (error * known).sum() / known.sum().clamp(min=1)
-        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, pitch_loss, torch.expm1(log_frames.float())
+        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float())
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        mel_l1, duration_loss, pitch_loss, _ = self._losses(modules["model"], b)
-        loss = mel_l1 + DURATION_LOSS * duration_loss + PITCH_LOSS * pitch_loss
-        yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item(),
-                              "pitch_loss": pitch_loss.item()}
+        mel_l1, duration_loss, _ = self._losses(modules["model"], b)
+        loss = mel_l1 + DURATION_LOSS * duration_loss
+        yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        mel_l1, duration_loss, pitch_loss, frames = self._losses(modules["model"], b)
+        mel_l1, duration_loss, frames = self._losses(modules["model"], b)
         error = (frames.round().clamp(min=0) - b["durations"]).abs()[b["duration_wanted"]].mean()
-        return {"loss": float(mel_l1 + DURATION_LOSS * duration_loss + PITCH_LOSS * pitch_loss),
-                "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item(), "pitch_loss": pitch_loss.item(),
-                "duration_error": error.item()}
+        return {"loss": float(mel_l1 + DURATION_LOSS * duration_loss), "mel_l1": mel_l1.item(),
+                "duration_loss": duration_loss.item(), "duration_error": error.item()}
 
     # ------------------------------------------------------------------ samples
 
