@@ -11,11 +11,10 @@ from tts.text.symbols import N_SYMBOLS, encode
 V, Q = 16, 4
 
 
-def tiny_durations(seed: int = 0, context: bool = False) -> DurationsModel:
+def tiny_durations(seed: int = 0) -> DurationsModel:
     torch.manual_seed(seed)
     return DurationsModel(n_symbols=N_SYMBOLS, codebook_size=V, n_codebooks=Q,
-                          shape=TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2,
-                          context=context).eval()
+                          shape=TransformerShape(32, 2, 4, 0.0, 256), mel_bins=6, mel_per_frame=2).eval()
 
 
 def aligned_inputs():
@@ -99,33 +98,3 @@ def test_overfits_one_batch():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.35 * losses[0]
-
-
-def test_context_tells_each_frame_its_frames_left_and_the_neighbouring_phones():
-    model = tiny_durations(context=True)
-    args = aligned_inputs()
-    phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place = args
-    plain = model(*args)
-    assert model.config()["context"] and not DurationsModel.from_config(
-        {k: v for k, v in model.config().items() if k != "context"}).context  # a checkpoint from before the key
-    again = tiny_durations(context=False)
-    again.load_state_dict({k: v for k, v in model.state_dict().items() if "previous" not in k
-                           and "next" not in k and "remaining" not in k})
-    torch.testing.assert_close(plain[0], again(*args)[0])  # zero at first: the model without context
-    for table in (model.remaining_embedding, model.previous_embedding, model.next_embedding):
-        torch.nn.init.normal_(table.weight)
-    mel, log_frames = model(*args)
-    longer = frame_phone.clone()
-    longer[:, 4] = 2  # phone 1 loses its last frame to phone 2: frame 3 now has no frame left after it
-    shifted = place.clone()
-    shifted[:, 4:6] = torch.tensor([0, 1])
-    remaining = model._context(phones, frame_phone, place, torch.arange(9).expand(2, 9) >= 3)
-    changed = model._context(phones, longer, shifted, torch.arange(9).expand(2, 9) >= 3)
-    assert not torch.allclose(remaining[:, 3], changed[:, 3])
-    other = phones.clone()
-    other[:, 2] = (other[:, 2] % 20) + 1  # phone 2 changes: frames 3-4 (phone 1, before it) hear it as the next
-    after = model(other, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place)
-    assert not torch.allclose(mel[:, 3:5], after[0][:, 3:5])
-    heard = model._context(other, frame_phone, place, torch.arange(9).expand(2, 9) >= 3)
-    torch.testing.assert_close(heard[:, 7:], remaining[:, 7:])  # phone 4 neither has phone 2 beside it
-    assert not torch.allclose(heard[:, 3:5], remaining[:, 3:5])

@@ -347,17 +347,6 @@ def test_durations_model_trains_validates_loads_and_speaks_its_samples(tmp_path)
     assert info["frames"] > 0 and "true_frames" in info and "wav" not in info  # no vocoder yet: not voiced
 
 
-def test_durations_model_with_phone_context_trains_and_loads_with_it(tmp_path):
-    from tts.train.aligner_task import AlignerTask
-
-    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
-    recipe = dataclasses.replace(recipe, durations=dataclasses.replace(recipe.durations, phone_context=True))
-    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
-    train(DurationsTask(recipe, corpus), tmp_path / "durations")
-    model = DurationsModel.from_checkpoint(load_checkpoint(tmp_path / "durations"))
-    assert model.context and model.next_embedding.weight.abs().sum() > 0  # trained away from zero
-
-
 def test_durations_stages_load_their_tasks_and_train_configs(tmp_path):
     from tts.train.durations_vocoder_task import DurationsVocoderTask
 

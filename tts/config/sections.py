@@ -227,9 +227,6 @@ class DurationsConfig(_SpeechModel):
     phone's duration and the log-mel frames that speak it, trained at the aligner's durations (stage
     aligner); it speaks alone, through the mel vocoder, with no AR (docs/durations.md)."""
 
-    phone_context: bool = False  # each target frame also embeds the frames left in its phone and the phones
-    # before and after it, beside its phone and its place in it
-
 
 def _aligner_train() -> "TrainConfig":
     return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,

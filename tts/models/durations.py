@@ -6,8 +6,7 @@ the target's frames show no codes: each frame embeds the phone it speaks and its
 ones in synthesis). The prompt's frames embed all their codec codes, as in the NAR. The phones do not
 attend to the target's frames, so a linear head on each phone's hidden state predicts log(1 + its
 frames) from the phones and the prompt alone, and a linear head on each frame's hidden state predicts
-its r log-mel frames, which a mel vocoder hears (docs/durations.md). With `context`, each target frame
-also embeds the frames left in its phone and the phones before and after it.
+its r log-mel frames, which a mel vocoder hears (docs/durations.md).
 
 Shapes: B batch, L phones, T codec frames (prompt + target), Q codebooks, D width, V codebook size,
 r mel frames per codec frame, M mel bins. phones (B, L) long right-padded; codes (B, Q, T) long
@@ -33,13 +32,13 @@ class DurationsModel(nn.Module):
     """Phone durations and log-mel frames from the phones and a voice prompt's codes."""
 
     def __init__(self, n_symbols: int, codebook_size: int, n_codebooks: int, shape: TransformerShape,
-                 mel_bins: int, mel_per_frame: int, context: bool = False):
+                 mel_bins: int, mel_per_frame: int):
         super().__init__()
         if mel_bins < 1 or mel_per_frame < 1:
             raise ValueError(f"the durations model needs mel_bins and mel_per_frame >= 1, got {mel_bins} and "
                              f"{mel_per_frame}")
         self.n_symbols, self.codebook_size, self.n_codebooks, self.shape = n_symbols, codebook_size, n_codebooks, shape
-        self.mel_bins, self.mel_per_frame, self.context = mel_bins, mel_per_frame, context
+        self.mel_bins, self.mel_per_frame = mel_bins, mel_per_frame
         D = shape.width
         self.phone_embedding = nn.Embedding(n_symbols, D)
         self.code_embedding = nn.Embedding(n_codebooks * codebook_size, D)  # the prompt's codes, as in the NAR
@@ -49,26 +48,17 @@ class DurationsModel(nn.Module):
         self.transformer = Transformer(shape)
         self.mel_head = nn.Linear(D, mel_per_frame * mel_bins)  # each frame's log-mel frames
         self.duration_head = nn.Linear(D, 1)  # log(1 + frames) of each phone
-        if context:
-            self.remaining_embedding = nn.Embedding(MAX_PLACE, D)  # frames left in the phone after this one
-            self.previous_embedding = nn.Embedding(n_symbols, D)  # the phone before (<pad> for the first)
-            self.next_embedding = nn.Embedding(n_symbols, D)  # the phone after (<pad> for the last)
         init_weights(self, shape.layers)
-        if context:  # a model without context at first: fine-tuning from one starts where it was
-            for table in (self.remaining_embedding, self.previous_embedding, self.next_embedding):
-                nn.init.zeros_(table.weight)
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (saved in checkpoints)."""
         return {"n_symbols": self.n_symbols, "codebook_size": self.codebook_size, "n_codebooks": self.n_codebooks,
-                **self.shape.config(), "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame,
-                "context": self.context}
+                **self.shape.config(), "mel_bins": self.mel_bins, "mel_per_frame": self.mel_per_frame}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DurationsModel":
         return cls(config["n_symbols"], config["codebook_size"], config["n_codebooks"],
-                   TransformerShape.from_config(config), int(config["mel_bins"]), int(config["mel_per_frame"]),
-                   bool(config.get("context", False)))
+                   TransformerShape.from_config(config), int(config["mel_bins"]), int(config["mel_per_frame"]))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "DurationsModel":
@@ -90,8 +80,6 @@ class DurationsModel(nn.Module):
         prompt = embed_levels(self.code_embedding, codes, self.codebook_size)  # (B, T, D)
         spoken = (self.phone_embedding(phones.gather(1, frame_phone))
                   + self.place_embedding(place.clamp(max=MAX_PLACE - 1)))  # (B, T, D)
-        if self.context:
-            spoken = spoken + self._context(phones, frame_phone, place, length_mask(audio_lengths, T) & ~in_prompt)
         audio = torch.where(in_prompt.unsqueeze(-1), prompt, spoken)  # (B, T, D)
         x = phones_then_audio(self.phone_embedding(phones), audio, self.phone_positions,
                               self.audio_positions)  # (B, L + T, D)
@@ -102,16 +90,6 @@ class DurationsModel(nn.Module):
         h, _ = self.transformer(x, mask.unsqueeze(1))
         mel = self.mel_head(h[:, L:]).view(B, T, self.mel_per_frame, self.mel_bins)  # (B, T, r, M)
         return mel, self.duration_head(h[:, :L]).squeeze(-1)  # (B, L)
-
-    def _context(self, phones: torch.Tensor, frame_phone: torch.Tensor, place: torch.Tensor,
-                 target: torch.Tensor) -> torch.Tensor:
-        """(B, T, D): each target frame's frames left in its phone and the phones before and after it."""
-        L = phones.size(1)
-        frames = torch.zeros(phones.shape, device=phones.device).scatter_add_(1, frame_phone, target.float())  # (B, L)
-        remaining = (frames.gather(1, frame_phone) - place - 1).clamp(0, MAX_PLACE - 1).long()  # (B, T)
-        before = torch.where(frame_phone > 0, phones.gather(1, (frame_phone - 1).clamp(min=0)), 0)
-        after = torch.where(frame_phone < L - 1, phones.gather(1, (frame_phone + 1).clamp(max=L - 1)), 0)
-        return self.remaining_embedding(remaining) + self.previous_embedding(before) + self.next_embedding(after)
 
     @torch.no_grad()
     def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,

@@ -98,7 +98,7 @@ class DurationsTask(ARTask):
 
     def model_config(self) -> dict[str, Any]:
         return {**super().model_config(), "n_codebooks": self.n_codebooks, "mel_bins": self.recipe.audio.n_mels,
-                "mel_per_frame": self.mel_per_frame, "context": self.recipe.durations.phone_context}
+                "mel_per_frame": self.mel_per_frame}
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": DurationsModel.from_config(self.model_config())}
