@@ -220,7 +220,8 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
 
     old = {"vocoder": {"source": False, "phase_loss_weight": 3.0, "mel_loss_windows": [0.016, 0.032],
                        "mel_loss_bands": 256},
-           "durations": {"adversarial_weight": 0.1, "discriminator_channels": 32, "pitch": False, "width": 64}}
+           "durations": {"adversarial_weight": 0.1, "discriminator_channels": 32, "pitch": False,
+                         "phone_context": False, "width": 64}}
     recipe = recipe_from_dict(old)
     assert recipe.vocoder == recipe_from_dict({}).vocoder and recipe.durations.width == 64
     with pytest.raises(ConfigError, match=r"'vocoder.source' = True .*retired key.*experiments/vocoder-source.md"):

@@ -171,7 +171,9 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
            "vocoder.mel_loss_bands": (None, "docs/experiments/vocoder-fine-mel-loss.md"),
            "durations.adversarial_weight": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.discriminator_channels": (None, "docs/experiments/durations-mel-adversarial.md"),
-           "durations.pitch": (False, "the durations model reads no pitch: docs/experiments/durations-pitch.md")}
+           "durations.pitch": (False, "the durations model reads no pitch: docs/experiments/durations-pitch.md"),
+           "durations.phone_context": (False, "the durations model's frames see their phone and place in it: "
+                                              "docs/experiments/durations-phone-context.md")}
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str = "", base: Any = None) -> Any:
