@@ -257,7 +257,7 @@ def recipe_from_dict(data: dict[str, Any], overrides: tuple[str, ...] | list[str
     data = _float_fix(data)
     for text in overrides:
         key, value = parse_override(text)
-        if key in RETIRED:  # older runs still load with the key, but a new setting of it would change nothing
+        if key in RETIRED and RETIRED[key][0] is None:  # older runs load with it; set anew it would do nothing
             raise ConfigError(key, value, f"a retired key ({RETIRED[key][1]}); it no longer changes anything, "
                                           "so leave out this --set", source)
         _set_dotted(data, key, value)
