@@ -4,6 +4,7 @@ Two tiny runs are trained once for the module: the demo recipe (the AR chain) th
 recipe's durations chain on the bundled demo corpus.
 """
 
+import dataclasses
 import json
 import re
 import shutil
@@ -50,14 +51,18 @@ def durations_run(tmp_path_factory) -> Path:
     from tts.pipeline import run_recipe
 
     run = tmp_path_factory.mktemp("durations") / "run"
-    settings = [f"output_dir={run}", f"data.root={DEMO_CORPUS}", "threads=1",
-                "stages=[vocoder, codec, aligner, durations]", "codec.channels=4", "codec.dimension=16",
-                "codec.n_codebooks=2", "codec.codebook_size=16", "codec.train.batch_size=2",
-                "vocoder.initial_channels=16", "vocoder.train.batch_size=2", "aligner.width=16",
-                "durations.width=32", "durations.layers=1", "durations.heads=2", "durations.train.batch_tokens=400",
-                *_tiny(("vocoder.train", "codec.train", "aligner.train", "durations.train"), 2)]
-    run_recipe(load_recipe(ROOT / "recipes" / "offline_durations.yaml", settings))
+    run_recipe(load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run)))
     return run
+
+
+def _durations_settings(run: Path) -> list[str]:
+    return [f"output_dir={run}", f"data.root={DEMO_CORPUS}", "threads=1",
+            "stages=[vocoder, codec, aligner, durations]", "codec.channels=4", "codec.dimension=16",
+            "codec.n_codebooks=2", "codec.codebook_size=16", "codec.train.batch_size=2",
+            "vocoder.initial_channels=16", "vocoder.train.batch_size=2", "aligner.width=16",
+            "durations.width=32", "durations.layers=1", "durations.heads=2", "durations.train.batch_tokens=400",
+            "refiner.channels=16", "refiner.blocks=2", "refiner.steps=3", "refiner.train.batch_size=2",
+            *_tiny(("vocoder.train", "codec.train", "aligner.train", "durations.train", "refiner.train"), 2)]
 
 
 @pytest.fixture(scope="module")
@@ -413,6 +418,41 @@ def test_the_durations_vocoder_goes_in_place_of_the_vocoder(durations_run, tmp_p
     synthesizer = Synthesizer.from_run(out)
     assert synthesizer.chain.vocoder.source == out / "durations_vocoder" / "best.pt"
     assert len(synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102")).wav) > 0
+
+
+def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(durations_run, tmp_path):
+    """A run with refiner/ refines the durations model's log-mels before its vocoder; the export carries the
+    refiner and its Euler steps. Stage durations_vocoder then fine-tunes the vocoder on the refined log-mels, and
+    the run speaks through it."""
+    from tts.export import export_run
+    from tts.synthesize import Synthesizer
+    from tts.train.durations_vocoder_task import durations_mels_path, read_spoken_mels
+    from tts.train.stages import train_stages
+
+    run = _linked(durations_run, tmp_path / "run", ["durations", "codec", "prepared", "aligner", "vocoder"])
+    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run) + [
+        *_tiny(("vocoder.durations_train",), 2), "vocoder.durations_utterances=3"])
+    train_stages(recipe, ["refiner"])
+    out = export_run(run, tmp_path / "voice").folder
+    assert set(_checkpoints(out)) == {"durations", "refiner", "vocoder", "codec"}
+    synthesizer = Synthesizer.from_run(out)
+    chain = synthesizer.chain
+    assert chain.refiner is not None and chain.refiner.steps == 3 and synthesizer.steps["refiner"] == 2
+    assert chain.vocoder.source == out / "vocoder" / "best.pt"
+    result = synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102"))
+    assert len(result.wav) > 0 and "refiner" in result.timings
+
+    plain = _linked(durations_run, tmp_path / "plain", ["durations", "codec", "prepared", "aligner", "vocoder"])
+    assert Synthesizer.from_run(plain).chain.refiner is None
+    for folder in (run, plain):
+        train_stages(dataclasses.replace(recipe, output_dir=str(folder)), ["durations_vocoder"])
+    refined, unrefined = (read_spoken_mels(durations_mels_path(folder)) for folder in (run, plain))
+    assert refined.keys() == unrefined.keys()
+    assert all(refined[k].shape == unrefined[k].shape for k in refined)
+    assert any(not np.array_equal(refined[k], unrefined[k]) for k in refined)  # the refiner's frames
+    assert Synthesizer.from_run(run).chain.vocoder.source == run / "durations_vocoder" / "best.pt"
+    assert set(_checkpoints(export_run(run, tmp_path / "tuned").folder)) == {"durations", "refiner",
+                                                                             "durations_vocoder", "codec"}
 
 
 def test_synthesize_decodes_through_the_vocoder_it_is_given(runs, tmp_path):

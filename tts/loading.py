@@ -3,7 +3,7 @@ codec whose codes they learned, the vocoder that hears them, and its prepared co
 
 A run with ar/ speaks through the AR chain (ar/, nar/, the codec and a mel-domain codec's vocoder); a run with
 durations/ and no ar/ through the durations model (durations/, the codec for prompts, and the mel
-vocoder: durations_vocoder/ once trained, else vocoder/). The chains themselves are in tts/synthesize.py.
+vocoder: durations_vocoder/ once trained, else vocoder/), its log-mels refined by refiner/ once trained. The chains themselves are in tts/synthesize.py.
 
 A folder written by `tts export` (tts/export.py) has the same layout with weights-only checkpoints
 (fp16, fp32 or int8: tts/models/storage.py; tts.checkpoint.read_checkpoint turns int8 matrices back
@@ -82,22 +82,28 @@ def load_ar_chain(run_dir: Path, device: torch.device,
 
 def load_durations_chain(run_dir: Path, device: torch.device,
                          vocoder: Optional[Path] = None) -> tuple[DurationsChain, dict[str, int]]:
-    """The run's durations/ checkpoint, its codec (prompts are codes), and `vocoder`, else the vocoder fine-tuned
-    on its log-mels (durations_vocoder/), else the run's mel vocoder (vocoder/); and its step."""
+    """The run's durations/ checkpoint, its refiner/ if trained, its codec (prompts are codes), and `vocoder`,
+    else the mel vocoder durations_chain_files names; and their steps."""
     from tts.models.durations import DurationsModel
+    from tts.models.refiner import MelRefiner
     from tts.vocode import load_vocoder
 
     checkpoint = stage_checkpoint(run_dir, "durations")
     recipe = recipe_from_dict(checkpoint["recipe"])
     files = durations_chain_files(run_dir, recipe)
     vocoder = load_vocoder(vocoder or files.get("durations_vocoder") or files["vocoder"], device)
+    steps = {"durations": int(checkpoint.get("step", 0))}
+    refiner = None
+    if "refiner" in files:
+        refined = stage_checkpoint(run_dir, "refiner")
+        refiner, steps["refiner"] = MelRefiner.from_checkpoint(refined).to(device), int(refined.get("step", 0))
     if vocoder.input != "mel":
         raise ValueError(f"{vocoder.source} reads {vocoder.input}, but the durations model's log-mels need a "
                          "vocoder of true log-mels (vocoder.input: mel)")
     # the codec only encodes voice prompts here: a mel-domain codec needs no vocoder of its own
     codec = run_codec(recipe, run_dir, device, checkpoint.get("codec"), with_vocoder=False)
-    chain = DurationsChain(recipe, DurationsModel.from_checkpoint(checkpoint).to(device), codec, vocoder)
-    return chain, {"durations": int(checkpoint.get("step", 0))}
+    chain = DurationsChain(recipe, DurationsModel.from_checkpoint(checkpoint).to(device), codec, vocoder, refiner)
+    return chain, steps
 
 
 def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
@@ -112,12 +118,14 @@ def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
 
 def durations_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
     """The checkpoint file of each model the durations chain of a run folder loads, by the stage folder it
-    comes from: durations, its mel vocoder (durations_vocoder once trained, else vocoder) and a trained codec."""
+    comes from: durations, its mel refiner once trained (refiner), the vocoder fine-tuned on what they speak
+    (durations_vocoder) once trained, else the vocoder of true log-mels (vocoder); and a trained codec."""
     from tts.checkpoint import find_checkpoint
 
-    tuned = run_dir / "durations_vocoder" / "best.pt"
-    vocoder = {"durations_vocoder": tuned} if tuned.is_file() else {"vocoder": run_dir / "vocoder" / "best.pt"}
-    return {"durations": find_checkpoint(run_dir / "durations"), **vocoder,
+    refiner, tuned = run_dir / "refiner" / "best.pt", run_dir / "durations_vocoder" / "best.pt"
+    models = {"refiner": refiner} if refiner.is_file() else {}
+    models.update({"durations_vocoder": tuned} if tuned.is_file() else {"vocoder": run_dir / "vocoder" / "best.pt"})
+    return {"durations": find_checkpoint(run_dir / "durations"), **models,
             **codec_files(run_dir, recipe, with_vocoder=False)}
 
 

@@ -198,28 +198,37 @@ class ARChain:
 
 
 class DurationsChain:
-    """Durations model (each phone's frames, then their log-mels) -> mel vocoder; no AR, no codes."""
+    """Durations model (each phone's frames, then their log-mels) -> mel refiner, if any -> mel vocoder; no AR,
+    no codes."""
 
-    def __init__(self, recipe: Recipe, model, codec, vocoder):
-        self.recipe, self.model, self.codec, self.vocoder = recipe, model, codec, vocoder
+    def __init__(self, recipe: Recipe, model, codec, vocoder, refiner=None):
+        self.recipe, self.model, self.codec, self.vocoder, self.refiner = recipe, model, codec, vocoder, refiner
 
     @property
     def models(self) -> list[torch.nn.Module]:
-        return [self.model]
+        return [self.model] + ([self.refiner] if self.refiner is not None else [])
 
     def speak(self, sentences: Sentences, options: SynthesisConfig, timings: dict[str, float]) -> list[Spoken]:
-        """Each sentence at the model's own durations (times synthesis.pace), through the mel vocoder."""
+        """Each sentence at the model's own durations (times synthesis.pace), refined if the run has a
+        refiner, through the mel vocoder."""
         from tts.models.durations import MAX_PLACE
 
         mels: list[torch.Tensor] = [torch.empty(0)] * len(sentences.phones)
+        hidden: list[torch.Tensor] = [torch.empty(0)] * len(mels)
         durations: list[torch.Tensor] = [torch.empty(0, dtype=torch.long)] * len(mels)
         start = time.perf_counter()
         for group in sentences.groups(options.batch):
             codes, phones = sentences.prompts(group)
-            out, frames = self.model.speak([sentences.phones[i] for i in group], codes, phones, pace=options.pace)
-            for i, mel, d in zip(group, out, frames):
-                mels[i], durations[i] = mel, d
+            out, frames, *states = self.model.speak([sentences.phones[i] for i in group], codes, phones,
+                                                    pace=options.pace, with_hidden=self.refiner is not None)
+            for j, (i, mel, d) in enumerate(zip(group, out, frames)):
+                mels[i], durations[i], hidden[i] = mel, d, states[0][j] if states else hidden[i]
         timings["durations"] = time.perf_counter() - start
+        if self.refiner is not None:
+            start = time.perf_counter()
+            mels = [self.refiner.refine(mel, h) if mel.size(-1) else mel
+                    for mel, h in zip(mels, hidden)]
+            timings["refiner"] = time.perf_counter() - start
         start = time.perf_counter()
         wavs = [self.vocode(mel) for mel in mels]
         timings["vocoder"] = time.perf_counter() - start

@@ -218,8 +218,7 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
     """A run trained before a mode left (its recipe.yaml and checkpoints) still loads; a lost mode is refused."""
     from tts.config.loading import RETIRED
 
-    old = {"vocoder": {"source": False, "phase_loss_weight": 3.0, "mel_loss_windows": [0.016, 0.032],
-                       "mel_loss_bands": 256},
+    old = {"vocoder": {"source": False, "phase_loss_weight": 3.0},
            "durations": {"adversarial_weight": 0.1, "discriminator_channels": 32, "pitch": False,
                          "phone_context": False, "width": 64}}
     recipe = recipe_from_dict(old)
@@ -229,11 +228,11 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
     with pytest.raises(ConfigError, match=r"'durations.pitch' = True .*experiments/durations-pitch.md"):
         recipe_from_dict({"durations": {"pitch": True}})
     # set anew on the command line, a retired key is refused rather than silently doing nothing
-    with pytest.raises(ConfigError, match=r"'vocoder.mel_loss_bands' = 256 .*retired key.*vocoder-fine-mel-loss.md"):
-        recipe_from_dict({}, ["vocoder.mel_loss_bands=256"])
+    with pytest.raises(ConfigError, match=r"'vocoder.phase_loss_weight' = 3.0 .*retired key.*vocoder-phase-loss.md"):
+        recipe_from_dict({}, ["vocoder.phase_loss_weight=3.0"])
     assert recipe_from_dict({}, ["durations.pitch=false"]) == recipe_from_dict({})  # the kept value: a no-op
     with pytest.raises(ConfigError, match=r"'durations.pitch' = True .*retired key"):
         recipe_from_dict({}, ["durations.pitch=true"])
     root = Path(__file__).resolve().parents[2]
     pages = [page.rstrip(",:;)") for _, why in RETIRED.values() for page in why.split() if page.startswith("docs/")]
-    assert len(pages) >= 7 and all((root / page).is_file() for page in pages)
+    assert len(pages) >= 6 and all((root / page).is_file() for page in pages)

@@ -4,6 +4,7 @@ The override swaps the pretrained EnCodec (a download) for a tiny codec of our o
 every model; everything else (reader, sample rate, hop, vocoder strides, limits) is the recipe's.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,9 @@ def test_real_corpus_recipe_runs_a_few_steps(tmp_path, name, make):
 
 
 def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path):
-    """The offline recipes' whole chains, tiny, each in one `tts run`. offline_durations.yaml: the vocoder,
-    the mel-domain codec, its codes, the aligner, its durations, the durations model, the vocoder fine-tuned
-    on its log-mels; then synthesis with no AR through that vocoder. offline.yaml: the AR chain (the aligner
+    """The offline recipes' whole chains, tiny, each in one `tts run`. offline_durations.yaml: the vocoder (its
+    finer mel loss), the mel-domain codec, its codes, the aligner, its durations, the durations model, its mel
+    refiner; then synthesis with no AR, refined, through the vocoder of true log-mels. offline.yaml: the AR chain (the aligner
     before the codec, whose codebook 1 learns its phones; codec_vocoder, AR, NAR, the vocoder fine-tuned on
     the chain's log-mels)."""
     from tts.codec import mel_vocoder_path
@@ -111,29 +112,31 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     assert shipped.codec.domain == "mel" and shipped.codec_frame_rate == 25.0 and shipped.codec.phone_weight > 0
     assert shipped.stages == ("vocoder", "aligner", "codec", "codec_vocoder", "ar", "nar", "chain_vocoder")
     durations = load_recipe(ROOT / "recipes" / "offline_durations.yaml")
-    assert durations.stages == ("vocoder", "codec", "aligner", "durations", "durations_vocoder")
-    assert durations.codec.phone_weight == 0 and durations.vocoder == shipped.vocoder
+    assert durations.stages == ("vocoder", "codec", "aligner", "durations", "refiner")
+    assert durations.codec.phone_weight == 0 and durations.vocoder.mel_loss_bands == 256
+    assert durations.vocoder == dataclasses.replace(shipped.vocoder, mel_loss_bands=256,
+                                                    mel_loss_windows=(0.016, 0.032, 0.064, 0.128))
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
-    tiny = ["vocoder.initial_channels=16", "aligner.width=16"]
+    tiny = ["vocoder.initial_channels=16", "aligner.width=16", "refiner.channels=16", "refiner.blocks=2"]
     for section in ("vocoder.train", "vocoder.codec_train", "vocoder.durations_train", "vocoder.chain_train",
-                    "aligner.train"):
+                    "aligner.train", "refiner.train"):
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",
                  f"{section}.log_every=1"]
     recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml",
                          TINY + tiny + [f"stages={list(durations.stages)}", f"data.root={corpus}", f"output_dir={run}"])
     run_recipe(recipe)
-    for stage in ("vocoder", "codec", "aligner", "durations", "durations_vocoder"):
+    for stage in ("vocoder", "codec", "aligner", "durations", "refiner"):
         assert (run / stage / "best.pt").is_file()
     assert (run / "aligner" / "durations.npz").is_file() and not (run / "ar").exists()
-    assert (run / "durations_vocoder" / "durations_mels.npz").is_file()
+    assert (run / "refiner" / "pairs.npz").is_file()
     synthesizer = Synthesizer.from_run(run)
-    assert isinstance(synthesizer.chain, DurationsChain)
-    assert synthesizer.chain.vocoder.source == run / "durations_vocoder" / "best.pt"  # its log-mels go through it
+    assert isinstance(synthesizer.chain, DurationsChain) and synthesizer.chain.refiner is not None
+    assert synthesizer.chain.vocoder.source == run / "vocoder" / "best.pt"  # refined frames: the true-mel vocoder
     result = synthesizer.synthesize("Hello.")
     assert result.sample_rate == 16000 and len(result.wav) > 0
-    assert set(result.timings) == {"front_end", "durations", "vocoder"}
+    assert set(result.timings) == {"front_end", "durations", "refiner", "vocoder"}
     chain = [f"stages={list(shipped.stages)}"]
     recipe = load_recipe(ROOT / "recipes" / "offline.yaml",
                          TINY + tiny + chain + [f"data.root={corpus}", f"output_dir={tmp_path / 'ar_run'}"])

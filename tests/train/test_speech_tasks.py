@@ -437,3 +437,50 @@ def test_chain_vocoder_hears_the_nar_fill_in_each_recordings_true_codebook_1(tmp
     for z, first in zip(decoded, heard):  # codebook 1's entries plus the NAR's expected levels 2..Q
         upper = z[0] - books[0, first].T  # (E, T)
         assert upper.abs().mean() > 0.1 and not torch.allclose(upper[:, :1], upper[:, 1:2])
+
+
+def test_refiner_hears_the_durations_model_and_learns_its_frames(tmp_path):
+    """Stage refiner: its pairs are the durations model's log-mels and hidden states at each recording's
+    durations; it trains, validates against the recordings, and its checkpoint loads as the refiner."""
+    from tts.models.refiner import MelRefiner
+    from tts.train.aligner_task import AlignerTask
+    from tts.train.durations_vocoder_task import read_spoken_mels
+    from tts.train.refiner_task import FILE, RefinerTask, compute_pairs
+
+    recipe = dataclasses.replace(tasks_recipe(tmp_path), stages=("aligner", "durations", "refiner"))
+    recipe = dataclasses.replace(recipe, refiner=dataclasses.replace(
+        recipe.refiner, channels=16, blocks=2, steps=2, train=dataclasses.replace(
+            recipe.durations.train, batch_size=2, segment_seconds=0.16)))
+    corpus = FakeCorpus(tmp_path)
+    with pytest.raises(RuntimeError, match="train the durations model first"):
+        compute_pairs(recipe, corpus, tmp_path / "refiner" / FILE)
+    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
+    train(DurationsTask(recipe, corpus), tmp_path / "durations")
+    task = stages.load_task(recipe, "refiner")
+    assert isinstance(task, RefinerTask) and stages.stage_config(recipe, "refiner") is recipe.refiner.train
+    task._corpus = corpus
+    train(task, tmp_path / "refiner")
+    pairs = read_spoken_mels(tmp_path / "refiner" / FILE)
+    assert set(pairs) == {r["id"] for r in corpus.records()}
+    for record in corpus.records():
+        assert pairs[record["id"]].shape == (record["n_frames"], 4 * 80 + 32)  # r M log-mels, then D hidden
+    batch = task.train_batches(0, 0, 1)[0]
+    crop = task.crop
+    assert batch["mel"].shape == batch["target"].shape == (2, 80, 4 * crop) and batch["hidden"].shape == (2, 32, crop)
+    record = corpus.records("train")[0]
+    n = min(record["n_frames"], record["n_mel_frames"] // 4)  # codec frames that the recording's log-mels cover
+    whole = task.collate([record], [0], n + 2)  # two more: the edge frames repeat
+    assert np.allclose(whole["target"][0, :, :4 * n].numpy(), corpus.mel(record)[:, :4 * n])
+    assert np.allclose(whole["target"][0, :, 4 * n:].numpy(), np.tile(corpus.mel(record)[:, 4 * n - 4:4 * n], (1, 2)))
+    assert np.allclose(whole["mel"][0, :, :4 * n].numpy(),
+                       pairs[record["id"]][:n, :320].astype(np.float32).reshape(-1, 80).T)
+    metrics = [json.loads(line) for line in (tmp_path / "refiner" / "metrics.jsonl").read_text().splitlines()]
+    validation = [m for m in metrics if m["split"] == "validation"][-1]
+    assert {"loss", "refined_l1", "input_l1"} <= set(validation)
+    assert (tmp_path / "refiner" / "samples" / "step-4" / "mel_spectrogram.png").is_file()
+    model = MelRefiner.from_checkpoint(load_checkpoint(tmp_path / "refiner"))
+    assert model.steps == 2 and model.hidden_width == 32 and float(model.std.min()) > 0
+    with pytest.raises(Exception, match="durations before refiner"):
+        dataclasses.replace(recipe, stages=("refiner", "durations")).validate()
+    with pytest.raises(Exception, match="refiner before durations_vocoder"):
+        dataclasses.replace(recipe, stages=("durations", "durations_vocoder", "refiner")).validate()

@@ -252,17 +252,17 @@ def griffin_lim_from_log_mel(log_mel_spec: np.ndarray | torch.Tensor, *, sample_
 # --------------------------------------------------------------------------- multi-resolution loss
 
 
-def mel_resolutions(sample_rate: int, window_seconds: Sequence[float] = (0.016, 0.032, 0.064)
-                    ) -> list[tuple[int, int, int]]:
+def mel_resolutions(sample_rate: int, window_seconds: Sequence[float] = (0.016, 0.032, 0.064),
+                    max_mels: int = 80) -> list[tuple[int, int, int]]:
     """(n_fft, hop_length, n_mels) per resolution, scaled to the rate.
 
     n_fft is the power of two nearest each window length (16 kHz: 256, 512, 1024), the hop a
-    quarter of it, and n_mels min(80, n_fft // 8) so that no mel filter falls between FFT bins.
+    quarter of it, and n_mels min(max_mels, n_fft // 8) so that no mel filter falls between FFT bins.
     """
     out = []
     for seconds in window_seconds:
         n_fft = 2 ** int(round(math.log2(seconds * sample_rate)))
-        out.append((n_fft, n_fft // 4, min(80, n_fft // 8)))
+        out.append((n_fft, n_fft // 4, min(max_mels, n_fft // 8)))
     return out
 
 

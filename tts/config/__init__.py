@@ -10,8 +10,9 @@ from tts.config.base import ConfigError, TrainConfig
 from tts.config.loading import load_recipe, parse_override, recipe_from_dict, save_recipe
 from tts.config.recipe import STAGES, TUNED_VOCODERS, Recipe
 from tts.config.sections import (AlignerConfig, ARConfig, AudioConfig, CodecConfig, DataConfig, DurationsConfig,
-                                 NARConfig, SynthesisConfig, TextConfig, TransformerSize, VocoderConfig)
+                                 NARConfig, RefinerConfig, SynthesisConfig, TextConfig, TransformerSize, VocoderConfig)
 
 __all__ = ["ConfigError", "TrainConfig", "load_recipe", "parse_override", "recipe_from_dict", "save_recipe", "STAGES",
            "TUNED_VOCODERS", "Recipe", "AlignerConfig", "ARConfig", "AudioConfig", "CodecConfig", "DataConfig",
-           "DurationsConfig", "NARConfig", "SynthesisConfig", "TextConfig", "TransformerSize", "VocoderConfig"]
+           "DurationsConfig", "NARConfig", "RefinerConfig", "SynthesisConfig", "TextConfig", "TransformerSize",
+           "VocoderConfig"]

@@ -167,8 +167,6 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
            "vocoder.phase_loss_weight": (None, "docs/experiments/vocoder-phase-loss.md"),
            "vocoder.source": (False, "the generator has no source-filter excitation: "
                                      "docs/experiments/vocoder-source.md"),
-           "vocoder.mel_loss_windows": (None, "docs/experiments/vocoder-fine-mel-loss.md"),
-           "vocoder.mel_loss_bands": (None, "docs/experiments/vocoder-fine-mel-loss.md"),
            "durations.adversarial_weight": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.discriminator_channels": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.pitch": (False, "the durations model reads no pitch: docs/experiments/durations-pitch.md"),

@@ -9,10 +9,10 @@ from typing import Any
 
 from tts.config.base import _check
 from tts.config.sections import (AlignerConfig, ARConfig, AudioConfig, CodecConfig, DataConfig, DurationsConfig,
-                                  NARConfig, SynthesisConfig, TextConfig, VocoderConfig)
+                                  NARConfig, RefinerConfig, SynthesisConfig, TextConfig, VocoderConfig)
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder",
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder", "refiner",
           "chain_vocoder")
 TUNED_VOCODERS = {  # stage -> (its TrainConfig in vocoder:, what the vocoder reads, the run's vocoders it starts from)
     "codec_vocoder": ("codec_train", "codec_mel", ("vocoder",)),
@@ -38,6 +38,7 @@ class Recipe:
     ar: ARConfig = field(default_factory=ARConfig)
     nar: NARConfig = field(default_factory=NARConfig)
     durations: DurationsConfig = field(default_factory=DurationsConfig)
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     aligner: AlignerConfig = field(default_factory=AlignerConfig)
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
@@ -77,6 +78,12 @@ class Recipe:
         if "durations_vocoder" in self.stages:
             _check(_before(self.stages, "durations", "durations_vocoder"), "stages", self.stages,
                    "durations before durations_vocoder (it hears the durations model's log-mels)")
+        if "refiner" in self.stages:
+            _check(_before(self.stages, "durations", "refiner"), "stages", self.stages,
+                   "durations before refiner (it refines the durations model's log-mels)")
+            if "durations_vocoder" in self.stages:
+                _check(_before(self.stages, "refiner", "durations_vocoder"), "stages", self.stages,
+                       "refiner before durations_vocoder (it hears the refined log-mels)")
         if "chain_vocoder" in self.stages and "nar" in self.stages:
             _check(_before(self.stages, "nar", "chain_vocoder"), "stages", self.stages,
                    "nar before chain_vocoder (it hears the NAR's log-mels)")

@@ -228,6 +228,34 @@ class DurationsConfig(_SpeechModel):
     aligner); it speaks alone, through the mel vocoder, with no AR (docs/durations.md)."""
 
 
+def _refiner_train() -> "TrainConfig":
+    return TrainConfig(lr=1e-3, betas=(0.9, 0.999), schedule="cosine", warmup_steps=200, max_steps=7000,
+                       weight_decay=0.0, batch_size=16,
+                       segment_seconds=1.28, validate_every=500, checkpoint_every=250, sample_every=1000,
+                       log_every=20)
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """The mel refiner of stage refiner: conditional flow matching from the durations model's log-mels (and its
+    hidden states) to the recordings', integrated in a few Euler steps before the vocoder (docs/refiner.md)."""
+
+    channels: int = 192  # width of the velocity network
+    blocks: int = 8  # gated dilated residual blocks (dilations 1, 2, 4, 8, repeating)
+    kernel: int = 5  # convolution kernel of each block
+    steps: int = 10  # Euler steps at synthesis
+    utterances: int = 4000  # training recordings the durations model speaks for it (0 = all), at the aligner's
+    # durations; every validation recording too
+    train: TrainConfig = field(default_factory=_refiner_train)  # batch_size crops of segment_seconds
+
+    def validate(self) -> None:
+        _check(self.channels >= 8 and self.channels % 8 == 0, "channels", self.channels, "a multiple of 8")
+        _check(self.blocks >= 1, "blocks", self.blocks, ">= 1")
+        _check(self.kernel >= 1 and self.kernel % 2 == 1, "kernel", self.kernel, "an odd number >= 1")
+        _check(self.steps >= 1, "steps", self.steps, ">= 1 Euler step")
+        _check(self.utterances >= 0, "utterances", self.utterances, ">= 0 recordings (0 = all)")
+
+
 def _aligner_train() -> "TrainConfig":
     return TrainConfig(lr=1e-3, schedule="cosine", warmup_steps=100, max_steps=2000, batch_tokens=12000,
                        validate_every=250, checkpoint_every=250, sample_every=500, log_every=20)
@@ -266,6 +294,8 @@ class VocoderConfig:
     discriminator_periods: tuple[int, ...] = (2, 3, 5, 7, 11)  # multi-period discriminator, samples
     discriminator_scales: int = 3  # multi-scale discriminator: rates 1, 1/2, 1/4, ... (0 = off)
     mel_loss_weight: float = 45.0  # weight of the multi-resolution log-mel L1 in the generator loss
+    mel_loss_windows: tuple[float, ...] = (0.016, 0.032, 0.064)  # seconds: one log-mel resolution of the loss each
+    mel_loss_bands: int = 80  # most mel bands of a loss resolution (each has at most n_fft / 8)
     feature_loss_weight: float = 2.0  # weight of discriminator feature matching
     adversarial_start: int = 0  # generator steps on the mel loss alone before the discriminators join
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=2e-4, betas=(0.8, 0.99),
@@ -311,6 +341,9 @@ class VocoderConfig:
                "discriminator_scales", self.discriminator_scales,
                ">= 0, and not 0 when discriminator_periods is empty")
         _check(self.mel_loss_weight >= 0, "mel_loss_weight", self.mel_loss_weight, ">= 0")
+        _check(len(self.mel_loss_windows) >= 1 and all(w > 0 for w in self.mel_loss_windows), "mel_loss_windows",
+               self.mel_loss_windows, "a list of positive window lengths in seconds")
+        _check(self.mel_loss_bands >= 1, "mel_loss_bands", self.mel_loss_bands, ">= 1")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
         _check(self.durations_utterances >= 0, "durations_utterances", self.durations_utterances,

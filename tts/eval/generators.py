@@ -282,9 +282,10 @@ def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, durations: A
 
 def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any = None) -> np.ndarray:
     """The durations model of a durations chain speaking the sentence `phones` at the given frames (L,)
-    of each phone, e.g. those the aligner read off a recording, through its vocoder to a waveform (S,):
-    what it loses then is the log-mel frames' share of the error, not its duration predictor's."""
+    of each phone, e.g. those the aligner read off a recording, refined (if the chain has a refiner) and through
+    its vocoder to a waveform (S,): what it loses then is the log-mel frames' share of the error, not its
+    duration predictor's."""
     sentence = _sentence(phones, prompt)
     codes, prompt_phones = sentence.prompts([0])
-    mels, _ = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations])
-    return chain.vocode(mels[0])
+    mels, _, hidden = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations], with_hidden=True)
+    return chain.vocode(chain.refiner.refine(mels[0], hidden[0]) if chain.refiner is not None else mels[0])

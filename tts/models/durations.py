@@ -73,6 +73,18 @@ class DurationsModel(nn.Module):
         Of codes (B, Q, T) only the prompt's frames (t < prompt_lengths[b]) are read; the target's
         frame t speaks phone frame_phone[b, t] (an index into phones (B, L)), place[b, t] frames into it.
         """
+        h = self.hidden_states(phones, phone_lengths, codes, audio_lengths, prompt_lengths, frame_phone, place)
+        return self.mel_frames(h[:, phones.size(1):]), self.duration_head(h[:, :phones.size(1)]).squeeze(-1)
+
+    def mel_frames(self, audio_hidden: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames (B, T, r, M) of the last hidden states (B, T, D) of the audio positions."""
+        B, T, _ = audio_hidden.shape
+        return self.mel_head(audio_hidden).view(B, T, self.mel_per_frame, self.mel_bins)
+
+    def hidden_states(self, phones: torch.Tensor, phone_lengths: torch.Tensor, codes: torch.Tensor,
+                      audio_lengths: torch.Tensor, prompt_lengths: torch.Tensor, frame_phone: torch.Tensor,
+                      place: torch.Tensor) -> torch.Tensor:
+        """The transformer's last hidden states (B, L + T, D): the phones', then the audio positions'."""
         (B, L), T = phones.shape, codes.size(2)
         check_length(L, T, self.shape.max_positions)
         device = codes.device
@@ -88,15 +100,15 @@ class DurationsModel(nn.Module):
         phone_queries = (torch.arange(L + T, device=device) < L).view(1, -1, 1)  # (1, N, 1)
         mask = keys_valid.unsqueeze(1) & ~(phone_queries & target_keys.unsqueeze(1))  # (B, N, N)
         h, _ = self.transformer(x, mask.unsqueeze(1))
-        mel = self.mel_head(h[:, L:]).view(B, T, self.mel_per_frame, self.mel_bins)  # (B, T, r, M)
-        return mel, self.duration_head(h[:, :L]).squeeze(-1)  # (B, L)
+        return h
 
     @torch.no_grad()
     def speak(self, phones: Sequence[torch.Tensor], prompt_codes: Sequence[torch.Tensor] | None = None,
               prompt_phones: Sequence[torch.Tensor] | None = None, pace: float = 1.0,
               max_frames_per_phone: int = MAX_PLACE,
-              durations: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """For a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each phone).
+              durations: Sequence[torch.Tensor] | None = None, with_hidden: bool = False) -> tuple[list, ...]:
+        """For a batch of sentences: (log-mel frames (M, T_i r), frames (L_i,) of each phone), and with_hidden
+        the last hidden states (D, T_i) of their audio positions (what the mel refiner hears).
 
         The durations come first (times `pace`, each boundary the running sum rounded, at least one
         frame for a phone that is not a word boundary or punctuation, at most max_frames_per_phone),
@@ -125,10 +137,14 @@ class DurationsModel(nn.Module):
             place.append(torch.cat([within.new_zeros(P), within]))
         audio_lengths = torch.tensor([a.size(1) for a in audio], device=device)
         T = int(audio_lengths.max())
-        mel, _ = self(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
-                      pad_right(frame_phone, T), pad_right(place, T))
-        mels = [mel[i, int(prompt_lengths[i]):int(audio_lengths[i])].flatten(0, 1).T.contiguous() for i in range(B)]
-        return mels, durations
+        h = self.hidden_states(phones_padded, phone_lengths, pad_right(audio, T), audio_lengths, prompt_lengths,
+                               pad_right(frame_phone, T), pad_right(place, T))[:, phones_padded.size(1):]  # (B, T, D)
+        mel = self.mel_frames(h)  # (B, T, r, M)
+        spans = [(int(prompt_lengths[i]), int(audio_lengths[i])) for i in range(B)]
+        mels = [mel[i, start:end].flatten(0, 1).T.contiguous() for i, (start, end) in enumerate(spans)]
+        if not with_hidden:
+            return mels, durations
+        return mels, durations, [h[i, start:end].T.contiguous() for i, (start, end) in enumerate(spans)]
 
     def _durations(self, phones: Sequence[torch.Tensor], prompt_phones: list[torch.Tensor],
                    prompt_codes: list[torch.Tensor], phones_padded: torch.Tensor, phone_lengths: torch.Tensor,

@@ -1,5 +1,5 @@
-"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks
-(docs/durations.md).
+"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks, refined by
+the run's mel refiner once there is one (docs/durations.md, docs/refiner.md).
 
 A vocoder trained on true log-mels hears the durations model's smoother ones as something it never saw.
 Here it learns from them instead, the way Tacotron 2's vocoder learned from ground-truth-aligned frames:
@@ -101,8 +101,10 @@ def read_spoken_mels(path: Path) -> dict[str, np.ndarray]:
 def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     """The durations model's log-mels of vocoder.durations_utterances training recordings (0: all) and
     every validation one, at the aligner's durations, each prompted with another recording of its
-    speaker; saved at `path` (kept when the recipe changes: delete it to speak them again)."""
+    speaker, and refined by the run's mel refiner once it is trained (what synthesis feeds the vocoder);
+    saved at `path` (kept when the recipe changes: delete it to speak them again)."""
     from tts.models.durations import DurationsModel
+    from tts.models.refiner import MelRefiner
     from tts.text.symbols import encode
     from tts.train.durations import FILE as DURATIONS, read_durations
 
@@ -115,16 +117,19 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
                                f"but {needed} does not exist: {how}")
     model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
     durations = read_durations(durations_file)
+    refiner_file = run_dir / "refiner" / "best.pt"
+    refiner = MelRefiner.from_checkpoint(read_checkpoint(refiner_file)) if refiner_file.is_file() else None
 
     def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
-        mels, _ = model.speak([torch.tensor(encode(r["phones"])) for r in group],
-                              [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
-                              [torch.tensor(encode(p["phones"])) for p in prompt_records],
-                              durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group])
-        return mels
+        mels, _, hidden = model.speak(
+            [torch.tensor(encode(r["phones"])) for r in group],
+            [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
+            [torch.tensor(encode(p["phones"])) for p in prompt_records],
+            durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group], with_hidden=True)
+        return mels if refiner is None else [refiner.refine(m, h) for m, h in zip(mels, hidden)]
 
     write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
-                      "durations model")
+                      "durations model" if refiner is None else "refined durations model")
 
 
 def write_spoken_mels(path: Path, corpus: Any, durations: dict[str, np.ndarray] | None, wanted: int, seed: int,

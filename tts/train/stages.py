@@ -25,6 +25,7 @@ TASKS = {  # stage -> (module, class)
     "durations": ("tts.train.durations_task", "DurationsTask"),
     "durations_vocoder": ("tts.train.durations_vocoder_task", "DurationsVocoderTask"),  # the vocoder fine-tuned
     # on the durations model's log-mels
+    "refiner": ("tts.train.refiner_task", "RefinerTask"),  # flow matching from the durations model's log-mels
     "chain_vocoder": ("tts.train.chain_vocoder_task", "ChainVocoderTask"),  # ... on the codes NAR's log-mels
 }
 MEL_CODEC_TASK = ("tts.train.mel_codec_task", "MelCodecTask")  # the codec stage of codec.domain mel

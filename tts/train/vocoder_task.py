@@ -186,9 +186,11 @@ class VocoderTask:
     def mel_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Multi-resolution log-mel L1 in float32 (also under autocast): the distance eval reports."""
         if self._mel_loss is None:
-            from tts.audio.spectral import MultiResolutionMelLoss
+            from tts.audio.spectral import MultiResolutionMelLoss, mel_resolutions
 
-            self._mel_loss = MultiResolutionMelLoss(self.recipe.audio.sample_rate)
+            rate = self.recipe.audio.sample_rate
+            self._mel_loss = MultiResolutionMelLoss(
+                rate, mel_resolutions(rate, self.cfg.mel_loss_windows, self.cfg.mel_loss_bands))
         self._mel_loss = self._mel_loss.to(target.device)
         with torch.autocast(target.device.type, enabled=False):
             return self._mel_loss(prediction.float(), target.float())
