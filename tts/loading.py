@@ -3,7 +3,8 @@ codec whose codes they learned, the vocoder that hears them, and its prepared co
 
 A run with ar/ speaks through the AR chain (ar/, nar/, the codec and a mel-domain codec's vocoder); a run with
 durations/ and no ar/ through the durations model (durations/, the codec for prompts, and the mel
-vocoder: durations_vocoder/ once trained, else vocoder/), its log-mels refined by refiner/ once trained. The chains themselves are in tts/synthesize.py.
+vocoder: durations_vocoder/ once trained, else vocoder/), its log-mels refined by refiner/ once trained.
+The chains themselves are in tts/synthesize.py.
 
 A folder written by `tts export` (tts/export.py) has the same layout with weights-only checkpoints
 (fp16, fp32 or int8: tts/models/storage.py; tts.checkpoint.read_checkpoint turns int8 matrices back

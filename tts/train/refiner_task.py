@@ -115,12 +115,12 @@ class RefinerTask:
         for record, start in zip(records, starts):
             n = self._length(record)
             pair = np.asarray(self.pairs[record["id"]][:n], dtype=np.float32)  # (n, r M + D)
-            target = np.asarray(self.corpus.mel(record), dtype=np.float32)[:, :n * r].T.reshape(n, r * M)
+            target = np.asarray(self.corpus.mel(record), dtype=np.float32)[:, :n * r].T.reshape(n, r * M)  # (n, r M)
             both = np.concatenate([pair, target], axis=1)[start:start + length]
             both = np.pad(both, ((0, length - len(both)), (0, 0)), mode="edge")  # (length, 2 r M + D)
-            mels.append(both[:, :r * M].reshape(length * r, M).T)
-            hidden.append(both[:, r * M:-r * M].T)
-            targets.append(both[:, -r * M:].reshape(length * r, M).T)
+            mels.append(both[:, :r * M].reshape(length * r, M).T)  # (M, F)
+            hidden.append(both[:, r * M:-r * M].T)  # (D, T)
+            targets.append(both[:, -r * M:].reshape(length * r, M).T)  # (M, F)
         return {"ids": [r["id"] for r in records], "mel": torch.from_numpy(np.stack(mels)),
                 "hidden": torch.from_numpy(np.stack(hidden)), "target": torch.from_numpy(np.stack(targets))}
 
@@ -237,7 +237,7 @@ def compute_pairs(recipe: Recipe, corpus: Any, path: Path) -> None:
             [torch.tensor(encode(p["phones"])) for p in prompt_records],
             durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group], with_hidden=True)
         # (r M + D, T): each codec frame's r log-mel frames, then its hidden state
-        return [torch.cat([mel.T.reshape(h.size(1), -1).T, h]) for mel, h in zip(mels, hidden)]
+        return [torch.cat([mel.T.reshape(h.size(1), -1).T, h]) for mel, h in zip(mels, hidden)]  # (r M + D, T)
 
     write_spoken_mels(path, corpus, durations, recipe.refiner.utterances, recipe.seed, speak,
                       "durations model")
