@@ -441,6 +441,8 @@ def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(du
     assert chain.vocoder.source == out / "vocoder" / "best.pt"
     result = synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102"))
     assert len(result.wav) > 0 and "refiner" in result.timings
+    quantized = Synthesizer.from_run(out, quantize="int8")  # the transformer's linear layers; the refiner stays
+    assert len(quantized.synthesize(TEXT, quantized.prompt_from_speaker("102")).wav) > 0
 
     plain = _linked(durations_run, tmp_path / "plain", ["durations", "codec", "prepared", "aligner", "vocoder"])
     assert Synthesizer.from_run(plain).chain.refiner is None
