@@ -61,7 +61,7 @@ def _durations_settings(run: Path) -> list[str]:
             "codec.n_codebooks=2", "codec.codebook_size=16", "codec.train.batch_size=2",
             "vocoder.initial_channels=16", "vocoder.train.batch_size=2", "aligner.width=16",
             "durations.width=32", "durations.layers=1", "durations.heads=2", "durations.train.batch_tokens=400",
-            "refiner.channels=16", "refiner.blocks=2", "refiner.steps=3", "refiner.train.batch_size=2",
+            "refiner.channels=16", "refiner.blocks=2", "refiner.train.batch_size=2",
             *_tiny(("vocoder.train", "codec.train", "aligner.train", "durations.train", "refiner.train"), 2)]
 
 
@@ -421,8 +421,8 @@ def test_the_durations_vocoder_goes_in_place_of_the_vocoder(durations_run, tmp_p
 
 
 def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(durations_run, tmp_path):
-    """A run with refiner/ refines the durations model's log-mels before its vocoder; the export carries the
-    refiner and its Euler steps. Stage durations_vocoder then fine-tunes the vocoder on the refined log-mels, and
+    """A run with refiner/ refines the durations model's log-mels before its vocoder (synthesis.refiner_steps
+    Euler steps); the export carries the refiner. Stage durations_vocoder then fine-tunes the vocoder on the refined log-mels, and
     the run speaks through it."""
     from tts.export import export_run
     from tts.synthesize import Synthesizer
@@ -437,10 +437,12 @@ def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(du
     assert set(_checkpoints(out)) == {"durations", "refiner", "vocoder", "codec"}
     synthesizer = Synthesizer.from_run(out)
     chain = synthesizer.chain
-    assert chain.refiner is not None and chain.refiner.steps == 3 and synthesizer.steps["refiner"] == 2
+    assert chain.refiner is not None and synthesizer.steps["refiner"] == 2
     assert chain.vocoder.source == out / "vocoder" / "best.pt"
     result = synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102"))
     assert len(result.wav) > 0 and "refiner" in result.timings
+    one_step = synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102"), synthesizer.options(refiner_steps=1))
+    assert one_step.wav.shape == result.wav.shape and not np.array_equal(one_step.wav, result.wav)
     quantized = Synthesizer.from_run(out, quantize="int8")  # the transformer's linear layers; the refiner stays
     assert len(quantized.synthesize(TEXT, quantized.prompt_from_speaker("102")).wav) > 0
 

@@ -226,7 +226,7 @@ class DurationsChain:
         timings["durations"] = time.perf_counter() - start
         if self.refiner is not None:
             start = time.perf_counter()
-            mels = [self.refiner.refine(mel, h) if mel.size(-1) else mel
+            mels = [self.refiner.refine(mel, h, options.refiner_steps) if mel.size(-1) else mel
                     for mel, h in zip(mels, hidden)]
             timings["refiner"] = time.perf_counter() - start
         start = time.perf_counter()

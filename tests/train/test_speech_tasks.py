@@ -449,7 +449,7 @@ def test_refiner_hears_the_durations_model_and_learns_its_frames(tmp_path):
 
     recipe = dataclasses.replace(tasks_recipe(tmp_path), stages=("aligner", "durations", "refiner"))
     recipe = dataclasses.replace(recipe, refiner=dataclasses.replace(
-        recipe.refiner, channels=16, blocks=2, steps=2, train=dataclasses.replace(
+        recipe.refiner, channels=16, blocks=2, train=dataclasses.replace(
             recipe.durations.train, batch_size=2, segment_seconds=0.16)))
     corpus = FakeCorpus(tmp_path)
     with pytest.raises(RuntimeError, match="train the durations model first"):
@@ -479,7 +479,7 @@ def test_refiner_hears_the_durations_model_and_learns_its_frames(tmp_path):
     assert {"loss", "refined_l1", "input_l1"} <= set(validation)
     assert (tmp_path / "refiner" / "samples" / "step-4" / "mel_spectrogram.png").is_file()
     model = MelRefiner.from_checkpoint(load_checkpoint(tmp_path / "refiner"))
-    assert model.steps == 2 and model.hidden_width == 32 and float(model.std.min()) > 0
+    assert model.hidden_width == 32 and float(model.std.min()) > 0
     with pytest.raises(Exception, match="durations before refiner"):
         dataclasses.replace(recipe, stages=("refiner", "durations")).validate()
     with pytest.raises(Exception, match="refiner before durations_vocoder"):

@@ -34,6 +34,8 @@ MAX_FRAMES_PER_PHONE_OPTION = typer.Option(None, "--max-frames-per-phone", help=
                                            "after phones x this frames (default: the recipe's).")
 PACE_OPTION = typer.Option(None, "--pace", help="The durations model speaks each phone this many times its "
                            "predicted length (above 1 slower; default: the recipe's).")
+REFINER_STEPS_OPTION = typer.Option(None, "--refiner-steps", help="Euler steps of the mel refiner, for a run that "
+                                    "has one (default: the recipe's synthesis.refiner_steps).")
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION,
-                            TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, eval_app, fail, load, plot_app)
+                            REFINER_STEPS_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, eval_app, fail, load, plot_app)
 
 
 @plot_app.command("spectrogram")
@@ -110,6 +110,7 @@ def eval_model(
     min_frames_per_phone: Optional[float] = MIN_FRAMES_PER_PHONE_OPTION,
     max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
     pace: Optional[float] = PACE_OPTION,
+    refiner_steps: Optional[int] = REFINER_STEPS_OPTION,
     quantize: Optional[str] = typer.Option(None, "--quantize", help="With --what model: int8 synthesizes with "
                                            "dynamic int8 linear layers on CPU (as tts synthesize --quantize)."),
     codebooks: Optional[int] = typer.Option(None, "--codebooks", help="With --what codec: decode from the "
@@ -129,7 +130,8 @@ def eval_model(
         result = evaluate_model(model, limit=limit, prompt=prompt, what=what, seed=seed, checkpoint=checkpoint,
                                 sampling={"temperature": temperature, "top_k": top_k, "top_p": top_p,
                                           "min_frames_per_phone": min_frames_per_phone,
-                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace},
+                                          "max_frames_per_phone": max_frames_per_phone, "pace": pace,
+                                          "refiner_steps": refiner_steps},
                                 codebooks=codebooks, quantize=quantize, mos=mos, save_audio=save_audio)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))

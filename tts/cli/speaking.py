@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from tts.cli.common import (MAX_FRAMES_PER_PHONE_OPTION, MIN_FRAMES_PER_PHONE_OPTION, PACE_OPTION,
-                            TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, app, fail)
+                            REFINER_STEPS_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, app, fail)
 
 
 @app.command()
@@ -30,6 +30,7 @@ def synthesize(
     max_frames_per_phone: Optional[float] = MAX_FRAMES_PER_PHONE_OPTION,
     seed: Optional[int] = typer.Option(None, help="Random seed for sampling."),
     pace: Optional[float] = PACE_OPTION,
+    refiner_steps: Optional[int] = REFINER_STEPS_OPTION,
     batch: Optional[Path] = typer.Option(None, "--batch", help="A text file, one line per utterance."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a spectrogram PNG of the result."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 linear layers on CPU."),
@@ -43,6 +44,7 @@ def synthesize(
     if batch is not None and sentence is not None and out == Path("out.wav"):
         sentence, out = None, Path(sentence)  # `tts synthesize --batch lines.txt OUT_DIR`
     changes = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed, "pace": pace,
+               "refiner_steps": refiner_steps,
                "min_frames_per_phone": min_frames_per_phone, "max_frames_per_phone": max_frames_per_phone,
                "kv_cache": False if no_kv_cache else None}
     try:

@@ -243,7 +243,6 @@ class RefinerConfig:
     channels: int = 192  # width of the velocity network
     blocks: int = 8  # gated dilated residual blocks (dilations 1, 2, 4, 8, repeating)
     kernel: int = 5  # convolution kernel of each block
-    steps: int = 10  # Euler steps at synthesis
     utterances: int = 4000  # training recordings the durations model speaks for it (0 = all), at the aligner's
     # durations; every validation recording too
     train: TrainConfig = field(default_factory=_refiner_train)  # batch_size crops of segment_seconds
@@ -252,7 +251,6 @@ class RefinerConfig:
         _check(self.channels >= 8 and self.channels % 8 == 0, "channels", self.channels, "a multiple of 8")
         _check(self.blocks >= 1, "blocks", self.blocks, ">= 1")
         _check(self.kernel >= 1 and self.kernel % 2 == 1, "kernel", self.kernel, "an odd number >= 1")
-        _check(self.steps >= 1, "steps", self.steps, ">= 1 Euler step")
         _check(self.utterances >= 0, "utterances", self.utterances, ">= 0 recordings (0 = all)")
 
 
@@ -375,6 +373,7 @@ class SynthesisConfig:
     repetition_max: int = 0  # a token seen more often than this in the window is resampled
     sentence_pause: float = 0.25  # seconds of silence between sentences of a long text
     pace: float = 1.0  # durations model: each phone this many times its predicted length (above 1 slower)
+    refiner_steps: int = 5  # mel refiner: Euler steps of its flow (10 within noise of 5 at twice the cost)
     kv_cache: bool = True  # AR: keep keys and values of the prefix (false recomputes it each step: comparison only)
     batch: bool = True  # decode a text's sentences as one batch (false: one by one, for comparison only)
 
@@ -390,3 +389,4 @@ class SynthesisConfig:
         _check(self.repetition_max >= 0, "repetition_max", self.repetition_max, ">= 0")
         _check(self.sentence_pause >= 0, "sentence_pause", self.sentence_pause, ">= 0 seconds")
         _check(self.pace > 0, "pace", self.pace, "> 0 (1 = the predicted lengths, above 1 slower)")
+        _check(self.refiner_steps >= 1, "refiner_steps", self.refiner_steps, ">= 1 Euler step")

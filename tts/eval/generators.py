@@ -288,4 +288,6 @@ def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any =
     sentence = _sentence(phones, prompt)
     codes, prompt_phones = sentence.prompts([0])
     mels, _, hidden = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations], with_hidden=True)
-    return chain.vocode(chain.refiner.refine(mels[0], hidden[0]) if chain.refiner is not None else mels[0])
+    if chain.refiner is not None:
+        mels = [chain.refiner.refine(mels[0], hidden[0], chain.recipe.synthesis.refiner_steps)]
+    return chain.vocode(mels[0])

@@ -6,7 +6,7 @@ vocoder needs to sound natural. The refiner learns a velocity field that carries
 durations model's frames, normalised per band) to x1 = the recording's frames along the straight line
 x_t = (1 - t) x0 + t x1 (optimal-transport conditional flow matching, as in Matcha-TTS); it also hears the
 durations model's last hidden states, which keep the words. Synthesis integrates the field in a few Euler
-steps from x0 = mu (temperature 0: no noise).
+steps (synthesis.refiner_steps) from x0 = mu (temperature 0: no noise).
 
 The network: 1x1 convolutions of [x_t; mu] and of the hidden states (repeated to the mel rate), then gated
 dilated residual blocks with a GroupNorm and the step's time embedding, and a zero-initialised 1x1 output.
@@ -54,10 +54,10 @@ class MelRefiner(nn.Module):
     """Velocity field v(x_t, t | mu, hidden) over normalised log-mels, and its Euler integration."""
 
     def __init__(self, mel_bins: int, hidden_width: int, mel_per_frame: int, channels: int = 192,
-                 blocks: int = 8, kernel: int = 5, steps: int = 10):
+                 blocks: int = 8, kernel: int = 5):
         super().__init__()
         self.mel_bins, self.hidden_width, self.mel_per_frame = mel_bins, hidden_width, mel_per_frame
-        self.channels, self.n_blocks, self.kernel, self.steps = channels, blocks, kernel, steps  # steps: Euler
+        self.channels, self.n_blocks, self.kernel = channels, blocks, kernel
         self.inp = nn.Conv1d(2 * mel_bins, channels, 1)
         self.cond = nn.Conv1d(hidden_width, channels, 1)
         self.time = nn.Sequential(nn.Linear(channels, channels), nn.SiLU(), nn.Linear(channels, channels))
@@ -70,12 +70,12 @@ class MelRefiner(nn.Module):
 
     def config(self) -> dict[str, Any]:
         return {"mel_bins": self.mel_bins, "hidden_width": self.hidden_width, "mel_per_frame": self.mel_per_frame,
-                "channels": self.channels, "blocks": self.n_blocks, "kernel": self.kernel, "steps": self.steps}
+                "channels": self.channels, "blocks": self.n_blocks, "kernel": self.kernel}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "MelRefiner":
         return cls(int(config["mel_bins"]), int(config["hidden_width"]), int(config["mel_per_frame"]),
-                   int(config["channels"]), int(config["blocks"]), int(config["kernel"]), int(config.get("steps", 10)))
+                   int(config["channels"]), int(config["blocks"]), int(config["kernel"]))
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "MelRefiner":
@@ -104,10 +104,9 @@ class MelRefiner(nn.Module):
         return ((self.velocity(xt, t, mu, hidden) - (x1 - x0)) ** 2).mean()
 
     @torch.no_grad()
-    def refine(self, mel: torch.Tensor, hidden: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+    def refine(self, mel: torch.Tensor, hidden: torch.Tensor, steps: int) -> torch.Tensor:
         """Refined log-mel (M, F) of the durations model's log-mel (M, F) and hidden states (D, F / r), in `steps`
-        Euler steps (the model's own number unless given)."""
-        steps = steps or self.steps
+        Euler steps (synthesis.refiner_steps)."""
         mu = self.normalise(mel.float()).unsqueeze(0)
         hidden = hidden.float().unsqueeze(0)
         x = mu

@@ -126,7 +126,8 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
             [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
             [torch.tensor(encode(p["phones"])) for p in prompt_records],
             durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group], with_hidden=True)
-        return mels if refiner is None else [refiner.refine(m, h) for m, h in zip(mels, hidden)]
+        steps = recipe.synthesis.refiner_steps
+        return mels if refiner is None else [refiner.refine(m, h, steps) for m, h in zip(mels, hidden)]
 
     write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
                       "durations model" if refiner is None else "refined durations model")

@@ -155,7 +155,7 @@ class RefinerTask:
     def model_config(self) -> dict[str, Any]:
         return {"mel_bins": self.recipe.audio.n_mels, "hidden_width": int(self.durations_config["width"]),
                 "mel_per_frame": self.mel_per_frame, "channels": self.cfg.channels, "blocks": self.cfg.blocks,
-                "kernel": self.cfg.kernel, "steps": self.cfg.steps}
+                "kernel": self.cfg.kernel}
 
     def build_modules(self) -> dict[str, nn.Module]:
         """A fresh refiner whose normalisation is the per-band mean and spread of training recordings' log-mels."""
@@ -181,7 +181,7 @@ class RefinerTask:
         model = modules["model"]
         mel, hidden, target = (batch[k].to(device) for k in ("mel", "hidden", "target"))
         generator = torch.Generator(device=device).manual_seed(self.recipe.seed)
-        refined = torch.stack([model.refine(m, h) for m, h in zip(mel, hidden)])
+        refined = torch.stack([model.refine(m, h, self.recipe.synthesis.refiner_steps) for m, h in zip(mel, hidden)])
         return {"loss": model.loss(mel, hidden, target, generator).item(),
                 "refined_l1": (refined - target).abs().mean().item(), "input_l1": (mel - target).abs().mean().item()}
 
@@ -197,7 +197,8 @@ class RefinerTask:
 
         batch = self.collate([record := (self._records("validation") or self._records("train"))[0]], [0],
                              self._length(record))
-        refined = modules["model"].refine(batch["mel"][0].to(device), batch["hidden"][0].to(device))
+        refined = modules["model"].refine(batch["mel"][0].to(device), batch["hidden"][0].to(device),
+                                          self.recipe.synthesis.refiner_steps)
         plot_files.plot_mels([(batch["mel"][0].numpy(), "durations model"), (refined.cpu().numpy(), "refined"),
                               (batch["target"][0].numpy(), f"recording ({record['id']})")],
                              folder / "mel_spectrogram.png", self.recipe.audio)
