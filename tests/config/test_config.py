@@ -218,7 +218,7 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
     """A run trained before a mode left (its recipe.yaml and checkpoints) still loads; a lost mode is refused."""
     from tts.config.loading import RETIRED
 
-    old = {"vocoder": {"source": False, "phase_loss_weight": 3.0},
+    old = {"vocoder": {"source": False, "phase_loss_weight": 3.0}, "refiner": {"steps": 10},
            "durations": {"adversarial_weight": 0.1, "discriminator_channels": 32, "pitch": False,
                          "phone_context": False, "width": 64}}
     recipe = recipe_from_dict(old)

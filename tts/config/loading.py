@@ -167,6 +167,8 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
            "vocoder.phase_loss_weight": (None, "docs/experiments/vocoder-phase-loss.md"),
            "vocoder.source": (False, "the generator has no source-filter excitation: "
                                      "docs/experiments/vocoder-source.md"),
+           "refiner.steps": (None, "the mel refiner's Euler steps are a synthesis option, synthesis.refiner_steps: "
+                                   "docs/refiner.md"),
            "durations.adversarial_weight": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.discriminator_channels": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.pitch": (False, "the durations model reads no pitch: docs/experiments/durations-pitch.md"),
