@@ -236,3 +236,22 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
     root = Path(__file__).resolve().parents[2]
     pages = [page.rstrip(",:;)") for _, why in RETIRED.values() for page in why.split() if page.startswith("docs/")]
     assert len(pages) >= 6 and all((root / page).is_file() for page in pages)
+
+
+def test_a_recipe_file_given_to_a_command_warns_of_its_retired_keys(tmp_path, caplog):
+    """A retired key in a recipe file loads (run folders keep theirs) but, given to prepare, train or run, is
+    named with its page; a run folder's recipe.yaml loads quietly."""
+    import logging
+
+    from tts.config import load_recipe
+
+    path = tmp_path / "mine.yaml"
+    path.write_text("refiner:\n  steps: 10\nvocoder:\n  phase_loss_weight: 2.0\n  mel_loss_bands: 256\n")
+    with caplog.at_level(logging.WARNING, logger="tts.config.loading"):
+        quiet = load_recipe(path)
+        assert not caplog.records
+        loud = load_recipe(path, warn_retired=True)
+    assert loud == quiet and quiet.vocoder.mel_loss_bands == 256
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and "'refiner.steps' is retired (the mel refiner's Euler steps" in said[0]
+    assert "'vocoder.phase_loss_weight'" in said[1] and "delete the line" in said[1]

@@ -53,6 +53,6 @@ def load(recipe: Path, overrides: Optional[List[str]]):
     from tts.config import load_recipe
 
     try:
-        return load_recipe(recipe, overrides or [])
+        return load_recipe(recipe, overrides or [], warn_retired=True)
     except (ValueError, FileNotFoundError) as err:
         fail(str(err), 2)

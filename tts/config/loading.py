@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from pathlib import Path
@@ -12,6 +13,8 @@ import yaml
 
 from tts.config.base import ConfigError
 from tts.config.recipe import Recipe
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateKeyError(ValueError):
@@ -271,16 +274,34 @@ def recipe_from_dict(data: dict[str, Any], overrides: tuple[str, ...] | list[str
     return recipe
 
 
-def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Recipe:
+def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = (), warn_retired: bool = False) -> Recipe:
     """Load a YAML recipe, apply overrides, validate; errors name the file and the dotted key.
 
     A recipe may start with `base: other.yaml` (a path relative to its own folder): it is that recipe with
-    this file's keys laid over it, section by section (a list replaces the base's list).
+    this file's keys laid over it, section by section (a list replaces the base's list). `warn_retired`: a
+    retired key in it (which loads, as run folders written before it left must) is logged as a warning.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} does not exist; the shipped ones are in recipes/")
-    return recipe_from_dict(_read_with_base(path, ()), overrides, source=str(path))
+    data = _read_with_base(path, ())
+    if warn_retired:
+        for key in retired_keys(data):
+            log.warning("%s: recipe key %r is retired (%s) and changes nothing; delete the line", path, key,
+                        RETIRED[key][1])
+    return recipe_from_dict(data, overrides, source=str(path))
+
+
+def retired_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a recipe mapping that RETIRED lists."""
+    found = []
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if dotted in RETIRED:
+            found.append(dotted)
+        elif isinstance(value, dict):
+            found += retired_keys(value, dotted)
+    return found
 
 
 def _read_with_base(path: Path, children: tuple[Path, ...]) -> dict[str, Any]:
