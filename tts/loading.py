@@ -208,14 +208,11 @@ def check_codec(codec, trained_on: Optional[dict[str, Any]], checkpoint: Optiona
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantisation of the transformer's linear layers (CPU inference; the heads, and a model with no
-    transformer such as the mel refiner's convolutions, stay float)."""
+    """Dynamic int8 quantisation of the transformer's linear layers (CPU inference; the heads stay float)."""
     import warnings
 
     from torch.ao.quantization import quantize_dynamic
 
-    if not hasattr(model, "transformer"):
-        return model
     with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
         warnings.simplefilter("ignore", DeprecationWarning)
         model.transformer = quantize_dynamic(model.transformer, {torch.nn.Linear}, dtype=torch.qint8)

@@ -206,7 +206,8 @@ class DurationsChain:
 
     @property
     def models(self) -> list[torch.nn.Module]:
-        return [self.model] + ([self.refiner] if self.refiner is not None else [])
+        """Its transformer (what --quantize int8 quantizes; the refiner and the vocoder stay as loaded)."""
+        return [self.model]
 
     def speak(self, sentences: Sentences, options: SynthesisConfig, timings: dict[str, float]) -> list[Spoken]:
         """Each sentence at the model's own durations (times synthesis.pace), refined if the run has a
@@ -221,8 +222,8 @@ class DurationsChain:
             codes, phones = sentences.prompts(group)
             out, frames, *states = self.model.speak([sentences.phones[i] for i in group], codes, phones,
                                                     pace=options.pace, with_hidden=self.refiner is not None)
-            for j, (i, mel, d) in enumerate(zip(group, out, frames)):
-                mels[i], durations[i], hidden[i] = mel, d, states[0][j] if states else hidden[i]
+            for i, mel, d, h in zip(group, out, frames, states[0] if states else [torch.empty(0)] * len(group)):
+                mels[i], durations[i], hidden[i] = mel, d, h
         timings["durations"] = time.perf_counter() - start
         if self.refiner is not None:
             start = time.perf_counter()

@@ -103,8 +103,27 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     every validation one, at the aligner's durations, each prompted with another recording of its
     speaker, and refined by the run's mel refiner once it is trained (what synthesis feeds the vocoder);
     saved at `path` (kept when the recipe changes: delete it to speak them again)."""
-    from tts.models.durations import DurationsModel
     from tts.models.refiner import MelRefiner
+
+    durations, speak_aligned = aligned_durations_model(recipe, corpus, "durations_vocoder")
+    refiner_file = Path(recipe.output_dir) / "refiner" / "best.pt"
+    refiner = MelRefiner.from_checkpoint(read_checkpoint(refiner_file)) if refiner_file.is_file() else None
+    steps = recipe.synthesis.refiner_steps
+
+    def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
+        mels, hidden = speak_aligned(group, prompt_records)
+        return mels if refiner is None else [refiner.refine(m, h, steps) for m, h in zip(mels, hidden)]
+
+    write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
+                      "durations model" if refiner is None else "refined durations model")
+
+
+def aligned_durations_model(recipe: Any, corpus: Any, stage: str) -> tuple[
+        dict[str, np.ndarray], Callable[[list[dict], list[dict]], tuple[list[torch.Tensor], list[torch.Tensor]]]]:
+    """(the aligner's durations, speak): speak(records, prompt records) gives the run's durations model's log-mels
+    (M, T r) and hidden states (D, T) of each record's sentence at the aligner's durations of its recording,
+    prompted with its prompt record; RuntimeError, naming `stage`, while the model or the durations are missing."""
+    from tts.models.durations import DurationsModel
     from tts.text.symbols import encode
     from tts.train.durations import FILE as DURATIONS, read_durations
 
@@ -113,24 +132,20 @@ def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
     for needed, how in ((model_file, "train the durations model first (`tts train <recipe> --stage durations`)"),
                         (durations_file, "stage durations writes it when it starts training")):
         if not needed.is_file():
-            raise RuntimeError(f"stage durations_vocoder hears the durations model at the aligner's durations, "
+            raise RuntimeError(f"stage {stage} hears the durations model at the aligner's durations, "
                                f"but {needed} does not exist: {how}")
     model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
     durations = read_durations(durations_file)
-    refiner_file = run_dir / "refiner" / "best.pt"
-    refiner = MelRefiner.from_checkpoint(read_checkpoint(refiner_file)) if refiner_file.is_file() else None
 
-    def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
+    def speak(group: list[dict], prompt_records: list[dict]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         mels, _, hidden = model.speak(
             [torch.tensor(encode(r["phones"])) for r in group],
             [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
             [torch.tensor(encode(p["phones"])) for p in prompt_records],
             durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group], with_hidden=True)
-        steps = recipe.synthesis.refiner_steps
-        return mels if refiner is None else [refiner.refine(m, h, steps) for m, h in zip(mels, hidden)]
+        return mels, hidden
 
-    write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
-                      "durations model" if refiner is None else "refined durations model")
+    return durations, speak
 
 
 def write_spoken_mels(path: Path, corpus: Any, durations: dict[str, np.ndarray] | None, wanted: int, seed: int,

@@ -195,8 +195,8 @@ class RefinerTask:
         from tts.audio.io import save_audio
         from tts.vocode import load_vocoder
 
-        batch = self.collate([record := (self._records("validation") or self._records("train"))[0]], [0],
-                             self._length(record))
+        record = (self._records("validation") or self._records("train"))[0]
+        batch = self.collate([record], [0], self._length(record))
         refined = modules["model"].refine(batch["mel"][0].to(device), batch["hidden"][0].to(device),
                                           self.recipe.synthesis.refiner_steps)
         plot_files.plot_mels([(batch["mel"][0].numpy(), "durations model"), (refined.cpu().numpy(), "refined"),
@@ -216,28 +216,13 @@ def compute_pairs(recipe: Recipe, corpus: Any, path: Path) -> None:
     """The durations model's log-mels and hidden states of refiner.utterances training recordings (0: all) and
     every validation one, at the aligner's durations, each prompted with another recording of its speaker; saved
     at `path` as (T, r M + D) float16 per recording."""
-    from tts.models.durations import DurationsModel
-    from tts.text.symbols import encode
-    from tts.train.durations import FILE as DURATIONS, read_durations
-    from tts.train.durations_vocoder_task import write_spoken_mels
+    from tts.train.durations_vocoder_task import aligned_durations_model, write_spoken_mels
 
-    run_dir = Path(recipe.output_dir)
-    model_file, durations_file = run_dir / "durations" / "best.pt", run_dir / "aligner" / DURATIONS
-    for needed, how in ((model_file, "train the durations model first (`tts train <recipe> --stage durations`)"),
-                        (durations_file, "stage durations writes it when it starts training")):
-        if not needed.is_file():
-            raise RuntimeError(f"stage refiner hears the durations model at the aligner's durations, "
-                               f"but {needed} does not exist: {how}")
-    model = DurationsModel.from_checkpoint(read_checkpoint(model_file))
-    durations = read_durations(durations_file)
+    durations, speak_aligned = aligned_durations_model(recipe, corpus, "refiner")
 
     def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
-        mels, _, hidden = model.speak(
-            [torch.tensor(encode(r["phones"])) for r in group],
-            [torch.as_tensor(np.asarray(corpus.codes(p)), dtype=torch.long) for p in prompt_records],
-            [torch.tensor(encode(p["phones"])) for p in prompt_records],
-            durations=[torch.as_tensor(durations[r["id"]].astype(np.int64)) for r in group], with_hidden=True)
-        # (r M + D, T): each codec frame's r log-mel frames, then its hidden state
+        mels, hidden = speak_aligned(group, prompt_records)
+        # each codec frame's r log-mel frames, then its hidden state
         return [torch.cat([mel.T.reshape(h.size(1), -1).T, h]) for mel, h in zip(mels, hidden)]  # (r M + D, T)
 
     write_spoken_mels(path, corpus, durations, recipe.refiner.utterances, recipe.seed, speak,
