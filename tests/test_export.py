@@ -404,34 +404,33 @@ def test_an_earlier_export_is_replaced_whole(runs, tmp_path):
     assert not (tmp_path / ".voice.partial").exists()
 
 
-def test_the_durations_vocoder_goes_in_place_of_the_vocoder(durations_run, tmp_path):
-    """A run with durations_vocoder/ speaks through it, and its mel codec, which only encodes prompts, needs
-    no vocoder: the export holds neither vocoder/ nor codec_vocoder/."""
+def test_a_retired_durations_vocoder_is_named_and_the_run_speaks_through_its_vocoder(durations_run, tmp_path, caplog):
+    """A run trained with the retired stage durations_vocoder loads, says that durations_vocoder/ is not used,
+    and speaks and exports through vocoder/; its mel codec, which only encodes prompts, needs no vocoder of its
+    own."""
     from tts.export import export_run
     from tts.synthesize import Synthesizer
 
-    run = _linked(durations_run, tmp_path / "run", ["durations", "codec", "prepared"])
+    run = _linked(durations_run, tmp_path / "run", ["durations", "codec", "prepared", "vocoder"])
     (run / "durations_vocoder").mkdir()
     shutil.copyfile(durations_run / "vocoder" / "best.pt", run / "durations_vocoder" / "best.pt")
-    out = export_run(run, tmp_path / "voice").folder
-    assert set(_checkpoints(out)) == {"durations", "durations_vocoder", "codec"}
-    synthesizer = Synthesizer.from_run(out)
-    assert synthesizer.chain.vocoder.source == out / "durations_vocoder" / "best.pt"
+    with caplog.at_level("WARNING"):
+        synthesizer = Synthesizer.from_run(run)
+    assert "durations_vocoder/ is a retired stage's vocoder" in caplog.text
+    assert synthesizer.chain.vocoder.source == run / "vocoder" / "best.pt"
     assert len(synthesizer.synthesize(TEXT, synthesizer.prompt_from_speaker("102")).wav) > 0
+    assert set(_checkpoints(export_run(run, tmp_path / "voice").folder)) == {"durations", "vocoder", "codec"}
 
 
 def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(durations_run, tmp_path):
     """A run with refiner/ refines the durations model's log-mels before its vocoder (synthesis.refiner_steps
-    Euler steps); the export carries the refiner. Stage durations_vocoder then fine-tunes the vocoder on the refined log-mels, and
-    the run speaks through it."""
+    Euler steps); the export carries the refiner."""
     from tts.export import export_run
     from tts.synthesize import Synthesizer
-    from tts.train.durations_vocoder_task import durations_mels_path, read_spoken_mels
     from tts.train.stages import train_stages
 
     run = _linked(durations_run, tmp_path / "run", ["durations", "codec", "prepared", "aligner", "vocoder"])
-    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run) + [
-        *_tiny(("vocoder.durations_train",), 2), "vocoder.durations_utterances=3"])
+    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run))
     train_stages(recipe, ["refiner"])
     out = export_run(run, tmp_path / "voice").folder
     assert set(_checkpoints(out)) == {"durations", "refiner", "vocoder", "codec"}
@@ -448,15 +447,6 @@ def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(du
 
     plain = _linked(durations_run, tmp_path / "plain", ["durations", "codec", "prepared", "aligner", "vocoder"])
     assert Synthesizer.from_run(plain).chain.refiner is None
-    for folder in (run, plain):
-        train_stages(dataclasses.replace(recipe, output_dir=str(folder)), ["durations_vocoder"])
-    refined, unrefined = (read_spoken_mels(durations_mels_path(folder)) for folder in (run, plain))
-    assert refined.keys() == unrefined.keys()
-    assert all(refined[k].shape == unrefined[k].shape for k in refined)
-    assert any(not np.array_equal(refined[k], unrefined[k]) for k in refined)  # the refiner's frames
-    assert Synthesizer.from_run(run).chain.vocoder.source == run / "durations_vocoder" / "best.pt"
-    assert set(_checkpoints(export_run(run, tmp_path / "tuned").folder)) == {"durations", "refiner",
-                                                                             "durations_vocoder", "codec"}
 
 
 def test_synthesize_decodes_through_the_vocoder_it_is_given(runs, tmp_path):

@@ -3,7 +3,7 @@ codec whose codes they learned, the vocoder that hears them, and its prepared co
 
 A run with ar/ speaks through the AR chain (ar/, nar/, the codec and a mel-domain codec's vocoder); a run with
 durations/ and no ar/ through the durations model (durations/, the codec for prompts, and the mel
-vocoder: durations_vocoder/ once trained, else vocoder/), its log-mels refined by refiner/ once trained.
+vocoder/), its log-mels refined by refiner/ once trained.
 The chains themselves are in tts/synthesize.py.
 
 A folder written by `tts export` (tts/export.py) has the same layout with weights-only checkpoints
@@ -92,7 +92,10 @@ def load_durations_chain(run_dir: Path, device: torch.device,
     checkpoint = stage_checkpoint(run_dir, "durations")
     recipe = recipe_from_dict(checkpoint["recipe"])
     files = durations_chain_files(run_dir, recipe)
-    vocoder = load_vocoder(vocoder or files.get("durations_vocoder") or files["vocoder"], device)
+    if (run_dir / "durations_vocoder" / "best.pt").is_file():
+        log.warning("%s: durations_vocoder/ is a retired stage's vocoder and is not used; the run speaks through "
+                    "vocoder/ (docs/experiments/durations-vocoder.md)", run_dir)
+    vocoder = load_vocoder(vocoder or files["vocoder"], device)
     steps = {"durations": int(checkpoint.get("step", 0))}
     refiner = None
     if "refiner" in files:
@@ -119,14 +122,13 @@ def ar_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
 
 def durations_chain_files(run_dir: Path, recipe: Recipe) -> dict[str, Path]:
     """The checkpoint file of each model the durations chain of a run folder loads, by the stage folder it
-    comes from: durations, its mel refiner once trained (refiner), the vocoder fine-tuned on what they speak
-    (durations_vocoder) once trained, else the vocoder of true log-mels (vocoder); and a trained codec."""
+    comes from: durations, its mel refiner once trained (refiner), the vocoder of true log-mels (vocoder); and a
+    trained codec."""
     from tts.checkpoint import find_checkpoint
 
-    refiner, tuned = run_dir / "refiner" / "best.pt", run_dir / "durations_vocoder" / "best.pt"
+    refiner = run_dir / "refiner" / "best.pt"
     models = {"refiner": refiner} if refiner.is_file() else {}
-    models.update({"durations_vocoder": tuned} if tuned.is_file() else {"vocoder": run_dir / "vocoder" / "best.pt"})
-    return {"durations": find_checkpoint(run_dir / "durations"), **models,
+    return {"durations": find_checkpoint(run_dir / "durations"), **models, "vocoder": run_dir / "vocoder" / "best.pt",
             **codec_files(run_dir, recipe, with_vocoder=False)}
 
 

@@ -8,7 +8,7 @@ A run speaks through one of two chains, chosen by the models it holds (tts/loadi
 - ARChain (ar/ and nar/): the AR samples codebook 1 frame by frame, the NAR fills codebooks 2..Q,
   heard as their expected latents, and the codec decodes them (or a vocoder reads the codec's features);
 - DurationsChain (durations/, no ar/): the durations model predicts each phone's frames and their
-  log-mels, and the mel vocoder hears them (durations_vocoder/ once trained, else vocoder/).
+  log-mels, the mel refiner (refiner/, once trained) sharpens them, and the mel vocoder hears them.
 Decoding options are the recipe's `synthesis` section (tts.config.SynthesisConfig), changed key by key
 through `Synthesizer.options`. A long text is split into sentences, decoded together as one batch and
 joined with short pauses. The voice comes from a prompt: a reference clip with its transcript, or a

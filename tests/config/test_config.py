@@ -52,8 +52,6 @@ def test_shipped_recipes_exist():
     ({"durations": {"condition": "durations"}}, "durations.condition", "unknown key"),
     ({"stages": ["codec", "durations"]}, "stages", "aligner before durations"),
     ({"stages": ["codec", "durations", "aligner"]}, "stages", "aligner before durations"),
-    ({"stages": ["vocoder", "codec", "aligner", "durations_vocoder"]}, "stages",
-     "durations before durations_vocoder"),
     ({"stages": ["vocoder", "nar_vocoder"]}, "stages", "drawn from"),
     ({"stages": ["vocoder", "codec", "aligner", "ar", "chain_vocoder", "nar"]}, "stages", "nar before chain_vocoder"),
     ({"stages": ["aligner", "ar", "nar", "chain_vocoder"], "codec": {"kind": "encodec_24khz"},
@@ -63,7 +61,6 @@ def test_shipped_recipes_exist():
     ({"nar": {"level2_share": 0}}, "nar.level2_share", "(0, 1]"),
     ({"ar": {"level2_share": 0.5}}, "ar.level2_share", "unknown key"),
     ({"aligner": {"train": {"batch_tokens": 0}}}, "aligner.train.batch_tokens", "> 0"),
-    ({"vocoder": {"durations_utterances": -1}}, "vocoder.durations_utterances", ">= 0 recordings"),
     ({"synthesis": {"ar_decode": "sample"}}, "synthesis.ar_decode", "unknown key"),
     ({"synthesis": {"pace": 0}}, "synthesis.pace", "> 0"),
     ({"ar": {"train": {"betas": [0.9]}}}, "ar.train.betas", "list of 2"),
@@ -182,14 +179,14 @@ def test_partial_section_keeps_that_sections_defaults():
 def test_each_model_section_has_its_own_keys():
     from tts.config import ARConfig, DurationsConfig, NARConfig
 
-    recipe = recipe_from_dict({"stages": ["vocoder", "codec", "aligner", "durations", "durations_vocoder"],
+    recipe = recipe_from_dict({"stages": ["vocoder", "codec", "aligner", "durations"],
                                "durations": {"width": 64, "train": {"max_steps": 7}}})
     assert isinstance(recipe.ar, ARConfig) and isinstance(recipe.nar, NARConfig)
     assert isinstance(recipe.durations, DurationsConfig)
     assert recipe.durations.width == 64 and recipe.durations.train.max_steps == 7 and recipe.nar.width == 256
-    tuned = recipe.tuned_vocoder_recipe("durations_vocoder")
+    tuned = recipe.tuned_vocoder_recipe("chain_vocoder")
     assert tuned.stages == ("vocoder",) and tuned.vocoder.input == "mel"
-    assert tuned.vocoder.train == dataclasses.replace(recipe.vocoder.durations_train,
+    assert tuned.vocoder.train == dataclasses.replace(recipe.vocoder.chain_train,
                                                       init_from=str(Path(recipe.output_dir) / "vocoder" / "best.pt"))
 
 
@@ -238,6 +235,22 @@ def test_keys_of_removed_training_modes_load_from_older_runs_and_name_their_page
     assert len(pages) >= 6 and all((root / page).is_file() for page in pages)
 
 
+def test_a_retired_stage_leaves_the_stages_of_an_older_run_and_cannot_be_set_anew():
+    """Runs trained with stage durations_vocoder (and its vocoder sections) load without it."""
+    from tts.config.recipe import RETIRED_STAGES
+
+    old = recipe_from_dict({"stages": ["vocoder", "codec", "aligner", "durations", "durations_vocoder"],
+                            "vocoder": {"durations_utterances": 4000, "durations_train": {"max_steps": 16000}}})
+    assert old.stages == ("vocoder", "codec", "aligner", "durations") and old.vocoder == recipe_from_dict({}).vocoder
+    with pytest.raises(ConfigError, match="'stages' .*drawn from"):
+        recipe_from_dict({}, ["stages=[vocoder, durations_vocoder]"])
+    with pytest.raises(ConfigError, match=r"'vocoder.durations_train.max_steps' = 8 .*retired key.*durations-vocoder"):
+        recipe_from_dict({}, ["vocoder.durations_train.max_steps=8"])
+    root = Path(__file__).resolve().parents[2]
+    for why in RETIRED_STAGES.values():
+        assert all((root / p.rstrip(",:;)")).is_file() for p in why.split() if p.startswith("docs/"))
+
+
 def test_a_recipe_file_given_to_a_command_warns_of_its_retired_keys(tmp_path, caplog):
     """A retired key in a recipe file loads (run folders keep theirs) but, given to prepare, train or run, is
     named with its page; a run folder's recipe.yaml loads quietly."""
@@ -246,12 +259,14 @@ def test_a_recipe_file_given_to_a_command_warns_of_its_retired_keys(tmp_path, ca
     from tts.config import load_recipe
 
     path = tmp_path / "mine.yaml"
-    path.write_text("refiner:\n  steps: 10\nvocoder:\n  phase_loss_weight: 2.0\n  mel_loss_bands: 256\n")
+    path.write_text("stages: [vocoder, durations_vocoder]\nrefiner:\n  steps: 10\nvocoder:\n  phase_loss_weight: 2.0\n"
+                    "  mel_loss_bands: 256\n")
     with caplog.at_level(logging.WARNING, logger="tts.config.loading"):
         quiet = load_recipe(path)
         assert not caplog.records
         loud = load_recipe(path, warn_retired=True)
     assert loud == quiet and quiet.vocoder.mel_loss_bands == 256
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 2 and "'refiner.steps' is retired (the mel refiner's Euler steps" in said[0]
+    assert len(said) == 3 and "'refiner.steps' is retired (the mel refiner's Euler steps" in said[0]
     assert "'vocoder.phase_loss_weight'" in said[1] and "delete the line" in said[1]
+    assert "stage 'durations_vocoder' is retired" in said[2] and quiet.stages == ("vocoder",)

@@ -119,7 +119,7 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     corpus = make_libritts(tmp_path / "corpus")
     run = tmp_path / "run"
     tiny = ["vocoder.initial_channels=16", "aligner.width=16", "refiner.channels=16", "refiner.blocks=2"]
-    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.durations_train", "vocoder.chain_train",
+    for section in ("vocoder.train", "vocoder.codec_train", "vocoder.chain_train",
                     "aligner.train", "refiner.train"):
         tiny += [f"{section}.batch_size=2", f"{section}.max_steps=2", f"{section}.warmup_steps=1",
                  f"{section}.validate_every=2", f"{section}.checkpoint_every=2", f"{section}.sample_every=0",

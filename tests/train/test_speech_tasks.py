@@ -347,37 +347,21 @@ def test_durations_model_trains_validates_loads_and_speaks_its_samples(tmp_path)
     assert info["frames"] > 0 and "true_frames" in info and "wav" not in info  # no vocoder yet: not voiced
 
 
-def test_durations_stages_load_their_tasks_and_train_configs(tmp_path):
-    from tts.train.durations_vocoder_task import DurationsVocoderTask
-
+def test_durations_stage_loads_its_task_and_train_config(tmp_path):
     recipe = tasks_recipe(tmp_path)
     assert isinstance(stages.load_task(recipe, "durations"), DurationsTask)
-    task = stages.load_task(recipe, "durations_vocoder")
-    assert isinstance(task, DurationsVocoderTask) and task.recipe.vocoder.input == "mel"
-    assert task.recipe.vocoder.train.init_from == str(tmp_path / "vocoder" / "best.pt")
-    assert stages.stage_config(recipe, "durations_vocoder") is recipe.vocoder.durations_train
     assert stages.stage_config(recipe, "durations") is recipe.durations.train
 
 
-def test_durations_vocoder_hears_the_model_at_each_recordings_durations(tmp_path):
+def test_spoken_mel_corpus_gives_each_recording_the_models_frames_cut_or_padded_to_its_own(tmp_path):
     import math
 
     from tts.audio.spectral import LOG_FLOOR
-    from tts.train.aligner_task import AlignerTask
-    from tts.train.durations_vocoder_task import (SpokenMelCorpus, compute_durations_mels, durations_mels_path,
-                                                  read_spoken_mels)
+    from tts.train.spoken_mels import SpokenMelCorpus
 
-    recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
-    path = durations_mels_path(tmp_path)
-    with pytest.raises(RuntimeError, match="train the durations model first"):
-        compute_durations_mels(recipe, corpus, path)
-    train(AlignerTask(recipe, corpus), tmp_path / "aligner")
-    train(DurationsTask(recipe, corpus), tmp_path / "durations")
-    compute_durations_mels(recipe, corpus, path)
-    mels = read_spoken_mels(path)
-    assert set(mels) == {r["id"] for r in corpus.records()}  # fewer than TRAIN_UTTERANCES: all of them
-    for record in corpus.records():
-        assert mels[record["id"]].shape == (4 * record["n_frames"], 80)  # the recording's own codec frames x r
+    corpus = FakeCorpus(tmp_path)
+    rng = np.random.default_rng(0)
+    mels = {r["id"]: rng.normal(size=(4 * r["n_frames"], 80)).astype(np.float16) for r in corpus.records()}
     wrapped = SpokenMelCorpus(corpus, mels)
     record = corpus.records("validation")[0]
     mel = wrapped.mel(record)
@@ -407,7 +391,7 @@ def test_chain_vocoder_is_a_stage_that_starts_from_the_codec_vocoder(tmp_path):
 def test_chain_vocoder_hears_the_nar_fill_in_each_recordings_true_codebook_1(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from tts.train.durations_vocoder_task import read_spoken_mels
+    from tts.train.spoken_mels import read_spoken_mels
     from tts.train.chain_vocoder_task import compute_chain_mels
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
@@ -444,7 +428,7 @@ def test_refiner_hears_the_durations_model_and_learns_its_frames(tmp_path):
     durations; it trains, validates against the recordings, and its checkpoint loads as the refiner."""
     from tts.models.refiner import MelRefiner
     from tts.train.aligner_task import AlignerTask
-    from tts.train.durations_vocoder_task import read_spoken_mels
+    from tts.train.spoken_mels import read_spoken_mels
     from tts.train.refiner_task import FILE, RefinerTask, compute_pairs
 
     recipe = dataclasses.replace(tasks_recipe(tmp_path), stages=("aligner", "durations", "refiner"))
@@ -482,5 +466,3 @@ def test_refiner_hears_the_durations_model_and_learns_its_frames(tmp_path):
     assert model.hidden_width == 32 and float(model.std.min()) > 0
     with pytest.raises(Exception, match="durations before refiner"):
         dataclasses.replace(recipe, stages=("refiner", "durations")).validate()
-    with pytest.raises(Exception, match="refiner before durations_vocoder"):
-        dataclasses.replace(recipe, stages=("durations", "durations_vocoder", "refiner")).validate()

@@ -54,7 +54,7 @@ def train(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
     stage: Optional[List[str]] = typer.Option(None, "--stage", "-s",
                                               help="Stage to train: vocoder, codec, codec_vocoder, aligner, ar, nar, "
-                                                   "chain_vocoder, durations or durations_vocoder (repeatable; "
+                                                   "chain_vocoder, durations or refiner (repeatable; "
                                                    "default: the recipe's stages)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:

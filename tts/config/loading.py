@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 
 from tts.config.base import ConfigError
-from tts.config.recipe import Recipe
+from tts.config.recipe import RETIRED_STAGES, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,8 @@ RETIRED = {"ar.alignment": ("window", "the AR always has the phone pointer and i
                                      "docs/experiments/vocoder-source.md"),
            "refiner.steps": (None, "the mel refiner's Euler steps are a synthesis option, synthesis.refiner_steps: "
                                    "docs/refiner.md"),
+           "vocoder.durations_train": (None, "docs/experiments/durations-vocoder.md"),
+           "vocoder.durations_utterances": (None, "docs/experiments/durations-vocoder.md"),
            "durations.adversarial_weight": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.discriminator_channels": (None, "docs/experiments/durations-mel-adversarial.md"),
            "durations.pitch": (False, "the durations model reads no pitch: docs/experiments/durations-pitch.md"),
@@ -258,10 +260,14 @@ def recipe_from_dict(data: dict[str, Any], overrides: tuple[str, ...] | list[str
                      source: str | None = None) -> Recipe:
     """Build and validate a Recipe from a plain mapping plus `key=value` overrides."""
     data = _float_fix(data)
+    stages = data.get("stages")
+    if isinstance(stages, list) and any(s in RETIRED_STAGES for s in stages):
+        data = {**data, "stages": [s for s in stages if s not in RETIRED_STAGES]}
     for text in overrides:
         key, value = parse_override(text)
-        if key in RETIRED and RETIRED[key][0] is None:  # older runs load with it; set anew it would do nothing
-            raise ConfigError(key, value, f"a retired key ({RETIRED[key][1]}); it no longer changes anything, "
+        retired = next((k for k in RETIRED if key == k or key.startswith(k + ".")), None)
+        if retired and RETIRED[retired][0] is None:  # older runs load with it; set anew it would do nothing
+            raise ConfigError(key, value, f"a retired key ({RETIRED[retired][1]}); it no longer changes anything, "
                                           "so leave out this --set", source)
         _set_dotted(data, key, value)
     try:
@@ -289,6 +295,9 @@ def load_recipe(path: str | Path, overrides: tuple[str, ...] | list[str] = (), w
         for key in retired_keys(data):
             log.warning("%s: recipe key %r is retired (%s) and changes nothing; delete the line", path, key,
                         RETIRED[key][1])
+        for stage in [s for s in data.get("stages") or [] if s in RETIRED_STAGES]:
+            log.warning("%s: stage %r is retired (%s) and is skipped; delete it from stages", path, stage,
+                        RETIRED_STAGES[stage])
     return recipe_from_dict(data, overrides, source=str(path))
 
 

@@ -12,11 +12,13 @@ from tts.config.sections import (AlignerConfig, ARConfig, AudioConfig, CodecConf
                                   NARConfig, RefinerConfig, SynthesisConfig, TextConfig, VocoderConfig)
 
 
-STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "durations_vocoder", "refiner",
-          "chain_vocoder")
+STAGES = ("codec", "ar", "nar", "vocoder", "codec_vocoder", "aligner", "durations", "refiner", "chain_vocoder")
+RETIRED_STAGES = {  # stage -> where it went; a run's recipe that lists one loads without it
+    "durations_vocoder": "the durations chain speaks through its refiner and the vocoder of true log-mels: "
+                         "docs/experiments/durations-vocoder.md",
+}
 TUNED_VOCODERS = {  # stage -> (its TrainConfig in vocoder:, what the vocoder reads, the run's vocoders it starts from)
     "codec_vocoder": ("codec_train", "codec_mel", ("vocoder",)),
-    "durations_vocoder": ("durations_train", "mel", ("vocoder",)),
     "chain_vocoder": ("chain_train", "mel", ("codec_vocoder", "vocoder")),
 }
 
@@ -57,7 +59,7 @@ class Recipe:
     def tuned_vocoder_recipe(self, stage: str) -> "Recipe":
         """The recipe a vocoder fine-tuning stage (TUNED_VOCODERS) trains with, and its checkpoints carry: a
         vocoder-stage recipe reading the stage's input (codec_mel: the codec's decoded log-mels; mel: log-mels a
-        model spoke, tts/train/durations_vocoder_task.py), trained by the stage's section of vocoder:, from the
+        model spoke, tts/train/spoken_mels.py), trained by the stage's section of vocoder:, from the
         first trained of its starting points in the run unless that section's init_from names a checkpoint."""
         section, features, starts = TUNED_VOCODERS[stage]
         train = getattr(self.vocoder, section)
@@ -75,15 +77,9 @@ class Recipe:
         _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
                "device", self.device, "auto, cpu, cuda or cuda:N")
         _check(self.threads >= 0, "threads", self.threads, ">= 0 (0 = torch's default)")
-        if "durations_vocoder" in self.stages:
-            _check(_before(self.stages, "durations", "durations_vocoder"), "stages", self.stages,
-                   "durations before durations_vocoder (it hears the durations model's log-mels)")
         if "refiner" in self.stages:
             _check(_before(self.stages, "durations", "refiner"), "stages", self.stages,
                    "durations before refiner (it refines the durations model's log-mels)")
-            if "durations_vocoder" in self.stages:
-                _check(_before(self.stages, "refiner", "durations_vocoder"), "stages", self.stages,
-                       "refiner before durations_vocoder (it hears the refined log-mels)")
         if "chain_vocoder" in self.stages and "nar" in self.stages:
             _check(_before(self.stages, "nar", "chain_vocoder"), "stages", self.stages,
                    "nar before chain_vocoder (it hears the NAR's log-mels)")

@@ -303,12 +303,6 @@ class VocoderConfig:
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
     # stage codec_vocoder: fine-tunes the trained mel vocoder on the log-mels a mel-domain codec decodes
     # from the prepared codes (init_from: the run's vocoder/best.pt unless set)
-    durations_train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=2000, segment_seconds=0.5))
-    # stage durations_vocoder: fine-tunes the trained mel vocoder on the log-mels the durations model speaks at
-    # the aligner's durations of each recording (ground-truth-aligned; init_from: the run's vocoder/best.pt unless set)
-    durations_utterances: int = 4000  # stage durations_vocoder: training recordings the durations model speaks
-    # for it (0 = all of them)
     chain_train: TrainConfig = field(default_factory=lambda: TrainConfig(
         lr=3e-4, betas=(0.8, 0.99), schedule="cosine", warmup_steps=100, max_steps=6000, segment_seconds=0.5))
     # stage chain_vocoder: fine-tunes the mel vocoder on the log-mels the codec decodes from each recording's true
@@ -344,8 +338,6 @@ class VocoderConfig:
         _check(self.mel_loss_bands >= 1, "mel_loss_bands", self.mel_loss_bands, ">= 1")
         _check(self.feature_loss_weight >= 0, "feature_loss_weight", self.feature_loss_weight, ">= 0")
         _check(self.adversarial_start >= 0, "adversarial_start", self.adversarial_start, ">= 0 steps")
-        _check(self.durations_utterances >= 0, "durations_utterances", self.durations_utterances,
-               ">= 0 recordings (0 = all)")
         _check(len(self.upsample_rates) >= 1 and all(r >= 1 for r in self.upsample_rates),
                "upsample_rates", self.upsample_rates, "a list of positive integers")
         _check(self.initial_channels >= 2 ** len(self.upsample_rates), "initial_channels",

@@ -4,7 +4,7 @@
 Stage codec_vocoder fine-tunes the vocoder on what the codec decodes from all of a recording's true codes; the
 AR chain feeds it something else: codebook 1 and the NAR's expected levels 2..Q, which carry much less than the
 true ones. Here the vocoder learns from what the NAR makes of each recording's true codebook 1, lined up with
-the recording as durations_vocoder does for the durations model: the NAR (<run>/nar/best.pt) fills in levels
+the recording (tts/train/spoken_mels.py): the NAR (<run>/nar/best.pt) fills in levels
 2..Q, prompted like synthesis with another recording of the speaker; the codec decodes codebook 1's entries plus
 those expected latents to log-mels; and the vocoder trains on (those log-mels, the recording's audio) from
 <run>/codec_vocoder/best.pt (else vocoder/best.pt). The log-mels are computed once and kept in
@@ -22,16 +22,27 @@ import numpy as np
 import torch
 
 from tts.checkpoint import read_checkpoint
-from tts.train.durations_vocoder_task import SpokenMelVocoderTask, write_spoken_mels
+from tts.train.spoken_mels import SpokenMelCorpus, read_spoken_mels, write_spoken_mels
+from tts.train.vocoder_task import VocoderTask
+
+FILE = "chain_mels.npz"
 
 
-class ChainVocoderTask(SpokenMelVocoderTask):
-    """Training stage "chain_vocoder": VocoderTask on the codes NAR's log-mels (see the module docstring)."""
+class ChainVocoderTask(VocoderTask):
+    """Training stage "chain_vocoder": VocoderTask on the codes NAR's log-mels (see the module docstring),
+    computed once into <run>/chain_vocoder/chain_mels.npz."""
 
-    STAGE, FILE = "chain_vocoder", "chain_mels.npz"
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus, prepared_folder
 
-    def compute_mels(self, corpus: Any, path: Path) -> None:
-        compute_chain_mels(self.recipe, corpus, path)
+            corpus = PreparedCorpus(prepared_folder(self.recipe))
+            path = Path(self.recipe.output_dir) / "chain_vocoder" / FILE
+            if not path.exists():
+                compute_chain_mels(self.recipe, corpus, path)
+            self._corpus = SpokenMelCorpus(corpus, read_spoken_mels(path))
+        return super().corpus
 
 
 def compute_chain_mels(recipe: Any, corpus: Any, path: Path, codec: Any = None) -> None:

@@ -1,7 +1,7 @@
 """Stage refiner: the mel refiner (tts/models/refiner.py) learns to carry the durations model's log-mels to the
 recordings' (docs/refiner.md).
 
-Pairs first, as stage durations_vocoder makes its frames: the durations model (<run>/durations/best.pt) speaks
+Pairs first (tts/train/spoken_mels.py): the durations model (<run>/durations/best.pt) speaks
 refiner.utterances training recordings and every validation one at the aligner's durations of each recording,
 prompted with another recording of its speaker, so that its frames line up with the recording's. Each codec
 frame's r log-mel frames and the model's last hidden state there are kept side by side, (T, r M + D) float16,
@@ -82,7 +82,7 @@ class RefinerTask:
     def pairs(self) -> dict[str, np.ndarray]:
         """{recording id: (T, r M + D) float16: the durations model's log-mels and hidden states}."""
         if self._pairs is None:
-            from tts.train.durations_vocoder_task import read_spoken_mels
+            from tts.train.spoken_mels import read_spoken_mels
 
             path = self.run_dir / "refiner" / FILE
             if not path.exists():
@@ -216,7 +216,7 @@ def compute_pairs(recipe: Recipe, corpus: Any, path: Path) -> None:
     """The durations model's log-mels and hidden states of refiner.utterances training recordings (0: all) and
     every validation one, at the aligner's durations, each prompted with another recording of its speaker; saved
     at `path` as (T, r M + D) float16 per recording."""
-    from tts.train.durations_vocoder_task import aligned_durations_model, write_spoken_mels
+    from tts.train.spoken_mels import aligned_durations_model, write_spoken_mels
 
     durations, speak_aligned = aligned_durations_model(recipe, corpus, "refiner")
 

@@ -23,8 +23,6 @@ TASKS = {  # stage -> (module, class)
     "codec_vocoder": ("tts.train.vocoder_task", "VocoderTask"),  # the vocoder fine-tuned on codec log-mels
     "aligner": ("tts.train.aligner_task", "AlignerTask"),  # phone durations for stage durations
     "durations": ("tts.train.durations_task", "DurationsTask"),
-    "durations_vocoder": ("tts.train.durations_vocoder_task", "DurationsVocoderTask"),  # the vocoder fine-tuned
-    # on the durations model's log-mels
     "refiner": ("tts.train.refiner_task", "RefinerTask"),  # flow matching from the durations model's log-mels
     "chain_vocoder": ("tts.train.chain_vocoder_task", "ChainVocoderTask"),  # ... on the codes NAR's log-mels
 }

@@ -1,14 +1,11 @@
-"""Stage durations_vocoder: the mel vocoder fine-tuned on the log-mels the durations model speaks, refined by
-the run's mel refiner once there is one (docs/durations.md, docs/refiner.md).
+"""Log-mels a model speaks in time with each recording, for a stage that learns from them (stages refiner and
+chain_vocoder).
 
-A vocoder trained on true log-mels hears the durations model's smoother ones as something it never saw.
-Here it learns from them instead, the way Tacotron 2's vocoder learned from ground-truth-aligned frames:
-the durations model (<run>/durations/best.pt) speaks each chosen recording's sentence at the aligner's
-durations of that recording, prompted like synthesis with another recording of the same speaker, so that
-its log-mel frames line up with the recording's audio; the vocoder then trains on (those frames, that
-audio) as stage vocoder does, from <run>/vocoder/best.pt. The frames are computed once (minutes on a CPU)
-and kept in <run>/durations_vocoder/durations_mels.npz; a killed computation leaves no file and starts
-again. A run with <run>/durations_vocoder/best.pt synthesizes through it (tts/synthesize.py).
+The run's durations model speaks a recording's sentence at the aligner's durations of that recording (or the
+NAR fills in the recording's own codebook 1), prompted like synthesis with another recording of the same
+speaker, so that its log-mel frames line up with the recording's audio, the way Tacotron 2's vocoder learned
+from ground-truth-aligned frames. The frames are computed once (minutes on a CPU) into a file of the stage's
+folder; a killed computation leaves no file and starts again.
 
 Shapes: M mel bins, T mel frames, L phones, Q codebooks.
 """
@@ -26,22 +23,16 @@ import torch
 from tts.audio.spectral import LOG_FLOOR
 from tts.checkpoint import read_checkpoint
 from tts.data.store import read_ragged, write_ragged
-from tts.train.vocoder_task import VocoderTask
 
 log = logging.getLogger(__name__)
 
-FILE = "durations_mels.npz"
 BATCH = 16  # sentences per call of the model that speaks them (durations model or NAR)
 PROMPT_SECONDS = 6.0  # prompts are drawn among the speaker's recordings at most this long (if any)
 
 
-def durations_mels_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "durations_vocoder" / FILE
-
-
 class SpokenMelCorpus:
-    """A prepared corpus whose log-mels are the durations model's (read from durations_mels.npz),
-    restricted to the recordings it spoke; audio, codes and settings are the corpus's own."""
+    """A prepared corpus whose log-mels are the ones a model spoke (read_spoken_mels), restricted to the
+    recordings it spoke; audio, codes and settings are the corpus's own."""
 
     def __init__(self, corpus: Any, mels: dict[str, np.ndarray]):
         self._corpus, self._mels = corpus, mels
@@ -61,61 +52,9 @@ class SpokenMelCorpus:
         return mel[:, :frames]
 
 
-class SpokenMelVocoderTask(VocoderTask):
-    """VocoderTask on the log-mels a model speaks in time with each recording: computed once by
-    `compute_mels` into <run>/<STAGE>/<FILE>, then read through SpokenMelCorpus."""
-
-    STAGE = FILE = ""
-
-    def compute_mels(self, corpus: Any, path: Path) -> None:
-        raise NotImplementedError
-
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            corpus = PreparedCorpus(prepared_folder(self.recipe))
-            path = Path(self.recipe.output_dir) / self.STAGE / self.FILE
-            if not path.exists():
-                self.compute_mels(corpus, path)
-            self._corpus = SpokenMelCorpus(corpus, read_spoken_mels(path))
-        return super().corpus
-
-
-class DurationsVocoderTask(SpokenMelVocoderTask):
-    """Training stage "durations_vocoder": VocoderTask on the durations model's log-mels (see the module
-    docstring)."""
-
-    STAGE, FILE = "durations_vocoder", FILE
-
-    def compute_mels(self, corpus: Any, path: Path) -> None:
-        compute_durations_mels(self.recipe, corpus, path)
-
-
 def read_spoken_mels(path: Path) -> dict[str, np.ndarray]:
     """{recording id: the log-mel frames (T, M) float16 a model spoke} saved at `path`."""
     return read_ragged(path, "frames")[0]
-
-
-def compute_durations_mels(recipe: Any, corpus: Any, path: Path) -> None:
-    """The durations model's log-mels of vocoder.durations_utterances training recordings (0: all) and
-    every validation one, at the aligner's durations, each prompted with another recording of its
-    speaker, and refined by the run's mel refiner once it is trained (what synthesis feeds the vocoder);
-    saved at `path` (kept when the recipe changes: delete it to speak them again)."""
-    from tts.models.refiner import MelRefiner
-
-    durations, speak_aligned = aligned_durations_model(recipe, corpus, "durations_vocoder")
-    refiner_file = Path(recipe.output_dir) / "refiner" / "best.pt"
-    refiner = MelRefiner.from_checkpoint(read_checkpoint(refiner_file)) if refiner_file.is_file() else None
-    steps = recipe.synthesis.refiner_steps
-
-    def speak(group: list[dict], prompt_records: list[dict]) -> list[torch.Tensor]:
-        mels, hidden = speak_aligned(group, prompt_records)
-        return mels if refiner is None else [refiner.refine(m, h, steps) for m, h in zip(mels, hidden)]
-
-    write_spoken_mels(path, corpus, durations, recipe.vocoder.durations_utterances, recipe.seed, speak,
-                      "durations model" if refiner is None else "refined durations model")
 
 
 def aligned_durations_model(recipe: Any, corpus: Any, stage: str) -> tuple[
