@@ -394,6 +394,31 @@ def test_export_refuses_a_run_without_a_model_and_a_folder_of_other_files(runs, 
     assert result.exit_code == 1 and "use fp16, fp32, int8" in result.output
 
 
+def test_an_export_takes_new_decoding_defaults_and_only_those(runs, tmp_path):
+    """--set synthesis.KEY=VALUE changes what the voice speaks with by default (recipe.yaml and the checkpoints'
+    recipes, which synthesis reads); any other key, or a bad value, is refused by name and writes nothing."""
+    from tts.config import load_recipe
+    from tts.synthesize import Synthesizer
+
+    out = tmp_path / "voice"
+    result = CliRunner().invoke(app, ["export", str(runs["durations"]), str(out), "--set", "synthesis.pace=1.5"])
+    assert result.exit_code == 0, result.output
+    slow, plain = Synthesizer.from_run(out), Synthesizer.from_run(runs["durations"])
+    assert slow.recipe.synthesis.pace == 1.5 and plain.recipe.synthesis.pace == 1.08  # the recipe's
+    assert load_recipe(out / "recipe.yaml").synthesis.pace == 1.5
+    assert json.loads((out / "export.json").read_text())["synthesis_set"] == ["synthesis.pace=1.5"]
+    prompt = slow.prompt_from_speaker("102")
+    spoken = slow.synthesize(TEXT, prompt).wav
+    assert np.array_equal(spoken, slow.synthesize(TEXT, prompt, slow.options(pace=1.5)).wav)
+    assert spoken.shape != slow.synthesize(TEXT, prompt, slow.options(pace=1.0)).wav.shape
+    for bad, said in ((["--set", "durations.width=8"], "only decoding defaults"),
+                      (["--set", "synthesis.pace=0"], "synthesis.pace"),
+                      (["--set", "synthesis.speed=2"], "unknown key")):
+        result = CliRunner().invoke(app, ["export", str(runs["durations"]), str(tmp_path / "bad"), *bad])
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert not (tmp_path / "bad").exists()
+
+
 def test_an_earlier_export_is_replaced_whole(runs, tmp_path):
     from tts.export import export_run
 

@@ -2,6 +2,9 @@
 
     export_run(Path("runs/offline"), Path("data/voice"))   # `tts export runs/offline data/voice`
 
+`synthesis` overrides (`--set synthesis.pace=1.08`) change the voice's decoding defaults, in recipe.yaml and in
+every checkpoint's recipe (which synthesis reads); the models' other keys are what they were trained with.
+
 The exported folder has a run's layout, so that tts/loading.py loads it as it loads a run:
 
     recipe.yaml            the resolved recipe of the chain's main model
@@ -28,7 +31,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -70,11 +73,12 @@ class Export:
         return sum(f.bytes for f in self.files)
 
 
-def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
+def export_run(run_dir: Path, out: Path, dtype: str = "fp16", synthesis: Sequence[str] = ()) -> Export:
     """Export the chain a run folder speaks through (as tts.loading.load_run loads it) and its speakers into `out`.
 
     The run is loaded first, so a missing model or a codec that is not the models' own is refused with the
-    loader's error. `out` must not exist, be empty, or be an earlier export (it is replaced whole).
+    loader's error. `out` must not exist, be empty, or be an earlier export (it is replaced whole). `synthesis`:
+    `synthesis.KEY=VALUE` overrides of the decoding defaults the voice speaks with.
     """
     from tts.loading import ar_chain_files, durations_chain_files, load_run
     from tts.synthesize import ARChain
@@ -87,7 +91,7 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
         chain, corpus, steps, voices = load_run(run_dir)
     except FileNotFoundError as err:
         raise FileNotFoundError(f"cannot export {run_dir}: {err}") from None
-    recipe = chain.recipe
+    recipe = dataclasses.replace(chain.recipe, synthesis=_synthesis_defaults(chain.recipe, synthesis))
     is_ar = isinstance(chain, ARChain)
     files = (ar_chain_files if is_ar else durations_chain_files)(run_dir, recipe)
     if recipe.codec.kind == "trained" and "codec" not in files:
@@ -98,13 +102,13 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16") -> Export:
     if staging.exists():
         shutil.rmtree(staging)  # left by an export that was killed
     staging.mkdir(parents=True)
-    written = _write_models(files, staging, dtype)
+    written = _write_models(files, staging, dtype, dataclasses.asdict(recipe.synthesis))
     _write_recipe(recipe, staging)
     written += _write_voices(staging, run_dir, corpus, voices, recipe)
     export = Export(out, "ar" if is_ar else "durations", dtype, written)
     (staging / EXPORT_FILE).write_text(json.dumps(
         {"format": 1, "chain": export.chain, "dtype": dtype, "run": str(run_dir), "steps": steps,
-         "files": [dataclasses.asdict(f) for f in written]}, indent=2) + "\n", encoding="utf-8")
+         "synthesis_set": list(synthesis), "files": [dataclasses.asdict(f) for f in written]}, indent=2) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)  # an earlier export (checked above)
     staging.rename(out)
@@ -123,9 +127,25 @@ def _check_output(run_dir: Path, out: Path) -> None:
                          "choose a new or empty folder")
 
 
-def _write_models(files: dict[str, Path], folder: Path, dtype: str) -> list[ExportedFile]:
-    """Each model's checkpoint, weights only, into <folder>/<stage>/best.pt; the codec first, so that the others
-    can name its file's digest as the codec they learned."""
+def _synthesis_defaults(recipe: Any, overrides: Sequence[str]) -> Any:
+    """The recipe's synthesis section with `synthesis.KEY=VALUE` overrides, typed and checked; ValueError for any
+    other key (the models were trained with theirs)."""
+    from tts.config import ConfigError, parse_override, recipe_from_dict
+
+    for text in overrides:
+        key = parse_override(text)[0]
+        if not key.startswith("synthesis."):
+            raise ValueError(f"--set {text}: an export changes only decoding defaults (synthesis.KEY=VALUE, e.g. "
+                             "synthesis.pace=1.1); the models keep the recipe they were trained with")
+    try:
+        return recipe_from_dict({"synthesis": dataclasses.asdict(recipe.synthesis)}, list(overrides)).synthesis
+    except ConfigError as err:
+        raise ValueError(str(err)) from None
+
+
+def _write_models(files: dict[str, Path], folder: Path, dtype: str, synthesis: dict[str, Any]) -> list[ExportedFile]:
+    """Each model's checkpoint, weights only, into <folder>/<stage>/best.pt, its recipe's synthesis section
+    `synthesis`; the codec first, so that the others can name its file's digest as the codec they learned."""
     from tts.checkpoint import read_checkpoint, save_checkpoint
     from tts.codec import CHECKPOINT_DIGEST
     from tts.data.store import file_digest
@@ -133,6 +153,7 @@ def _write_models(files: dict[str, Path], folder: Path, dtype: str) -> list[Expo
     written, digest = [], None
     for stage in sorted(files, key=lambda name: name != "codec"):
         checkpoint = weights_only(read_checkpoint(files[stage]), dtype)
+        checkpoint["recipe"] = {**checkpoint["recipe"], "synthesis": synthesis}
         codec = checkpoint.get("codec")
         if digest and isinstance(codec, dict) and codec.get(CHECKPOINT_DIGEST):
             checkpoint["codec"] = {**codec, CHECKPOINT_DIGEST: digest}

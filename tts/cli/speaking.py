@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -156,12 +156,14 @@ def export(
     out: Path = typer.Argument(..., help="Folder to write (new, empty, or an earlier export, which is replaced)."),
     dtype: str = typer.Option("fp16", "--dtype", help="Weights as fp16 (half the size), fp32, or int8 (about a "
                               "quarter: weight matrices as int8 with a scale per row, the rest fp16)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="A decoding default of the voice, e.g. "
+                                                  "--set synthesis.pace=1.08 (repeatable; synthesis keys only)."),
 ) -> None:
     """Export what synthesis needs from a run: its models' weights, recipe and each speaker's reference clip."""
     from tts.export import export_run
 
     try:
-        exported = export_run(run, out, dtype=dtype)
+        exported = export_run(run, out, dtype=dtype, synthesis=overrides or ())
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         fail(str(err))
     for file in exported.files:
