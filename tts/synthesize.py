@@ -209,6 +209,13 @@ class DurationsChain:
         """Its transformer (what --quantize int8 quantizes; the refiner and the vocoder stay as loaded)."""
         return [self.model]
 
+    def refined(self, mel: torch.Tensor, hidden: torch.Tensor, steps: int) -> torch.Tensor:
+        """The durations model's log-mel (M, F) refined in `steps` Euler steps, told its hidden states (D, F / r);
+        the log-mel itself when the run has no refiner or it has no frames."""
+        if self.refiner is None or not mel.size(-1):
+            return mel
+        return self.refiner.refine(mel, hidden, steps)
+
     def speak(self, sentences: Sentences, options: SynthesisConfig, timings: dict[str, float]) -> list[Spoken]:
         """Each sentence at the model's own durations (times synthesis.pace), refined if the run has a
         refiner, through the mel vocoder."""
@@ -220,15 +227,14 @@ class DurationsChain:
         start = time.perf_counter()
         for group in sentences.groups(options.batch):
             codes, phones = sentences.prompts(group)
-            out, frames, *states = self.model.speak([sentences.phones[i] for i in group], codes, phones,
-                                                    pace=options.pace, with_hidden=self.refiner is not None)
-            for i, mel, d, h in zip(group, out, frames, states[0] if states else [torch.empty(0)] * len(group)):
+            out, frames, states = self.model.speak([sentences.phones[i] for i in group], codes, phones,
+                                                   pace=options.pace, with_hidden=True)
+            for i, mel, d, h in zip(group, out, frames, states):
                 mels[i], durations[i], hidden[i] = mel, d, h
         timings["durations"] = time.perf_counter() - start
         if self.refiner is not None:
             start = time.perf_counter()
-            mels = [self.refiner.refine(mel, h, options.refiner_steps) if mel.size(-1) else mel
-                    for mel, h in zip(mels, hidden)]
+            mels = [self.refined(mel, h, options.refiner_steps) for mel, h in zip(mels, hidden)]
             timings["refiner"] = time.perf_counter() - start
         start = time.perf_counter()
         wavs = [self.vocode(mel) for mel in mels]

@@ -288,6 +288,4 @@ def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any =
     sentence = _sentence(phones, prompt)
     codes, prompt_phones = sentence.prompts([0])
     mels, _, hidden = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations], with_hidden=True)
-    if chain.refiner is not None:
-        mels = [chain.refiner.refine(mels[0], hidden[0], chain.recipe.synthesis.refiner_steps)]
-    return chain.vocode(mels[0])
+    return chain.vocode(chain.refined(mels[0], hidden[0], chain.recipe.synthesis.refiner_steps))

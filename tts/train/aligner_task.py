@@ -26,6 +26,7 @@ from tts.models.alignment import (Aligner, attention_durations, forward_sum_loss
                                   normalised_frames, pad_frames)
 from tts.models.layers import pad_right
 from tts.train.batching import BatchList, batch_rng, bucket_batches, shard_batches, short_first
+from tts.train.task import PreparedCorpusTask
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def align(model: Aligner, phones: torch.Tensor, frames: torch.Tensor) -> tuple[n
     return np.exp(log_attention), durations
 
 
-class AlignerTask:
+class AlignerTask(PreparedCorpusTask):
     """Training stage "aligner" (see tts/train/task.py for the protocol)."""
 
     name = "aligner"
@@ -89,14 +90,6 @@ class AlignerTask:
     @property
     def train_config(self) -> TrainConfig:
         return self.section.train
-
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
-        return self._corpus
 
     def dataset(self, split: str) -> MelDataset:
         if split not in self._datasets:

@@ -35,13 +35,14 @@ from tts.models.ar import ALIGNMENT, ARModel, split_logits
 from tts.models.ar_pointer import fit_durations, phone_start, pointer_targets
 from tts.models.layers import IGNORE, TransformerShape, pad_right, token_accuracy, token_loss
 from tts.train.batching import BatchList, CodesDataset, batch_rng, bucket_batches, shard_batches, short_first
+from tts.train.task import PreparedCorpusTask
 
 log = logging.getLogger(__name__)
 
 VALIDATION_EPOCH = -1  # batch_rng epoch of the (fixed) validation batches
 
 
-class ARTask:
+class ARTask(PreparedCorpusTask):
     """Training stage "ar" (see tts/train/task.py for the protocol)."""
 
     name = "ar"
@@ -61,14 +62,6 @@ class ARTask:
     @property
     def train_config(self) -> TrainConfig:
         return self.section.train
-
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
-        return self._corpus
 
     @property
     def codec_settings(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from tts.checkpoint import read_checkpoint
 from tts.config import Recipe, TrainConfig
 from tts.models.refiner import MelRefiner
 from tts.train.batching import CropBatches, random_crops
+from tts.train.task import PreparedCorpusTask
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ VALIDATION_BATCHES = 8  # fixed crop batches of validation recordings scored at 
 STATISTICS_RECORDINGS = 500  # training recordings whose log-mels give the refiner's per-band mean and spread
 
 
-class RefinerTask:
+class RefinerTask(PreparedCorpusTask):
     """Training stage "refiner" (see tts/train/task.py for the protocol)."""
 
     name = "refiner"
@@ -58,14 +59,6 @@ class RefinerTask:
     @property
     def run_dir(self) -> Path:
         return Path(self.recipe.output_dir)
-
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
-        return self._corpus
 
     @property
     def durations_config(self) -> dict[str, Any]:

@@ -72,3 +72,19 @@ class Task(Protocol):
 
     def checkpoint_extras(self) -> dict[str, Any]:
         """What a checkpoint needs beyond weights to be used alone (symbols, codec settings...)."""
+
+
+class PreparedCorpusTask:
+    """A task that reads its recipe's prepared corpus: given to the constructor (tests), else opened on first
+    use of `corpus`."""
+
+    recipe: Recipe
+    _corpus: Any
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from tts.data.corpus import PreparedCorpus, prepared_folder
+
+            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
+        return self._corpus

@@ -36,6 +36,7 @@ from tts.config import Recipe, TrainConfig
 from tts.models.vocoder import (build_discriminator, build_generator, discriminator_loss,
                                 feature_matching_loss, generator_adversarial_loss)
 from tts.train.batching import CropBatches, training_crop_batches, validation_records
+from tts.train.task import PreparedCorpusTask
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ VALIDATION_UTTERANCES = 8  # whole validation utterances scored at each validati
 Batch = dict[str, Any]
 
 
-class VocoderTask:
+class VocoderTask(PreparedCorpusTask):
     """GAN training of the vocoder (see tts/train/task.py for the protocol)."""
 
     name = "vocoder"
@@ -70,14 +71,11 @@ class VocoderTask:
 
     @property
     def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
+        corpus = super().corpus
         if not self._mel_checked:
-            self._check_corpus(self._corpus)
+            self._check_corpus(corpus)
             self._mel_checked = True
-        return self._corpus
+        return corpus
 
     def _check_corpus(self, corpus: Any) -> None:
         from tts.vocode import check_mel_settings
