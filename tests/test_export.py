@@ -417,6 +417,10 @@ def test_an_export_takes_new_decoding_defaults_and_only_those(runs, tmp_path):
         result = CliRunner().invoke(app, ["export", str(runs["durations"]), str(tmp_path / "bad"), *bad])
         assert result.exit_code == 1 and said in result.output, result.output
         assert not (tmp_path / "bad").exists()
+    # the keys are checked before the run is loaded: a folder with no models still gets the key's message
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "empty"), str(tmp_path / "bad"), "--set", "ar.width=8"])
+    assert result.exit_code == 1 and "only decoding defaults" in result.output, result.output
 
 
 def test_an_earlier_export_is_replaced_whole(runs, tmp_path):

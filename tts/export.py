@@ -87,6 +87,7 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16", synthesis: Sequenc
         raise ValueError(f"--dtype {dtype!r}: use {', '.join(STORAGES)}")
     run_dir, out = Path(run_dir), Path(out)
     _check_output(run_dir, out)
+    _synthesis_defaults(None, synthesis)  # a wrong key or value is refused before the run loads
     try:
         chain, corpus, steps, voices = load_run(run_dir)
     except FileNotFoundError as err:
@@ -128,8 +129,8 @@ def _check_output(run_dir: Path, out: Path) -> None:
 
 
 def _synthesis_defaults(recipe: Any, overrides: Sequence[str]) -> Any:
-    """The recipe's synthesis section with `synthesis.KEY=VALUE` overrides, typed and checked; ValueError for any
-    other key (the models were trained with theirs)."""
+    """The recipe's synthesis section (None: the defaults) with `synthesis.KEY=VALUE` overrides, typed and
+    checked; ValueError for any other key (the models were trained with theirs)."""
     from tts.config import ConfigError, parse_override, recipe_from_dict
 
     for text in overrides:
@@ -138,7 +139,8 @@ def _synthesis_defaults(recipe: Any, overrides: Sequence[str]) -> Any:
             raise ValueError(f"--set {text}: an export changes only decoding defaults (synthesis.KEY=VALUE, e.g. "
                              "synthesis.pace=1.1); the models keep the recipe they were trained with")
     try:
-        return recipe_from_dict({"synthesis": dataclasses.asdict(recipe.synthesis)}, list(overrides)).synthesis
+        section = {"synthesis": dataclasses.asdict(recipe.synthesis)} if recipe is not None else {}
+        return recipe_from_dict(section, list(overrides)).synthesis
     except ConfigError as err:
         raise ValueError(str(err)) from None
 

@@ -230,8 +230,8 @@ def test_evaluate_model_synthesizes_and_reports_max_length(run_dir, clips, monke
     assert calls[0][2] == {"seed": 0, "min_frames_per_phone": 1.3, "max_frames_per_phone": 3.0}
     with pytest.raises(ValueError, match="apply to --what model"):
         evaluate_model(run_dir, limit=1, what="nar", sampling={"min_frames_per_phone": 1.0})
-    with pytest.raises(ValueError, match="apply to --what model"):
-        evaluate_model(run_dir, limit=1, what="durations", sampling={"pace": 1.2})
+    with pytest.raises(ValueError, match=r"\(pace\) apply to --what model, not durations \(--what durations takes"):
+        evaluate_model(run_dir, limit=1, what="durations", sampling={"pace": 1.2, "refiner_steps": 3})
     result = evaluate_model(run_dir, limit=1, prompt=False, what="model", device="cpu", quantize="int8")
     assert quantized[-1] == "int8" and result["quantize"] == "int8"
     with pytest.raises(ValueError, match="--quantize applies"):
@@ -355,12 +355,15 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
     monkeypatch.setattr(generators, "_prompt_voice", lambda synthesizer, record, audio, speaker: ("wav", record["id"]))
     heard = {"nar": [], "ar": [], "durations": []}
     told = {"ar": [], "durations": []}  # the aligner durations each was given
+    refiner_steps = []  # what the durations model's refiner was told
 
     def hearing(what):
-        def speak(chain, phones, truth, *rest):
+        def speak(chain, phones, truth, *rest, **options):
             prompt = rest[-1]  # (durations, prompt) for ar; the durations themselves are `truth` for durations
             assert chain.name == ("durations" if what == "durations" else "ar") and prompt[0] == "wav"
             heard[what].append((phones, truth.tolist()))
+            if what == "durations":
+                refiner_steps.append(options["refiner_steps"])
             if what == "ar":
                 told["ar"].append(rest[0].tolist())
             return read(clips["slt_1"])[0]
@@ -390,6 +393,9 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
         evaluate_model(run_dir, limit=1, what="nar", device="cpu", sampling={"top_k": 5})
     result = evaluate_model(run_dir, limit=2, prompt=True, what="durations", device="cpu")
     assert result["what"] == "durations" and [d for _, d in heard["durations"]] == [[2, 1, 2, 2, 0]] * 2
+    assert refiner_steps == [None, None]  # the recipe's
+    result = evaluate_model(run_dir, limit=1, what="durations", device="cpu", sampling={"refiner_steps": 9})
+    assert refiner_steps[-1] == 9 and result["sampling"] == {"refiner_steps": 9}
     corpus.has_codes = False
     for what in ("nar", "ar"):
         with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):

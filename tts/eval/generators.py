@@ -50,7 +50,7 @@ def generator(what: str, model_dir: Path, device: str, checkpoint: str | Path | 
     if what in ("nar", "ar"):
         return _true_first_level(what, model_dir, device)
     if what == "durations":
-        return _true_durations(model_dir, device)
+        return _true_durations(model_dir, device, (sampling or {}).get("refiner_steps"))
     return _model(model_dir, device, sampling or {}, quantize)
 
 
@@ -201,16 +201,17 @@ def _true_first_level(what: str, model_dir: Path, device: str) -> Generator:
     return generate
 
 
-def _true_durations(model_dir: Path, device: str) -> Generator:
+def _true_durations(model_dir: Path, device: str, refiner_steps: int | None = None) -> Generator:
     """The durations model speaking each utterance at the durations the aligner read off its recording
-    (<run>/aligner/durations.npz), not at its own."""
+    (<run>/aligner/durations.npz), not at its own; its refiner (if any) at `refiner_steps` Euler steps (None:
+    the recipe's synthesis.refiner_steps)."""
     durations = _aligner_durations(model_dir, "durations")
     synthesizer = _synthesizer(model_dir, device, "durations")
 
     def generate(record, original, prompt_record, prompt_audio, seed):
         voice = _prompt_voice(synthesizer, prompt_record, prompt_audio, record["speaker"])
         d = _durations_of(durations, record, model_dir)  # (L,)
-        wav = speak_durations(synthesizer.chain, list(record["phones"]), d, voice)
+        wav = speak_durations(synthesizer.chain, list(record["phones"]), d, voice, refiner_steps=refiner_steps)
         return Audio(np.asarray(wav, dtype=np.float32).reshape(-1), int(synthesizer.sample_rate)), {}
 
     return generate
@@ -280,12 +281,13 @@ def hear_ar_forced(chain: Any, phones: list[str], first_level: Any, durations: A
     return chain.decode(first.T.contiguous())
 
 
-def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any = None) -> np.ndarray:
+def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any = None,
+                    refiner_steps: int | None = None) -> np.ndarray:
     """The durations model of a durations chain speaking the sentence `phones` at the given frames (L,)
     of each phone, e.g. those the aligner read off a recording, refined (if the chain has a refiner) and through
     its vocoder to a waveform (S,): what it loses then is the log-mel frames' share of the error, not its
-    duration predictor's."""
+    duration predictor's. `refiner_steps`: the refiner's Euler steps (None: the recipe's)."""
     sentence = _sentence(phones, prompt)
     codes, prompt_phones = sentence.prompts([0])
     mels, _, hidden = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations], with_hidden=True)
-    return chain.vocode(chain.refined(mels[0], hidden[0], chain.recipe.synthesis.refiner_steps))
+    return chain.vocode(chain.refined(mels[0], hidden[0], refiner_steps or chain.recipe.synthesis.refiner_steps))

@@ -157,7 +157,7 @@ def evaluate_model(model_dir: str | Path, limit: int = 50, prompt: bool = True, 
     recogniser's floor. Sentences are taken round-robin over speakers (shuffled with `seed`), at most `limit`.
     `checkpoint` (codec and vocoder only) scores that checkpoint file instead of the run's best.pt.
     `sampling` (model only) changes the recipe's synthesis options (None = keep): temperature, top_k,
-    top_p, min_frames_per_phone, max_frames_per_phone, pace.
+    top_p, min_frames_per_phone, max_frames_per_phone, pace, refiner_steps (the last also for durations).
     `codebooks` (codec only) decodes from the first that many codebooks (a lower bitrate).
     `quantize` (model only): "int8" synthesizes with dynamic int8 linear layers (tts synthesize --quantize).
     `mos`: DNSMOS of each output and of its recording. `save_audio`: a folder to keep the outputs, their
@@ -230,8 +230,10 @@ def _check_arguments(what: str, limit: int, checkpoint: str | Path | None, sampl
             raise ValueError(f"--checkpoint applies to --what codec or vocoder, not {what}")
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
-    if sampling and what != "model":
-        raise ValueError(f"sampling settings ({', '.join(sampling)}) apply to --what model, not {what}")
+    misplaced = [k for k in sampling if not (what == "model" or (what == "durations" and k == "refiner_steps"))]
+    if misplaced:
+        raise ValueError(f"sampling settings ({', '.join(misplaced)}) apply to --what model, not {what}"
+                         + (" (--what durations takes --refiner-steps)" if what == "durations" else ""))
     if quantize not in (None, "none") and what != "model":
         raise ValueError(f"--quantize applies to --what model, not {what}")
     if codebooks is not None and what != "codec":
