@@ -4,7 +4,6 @@ Two tiny runs are trained once for the module: the demo recipe (the AR chain) th
 recipe's durations chain on the bundled demo corpus.
 """
 
-import dataclasses
 import json
 import re
 import shutil

@@ -69,7 +69,7 @@ def test_pointer_ar_trains_both_heads_checkpoints_its_alignment_and_writes_sampl
 
 def test_the_pointer_needs_the_aligner_and_computes_its_durations(tmp_path):
     from tts.train.aligner_task import AlignerTask
-    from tts.train.durations import durations_path
+    from tts.data.durations import durations_path
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     with pytest.raises(RuntimeError, match="train the aligner first"):

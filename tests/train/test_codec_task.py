@@ -107,7 +107,7 @@ def test_phone_weight_labels_the_waveform_codecs_frames_by_their_middle_sample(t
     from tts.data.store import write_ragged
     from tts.text.symbols import encode
     from tts.models.layers import IGNORE
-    from tts.train.durations import mel_durations_path
+    from tts.data.durations import mel_durations_path
 
     recipe = tiny_recipe(tmp_path / "run", phone_weight=0.5)
     hop = recipe.audio.hop_length

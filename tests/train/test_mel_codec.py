@@ -418,7 +418,7 @@ def test_stage_codec_vocoder_needs_a_mel_codec_and_a_mel_vocoder(tmp_path):
 def _with_phones(recipe, corpus, phones=("HH", "AH0", "L", "OW1")):
     """Gives every record `phones` and writes the aligner's mel durations: the frames split evenly."""
     from tts.data.store import write_ragged
-    from tts.train.durations import mel_durations_path
+    from tts.data.durations import mel_durations_path
 
     ids, values = [], []
     for record in corpus.records():

@@ -232,8 +232,9 @@ def test_aligner_is_a_stage(tmp_path):
 
 
 def test_mel_durations_come_from_the_aligner_without_codes(tmp_path):
+    from tts.data.durations import mel_durations_path
     from tts.train.aligner_task import AlignerTask
-    from tts.train.durations import load_mel_durations, mel_durations_path
+    from tts.train.durations import load_mel_durations
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     corpus.has_codes = False
@@ -248,8 +249,9 @@ def test_mel_durations_come_from_the_aligner_without_codes(tmp_path):
 
 
 def test_durations_come_from_the_aligner_and_fit_every_utterance(tmp_path):
+    from tts.data.durations import durations_path
     from tts.train.aligner_task import AlignerTask
-    from tts.train.durations import durations_path, load_durations
+    from tts.train.durations import load_durations
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     task = DurationsTask(recipe, corpus)
@@ -284,8 +286,9 @@ def test_codec_frame_durations_are_rounded_from_the_codec_stages_mel_durations(t
     checkpoint, equal to reading them off the aligner again; a file of another checkpoint is not used."""
     from tts.checkpoint import read_checkpoint
     from tts.data.store import write_ragged
+    from tts.data.durations import durations_path, mel_durations_path
     from tts.train.aligner_task import AlignerTask
-    from tts.train.durations import durations_path, load_durations, load_mel_durations, mel_durations_path
+    from tts.train.durations import load_durations, load_mel_durations
 
     recipe, corpus = tasks_recipe(tmp_path), FakeCorpus(tmp_path)
     train(AlignerTask(recipe, corpus), tmp_path / "aligner")

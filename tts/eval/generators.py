@@ -219,7 +219,7 @@ def _true_durations(model_dir: Path, device: str, refiner_steps: int | None = No
 
 def _aligner_durations(model_dir: Path, what: str) -> dict[str, np.ndarray]:
     """{utterance id: frames (L,) of each phone} that the aligner read off each recording of the run."""
-    from tts.train.durations import FILE, read_durations
+    from tts.data.durations import FILE, read_durations
 
     path = model_dir / "aligner" / FILE
     if not path.is_file():
@@ -232,7 +232,7 @@ def _durations_of(durations: dict[str, np.ndarray], record: dict, model_dir: Pat
     """The frames (L,) long of each phone of `record` in the run's aligner durations."""
     import torch
 
-    from tts.train.durations import FILE
+    from tts.data.durations import FILE
 
     if record["id"] not in durations:
         raise RuntimeError(f"{model_dir / 'aligner' / FILE} has no durations of {record['id']}: it was computed "

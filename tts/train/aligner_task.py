@@ -25,7 +25,7 @@ from tts.config import Recipe, TrainConfig
 from tts.models.alignment import (Aligner, attention_durations, forward_sum_loss, may_skip, monotonic_path,
                                   normalised_frames, pad_frames)
 from tts.models.layers import pad_right
-from tts.train.batching import BatchList, batch_rng, bucket_batches, shard_batches, short_first
+from tts.train.batching import BatchList, bucket_batches, shard_batches, short_first
 from tts.train.task import PreparedCorpusTask
 
 log = logging.getLogger(__name__)

@@ -97,7 +97,8 @@ class ARTask(PreparedCorpusTask):
     def phone_durations(self) -> dict[str, torch.Tensor]:
         """{utterance id: codec frames (L,) long of each phone}, as the aligner read them off the recording,
         made to sum to the utterance's frames."""
-        from tts.train.durations import durations_path, load_durations
+        from tts.data.durations import durations_path
+        from tts.train.durations import load_durations
         from tts.train.durations_task import DurationsTask  # the durations are computed as that stage does
 
         where = durations_path(self.recipe)

@@ -19,17 +19,12 @@ import numpy as np
 import torch
 
 from tts.checkpoint import read_checkpoint
+from tts.data.durations import durations_path, mel_durations_path, read_durations
 from tts.models.alignment import attention_durations, codec_durations, normalised_frames, pad_frames
 
 log = logging.getLogger(__name__)
 
-FILE = "durations.npz"  # codec frames of each phone (stages ar, durations)
-MEL_FILE = "mel_durations.npz"  # mel frames of each phone (the codec stage, with codec.phone_weight)
 BATCH_TOKENS = 20000  # phones + mel frames per forward pass
-
-
-def durations_path(recipe: Any) -> Path:
-    return Path(recipe.output_dir) / "aligner" / FILE
 
 
 def load_durations(recipe: Any, task: Any) -> dict[str, np.ndarray]:
@@ -39,13 +34,6 @@ def load_durations(recipe: Any, task: Any) -> dict[str, np.ndarray]:
     if not path.exists():
         compute_durations(recipe, task, path)
     return read_durations(path)
-
-
-def read_durations(path: Path) -> dict[str, np.ndarray]:
-    """{utterance id: frames (L,) of each phone} saved at `path` by compute_durations."""
-    from tts.data.store import read_ragged
-
-    return read_ragged(path, "durations")[0]
 
 
 def compute_durations(recipe: Any, task: Any, path: Path) -> None:
@@ -79,10 +67,6 @@ def _rounded_from_mel(mel_path: Path, path: Path, datasets: list[Any],
     log.info("durations of %d utterances rounded to codec frames from %s (aligner step %d), written to %s",
              len(items), mel_path, step, path)
     return True
-
-
-def mel_durations_path(recipe: Any) -> Path:
-    return Path(recipe.output_dir) / "aligner" / MEL_FILE
 
 
 def load_mel_durations(recipe: Any, corpus: Any) -> dict[str, np.ndarray]:

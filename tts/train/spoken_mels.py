@@ -62,9 +62,9 @@ def aligned_durations_model(recipe: Any, corpus: Any, stage: str) -> tuple[
     """(the aligner's durations, speak): speak(records, prompt records) gives the run's durations model's log-mels
     (M, T r) and hidden states (D, T) of each record's sentence at the aligner's durations of its recording,
     prompted with its prompt record; RuntimeError, naming `stage`, while the model or the durations are missing."""
+    from tts.data.durations import FILE as DURATIONS, read_durations
     from tts.models.durations import DurationsModel
     from tts.text.symbols import encode
-    from tts.train.durations import FILE as DURATIONS, read_durations
 
     run_dir = Path(recipe.output_dir)
     model_file, durations_file = run_dir / "durations" / "best.pt", run_dir / "aligner" / DURATIONS
