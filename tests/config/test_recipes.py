@@ -114,7 +114,7 @@ def test_offline_recipe_runs_a_few_steps_and_speaks_from_its_durations(tmp_path)
     durations = load_recipe(ROOT / "recipes" / "offline_durations.yaml")
     assert durations.stages == ("vocoder", "codec", "aligner", "durations", "refiner")
     assert durations.codec.phone_weight == 0 and durations.vocoder.mel_loss_bands == 256
-    assert durations.synthesis == dataclasses.replace(shipped.synthesis, pace=1.08)  # the durations' 7 % shortfall
+    assert durations.synthesis == shipped.synthesis  # the model speaks its mean durations by itself: pace 1
     assert durations.vocoder == dataclasses.replace(shipped.vocoder, mel_loss_bands=256,
                                                     mel_loss_windows=(0.016, 0.032, 0.064, 0.128))
     corpus = make_libritts(tmp_path / "corpus")

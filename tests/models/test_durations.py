@@ -1,5 +1,5 @@
 """Durations model: what the frames and the durations read, speaking at its own or given durations, pace,
-config round trip, one-batch overfit."""
+the log-normal mean of its durations, config round trip, one-batch overfit."""
 
 import pytest
 import torch
@@ -81,6 +81,25 @@ def test_speaks_its_own_durations_at_a_pace_and_round_trips_its_config():
     assert (again.mel_bins, again.mel_per_frame, again.n_codebooks) == (6, 2, Q)
     checkpoint = {"model_config": model.config(), "modules": {"model": model.state_dict()}}
     assert not DurationsModel.from_checkpoint(checkpoint).training
+
+
+def test_speaks_the_mean_of_its_durations_spread_and_older_checkpoints_load_without_one():
+    """Each phone at expm1(mu + s2 / 2): the mean length of a log-normal with the held-out squared error s2 the
+    model keeps (duration_variance), not the typical exp(mu) - 1; a checkpoint without it speaks at mu."""
+    model = tiny_durations()
+    with torch.no_grad():
+        model.duration_head.weight.zero_()
+        model.duration_head.bias.fill_(float(torch.log(torch.tensor(3.0))))  # mu: 2 frames a phone
+    phones = [torch.tensor(encode(["HH", "AY1", "DH", "EH1", "R"]))]
+    assert model.speak(phones)[1][0].tolist() == [2] * 5 and float(model.duration_variance) == 0.0
+    model.duration_variance.fill_(2 * float(torch.log(torch.tensor(2.0))))  # exp(s2 / 2) = 2: 3 x 2 - 1 = 5 frames
+    assert model.speak(phones)[1][0].tolist() == [5] * 5
+    assert model.speak(phones, pace=2.0)[1][0].tolist() == [10] * 5
+    again = DurationsModel.from_checkpoint({"model_config": model.config(), "modules": {"model": model.state_dict()}})
+    assert float(again.duration_variance) == pytest.approx(2 * 0.6931, abs=1e-3)
+    older = {k: v for k, v in model.state_dict().items() if k != "duration_variance"}
+    again = DurationsModel.from_checkpoint({"model_config": model.config(), "modules": {"model": older}})
+    assert float(again.duration_variance) == 0.0 and again.speak(phones)[1][0].tolist() == [2] * 5
 
 
 def test_overfits_one_batch():

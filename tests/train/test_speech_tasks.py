@@ -346,6 +346,22 @@ def test_durations_model_trains_validates_loads_and_speaks_its_samples(tmp_path)
     validation = [r for r in records if r["split"] == "validation"][-1]
     assert validation["loss"] == pytest.approx(validation["mel_l1"] + validation["duration_loss"])
     assert validation["duration_error"] >= 0
+    # the model keeps its validation pass's squared log error over all its phones (what synthesis speaks the mean
+    # length with): a new pass over the saved weights finds the same, and a second pass does not add to the first
+    kept = float(model.duration_variance)
+    assert kept > 0
+    task = DurationsTask(recipe, corpus)
+    for _ in range(2):
+        squared = phones = 0.0
+        for batch in task.validation_batches():
+            task.validate({"model": model}, batch, torch.device("cpu"))
+            wanted = batch["duration_wanted"]
+            _, log_frames = model(batch["phones"], batch["phone_lengths"], batch["codes"], batch["audio_lengths"],
+                                  batch["prompt_lengths"], batch["frame_phone"], batch["place"])
+            squared += float(((log_frames - torch.log1p(batch["durations"].float())) ** 2)[wanted].sum())
+            phones += int(wanted.sum())
+        assert float(model.duration_variance) == pytest.approx(squared / phones, rel=1e-4)
+        assert float(model.duration_variance) == pytest.approx(kept, rel=1e-4)
     info = json.loads((tmp_path / "durations" / "samples" / "step-4" / "sample.json").read_text())
     assert info["frames"] > 0 and "true_frames" in info and "wav" not in info  # no vocoder yet: not voiced
 

@@ -6,7 +6,9 @@ show the phone they speak, at the durations the aligner read off the recording (
 computed from <run>/aligner/best.pt on first use). The model (tts/models/durations.py) regresses each
 codec frame's r log-mel frames, by an L1 over the frames after the prompt, and each phone's
 log(1 + frames), by a squared error over the phones that start after the prompt. Validation also
-reports duration_error, the mean absolute error of the rounded durations in frames.
+reports duration_error, the mean absolute error of the rounded durations in frames, and keeps that squared
+error over all its phones in the model (duration_variance), which synthesis needs to speak each phone at its
+mean length rather than a typical, shorter one (tts/models/durations.py).
 
 Batches: ids, phones (B, L), phone_lengths, codes (B, Q, T), audio_lengths, prompt_lengths,
 mel (B, T, r, M), frame_phone and place (B, T), durations and duration_wanted (B, L), tokens.
@@ -103,8 +105,9 @@ class DurationsTask(ARTask):
     def build_modules(self) -> dict[str, nn.Module]:
         return {"model": DurationsModel.from_config(self.model_config())}
 
-    def _losses(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mel L1, durations' squared error in log(1 + frames), predicted frames (B, L))."""
+    def _losses(self, model: nn.Module, b: dict) -> tuple[torch.Tensor, ...]:
+        """(mel L1, durations' mean squared error in log(1 + frames), that error of each phone (B, L), the
+        predicted log(1 + frames) (B, L))."""
         mel, log_frames = model(b["phones"], b["phone_lengths"], b["codes"], b["audio_lengths"],
                                 b["prompt_lengths"], b["frame_phone"], b["place"])
         T = b["codes"].size(2)
@@ -112,19 +115,27 @@ class DurationsTask(ARTask):
         phones = b["duration_wanted"].float()
         error = (log_frames.float() - torch.log1p(b["durations"].float())) ** 2
         duration_loss = (error * phones).sum() / phones.sum().clamp(min=1)
-        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, torch.expm1(log_frames.float())
+        return masked_mel_l1(mel, b["mel"], wanted), duration_loss, error, log_frames.float()
 
     def train_step(self, modules: dict[str, nn.Module], batch: dict, step: int, device: torch.device):
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        mel_l1, duration_loss, _ = self._losses(modules["model"], b)
+        mel_l1, duration_loss, *_ = self._losses(modules["model"], b)
         loss = mel_l1 + DURATION_LOSS * duration_loss
         yield "model", loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "duration_loss": duration_loss.item()}
+
+    def validation_batches(self) -> list[dict]:
+        self._spread = [0.0, 0]  # squared log errors and phones of this validation pass so far
+        return super().validation_batches()
 
     @torch.no_grad()
     def validate(self, modules: dict[str, nn.Module], batch: dict, device: torch.device) -> dict[str, float]:
         b = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        mel_l1, duration_loss, frames = self._losses(modules["model"], b)
-        error = (frames.round().clamp(min=0) - b["durations"]).abs()[b["duration_wanted"]].mean()
+        model, wanted = modules["model"], b["duration_wanted"]
+        mel_l1, duration_loss, squared, log_frames = self._losses(model, b)
+        error = (torch.expm1(log_frames).round().clamp(min=0) - b["durations"]).abs()[wanted].mean()
+        spread = getattr(self, "_spread", [0.0, 0])
+        self._spread = [spread[0] + float(squared[wanted].sum()), spread[1] + int(wanted.sum())]
+        model.duration_variance.fill_(self._spread[0] / max(self._spread[1], 1))  # the pass so far: all of it at its end
         return {"loss": float(mel_l1 + DURATION_LOSS * duration_loss), "mel_l1": mel_l1.item(),
                 "duration_loss": duration_loss.item(), "duration_error": error.item()}
 
