@@ -15,21 +15,14 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from run_fixtures import DEMO_CORPUS, ROOT, durations_settings, tiny, train_durations_run
 from tts.cli import app
 from tts.config import load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_CORPUS = ROOT / "data" / "demo"
 TEXT = "Hello there."
 SPEAKERS = {"101": "flite:slt", "102": "flite:rms", "103": "flite:awb"}  # data/demo/speakers.tsv
 CHAIN_STAGES = {"ar": {"ar", "nar", "codec"}, "durations": {"durations", "vocoder", "codec"}}
 TRAINING_KEYS = ("optimizers", "schedulers", "rng", "epoch", "batch_in_epoch", "best_metric", "elapsed")
-
-
-def _tiny(sections: tuple[str, ...], steps: int) -> list[str]:
-    return [f"{section}.{key}={value}" for section in sections
-            for key, value in (("max_steps", steps), ("warmup_steps", 1), ("validate_every", steps),
-                               ("checkpoint_every", steps), ("sample_every", 0), ("log_every", 1))]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +30,7 @@ def ar_run(tmp_path_factory) -> Path:
     """The demo recipe, a few steps per stage, through `tts run`."""
     run = tmp_path_factory.mktemp("ar") / "run"
     settings = [f"output_dir={run}", f"data.root={DEMO_CORPUS}", "threads=1",
-                "aligner.width=16", *_tiny(("codec.train", "aligner.train", "ar.train", "nar.train"), 3)]
+                "aligner.width=16", *tiny(("codec.train", "aligner.train", "ar.train", "nar.train"), 3)]
     result = CliRunner().invoke(app, ["run", str(ROOT / "recipes" / "demo.yaml"),
                                       *[arg for setting in settings for arg in ("--set", setting)]])
     assert result.exit_code == 0, result.output
@@ -47,21 +40,7 @@ def ar_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def durations_run(tmp_path_factory) -> Path:
     """The offline recipe's durations chain (vocoder, mel codec, aligner, durations), tiny, on the demo corpus."""
-    from tts.pipeline import run_recipe
-
-    run = tmp_path_factory.mktemp("durations") / "run"
-    run_recipe(load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run)))
-    return run
-
-
-def _durations_settings(run: Path) -> list[str]:
-    return [f"output_dir={run}", f"data.root={DEMO_CORPUS}", "threads=1",
-            "stages=[vocoder, codec, aligner, durations]", "codec.channels=4", "codec.dimension=16",
-            "codec.n_codebooks=2", "codec.codebook_size=16", "codec.train.batch_size=2",
-            "vocoder.initial_channels=16", "vocoder.train.batch_size=2", "aligner.width=16",
-            "durations.width=32", "durations.layers=1", "durations.heads=2", "durations.train.batch_tokens=400",
-            "refiner.channels=16", "refiner.blocks=2", "refiner.train.batch_size=2",
-            *_tiny(("vocoder.train", "codec.train", "aligner.train", "durations.train", "refiner.train"), 2)]
+    return train_durations_run(tmp_path_factory.mktemp("durations") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -458,7 +437,7 @@ def test_a_trained_refiner_speaks_between_the_durations_model_and_the_vocoder(du
     from tts.train.stages import train_stages
 
     run = _linked(durations_run, tmp_path / "run", ["durations", "codec", "prepared", "aligner", "vocoder"])
-    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml", _durations_settings(run))
+    recipe = load_recipe(ROOT / "recipes" / "offline_durations.yaml", durations_settings(run))
     train_stages(recipe, ["refiner"])
     out = export_run(run, tmp_path / "voice").folder
     assert set(_checkpoints(out)) == {"durations", "refiner", "vocoder", "codec"}
