@@ -396,6 +396,8 @@ def test_evaluate_model_nar_durations_and_ar_start_from_the_truth(run_dir, clips
     assert refiner_steps == [None, None]  # the recipe's
     result = evaluate_model(run_dir, limit=1, what="durations", device="cpu", sampling={"refiner_steps": 9})
     assert refiner_steps[-1] == 9 and result["sampling"] == {"refiner_steps": 9}
+    with pytest.raises(ValueError, match="at least 1 Euler step"):
+        evaluate_model(run_dir, limit=1, what="durations", device="cpu", sampling={"refiner_steps": 0})
     corpus.has_codes = False
     for what in ("nar", "ar"):
         with pytest.raises(RuntimeError, match=f"--what {what} starts from the true codebook 1"):

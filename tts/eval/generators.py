@@ -290,4 +290,4 @@ def speak_durations(chain: Any, phones: list[str], durations: Any, prompt: Any =
     sentence = _sentence(phones, prompt)
     codes, prompt_phones = sentence.prompts([0])
     mels, _, hidden = chain.model.speak(sentence.phones, codes, prompt_phones, durations=[durations], with_hidden=True)
-    return chain.vocode(chain.refined(mels[0], hidden[0], refiner_steps or chain.recipe.synthesis.refiner_steps))
+    return chain.vocode(chain.refined(mels[0], hidden[0], refiner_steps if refiner_steps is not None else chain.recipe.synthesis.refiner_steps))

@@ -234,6 +234,8 @@ def _check_arguments(what: str, limit: int, checkpoint: str | Path | None, sampl
     if misplaced:
         raise ValueError(f"sampling settings ({', '.join(misplaced)}) apply to --what model, not {what}"
                          + (" (--what durations takes --refiner-steps)" if what == "durations" else ""))
+    if sampling.get("refiner_steps", 1) < 1:
+        raise ValueError(f"--refiner-steps {sampling['refiner_steps']}: the refiner needs at least 1 Euler step")
     if quantize not in (None, "none") and what != "model":
         raise ValueError(f"--quantize applies to --what model, not {what}")
     if codebooks is not None and what != "codec":
