@@ -87,7 +87,7 @@ def export_run(run_dir: Path, out: Path, dtype: str = "fp16", synthesis: Sequenc
         raise ValueError(f"--dtype {dtype!r}: use {', '.join(STORAGES)}")
     run_dir, out = Path(run_dir), Path(out)
     _check_output(run_dir, out)
-    _synthesis_defaults(None, synthesis)  # a wrong key or value is refused before the run loads
+    _check_synthesis_keys(synthesis)  # before the run loads; values are checked against its recipe
     try:
         chain, corpus, steps, voices = load_run(run_dir)
     except FileNotFoundError as err:
@@ -128,19 +128,23 @@ def _check_output(run_dir: Path, out: Path) -> None:
                          "choose a new or empty folder")
 
 
-def _synthesis_defaults(recipe: Any, overrides: Sequence[str]) -> Any:
-    """The recipe's synthesis section (None: the defaults) with `synthesis.KEY=VALUE` overrides, typed and
-    checked; ValueError for any other key (the models were trained with theirs)."""
-    from tts.config import ConfigError, parse_override, recipe_from_dict
+def _check_synthesis_keys(overrides: Sequence[str]) -> None:
+    """ValueError for an override that is not `synthesis.KEY=VALUE` (the models were trained with their keys)."""
+    from tts.config import parse_override
 
     for text in overrides:
-        key = parse_override(text)[0]
-        if not key.startswith("synthesis."):
+        if not parse_override(text)[0].startswith("synthesis."):
             raise ValueError(f"--set {text}: an export changes only decoding defaults (synthesis.KEY=VALUE, e.g. "
                              "synthesis.pace=1.1); the models keep the recipe they were trained with")
+
+
+def _synthesis_defaults(recipe: Any, overrides: Sequence[str]) -> Any:
+    """The recipe's synthesis section with `synthesis.KEY=VALUE` overrides (_check_synthesis_keys), typed and
+    checked; ValueError naming an unknown key or a bad value."""
+    from tts.config import ConfigError, recipe_from_dict
+
     try:
-        section = {"synthesis": dataclasses.asdict(recipe.synthesis)} if recipe is not None else {}
-        return recipe_from_dict(section, list(overrides)).synthesis
+        return recipe_from_dict({"synthesis": dataclasses.asdict(recipe.synthesis)}, list(overrides)).synthesis
     except ConfigError as err:
         raise ValueError(str(err)) from None
 

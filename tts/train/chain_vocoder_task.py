@@ -32,17 +32,12 @@ class ChainVocoderTask(VocoderTask):
     """Training stage "chain_vocoder": VocoderTask on the codes NAR's log-mels (see the module docstring),
     computed once into <run>/chain_vocoder/chain_mels.npz."""
 
-    @property
-    def corpus(self) -> Any:
-        if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            corpus = PreparedCorpus(prepared_folder(self.recipe))
-            path = Path(self.recipe.output_dir) / "chain_vocoder" / FILE
-            if not path.exists():
-                compute_chain_mels(self.recipe, corpus, path)
-            self._corpus = SpokenMelCorpus(corpus, read_spoken_mels(path))
-        return super().corpus
+    def open_corpus(self) -> Any:
+        corpus = super().open_corpus()
+        path = Path(self.recipe.output_dir) / "chain_vocoder" / FILE
+        if not path.exists():
+            compute_chain_mels(self.recipe, corpus, path)
+        return SpokenMelCorpus(corpus, read_spoken_mels(path))
 
 
 def compute_chain_mels(recipe: Any, corpus: Any, path: Path, codec: Any = None) -> None:

@@ -76,7 +76,7 @@ class Task(Protocol):
 
 class PreparedCorpusTask:
     """A task that reads its recipe's prepared corpus: given to the constructor (tests), else opened on first
-    use of `corpus`."""
+    use of `corpus` (by open_corpus, which a task may extend)."""
 
     recipe: Recipe
     _corpus: Any
@@ -84,7 +84,10 @@ class PreparedCorpusTask:
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
-            from tts.data.corpus import PreparedCorpus, prepared_folder
-
-            self._corpus = PreparedCorpus(prepared_folder(self.recipe))
+            self._corpus = self.open_corpus()
         return self._corpus
+
+    def open_corpus(self) -> Any:
+        from tts.data.corpus import PreparedCorpus, prepared_folder
+
+        return PreparedCorpus(prepared_folder(self.recipe))
